@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint bench node-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the product, embedded: SQLite + filesystem broker, web + worker + beat, demo data.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Admin:     http://127.0.0.1:8000/admin/"
+	@echo "  API docs:  http://127.0.0.1:8000/api/docs/"
+	@echo "  API:       http://127.0.0.1:8000/api/v1/"
+	@echo "  Ctrl-C stops web, worker and beat."
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+
+## Run the tests. Without DATABASE_URL: SQLite, and tests needing PostgreSQL/Redis are skipped.
+test: install node-deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Only the quick tests (no real worker, server, browser or Node client).
+test-fast: install
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+node-deps:
+	@if [ -f tests/sync_client/package.json ] && command -v npm >/dev/null 2>&1; then \
+		cd tests/sync_client && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; }; \
+	else echo "Node/npm not found: the WatermelonDB sync tests will be skipped."; fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,130 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from .admin_scoping import ScopedAdmin, is_staff_member
+from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, Role, User
+from .selectors import staff_for
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "require_two_factor", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(pk=request.user.clinic_id)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or request.user.role == Role.CLINIC_ADMIN
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Staff accounts of the caller's clinic (patients are managed through their profile)."""
+
+    ordering = ["email"]
+    list_display = ["email", "first_name", "last_name", "role", "clinic", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Person", {"fields": ["first_name", "last_name", "role", "clinic"]}),
+        ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "last_login"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "role", "clinic", "password1", "password2"]}),
+    ]
+    readonly_fields = ["last_login"]
+
+    def get_queryset(self, request):
+        return staff_for(request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or request.user.role == Role.CLINIC_ADMIN
+
+    def has_view_permission(self, request, obj=None):
+        return is_staff_member(request.user) and self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.readonly_fields
+        return [*self.readonly_fields, "clinic", "is_staff", "is_superuser", "role"]
+
+
+class CareTeamInline(admin.TabularInline):
+    model = CareTeamMembership
+    extra = 0
+    autocomplete_fields = ["clinician"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clinician" and not request.user.is_superuser:
+            kwargs["queryset"] = staff_for(request.user).exclude(role=Role.CLINIC_ADMIN)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(PatientProfile)
+class PatientProfileAdmin(ScopedAdmin):
+    patient_path = ""
+    list_display = ["__str__", "mrn", "date_of_birth", "surgeon", "time_zone", "clinic"]
+    list_select_related = ["user", "surgeon", "clinic"]
+    list_filter = ["smoking_status", "has_diabetes"]
+    search_fields = ["user__first_name", "user__last_name", "user__email", "mrn"]
+    readonly_fields = ["user", "clinic", "created_at", "updated_at"]
+    inlines = [CareTeamInline]
+    fieldsets = [
+        (None, {"fields": ["user", "clinic", "date_of_birth", "mrn", "surgeon", "time_zone"]}),
+        ("Risk factors", {"fields": ["smoking_status", "has_diabetes", "bmi"]}),
+        (
+            "Reminders",
+            {
+                "fields": [
+                    "checkin_time",
+                    "quiet_hours_start",
+                    "quiet_hours_end",
+                    "push_enabled",
+                    "email_enabled",
+                    "inbox_enabled",
+                ]
+            },
+        ),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return False  # patients join through an invitation (accounts.services.patient_invite)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ScopedAdmin):
+    list_display = ["email", "patient", "created_at", "expires_at", "accepted_at"]
+    list_select_related = ["patient__user"]
+    readonly_fields = ["clinic", "patient", "email", "created_by", "created_at", "expires_at", "accepted_at"]
+    exclude = ["code_hash"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,160 @@
+from django.contrib.auth import authenticate
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from config.api.errors import ApplicationError
+
+from .. import services
+from ..settings_hooks import patient_settings_changed
+from ..tokens import refresh_rotate, tokens_for
+from . import serializers as s
+
+
+class _Throttled(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+
+
+class TokenObtainView(_Throttled):
+    """Sign in with e-mail and password; answers an access and a refresh token."""
+
+    throttle_scope = "login"
+
+    @extend_schema(request=s.TokenObtainInput, responses={200: s.TokenPairOutput}, auth=[])
+    def post(self, request):
+        data = s.TokenObtainInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request, email=data.validated_data["email"], password=data.validated_data["password"]
+        )
+        if getattr(request, "axes_locked_out", False):
+            raise ApplicationError(
+                "Too many failed sign-ins for this account from this address; try again later.",
+                code="locked_out",
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        if user is None or not user.is_active:
+            raise ApplicationError(
+                "No active account with this e-mail and password.",
+                code="authentication_failed",
+                status_code=status.HTTP_401_UNAUTHORIZED,
+            )
+        return Response(tokens_for(user))
+
+
+class TokenRefreshView(_Throttled):
+    """Exchanges a refresh token for a new pair; the old refresh token stops working."""
+
+    throttle_scope = "login"
+
+    @extend_schema(request=s.RefreshInput, responses={200: s.TokenPairOutput}, auth=[])
+    def post(self, request):
+        data = s.RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(refresh_rotate(raw=data.validated_data["refresh"]))
+
+
+class LogoutView(APIView):
+    """Blacklists the given refresh token (of the signed-in user)."""
+
+    @extend_schema(request=s.RefreshInput, responses={204: None})
+    def post(self, request):
+        data = s.RefreshInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            token = RefreshToken(data.validated_data["refresh"])
+        except TokenError as exc:
+            raise ApplicationError(str(exc), code="token_not_valid", attr="refresh") from exc
+        if str(token.get("user_id")) != str(request.user.pk):
+            raise ApplicationError(
+                "This refresh token belongs to another account.", code="token_not_valid", attr="refresh"
+            )
+        token.blacklist()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ActivateView(_Throttled):
+    """A patient joins with the invitation code from their clinic and chooses a password."""
+
+    throttle_scope = "activation"
+
+    @extend_schema(request=s.ActivateInput, responses={200: s.TokenPairOutput}, auth=[])
+    def post(self, request):
+        data = s.ActivateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.invitation_activate(**data.validated_data)
+        return Response(tokens_for(user))
+
+
+class PasswordResetRequestView(_Throttled):
+    throttle_scope = "password_reset"
+
+    @extend_schema(request=s.PasswordResetRequestInput, responses={202: s.DetailOutput}, auth=[])
+    def post(self, request):
+        data = s.PasswordResetRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"])
+        return Response(
+            {"detail": "If the account exists, an e-mail with reset instructions is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmView(_Throttled):
+    throttle_scope = "password_reset"
+
+    @extend_schema(request=s.PasswordResetConfirmInput, responses={204: None}, auth=[])
+    def post(self, request):
+        data = s.PasswordResetConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(request=s.PasswordChangeInput, responses={200: s.TokenPairOutput})
+    def post(self, request):
+        data = s.PasswordChangeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not request.user.check_password(data.validated_data["current_password"]):
+            raise ApplicationError(
+                "The current password is wrong.", code="wrong_password", attr="current_password"
+            )
+        services.user_set_password(user=request.user, password=data.validated_data["new_password"])
+        return Response(tokens_for(request.user))
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.MeOutput})
+    def get(self, request):
+        return Response(s.MeOutput(request.user).data)
+
+    @extend_schema(request=s.MeUpdateInput, responses={200: s.MeOutput})
+    def patch(self, request):
+        if not request.user.is_patient:
+            raise ApplicationError(
+                "Only patients have settings to change here.",
+                code="permission_denied",
+                status_code=status.HTTP_403_FORBIDDEN,
+            )
+        data = s.MeUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            profile, changed = services.patient_preferences_update(
+                profile=request.user.patient_profile, **data.validated_data
+            )
+            patient_settings_changed(profile=profile, changed=changed)
+        return Response(s.MeOutput(request.user).data)

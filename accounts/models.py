@@ -1,0 +1,270 @@
+import zoneinfo
+from datetime import time
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "%(value)s is not an IANA time zone (for example Europe/Berlin).",
+            code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
+class Clinic(models.Model):
+    """The tenant: clinicians and patients belong to exactly one clinic."""
+
+    name = models.CharField(max_length=200, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    require_two_factor = models.BooleanField(
+        default=False, help_text="Staff must sign in to the admin with a TOTP code."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    SURGEON = "surgeon", "Surgeon"
+    NURSE = "nurse", "Nurse"
+    PHYSICAL_THERAPIST = "physical_therapist", "Physical therapist"
+    CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+
+
+CLINICIAN_ROLES = (Role.SURGEON, Role.NURSE, Role.PHYSICAL_THERAPIST)
+STAFF_ROLES = (*CLINICIAN_ROLES, Role.CLINIC_ADMIN)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+    def _create(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", extra.get("role") in STAFF_ROLES)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        extra.setdefault("role", Role.CLINIC_ADMIN)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An e-mail login. E-mails are unique regardless of case and stored lower-cased."""
+
+    email = models.EmailField(max_length=254, unique=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    clinic = models.ForeignKey(
+        Clinic, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == Role.PATIENT
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in CLINICIAN_ROLES
+
+    @property
+    def is_clinic_admin(self) -> bool:
+        return self.role == Role.CLINIC_ADMIN
+
+    def clean(self):
+        super().clean()
+        self.email = (self.email or "").strip().lower()
+        clash = User.objects.filter(email__iexact=self.email).exclude(pk=self.pk)
+        if self.email and clash.exists():
+            raise ValidationError(
+                {"email": ValidationError("A user with this e-mail exists.", code="unique")}
+            )
+
+
+class SmokingStatus(models.TextChoices):
+    NEVER = "never", "Never smoked"
+    FORMER = "former", "Former smoker"
+    CURRENT = "current", "Current smoker"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class PatientProfile(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="patient_profile")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    date_of_birth = models.DateField()
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    mrn = models.CharField("medical record number", max_length=64, blank=True)
+    surgeon = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="patients_of_record",
+        limit_choices_to={"role": Role.SURGEON},
+    )
+    care_team = models.ManyToManyField(
+        User, through="CareTeamMembership", related_name="care_team_patients", blank=True
+    )
+    smoking_status = models.CharField(
+        max_length=10, choices=SmokingStatus.choices, default=SmokingStatus.UNKNOWN
+    )
+    has_diabetes = models.BooleanField(null=True, blank=True)
+    bmi = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(10), MaxValueValidator(90)],
+    )
+    # Reminder preferences (the reminders engine reads these).
+    push_enabled = models.BooleanField(default=True)
+    email_enabled = models.BooleanField(default=True)
+    inbox_enabled = models.BooleanField(default=True)
+    quiet_hours_start = models.TimeField(default=time(21, 0))
+    quiet_hours_end = models.TimeField(default=time(8, 0))
+    checkin_time = models.TimeField(
+        null=True, blank=True, default=time(19, 0), help_text="Daily pain check-in, local time."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "mrn"],
+                condition=~models.Q(mrn=""),
+                name="patient_mrn_unique_per_clinic",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(bmi__isnull=True) | models.Q(bmi__gte=10, bmi__lte=90),
+                name="patient_bmi_range",
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.user)
+
+    @property
+    def full_name(self) -> str:
+        return self.user.full_name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def age_on(self, day) -> int:
+        dob = self.date_of_birth
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+
+class ClinicianProfile(models.Model):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="clinician_profile")
+    title = models.CharField(max_length=50, blank=True, help_text="e.g. MD, RN, DPT")
+    phone = models.CharField(max_length=40, blank=True)
+
+    def __str__(self):
+        return str(self.user)
+
+
+class CareTeamMembership(models.Model):
+    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="memberships")
+    clinician = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "clinician"], name="care_team_unique"),
+        ]
+        indexes = [models.Index(fields=["clinician", "patient"])]
+
+    def __str__(self):
+        return f"{self.clinician} on {self.patient}'s team"
+
+
+class Invitation(models.Model):
+    """A clinic invites a patient by e-mail. The code is single-use, stored only as a hash."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="invitations")
+    patient = models.ForeignKey(
+        PatientProfile, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"Invitation for {self.email}"
+
+    def is_expired(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.expires_at
+
+
+class PatientClock(models.Model):
+    """The per-patient change clock for sync (design.md section 5).
+
+    Every writer of a patient's synced rows locks this row, increments ``value`` and stamps the
+    rows it changes with the new value; a pull locks it too and answers with ``value``. The lock
+    orders a patient's writers and pulls, so a write that commits after a pull always carries a
+    larger stamp than the pull returned.
+    """
+
+    patient = models.OneToOneField(
+        PatientProfile, on_delete=models.CASCADE, primary_key=True, related_name="clock"
+    )
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"clock {self.value} for {self.patient_id}"

@@ -1,0 +1,153 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+from tests.conftest import use_broker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_unknown_api_url_is_json_404(client):
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["errors"][0]["code"] == "not_found"
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_ok_when_database_and_broker_answer(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": True, "broker": True}
+
+
+@pytest.mark.django_db
+def test_readyz_503_when_broker_is_down(client, monkeypatch):
+    use_broker(monkeypatch, "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] is False
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_readyz_with_real_redis_broker(client, monkeypatch):
+    use_broker(monkeypatch, os.environ["REDIS_URL"])
+    assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_openapi_schema_generates_without_warnings(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    assert "/api/v1/auth/token/" in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_swagger_ui_is_served(client):
+    assert client.get("/api/docs/").status_code == 200
+
+
+def _procfile() -> dict:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def test_compose_runs_the_same_processes_as_make_run():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    for name, command in _procfile().items():
+        assert services[name]["command"] == command, name
+    for name in ("postgres", "redis", "web"):
+        assert "healthcheck" in services[name], name
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "noeviction" in services["redis"]["command"]
+    env = services["web"]["environment"]
+    assert env["REALIGN_MODE"] == "production"
+    for var in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY"):
+        assert var in env
+
+
+def test_makefile_run_uses_the_procfile():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "honcho start --procfile Procfile" in makefile
+
+
+PRODUCTION_ENV = {
+    "REALIGN_MODE": "production",
+    "DJANGO_SECRET_KEY": "x" * 64 + "-Production-Secret-Key-For-Tests-Only!",
+    "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
+    "REDIS_URL": "redis://127.0.0.1:6379/1",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "ALLOWED_HOSTS": "api.example.com",
+    "EMAIL_URL": "smtp+tls://u:p@smtp.example.com:587",
+    "DEFAULT_FROM_EMAIL": "no-reply@example.com",
+}
+
+
+def _manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        check=False,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_check_deploy_reports_nothing(tmp_path):
+    result = _manage(
+        "check", "--deploy", "--fail-level", "DEBUG",
+        env={**PRODUCTION_ENV, "REALIGN_VAR_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"])
+def test_production_refuses_to_start_without_secrets(missing, tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = _manage("check", env={**env, "REALIGN_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_seed_demo_refuses_production(tmp_path):
+    result = _manage("seed_demo", env={**PRODUCTION_ENV, "REALIGN_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "refuses to run in production" in result.stderr
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_accounts_can_sign_in(client):
+    from accounts.models import PatientProfile, User
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert User.objects.filter(email__endswith="@demo.test").count() == 6
+    assert PatientProfile.objects.count() == 2
+    for email in ("patient@demo.test", "surgeon@demo.test", "admin@demo.test"):
+        response = client.post(
+            "/api/v1/auth/token/", {"email": email, "password": "realign-demo"},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, email
+
+
+@pytest.mark.django_db
+def test_passwords_are_hashed_with_argon2(patient):
+    assert patient.user.password.startswith("argon2")

@@ -1,0 +1,110 @@
+import os
+import shutil
+import uuid
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts.tokens import tokens_for
+from tests.factories import (
+    ClinicFactory,
+    PatientFactory,
+    StaffFactory,
+)
+
+REQUIRE_SERVICES = os.environ.get("REALIGN_REQUIRE_SERVICES") == "1"
+
+
+def _missing(item) -> str | None:
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        return "needs Redis: set REDIS_URL=redis://..."
+    if item.get_closest_marker("node") and not shutil.which("node"):
+        return "needs Node.js for the real WatermelonDB client"
+    return None
+
+
+def pytest_runtest_setup(item):
+    reason = _missing(item)
+    if reason:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REALIGN_REQUIRE_SERVICES=1 but this test {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings, request):
+    """Each test gets its own local-memory cache (rate limits start from zero), except tests
+    marked ``redis``, which use the real Redis cache under a key prefix of their own."""
+    if request.node.get_closest_marker("redis"):
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": os.environ.get("REDIS_URL", ""),
+                "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            }
+        }
+    else:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": uuid.uuid4().hex,
+            }
+        }
+
+
+def use_broker(monkeypatch, url: str) -> None:
+    """Point the Celery app at ``url``. Celery reads CELERY_BROKER_URL from the environment
+    before its configuration, so the environment is what to change; its pools are reset."""
+    from config.celery import app
+
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_broker(settings, monkeypatch):
+    """Unit tests publish to an in-memory broker; the integration tests start real ones."""
+    use_broker(monkeypatch, "memory://")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory()
+
+
+@pytest.fixture
+def surgeon(clinic):
+    return StaffFactory(clinic=clinic, role="surgeon")
+
+
+@pytest.fixture
+def nurse(clinic):
+    return StaffFactory(clinic=clinic, role="nurse")
+
+
+@pytest.fixture
+def patient(clinic, surgeon, nurse):
+    return PatientFactory(clinic=clinic, surgeon=surgeon, care_team=(nurse,))
+
+
+@pytest.fixture
+def other_patient(clinic):
+    other_surgeon = StaffFactory(clinic=clinic, role="surgeon")
+    return PatientFactory(clinic=clinic, surgeon=other_surgeon)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['access']}")
+    return client
+
+
+@pytest.fixture
+def api():
+    return client_for
