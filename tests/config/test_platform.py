@@ -151,3 +151,16 @@ def test_seed_demo_is_idempotent_and_accounts_can_sign_in(client):
 @pytest.mark.django_db
 def test_passwords_are_hashed_with_argon2(patient):
     assert patient.user.password.startswith("argon2")
+
+
+@pytest.mark.django_db
+def test_flush_expired_tokens_task_runs(patient):
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from accounts.tasks import flush_expired_tokens
+    from accounts.tokens import tokens_for
+
+    tokens_for(patient.user)
+    OutstandingToken.objects.update(expires_at="2000-01-01T00:00:00Z")
+    flush_expired_tokens()
+    assert OutstandingToken.objects.count() == 0
