@@ -292,3 +292,26 @@ def patient_preferences_update(*, profile: PatientProfile, **changes) -> tuple[P
         profile.full_clean()
         profile.save(update_fields=[*changed, "updated_at"])
     return profile, changed
+
+
+def patient_clock_tick(*, patient_id: int) -> int:
+    """Advances the patient's sync clock and returns the new value; call inside the transaction
+    that writes the patient's synced rows, before touching them, and stamp each changed row
+    with the value. The row lock is held until commit, which orders the patient's writers and
+    pulls (design.md section 5). Values are epoch milliseconds where the wall clock allows,
+    and always larger than the previous value."""
+    clock = PatientClock.objects.select_for_update().get(patient_id=patient_id)
+    clock.value = max(clock.value + 1, _epoch_ms())
+    clock.save(update_fields=["value"])
+    return clock.value
+
+
+def patient_clock_read(*, patient_id: int) -> int:
+    """The clock's current value, read under the clock's row lock inside the caller's
+    transaction: it waits for in-flight writers of this patient to commit, so every row stamped
+    up to the returned value is visible to the caller's next queries."""
+    return (
+        PatientClock.objects.select_for_update()
+        .values_list("value", flat=True)
+        .get(patient_id=patient_id)
+    )
