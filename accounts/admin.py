@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .admin_scoping import ScopedAdmin, is_staff_member
+from .admin_scoping import ScopedAdmin, is_clinic_admin
 from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, Role, User
 from .selectors import staff_for
 
@@ -16,7 +16,7 @@ class ClinicAdmin(admin.ModelAdmin):
         return qs if request.user.is_superuser else qs.filter(pk=request.user.clinic_id)
 
     def has_module_permission(self, request):
-        return request.user.is_superuser or request.user.role == Role.CLINIC_ADMIN
+        return is_clinic_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
@@ -53,10 +53,10 @@ class UserAdmin(DjangoUserAdmin):
         return staff_for(request.user)
 
     def has_module_permission(self, request):
-        return request.user.is_superuser or request.user.role == Role.CLINIC_ADMIN
+        return is_clinic_admin(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return is_staff_member(request.user) and self.has_module_permission(request)
+        return self.has_module_permission(request)
 
     def has_change_permission(self, request, obj=None):
         return self.has_view_permission(request, obj)

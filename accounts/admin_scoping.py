@@ -7,13 +7,28 @@ outside that scope is a 404, because the change view looks rows up through the s
 """
 
 from django.contrib import admin
+from django.http import Http404
 
 from .models import CLINICIAN_ROLES, Role
 from .selectors import patients_for, staff_for
 
 
+def role_of(user) -> str | None:
+    """The user's role, or None for anonymous users."""
+    return getattr(user, "role", None) if user.is_authenticated else None
+
+
 def is_staff_member(user) -> bool:
-    return user.is_active and user.is_staff and (user.is_superuser or user.role != Role.PATIENT)
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and (user.is_superuser or role_of(user) != Role.PATIENT)
+    )
+
+
+def is_clinic_admin(user) -> bool:
+    return is_staff_member(user) and (user.is_superuser or role_of(user) == Role.CLINIC_ADMIN)
 
 
 class RealignAdminSite(admin.AdminSite):
@@ -37,6 +52,10 @@ class ScopedAdmin(admin.ModelAdmin):
     clinician_can_write = True
     staff_only_fields: tuple = ()
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Outside the caller's scope is indistinguishable from not existing: 404, no redirect.
+        raise Http404("No such record.")
+
     def _scope_filter(self, request):
         key = f"{self.patient_path}__in" if self.patient_path else "pk__in"
         return {key: patients_for(request.user).values("pk")}
@@ -52,9 +71,9 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def _may_write(self, request) -> bool:
         user = request.user
-        if user.is_superuser or user.role == Role.CLINIC_ADMIN:
-            return is_staff_member(user)
-        return self.clinician_can_write and user.role in CLINICIAN_ROLES and is_staff_member(user)
+        if is_clinic_admin(user):
+            return True
+        return self.clinician_can_write and role_of(user) in CLINICIAN_ROLES and is_staff_member(user)
 
     def has_module_permission(self, request):
         return self._may_read(request)
