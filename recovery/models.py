@@ -12,9 +12,16 @@ Rows change only through ``recovery.services``.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.utils import timezone
 
@@ -34,6 +41,36 @@ def new_record_id() -> str:
 
 def zero_to_ten():
     return [MinValueValidator(0), MaxValueValidator(10)]
+
+
+FUTURE_TOLERANCE = timedelta(days=1)  # phones' clocks disagree; beyond a day it is an error
+
+
+def _choice_list(value, choices, attr) -> None:
+    """A list of distinct values, each one of ``choices``."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({attr: ValidationError("A list of strings.", code="invalid")})
+    unknown = sorted(set(value) - set(choices.values))
+    if unknown:
+        raise ValidationError(
+            {attr: ValidationError(
+                "Unknown value(s): %(unknown)s. Allowed: %(allowed)s.",
+                code="invalid_choice",
+                params={"unknown": ", ".join(unknown), "allowed": ", ".join(choices.values)},
+            )}
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError({attr: ValidationError("Values repeat.", code="duplicate")})
+
+
+def _same_patient(record, related, attr) -> None:
+    if related is not None and (related.patient_id != record.patient_id or related.deleted_at):
+        raise ValidationError({attr: ValidationError("No such record for this patient.", code="does_not_exist")})
+
+
+def _not_in_future(value, attr) -> None:
+    if value is not None and value > timezone.now() + FUTURE_TOLERANCE:
+        raise ValidationError({attr: ValidationError("This is in the future.", code="in_future")})
 
 
 class LiveManager(models.Manager):
@@ -57,7 +94,7 @@ class ClinicalRecord(models.Model):
     sync_version = models.BigIntegerField(default=0, editable=False)
 
     objects = LiveManager()
-    all_objects = models.Manager()
+    all_objects = models.Manager()  # noqa: DJ012 - a manager, not a field
 
     class Meta:
         abstract = True
@@ -120,7 +157,7 @@ class Surgery(ClinicalRecord):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     facility = models.CharField(max_length=200, blank=True)
-    notes = models.TextField(max_length=4000, blank=True)
+    notes = models.TextField(max_length=4000, blank=True, validators=[MaxLengthValidator(4000)])
 
     class Meta:
         db_table = "recovery_surgery"
@@ -135,6 +172,22 @@ class Surgery(ClinicalRecord):
     def __str__(self):
         kind = "Revision " if self.is_revision else ""
         return f"{kind}{self.get_procedure_display().lower()} {self.levels} on {self.performed_on}"
+
+    def clean(self):
+        _choice_list(self.revision_reasons, RevisionReason, "revision_reasons")
+        if self.revision_reasons and not self.is_revision:
+            raise ValidationError(
+                {"revision_reasons": ValidationError("Only a revision has revision reasons.", code="not_revision")}
+            )
+        if self.prior_surgery_id:
+            if self.prior_surgery_id == self.id:
+                raise ValidationError({"prior_surgery": ValidationError("A surgery cannot precede itself.", code="invalid")})
+            prior = Surgery.all_objects.filter(pk=self.prior_surgery_id).first()
+            _same_patient(self, prior, "prior_surgery")
+            if prior and self.performed_on and prior.performed_on >= self.performed_on:
+                raise ValidationError(
+                    {"prior_surgery": ValidationError("The prior surgery must be earlier.", code="date_order")}
+                )
 
 
 class DischargeDisposition(models.TextChoices):
@@ -166,6 +219,10 @@ class HospitalStay(ClinicalRecord):
 
     def __str__(self):
         return f"Stay from {self.admitted_at:%Y-%m-%d}"
+
+    def clean(self):
+        if self.surgery_id:
+            _same_patient(self, Surgery.all_objects.filter(pk=self.surgery_id).first(), "surgery")
 
     @property
     def length_of_stay(self):
@@ -199,7 +256,7 @@ class PainLog(ClinicalRecord):
     location = models.CharField(max_length=10, choices=PainLocation.choices)
     medication_taken = models.BooleanField(default=False)
     relief = models.JSONField(default=list, blank=True)
-    notes = models.TextField(max_length=2000, blank=True)
+    notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
 
     class Meta:
         db_table = "recovery_pain_log"
@@ -212,6 +269,10 @@ class PainLog(ClinicalRecord):
 
     def __str__(self):
         return f"Pain {self.intensity}/10 ({self.location}) at {self.recorded_at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        _choice_list(self.relief, Relief, "relief")
+        _not_in_future(self.recorded_at, "recorded_at")
 
 
 class PTStatus(models.TextChoices):
@@ -227,6 +288,32 @@ class PTSetting(models.TextChoices):
     TELEHEALTH = "telehealth"
 
 
+EXERCISE_KEYS = {"name": str, "sets": int, "reps": int, "minutes": (int, float)}
+EXERCISE_LIMITS = {"sets": 50, "reps": 500, "minutes": 600}
+
+
+def _validate_exercises(value) -> None:
+    """``[{"name": "bridges", "sets": 3, "reps": 10}, {"name": "walk", "minutes": 20}]``"""
+
+    def bad(message):
+        return ValidationError({"exercises": ValidationError(message, code="invalid")})
+
+    if not isinstance(value, list) or len(value) > 50:
+        raise bad("A list of at most 50 exercises.")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
+            raise bad(f"Exercise {i}: an object with a name.")
+        if len(item["name"]) > 100:
+            raise bad(f"Exercise {i}: the name is longer than 100 characters.")
+        for key, val in item.items():
+            if key not in EXERCISE_KEYS:
+                raise bad(f"Exercise {i}: unknown key {key!r}; allowed: name, sets, reps, minutes.")
+            if key == "name":
+                continue
+            if isinstance(val, bool) or not isinstance(val, EXERCISE_KEYS[key]) or not 0 <= val <= EXERCISE_LIMITS[key]:
+                raise bad(f"Exercise {i}: {key} must be a number from 0 to {EXERCISE_LIMITS[key]}.")
+
+
 class PTSession(ClinicalRecord):
     scheduled_for = models.DateTimeField(null=True, blank=True)
     performed_at = models.DateTimeField(null=True, blank=True)
@@ -239,7 +326,7 @@ class PTSession(ClinicalRecord):
     pain_before = models.PositiveSmallIntegerField(null=True, blank=True, validators=zero_to_ten())
     pain_after = models.PositiveSmallIntegerField(null=True, blank=True, validators=zero_to_ten())
     exertion = models.PositiveSmallIntegerField(null=True, blank=True, validators=zero_to_ten())
-    notes = models.TextField(max_length=2000, blank=True)
+    notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
 
     class Meta:
         db_table = "recovery_pt_session"
@@ -271,6 +358,18 @@ class PTSession(ClinicalRecord):
     def __str__(self):
         when = self.performed_at or self.scheduled_for
         return f"PT ({self.status}) {when:%Y-%m-%d}"
+
+    def clean(self):
+        _validate_exercises(self.exercises)
+        _not_in_future(self.performed_at, "performed_at")
+        if self.status == PTStatus.COMPLETED and self.performed_at is None:
+            raise ValidationError(
+                {"performed_at": ValidationError("A completed session needs the time it was done.", code="required")}
+            )
+        if self.scheduled_for is None and self.performed_at is None:
+            raise ValidationError(
+                {"scheduled_for": ValidationError("Give scheduled_for or performed_at.", code="required")}
+            )
 
     @property
     def happened_at(self):
@@ -306,7 +405,7 @@ class RestrictionStatus(models.TextChoices):
 
 class ActivityRestriction(ClinicalRecord):
     activity = models.CharField(max_length=15, choices=Activity.choices)
-    instructions = models.TextField(max_length=2000, blank=True)
+    instructions = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
     limit_value = models.DecimalField(
         max_digits=7, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
     )
@@ -339,6 +438,12 @@ class ActivityRestriction(ClinicalRecord):
 
     def __str__(self):
         return f"No {self.get_activity_display().lower()} from {self.starts_on}"
+
+    def clean(self):
+        if self.limit_unit and self.limit_value is None:
+            raise ValidationError({"limit_value": ValidationError("A unit needs a value.", code="required")})
+        if self.limit_value is not None and not self.limit_unit:
+            raise ValidationError({"limit_unit": ValidationError("A value needs a unit.", code="required")})
 
     def status_on(self, day) -> str:
         if day < self.starts_on:
@@ -392,7 +497,7 @@ class Appointment(ClinicalRecord):
     status = models.CharField(
         max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED
     )
-    notes = models.TextField(max_length=2000, blank=True)
+    notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
 
     class Meta:
         db_table = "recovery_appointment"
@@ -425,7 +530,7 @@ class Milestone(ClinicalRecord):
     kind = models.CharField(max_length=20, choices=MilestoneKind.choices, default=MilestoneKind.OTHER)
     target_on = models.DateField(null=True, blank=True)
     achieved_on = models.DateField(null=True, blank=True)
-    notes = models.TextField(max_length=2000, blank=True)
+    notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
 
     class Meta:
         db_table = "recovery_milestone"
@@ -433,3 +538,7 @@ class Milestone(ClinicalRecord):
 
     def __str__(self):
         return self.title
+
+    def clean(self):
+        if self.achieved_on and self.achieved_on > timezone.localdate() + FUTURE_TOLERANCE:
+            raise ValidationError({"achieved_on": ValidationError("This is in the future.", code="in_future")})

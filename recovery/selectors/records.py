@@ -1,0 +1,62 @@
+"""Reads of the clinical record, scoped to the caller first (style.md: scope first)."""
+
+from datetime import date, datetime
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import PatientProfile, User
+from accounts.selectors import patients_for
+from config.api.errors import ApplicationError
+
+from ..models import Appointment, AppointmentStatus, ClinicalRecord, Surgery
+from ..services.records import RecordKind
+
+
+def records_for(user: User, kind: RecordKind) -> QuerySet:
+    """Live rows of ``kind`` the user may see."""
+    return kind.model.objects.filter(patient__in=patients_for(user).values("pk"))
+
+
+def record_get(user: User, kind: RecordKind, record_id: str) -> ClinicalRecord:
+    """One live row by id, through the caller's scope: outside it, a 404 as if it did not exist."""
+    record = records_for(user, kind).select_related("patient").filter(pk=record_id).first()
+    if record is None:
+        raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+    return record
+
+
+def patient_today(patient: PatientProfile) -> date:
+    return timezone.localdate(timezone=patient.tz)
+
+
+def current_surgery(*, patient: PatientProfile) -> Surgery | None:
+    """The surgery the recovery counts from: the latest revision, else the latest surgery."""
+    surgeries = Surgery.objects.filter(patient=patient)
+    return (
+        surgeries.filter(is_revision=True).order_by("-performed_on").first()
+        or surgeries.order_by("-performed_on").first()
+    )
+
+
+def post_op_day(*, patient: PatientProfile, on: date | None = None, surgery: Surgery | None = None) -> int | None:
+    """Days since the current surgery (day 0 is the day of the operation), in the patient's zone."""
+    surgery = surgery or current_surgery(patient=patient)
+    if surgery is None:
+        return None
+    return ((on or patient_today(patient)) - surgery.performed_on).days
+
+
+def next_appointment(*, patient: PatientProfile, now: datetime | None = None) -> Appointment | None:
+    return (
+        Appointment.objects.filter(
+            patient=patient, status=AppointmentStatus.SCHEDULED, starts_at__gte=now or timezone.now()
+        )
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def restriction_status(restriction, *, on: date | None = None) -> str:
+    return restriction.status_on(on or patient_today(restriction.patient))

@@ -1,0 +1,209 @@
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import PatientClock
+from config.api.errors import ApplicationError, Conflict
+from recovery import services
+from recovery.models import ActivityRestriction, PainLog, Surgery
+from recovery.selectors import post_op_day, restriction_status
+from tests.factories import StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def log(patient, actor=None, **values):
+    values = {"recorded_at": timezone.now(), "intensity": 5, "location": "back", **values}
+    return services.pain_log_create(actor=actor or patient.user, patient=patient, **values)
+
+
+def test_pain_log_create_stamps_the_patient_clock(patient):
+    before = PatientClock.objects.get(patient=patient).value
+    record, created = log(patient)
+    assert created
+    assert record.sync_version > before
+    assert PatientClock.objects.get(patient=patient).value == record.sync_version
+    second, _ = log(patient)
+    assert second.sync_version > record.sync_version
+
+
+def test_idempotent_create_by_client_id(patient):
+    when = timezone.now()
+    first, created = log(patient, id="abc123XYZ_-", recorded_at=when)
+    again, created_again = log(patient, id="abc123XYZ_-", recorded_at=when)
+    assert created and not created_again
+    assert again.pk == first.pk
+    assert PainLog.objects.count() == 1
+    with pytest.raises(Conflict) as exc:
+        log(patient, id="abc123XYZ_-", recorded_at=when, intensity=9)
+    assert exc.value.detail.code == "conflict"
+    assert PainLog.objects.get().intensity == 5
+
+
+def test_another_patients_id_is_a_conflict_not_a_leak(patient, other_patient):
+    log(patient, id="shared-id")
+    with pytest.raises(Conflict) as exc:
+        log(other_patient, id="shared-id")
+    assert exc.value.detail.code == "id_taken"
+
+
+@pytest.mark.parametrize(
+    ("values", "attr"),
+    [
+        ({"intensity": 11}, "intensity"),
+        ({"location": "elbow"}, "location"),
+        ({"relief": ["ice", "magic"]}, "relief"),
+        ({"recorded_at": timezone.now() + timedelta(days=3)}, "recorded_at"),
+        ({"notes": "x" * 2001}, "notes"),
+    ],
+)
+def test_pain_log_validation(patient, values, attr):
+    with pytest.raises(ValidationError) as exc:
+        log(patient, **values)
+    assert attr in exc.value.message_dict
+    assert PainLog.all_objects.count() == 0
+
+
+def test_invalid_id_is_refused(patient):
+    with pytest.raises(ValidationError) as exc:
+        log(patient, id="bad id!")
+    assert "id" in exc.value.message_dict
+
+
+def test_patient_cannot_write_care_team_records(patient):
+    with pytest.raises(ApplicationError) as exc:
+        services.restriction_create(
+            actor=patient.user, patient=patient, activity="lifting", starts_on=date.today()
+        )
+    assert exc.value.status_code == 403
+    assert ActivityRestriction.all_objects.count() == 0
+
+
+def test_patient_cannot_write_for_another_patient(patient, other_patient):
+    with pytest.raises(ApplicationError) as exc:
+        log(other_patient, actor=patient.user)
+    assert exc.value.status_code == 403
+
+
+def test_clinician_cannot_change_the_patients_own_pain_log(patient, surgeon):
+    record, _ = log(patient)
+    with pytest.raises(ApplicationError) as exc:
+        services.pain_log_update(actor=surgeon, pain_log=record, intensity=2)
+    assert exc.value.status_code == 403
+    with pytest.raises(ApplicationError):
+        services.pain_log_delete(actor=surgeon, pain_log=record)
+
+
+def test_clinician_off_the_team_cannot_write(patient, clinic):
+    outsider = StaffFactory(clinic=clinic, role="surgeon")
+    with pytest.raises(ApplicationError) as exc:
+        services.restriction_create(actor=outsider, patient=patient, activity="lifting", starts_on=date.today())
+    assert exc.value.status_code == 403
+
+
+def test_clinic_admin_of_another_clinic_cannot_write(patient):
+    admin = StaffFactory(role="clinic_admin")
+    with pytest.raises(ApplicationError):
+        services.restriction_create(actor=admin, patient=patient, activity="lifting", starts_on=date.today())
+
+
+def test_delete_is_a_tombstone(patient):
+    record, _ = log(patient)
+    version = record.sync_version
+    services.pain_log_delete(actor=patient.user, pain_log=record)
+    assert not PainLog.objects.filter(pk=record.pk).exists()
+    tomb = PainLog.all_objects.get(pk=record.pk)
+    assert tomb.deleted_at is not None and tomb.sync_version > version
+    with pytest.raises(Conflict):
+        log(patient, id=record.pk)
+
+
+def test_patient_may_mark_a_care_team_milestone_achieved_but_not_edit_it(patient, surgeon):
+    milestone, _ = services.milestone_create(
+        actor=surgeon, patient=patient, title="Walk 1 km", kind="walk_unaided", target_on=date.today()
+    )
+    services.milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=date.today())
+    milestone.refresh_from_db()
+    assert milestone.achieved_on == date.today()
+    with pytest.raises(ApplicationError):
+        services.milestone_update(actor=patient.user, milestone=milestone, title="Walk 100 m")
+
+
+def test_restriction_dates_and_status(patient, surgeon):
+    today = date.today()
+    with pytest.raises(ValidationError) as exc:
+        services.restriction_create(
+            actor=surgeon, patient=patient, activity="lifting", starts_on=today, ends_on=today - timedelta(days=1)
+        )
+    assert "__all__" in exc.value.message_dict or "ends_on" in str(exc.value)
+    restriction, _ = services.restriction_create(
+        actor=surgeon, patient=patient, activity="lifting", limit_value=10, limit_unit="lb",
+        starts_on=today - timedelta(days=3), ends_on=today + timedelta(days=30),
+    )
+    assert restriction_status(restriction, on=today) == "active"
+    assert restriction_status(restriction, on=today - timedelta(days=5)) == "upcoming"
+    assert restriction_status(restriction, on=today + timedelta(days=31)) == "ended"
+    lifted = services.restriction_lift(actor=surgeon, restriction=restriction, lifted_on=today)
+    assert lifted.lifted_by == surgeon
+    assert restriction_status(lifted, on=today) == "ended"
+    with pytest.raises(ApplicationError):
+        services.restriction_lift(actor=surgeon, restriction=lifted)
+
+
+def test_surgery_revision_rules_and_post_op_day(patient, surgeon, other_patient):
+    today = date.today()
+    primary, _ = services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=today - timedelta(days=700), region="lumbar",
+        levels="L4-L5", procedure="fusion",
+    )
+    with pytest.raises(ValidationError):
+        services.surgery_create(
+            actor=surgeon, patient=patient, performed_on=today, region="lumbar", levels="L4-L5",
+            procedure="fusion", revision_reasons=["pseudarthrosis"],
+        )
+    revision, _ = services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=today - timedelta(days=10), region="lumbar",
+        levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
+        prior_surgery=primary,
+    )
+    assert post_op_day(patient=patient, on=today) == 10
+    other_surgeon = other_patient.surgeon
+    foreign, _ = services.surgery_create(
+        actor=other_surgeon, patient=other_patient, performed_on=today - timedelta(days=900),
+        region="lumbar", levels="L5-S1", procedure="fusion",
+    )
+    with pytest.raises(ValidationError) as exc:
+        services.surgery_update(actor=surgeon, surgery=revision, prior_surgery=foreign)
+    assert "prior_surgery" in exc.value.message_dict
+    assert Surgery.objects.get(pk=revision.pk).prior_surgery_id == primary.pk
+
+
+def test_appointment_reschedule_and_state_rules(patient, surgeon):
+    start = timezone.now() + timedelta(days=14)
+    appointment, _ = services.appointment_create(
+        actor=surgeon, patient=patient, starts_at=start, ends_at=start + timedelta(minutes=30),
+        purpose="wound_check",
+    )
+    moved = services.appointment_reschedule(actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=1))
+    assert moved.ends_at - moved.starts_at == timedelta(minutes=30)
+    services.appointment_complete(actor=surgeon, appointment=moved)
+    with pytest.raises(ApplicationError) as exc:
+        services.appointment_cancel(actor=surgeon, appointment=moved)
+    assert exc.value.detail.code == "invalid_state"
+
+
+def test_pt_session_exercises_are_validated(patient):
+    with pytest.raises(ValidationError) as exc:
+        services.pt_session_create(
+            actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
+            exercises=[{"name": "bridges", "sets": "three"}],
+        )
+    assert "exercises" in exc.value.message_dict
+    session, _ = services.pt_session_create(
+        actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
+        exercises=[{"name": "bridges", "sets": 3, "reps": 10}, {"name": "walk", "minutes": 20}],
+        pain_before=4, pain_after=3,
+    )
+    assert session.exercises[1]["minutes"] == 20
