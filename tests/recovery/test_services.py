@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -75,7 +75,7 @@ def test_invalid_id_is_refused(patient):
 def test_patient_cannot_write_care_team_records(patient):
     with pytest.raises(ApplicationError) as exc:
         services.restriction_create(
-            actor=patient.user, patient=patient, activity="lifting", starts_on=date.today()
+            actor=patient.user, patient=patient, activity="lifting", starts_on=timezone.localdate()
         )
     assert exc.value.status_code == 403
     assert ActivityRestriction.all_objects.count() == 0
@@ -99,14 +99,14 @@ def test_clinician_cannot_change_the_patients_own_pain_log(patient, surgeon):
 def test_clinician_off_the_team_cannot_write(patient, clinic):
     outsider = StaffFactory(clinic=clinic, role="surgeon")
     with pytest.raises(ApplicationError) as exc:
-        services.restriction_create(actor=outsider, patient=patient, activity="lifting", starts_on=date.today())
+        services.restriction_create(actor=outsider, patient=patient, activity="lifting", starts_on=timezone.localdate())
     assert exc.value.status_code == 403
 
 
 def test_clinic_admin_of_another_clinic_cannot_write(patient):
     admin = StaffFactory(role="clinic_admin")
     with pytest.raises(ApplicationError):
-        services.restriction_create(actor=admin, patient=patient, activity="lifting", starts_on=date.today())
+        services.restriction_create(actor=admin, patient=patient, activity="lifting", starts_on=timezone.localdate())
 
 
 def test_delete_is_a_tombstone(patient):
@@ -122,17 +122,17 @@ def test_delete_is_a_tombstone(patient):
 
 def test_patient_may_mark_a_care_team_milestone_achieved_but_not_edit_it(patient, surgeon):
     milestone, _ = services.milestone_create(
-        actor=surgeon, patient=patient, title="Walk 1 km", kind="walk_unaided", target_on=date.today()
+        actor=surgeon, patient=patient, title="Walk 1 km", kind="walk_unaided", target_on=timezone.localdate()
     )
-    services.milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=date.today())
+    services.milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=timezone.localdate())
     milestone.refresh_from_db()
-    assert milestone.achieved_on == date.today()
+    assert milestone.achieved_on == timezone.localdate()
     with pytest.raises(ApplicationError):
         services.milestone_update(actor=patient.user, milestone=milestone, title="Walk 100 m")
 
 
 def test_restriction_dates_and_status(patient, surgeon):
-    today = date.today()
+    today = timezone.localdate()
     with pytest.raises(ValidationError) as exc:
         services.restriction_create(
             actor=surgeon, patient=patient, activity="lifting", starts_on=today, ends_on=today - timedelta(days=1)
@@ -153,7 +153,7 @@ def test_restriction_dates_and_status(patient, surgeon):
 
 
 def test_surgery_revision_rules_and_post_op_day(patient, surgeon, other_patient):
-    today = date.today()
+    today = timezone.localdate()
     primary, _ = services.surgery_create(
         actor=surgeon, patient=patient, performed_on=today - timedelta(days=700), region="lumbar",
         levels="L4-L5", procedure="fusion",
