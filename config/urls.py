@@ -8,6 +8,8 @@ from . import health
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("recovery.api.urls")),
+    path("sync/", include("recovery.sync.urls")),
 ]
 
 urlpatterns = [
