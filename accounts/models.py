@@ -268,3 +268,28 @@ class PatientClock(models.Model):
 
     def __str__(self):
         return f"clock {self.value} for {self.patient_id}"
+
+
+class PHIAccess(models.Model):
+    """One clinician read of a patient's record (HIPAA audit controls). Insert-only."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(PatientProfile, on_delete=models.PROTECT, related_name="+")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=20, help_text="list, retrieve, timeline, admin_change, export, sync")
+    resource = models.CharField(max_length=60, help_text="what was read, e.g. pain_logs")
+    object_id = models.CharField(max_length=64, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "PHI access"
+        verbose_name_plural = "PHI access log"
+        indexes = [
+            models.Index(fields=["patient", "at"]),
+            models.Index(fields=["clinic", "at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.user} read {self.resource} of {self.patient} at {self.at:%Y-%m-%d %H:%M}"
