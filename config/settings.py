@@ -152,6 +152,9 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 INVITATION_TTL = timedelta(days=7)
 
+# ODI/NDI: fewer answered sections than this cannot be scored (of ten).
+OUTCOME_MIN_SECTIONS = env.int("OUTCOME_MIN_SECTIONS", default=8)
+
 # Steps `seed_demo` runs after creating the demo accounts (keyword arguments: the accounts).
 SEED_DEMO_STEPS = ["recovery.demo.seed_recovery"]
 

@@ -22,6 +22,7 @@ from .records import (
     APPOINTMENTS,
     HOSPITAL_STAYS,
     MILESTONES,
+    OUTCOME_SCORES,
     PAIN_LOGS,
     PT_SESSIONS,
     RESTRICTIONS,
@@ -47,6 +48,8 @@ __all__ = [
     "milestone_create",
     "milestone_delete",
     "milestone_update",
+    "outcome_score_create",
+    "outcome_score_delete",
     "pain_log_create",
     "pain_log_delete",
     "pain_log_update",
@@ -219,3 +222,12 @@ def milestone_achieve(*, actor: User, milestone: Milestone, achieved_on: date | 
 
 def milestone_delete(*, actor: User, milestone: Milestone) -> None:
     record_delete(kind_for_table(MILESTONES.table), actor=actor, record=milestone)
+
+
+def outcome_score_create(*, actor: User, patient: PatientProfile, id: str | None = None, **values) -> tuple:
+    """Records a completed ODI/NDI questionnaire or pain rating; the score is computed here."""
+    return record_create(kind_for_table(OUTCOME_SCORES.table), actor=actor, patient=patient, id=id, **values)
+
+
+def outcome_score_delete(*, actor: User, score) -> None:
+    record_delete(kind_for_table(OUTCOME_SCORES.table), actor=actor, record=score)

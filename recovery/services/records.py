@@ -18,10 +18,12 @@ from ..models import (
     ClinicalRecord,
     HospitalStay,
     Milestone,
+    OutcomeScore,
     PainLog,
     PTSession,
     Surgery,
 )
+from .outcomes import outcome_score_prepare
 
 # Columns no caller may set directly: the service owns them.
 SERVER_FIELDS = frozenset(
@@ -42,6 +44,8 @@ class RecordKind:
     patient_fields_on_any_row: frozenset = frozenset()
     # Rows the care team may not change (a patient's own pain logs).
     clinician_may_change: Callable[[ClinicalRecord], bool] = lambda record: True
+    # Derives server-computed columns (e.g. a questionnaire's score) before validation.
+    prepare: Callable[[ClinicalRecord], None] | None = None
     # Called after every write, inside the transaction, to (re)plan reminders.
     after_write: Callable[[ClinicalRecord, str], None] | None = None
     writable_fields: tuple = field(default=())
@@ -52,7 +56,7 @@ class RecordKind:
         return tuple(
             f.name
             for f in self.model._meta.concrete_fields
-            if f.name not in SERVER_FIELDS and f.name != "id"
+            if f.name not in SERVER_FIELDS and f.name != "id" and f.editable
         )
 
 
@@ -97,6 +101,17 @@ MILESTONES = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         patient_fields_on_any_row=frozenset({"achieved_on"}),
+    )
+)
+
+
+OUTCOME_SCORES = register(
+    RecordKind(
+        OutcomeScore,
+        "outcome_scores",
+        patient_may_create=True,
+        patient_may_change=_created_by_actor,
+        prepare=outcome_score_prepare,
     )
 )
 
@@ -186,7 +201,9 @@ def _stamp(record: ClinicalRecord, version: int) -> None:
     record.updated_at = timezone.now()
 
 
-def _save(record: ClinicalRecord, *, force_insert=False) -> None:
+def _save(spec: RecordKind, record: ClinicalRecord, *, force_insert=False) -> None:
+    if spec.prepare is not None:
+        spec.prepare(record)
     record.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
@@ -225,7 +242,7 @@ def record_create(
     if id is not None:
         record.id = id
     _stamp(record, version)
-    _save(record, force_insert=True)
+    _save(spec, record, force_insert=True)
     if spec.after_write:
         spec.after_write(record, "create")
     return record, True
@@ -260,7 +277,7 @@ def record_update(
     for name, value in values.items():
         setattr(record, name, value)
     _stamp(record, version)
-    _save(record)
+    _save(spec, record)
     if spec.after_write:
         spec.after_write(record, "update")
     return record
