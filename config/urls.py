@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("recovery.api.urls")),
     path("sync/", include("recovery.sync.urls")),
+    path("", include("recovery.fhir.urls")),
 ]
 
 urlpatterns = [
