@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 
 from . import services
-from .models import Surgery
+from .models import Appointment, Surgery
 
 REVISION_ID = "demo-revision-l4l5"
 
@@ -35,7 +35,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         actor=surgeon, patient=patient, id=REVISION_ID, performed_on=day0, region="lumbar",
         levels="L4-L5", procedure="fusion", is_revision=True,
         revision_reasons=["pseudarthrosis", "hardware_complication"], prior_surgery=primary,
-        surgeon=surgeon, facility="Demo Spine Center",
+        surgeon=surgeon, facility="Demo Spine Center", estimated_blood_loss_ml=650,
+        transfusion_given=False,
         notes="Revision TLIF with screw exchange for pseudarthrosis and a loosened L5 screw.",
     )
     services.hospital_stay_create(
@@ -123,6 +124,9 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
             achieved_on=day0 + timedelta(days=achieved) if achieved else None,
         )
 
+    _seed_preparation(patient, surgeon, nurse, revision, day0)
+    _seed_outcomes(patient, revision, day0)
+
     # A lighter record for the second patient (another surgeon's).
     other_day0 = timezone.localdate(timezone=patient2.tz) - timedelta(weeks=3)
     services.surgery_create(
@@ -135,4 +139,71 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
             actor=patient2.user, patient=patient2, id=f"demo2-pain-{n:03d}",
             recorded_at=_local(patient2, other_day0 + timedelta(days=n), time(9, 0)),
             intensity=max(1, 7 - n // 4), location="back",
+        )
+
+
+def _seed_preparation(patient, surgeon, nurse, revision, day0) -> None:
+    services.imaging_study_create(
+        actor=surgeon, patient=patient, id="demo-img-preop-ct", surgery=revision, modality="ct",
+        performed_on=day0 - timedelta(days=35), region="lumbar", levels="L4-L5", purpose="pre_op_planning",
+        fusion_status="not_fused", hardware_status="loosened", adjacent_level_change=False,
+        reading="No bridging bone across L4-L5 (pseudarthrosis). Lucency around the right L5 screw: loosened.",
+    )
+    xray, _ = services.imaging_study_create(
+        actor=surgeon, patient=patient, id="demo-img-6w-xray", surgery=revision, modality="xray",
+        performed_on=day0 + timedelta(weeks=6), region="lumbar", levels="L4-L5", purpose="post_op_check",
+        hardware_status="intact", reading="Hardware in good position; interbody cage seated. Early, no fusion yet.",
+    )
+    items = [
+        ("demo-prep-records", "prior_records", "care_team", 42, {}),
+        ("demo-prep-imaging", "imaging", "care_team", 35, {}),
+        ("demo-prep-opinion", "second_opinion", "patient", 30, {"second_opinion": "obtained"}),
+        ("demo-prep-smoking", "stop_smoking", "patient", 28,
+         {"quit_on": day0 - timedelta(weeks=6), "nicotine_free_confirmed": True}),
+        ("demo-prep-hba1c", "diabetes_control", "care_team", 21,
+         {"hba1c_percent": "6.8", "hba1c_on": day0 - timedelta(days=24)}),
+        ("demo-prep-weight", "weight", "patient", 14, {"weight_kg": "88.5", "bmi": "29.4"}),
+        ("demo-prep-meds", "medications", "patient", 7, {"notes": "Stopped naproxen and fish oil 7 days before."}),
+        ("demo-prep-consent", "consent", "care_team", 3, {}),
+        ("demo-prep-home", "home", "patient", 2, {"notes": "Daughter stays the first two weeks; raised toilet seat."}),
+    ]
+    for iid, kind, owner, days_before, values in items:
+        item, _ = services.prep_item_create(
+            actor=surgeon, patient=patient, id=iid, surgery=revision, kind=kind, owner=owner,
+            due_on=day0 - timedelta(days=days_before),
+        )
+        actor = patient.user if owner == "patient" else surgeon
+        services.prep_item_complete(
+            actor=actor, item=item, completed_on=day0 - timedelta(days=days_before + 1), **values
+        )
+    infection, _ = services.complication_create(
+        actor=surgeon, patient=patient, id="demo-comp-ssi", surgery=revision, kind="ssi_superficial",
+        noticed_on=day0 + timedelta(days=12), severity="mild",
+        notes="Redness and a little drainage at the lower end of the incision at the 2-week check.",
+    )
+    services.complication_resolve(
+        actor=surgeon, complication=infection, resolved_on=day0 + timedelta(days=24),
+        treatment="Oral cephalexin 500 mg four times daily for 10 days; wound care.",
+    )
+    services.appointment_update(
+        actor=surgeon, appointment=Appointment.objects.get(pk="demo-appt-6w"), imaging_study=xray
+    )
+
+
+def _seed_outcomes(patient, revision, day0) -> None:
+    def odi(values):
+        return {f"s{i}": v for i, v in enumerate(values, start=1)}
+
+    for sid, instrument, timepoint, days, answers in (
+        ("demo-odi-baseline", "odi", "baseline", -10, odi([3, 3, 2, 3, 3, 2, 3, 2, 3, 3])),
+        ("demo-back-baseline", "nrs_back", "baseline", -10, {"nrs": 8}),
+        ("demo-leg-baseline", "nrs_leg", "baseline", -10, {"nrs": 7}),
+        ("demo-odi-6w", "odi", "6w", 42, odi([2, 2, 2, 2, 2, 1, 2, 1, 2, 2])),
+        ("demo-back-6w", "nrs_back", "6w", 42, {"nrs": 4}),
+        ("demo-leg-6w", "nrs_leg", "6w", 42, {"nrs": 3}),
+    ):
+        services.outcome_score_create(
+            actor=patient.user, patient=patient, id=sid, instrument=instrument, timepoint=timepoint,
+            version="2.1a" if instrument == "odi" else "", surgery=revision,
+            completed_at=_local(patient, day0 + timedelta(days=days), time(18, 0)), answers=answers,
         )

@@ -16,10 +16,14 @@ from ..models import (
     ActivityRestriction,
     Appointment,
     ClinicalRecord,
+    Complication,
     HospitalStay,
+    ImagingStudy,
     Milestone,
     OutcomeScore,
     PainLog,
+    PrepItem,
+    PrepStatus,
     PTSession,
     Surgery,
 )
@@ -42,6 +46,9 @@ class RecordKind:
     patient_may_change: Callable[[ClinicalRecord, User], bool] = lambda record, actor: False
     # Fields a patient may change on rows they may not otherwise change (milestone achieved_on).
     patient_fields_on_any_row: frozenset = frozenset()
+    # On rows the patient may change: only these fields (None: any), and a check of the values.
+    patient_fields: frozenset | None = None
+    patient_values_check: Callable[[dict], None] | None = None
     # Rows the care team may not change (a patient's own pain logs).
     clinician_may_change: Callable[[ClinicalRecord], bool] = lambda record: True
     # Derives server-computed columns (e.g. a questionnaire's score) before validation.
@@ -116,6 +123,31 @@ OUTCOME_SCORES = register(
 )
 
 
+def _patient_owns_item(record, actor) -> bool:
+    return record.owner == "patient"
+
+
+def _patient_completes_only(values: dict) -> None:
+    if values.get("status", PrepStatus.DONE) not in (PrepStatus.DONE, PrepStatus.OPEN):
+        raise forbidden("Only the care team waives a checklist item.")
+
+
+PREP_ITEMS = register(
+    RecordKind(
+        PrepItem,
+        "prep_items",
+        patient_may_change=_patient_owns_item,
+        patient_fields=frozenset(
+            {"status", "completed_on", "quit_on", "nicotine_free_confirmed", "second_opinion",
+             "hba1c_percent", "hba1c_on", "weight_kg", "bmi", "notes"}
+        ),
+        patient_values_check=_patient_completes_only,
+    )
+)
+IMAGING_STUDIES = register(RecordKind(ImagingStudy, "imaging_studies"))
+COMPLICATIONS = register(RecordKind(Complication, "complications"))
+
+
 def kind_for_table(table: str) -> RecordKind:
     return RECORD_KINDS[table]
 
@@ -155,14 +187,24 @@ def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None
         raise forbidden("Only the patient's care team writes this record.")
 
 
-def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, fields=None) -> None:
+def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, values=None) -> None:
+    """``values`` are the fields being changed (None: a delete)."""
     patient = record.patient
     if actor.role == Role.PATIENT:
         if patient.user_id != actor.pk:
             raise forbidden("Patients write only their own record.")
         if spec.patient_may_change(record, actor):
+            if spec.patient_fields is None:
+                return
+            if values is None:
+                raise forbidden(f"Only the care team deletes {spec.table}.")
+            extra = sorted(set(values) - spec.patient_fields)
+            if extra:
+                raise forbidden("A patient cannot change: " + ", ".join(extra) + ".")
+            if spec.patient_values_check is not None:
+                spec.patient_values_check(values)
             return
-        if fields is not None and fields and set(fields) <= spec.patient_fields_on_any_row:
+        if values and set(values) <= spec.patient_fields_on_any_row:
             return
         raise forbidden(f"This {spec.model._meta.verbose_name} was set by the care team.")
     if not _is_care_team_writer(actor, patient):
@@ -271,7 +313,7 @@ def record_update(
     _validate_field_names(spec, values)
     version = patient_clock_tick(patient_id=record.patient_id)
     record = _locked(spec, record)
-    check_change(spec, actor, record, fields=values.keys())
+    check_change(spec, actor, record, values=values)
     if require is not None:
         require(record)
     for name, value in values.items():
