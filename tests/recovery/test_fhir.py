@@ -73,16 +73,22 @@ def test_outcome_scores_export_as_questionnaire_response_and_observation(api, de
     from recovery import services
 
     services.outcome_score_create(
-        actor=demo.user, patient=demo, instrument="odi", timepoint="baseline", version="2.1a",
+        actor=demo.user, patient=demo, id="test-odi", instrument="odi", timepoint="12m", version="2.1a",
         completed_at=timezone.now(), answers={f"s{i}": 2 for i in range(1, 11)},
     )
     data = export(api(demo.user), "/api/v1/me/fhir/")
     Bundle.model_validate(data)
-    qr = [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse"]
-    assert len(qr) == 1 and len(qr[0]["item"]) == 10
+    qr = [
+        e for e in data["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+        and e["resource"]["identifier"]["value"] == "test-odi"
+    ]
+    assert len(qr) == 1 and len(qr[0]["resource"]["item"]) == 10
+    assert qr[0]["resource"]["questionnaire"].endswith("/odi|2.1a")
     score = [
         e["resource"] for e in data["entry"]
-        if e["resource"]["resourceType"] == "Observation" and "derivedFrom" in e["resource"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"].get("derivedFrom", [{}])[0].get("reference") == qr[0]["fullUrl"]
     ]
     assert score[0]["valueQuantity"]["value"] == 40.0
 
