@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("recovery.api.urls")),
     path("sync/", include("recovery.sync.urls")),
     path("", include("recovery.fhir.urls")),
+    path("", include("recovery.plan_api")),
 ]
 
 urlpatterns = [

@@ -902,3 +902,126 @@ class Complication(ClinicalRecord):
     @property
     def is_open(self) -> bool:
         return self.resolved_on is None
+
+
+# --- Recovery protocols (issue 7) -------------------------------------------------------------
+
+
+class Protocol(models.Model):
+    """A care plan set up once per kind of surgery, relative to the surgery date.
+
+    Protocols without a clinic are shipped defaults: every clinic may apply them or copy them
+    into its own, editable protocol.
+    """
+
+    clinic = models.ForeignKey(
+        "accounts.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="protocols"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(max_length=4000, blank=True, validators=[MaxLengthValidator(4000)])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_per_clinic"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(clinic__isnull=True), name="protocol_default_name"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name if self.clinic_id else f"{self.name} (default)"
+
+
+class ProtocolItemType(models.TextChoices):
+    RESTRICTION = "restriction"
+    APPOINTMENT = "appointment"
+    MILESTONE = "milestone"
+    PT_PLAN = "pt_plan", "PT plan"
+
+
+class ProtocolItem(models.Model):
+    """One line of a protocol. Which fields apply depends on ``item_type``."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="items")
+    item_type = models.CharField(max_length=12, choices=ProtocolItemType.choices)
+    # Restrictions: weeks from the surgery; an empty end week means "until lifted".
+    activity = models.CharField(max_length=15, choices=Activity.choices, blank=True)
+    instructions = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+    limit_value = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    limit_unit = models.CharField(max_length=10, choices=LimitUnit.choices, blank=True)
+    start_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    end_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Appointments and milestones: days from the surgery.
+    day_offset = models.IntegerField(null=True, blank=True)
+    purpose = models.CharField(max_length=20, choices=AppointmentPurpose.choices, blank=True)
+    imaging = models.CharField(max_length=5, choices=Imaging.choices, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    milestone_kind = models.CharField(max_length=20, choices=MilestoneKind.choices, blank=True)
+    # PT plan: from start_week, sessions_per_week for weeks.
+    sessions_per_week = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(7)])
+    weeks = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(52)])
+    pt_setting = models.CharField(max_length=10, choices=PTSetting.choices, blank=True)
+
+    REQUIRED = {
+        ProtocolItemType.RESTRICTION: ("activity", "start_week"),
+        ProtocolItemType.APPOINTMENT: ("day_offset", "purpose"),
+        ProtocolItemType.MILESTONE: ("day_offset", "title"),
+        ProtocolItemType.PT_PLAN: ("start_week", "sessions_per_week", "weeks"),
+    }
+
+    class Meta:
+        ordering = ["protocol", "item_type", "day_offset", "start_week", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_week__isnull=True) | models.Q(end_week__gte=models.F("start_week")),
+                name="protocol_item_end_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_item_type_display()}: {self.describe()}"
+
+    def clean(self):
+        missing = [name for name in self.REQUIRED.get(self.item_type, ()) if getattr(self, name) in (None, "")]
+        if missing:
+            raise ValidationError(
+                {name: ValidationError(f"A {self.item_type} item needs this.", code="required") for name in missing}
+            )
+        if (self.limit_value is None) != (not self.limit_unit):
+            raise ValidationError({"limit_unit": ValidationError("A limit needs a value and a unit.", code="required")})
+
+    def describe(self) -> str:
+        if self.item_type == ProtocolItemType.RESTRICTION:
+            until = f"to week {self.end_week}" if self.end_week is not None else "until lifted"
+            return f"no {self.activity} from week {self.start_week} {until}"
+        if self.item_type == ProtocolItemType.PT_PLAN:
+            return f"PT {self.sessions_per_week}x/week for {self.weeks} weeks from week {self.start_week}"
+        return f"{self.title or self.purpose} on day {self.day_offset}"
+
+
+class ProtocolApplication(models.Model):
+    """A protocol applied to one surgery. ``anchor_on`` is the surgery date the generated items
+    were last computed from; moving the surgery shifts what has not happened yet."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="applications")
+    surgery = models.ForeignKey(Surgery, on_delete=models.CASCADE, related_name="protocol_applications")
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField(default=timezone.now)
+    anchor_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "surgery"], name="protocol_once_per_surgery"),
+        ]
+
+    def __str__(self):
+        return f"{self.protocol} for {self.surgery}"
+
+    @property
+    def id_prefix(self) -> str:
+        """Generated records have ids ``pa<application>-<item>[-<n>]`` (at most 36 characters)."""
+        return f"pa{self.pk}-"

@@ -53,8 +53,9 @@ class RecordKind:
     clinician_may_change: Callable[[ClinicalRecord], bool] = lambda record: True
     # Derives server-computed columns (e.g. a questionnaire's score) before validation.
     prepare: Callable[[ClinicalRecord], None] | None = None
-    # Called after every write, inside the transaction, to (re)plan reminders.
-    after_write: Callable[[ClinicalRecord, str], None] | None = None
+    # Called after every write, inside the transaction, with (record, action, actor): what a
+    # change causes (reminders to plan, protocol items to shift).
+    after_write: Callable[[ClinicalRecord, str, User], None] | None = None
     writable_fields: tuple = field(default=())
 
     def fields(self) -> tuple[str, ...]:
@@ -83,7 +84,14 @@ def register(kind: RecordKind) -> RecordKind:
     return kind
 
 
-SURGERIES = register(RecordKind(Surgery, "surgeries"))
+def _surgery_changed(record, action, actor) -> None:
+    if action == "update":
+        from .protocols import protocols_follow_surgery
+
+        protocols_follow_surgery(actor=actor, surgery=record)
+
+
+SURGERIES = register(RecordKind(Surgery, "surgeries", after_write=_surgery_changed))
 HOSPITAL_STAYS = register(RecordKind(HospitalStay, "hospital_stays"))
 PAIN_LOGS = register(
     RecordKind(
@@ -286,7 +294,7 @@ def record_create(
     _stamp(record, version)
     _save(spec, record, force_insert=True)
     if spec.after_write:
-        spec.after_write(record, "create")
+        spec.after_write(record, "create", actor)
     return record, True
 
 
@@ -321,7 +329,7 @@ def record_update(
     _stamp(record, version)
     _save(spec, record)
     if spec.after_write:
-        spec.after_write(record, "update")
+        spec.after_write(record, "update", actor)
     return record
 
 
@@ -335,4 +343,4 @@ def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord) -> N
     _stamp(record, version)
     record.save(update_fields=["deleted_at", "sync_version", "updated_at"])
     if spec.after_write:
-        spec.after_write(record, "delete")
+        spec.after_write(record, "delete", actor)
