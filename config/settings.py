@@ -155,6 +155,14 @@ INVITATION_TTL = timedelta(days=7)
 # ODI/NDI: fewer answered sections than this cannot be scored (of ten).
 OUTCOME_MIN_SECTIONS = env.int("OUTCOME_MIN_SECTIONS", default=8)
 
+# Red-flag alerts: minutes the care team has to acknowledge before escalation to the surgeon.
+ALERT_ACKNOWLEDGE_MINUTES = {
+    "emergency": env.int("ALERT_ACK_MINUTES_EMERGENCY", default=15),
+    "same_day": env.int("ALERT_ACK_MINUTES_SAME_DAY", default=240),
+    "within_24h": env.int("ALERT_ACK_MINUTES_WITHIN_24H", default=1440),
+}
+REALIGN_ADMIN_URL = env.str("REALIGN_ADMIN_URL", default="http://127.0.0.1:8000/admin/")
+
 # Steps `seed_demo` runs after creating the demo accounts (keyword arguments: the accounts).
 SEED_DEMO_STEPS = ["recovery.demo.seed_recovery"]
 
@@ -263,6 +271,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 60 * 60},
+    "escalate-alerts": {"task": "recovery.escalate_alerts", "schedule": 60.0},
 }
 
 # --- E-mail -----------------------------------------------------------------------------------

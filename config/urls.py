@@ -12,6 +12,7 @@ api_v1 = [
     path("sync/", include("recovery.sync.urls")),
     path("", include("recovery.fhir.urls")),
     path("", include("recovery.plan_api")),
+    path("", include("recovery.alerts_api")),
 ]
 
 urlpatterns = [

@@ -15,6 +15,7 @@ from config.api.errors import ApplicationError, Conflict
 from ..models import (
     ActivityRestriction,
     Appointment,
+    CheckIn,
     ClinicalRecord,
     Complication,
     HospitalStay,
@@ -27,6 +28,7 @@ from ..models import (
     PTSession,
     Surgery,
 )
+from .alerts import triage_check_in, triage_pain_log
 from .outcomes import outcome_score_prepare
 
 # Columns no caller may set directly: the service owns them.
@@ -93,6 +95,11 @@ def _surgery_changed(record, action, actor) -> None:
 
 SURGERIES = register(RecordKind(Surgery, "surgeries", after_write=_surgery_changed))
 HOSPITAL_STAYS = register(RecordKind(HospitalStay, "hospital_stays"))
+def _pain_log_written(record, action, actor) -> None:
+    if action == "create":
+        triage_pain_log(pain_log=record)
+
+
 PAIN_LOGS = register(
     RecordKind(
         PainLog,
@@ -100,6 +107,7 @@ PAIN_LOGS = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         clinician_may_change=_not_patients_own,
+        after_write=_pain_log_written,
     )
 )
 PT_SESSIONS = register(
@@ -154,6 +162,22 @@ PREP_ITEMS = register(
 )
 IMAGING_STUDIES = register(RecordKind(ImagingStudy, "imaging_studies"))
 COMPLICATIONS = register(RecordKind(Complication, "complications"))
+
+
+def _check_in_written(record, action, actor) -> None:
+    if action != "delete":
+        triage_check_in(check_in=record)
+
+
+CHECK_INS = register(
+    RecordKind(
+        CheckIn,
+        "check_ins",
+        patient_may_create=True,
+        patient_may_change=_created_by_actor,
+        after_write=_check_in_written,
+    )
+)
 
 
 def kind_for_table(table: str) -> RecordKind:
