@@ -214,3 +214,38 @@ def test_acknowledged_alert_does_not_escalate(api, patient, nurse, time_machine)
     time_machine.shift(timedelta(days=2))
     assert alerts_escalate_due() == []
     alert_resolve(actor=nurse, alert=alert)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_escalators_escalate_each_alert_once(patient):
+    """Two beats (or workers) run the escalation at once: SKIP LOCKED hands each alert to one."""
+    import threading
+
+    from django.db import connection
+
+    rules = TriageRule.objects.filter(clinic=None, source="check_in").exclude(key="neck-airway")[:8]
+    for rule in rules:
+        Alert.objects.create(
+            patient=patient, rule_key=rule.key, cause_key=rule.key, tier=rule.tier, title=rule.title,
+            acknowledge_by=timezone.now() - timedelta(minutes=1),
+        )
+    barrier = threading.Barrier(3)
+    claimed: list[int] = []
+
+    def run():
+        barrier.wait()
+        try:
+            claimed.extend(alerts_escalate_due(batch=3))
+        finally:
+            connection.close()
+
+    for _ in range(3):
+        threads = [threading.Thread(target=run) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        barrier.reset()
+    assert sorted(claimed) == sorted(Alert.objects.values_list("pk", flat=True))
+    assert len(claimed) == len(set(claimed)) == 8
