@@ -6,6 +6,7 @@ savepoint at most) and do no network I/O, so a reminder exists exactly when its 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime, time, timedelta
 
@@ -19,6 +20,7 @@ from accounts.services import patient_clock_tick
 
 from .models import (
     OPEN_STATUSES,
+    Device,
     Notification,
     Reminder,
     ReminderKind,
@@ -452,3 +454,37 @@ def notification_delete(*, notification: Notification) -> None:
         now = timezone.now()
         row.deleted_at, row.updated_at, row.sync_version = now, now, version
         row.save(update_fields=["deleted_at", "updated_at", "sync_version"])
+
+
+# --- Devices (push tokens) -----------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def device_register(*, patient: PatientProfile, token: str, platform: str) -> tuple[Device, bool]:
+    """Registers a push token for the patient; idempotent. A token already known for another
+    patient moves to this one (the phone was signed in to another account). Returns the
+    device and whether it was created."""
+    token = (token or "").strip()
+    device = Device(patient=patient, token=token, token_hash=_token_hash(token), platform=platform)
+    device.full_clean(exclude=["token_hash"], validate_unique=False, validate_constraints=False)
+    existing = Device.objects.select_for_update().filter(token_hash=device.token_hash).first()
+    if existing is None:
+        device.save()
+        return device, True
+    existing.patient, existing.platform, existing.active = patient, platform, True
+    existing.deactivated_reason = ""
+    existing.save(update_fields=["patient", "platform", "active", "deactivated_reason", "updated_at"])
+    return existing, False
+
+
+def device_remove(*, patient: PatientProfile, token: str) -> bool:
+    """Forgets one of the patient's tokens (sign-out on the phone). Another patient's token is
+    treated as unknown."""
+    deleted, _ = Device.objects.filter(
+        patient=patient, token_hash=_token_hash((token or "").strip())
+    ).delete()
+    return bool(deleted)

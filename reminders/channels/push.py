@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 
 import firebase_admin
 from django.conf import settings
@@ -62,6 +63,14 @@ def collapse_id(key: str) -> str:
 def build_message(reminder, device: Device) -> messaging.Message:
     rendered = render(reminder)
     key = collapse_id(reminder.dedup_key)
+    # The app registers FCM registration tokens; firebase-admin 7.7 prefers Firebase
+    # installation ids (``fid``) but still sends ``token``, which FCM v1 accepts.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _message(rendered, key, reminder, device)
+
+
+def _message(rendered, key, reminder, device) -> messaging.Message:
     return messaging.Message(
         token=device.token,
         notification=messaging.Notification(title=rendered.push_title, body=rendered.push_body),
