@@ -8,6 +8,7 @@ from . import health
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("reminders.api.urls")),
 ]
 
 urlpatterns = [
