@@ -1,16 +1,20 @@
 """Channels for tests and benchmarks.
 
 ``NullChannel`` accepts everything (dispatch throughput). ``RecordingChannel`` behaves like a
-provider in another process: it appends one line per call to ``REMINDERS_RECORD_FILE`` (so the
-fault tests can count deliveries made by a separate worker process) and can be told to be slow
-or to fail, through ``REMINDERS_RECORD_DELAY`` and ``REMINDERS_RECORD_FAIL`` (``transient:N`` =
-the first N attempts of each reminder time out; ``permanent`` = every call is rejected).
+provider in another process: it appends one line per accepted call to ``REMINDERS_RECORD_FILE``
+(so the fault tests can count what a separate worker process delivered), waits
+``REMINDERS_RECORD_DELAY`` seconds per call like a network round trip, and obeys directives in
+the reminder's title: ``[transient:N]`` times out on the first N attempts, ``[permanent]``
+rejects every call.
 """
 
 import os
+import re
 import time
 
 from . import SENT, Channel, Outcome, PermanentDeliveryError, TransientDeliveryError
+
+_TRANSIENT = re.compile(r"\[transient:(\d+)\]")
 
 
 class NullChannel(Channel):
@@ -27,10 +31,11 @@ class RecordingChannel(Channel):
         delay = float(os.environ.get("REMINDERS_RECORD_DELAY", "0") or 0)
         if delay:
             time.sleep(delay)
-        fail = os.environ.get("REMINDERS_RECORD_FAIL", "")
-        if fail.startswith("transient:") and reminder.attempts <= int(fail.split(":")[1]):
+        title = reminder.title or ""
+        transient = _TRANSIENT.search(title)
+        if transient and reminder.attempts <= int(transient.group(1)):
             raise TransientDeliveryError(f"provider timed out (attempt {reminder.attempts})")
-        if fail == "permanent":
+        if "[permanent]" in title:
             raise PermanentDeliveryError("provider rejected the message: invalid recipient")
         line = f"{reminder.pk} {reminder.dedup_key} {os.getpid()} {reminder.attempts}\n"
         fd = os.open(os.environ["REMINDERS_RECORD_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
