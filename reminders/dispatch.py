@@ -22,9 +22,11 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+
+from accounts.models import PatientProfile
 
 from .channels import Outcome, PermanentDeliveryError, TransientDeliveryError, channel_for
 from .models import OPEN_STATUSES, Channel, Reminder, ReminderStatus
@@ -167,29 +169,57 @@ def _retry_or_fail(pk: int, error: str) -> str:
         return "failed" if row.status == ReminderStatus.FAILED else "retry"
 
 
-def _deliver_one(pk: int) -> str:
+def _mark_sent_returning(pk: int, now) -> Reminder | None:
+    """Locks the row and marks it sent in one statement, if and only if it is still claimed;
+    the mark commits with the delivery transaction (or rolls back with it when the channel
+    raises). Returns the row as it was claimed, or None."""
+    fields = [f for f in Reminder._meta.concrete_fields]
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s "  # noqa: S608
+            f"WHERE id = %s AND status = %s RETURNING {columns}",
+            [ReminderStatus.SENT, now, now, pk, ReminderStatus.CLAIMED],
+        )
+        values = cursor.fetchone()
+    if values is None:
+        return None
+    converters = connection.ops.get_db_converters
+    values = list(values)
+    for i, field in enumerate(fields):
+        for converter in converters(field.get_col(Reminder._meta.db_table)) + field.get_db_converters(
+            connection
+        ):
+            values[i] = converter(values[i], field.get_col(Reminder._meta.db_table), connection)
+    row = Reminder.from_db(connection.alias, [f.attname for f in fields], values)
+    row.status = ReminderStatus.CLAIMED  # what the channel sees: the claim being delivered
+    return row
+
+
+def _deliver_one(pk: int, patients: dict) -> str:
     try:
         with transaction.atomic():
-            row = (
-                Reminder.objects.select_for_update(of=("self",))
-                .select_related("patient__user", "patient__clinic")
-                .filter(pk=pk)
-                .first()
-            )
-            if row is None or row.status != ReminderStatus.CLAIMED:
+            now = timezone.now()
+            row = _mark_sent_returning(pk, now)
+            if row is None:
                 return "skipped"  # already sent, moved, cancelled, or taken by another worker
+            patient = patients.get(row.patient_id) or PatientProfile.objects.select_related(
+                "user", "clinic"
+            ).get(pk=row.patient_id)
+            row.patient = patient
             refusal = _refusal(row)
             outcome = Outcome(sent=False, note=refusal) if refusal else None
             if outcome is None:
                 outcome = channel_for(row.channel).send(row)
-            now = timezone.now()
-            if outcome.sent:
-                row.status, row.sent_at = ReminderStatus.SENT, now
-            else:
-                row.status = ReminderStatus.CANCELLED
-            row.last_error = outcome.note[:2000]
-            row.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
-            return "sent" if outcome.sent else "cancelled"
+            if not outcome.sent:
+                Reminder.objects.filter(pk=pk).update(
+                    status=ReminderStatus.CANCELLED, sent_at=None, last_error=outcome.note[:2000]
+                )
+                return "cancelled"
+            if outcome.note or row.last_error:
+                Reminder.objects.filter(pk=pk).update(last_error=outcome.note[:2000])
+            return "sent"
     except TransientDeliveryError as exc:
         return _retry_or_fail(pk, f"transient: {exc}")
     except PermanentDeliveryError as exc:
@@ -211,7 +241,13 @@ def reminders_deliver(*, reminder_ids: list[int]) -> dict[str, int]:
     """Delivers the given claimed reminders, each in its own transaction."""
     counts: dict[str, int] = {}
     go = _count_attempts(sorted({int(pk) for pk in reminder_ids}))
+    patients = {
+        p.pk: p
+        for p in PatientProfile.objects.select_related("user", "clinic").filter(
+            pk__in=Reminder.objects.filter(pk__in=go).values("patient_id")
+        )
+    }
     for pk in go:
-        result = _deliver_one(pk)
+        result = _deliver_one(pk, patients)
         counts[result] = counts.get(result, 0) + 1
     return counts
