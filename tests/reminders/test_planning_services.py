@@ -300,3 +300,30 @@ def test_replan_of_a_time_that_passed_sends_now_rather_than_never(patient, inbox
     services.patient_reminders_replan(profile=patient, changed={"time_zone"})
     row = Reminder.objects.get(cause_type="restriction")
     assert row.status == "pending" and row.due_at == NOW
+
+
+def test_time_zone_change_through_the_api_replans(patient, inbox_only):
+    from tests.conftest import client_for
+
+    services.reminders_sync_for_cause(
+        patient=patient, kind="restriction_end", cause_type="restriction", cause_id="r1",
+        anchor=date(2026, 6, 10), title="Driving",
+    )
+    response = client_for(patient.user).patch(
+        "/api/v1/me/", {"time_zone": "Australia/Sydney"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    due = Reminder.objects.get(cause_type="restriction").due_at
+    assert due.astimezone(zoneinfo.ZoneInfo("Australia/Sydney")) == datetime(
+        2026, 6, 10, 9, 0, tzinfo=zoneinfo.ZoneInfo("Australia/Sydney")
+    )
+
+
+def test_migrations_are_up_to_date(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "reminders", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
