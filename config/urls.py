@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("recovery.fhir.urls")),
     path("", include("recovery.plan_api")),
     path("", include("recovery.alerts_api")),
+    path("", include("reminders.api.urls")),
 ]
 
 urlpatterns = [
