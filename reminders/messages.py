@@ -17,6 +17,8 @@ GENERIC = {
     "change what you do.",
     "milestone": "A recovery milestone is due. Open the app to see it.",
     "daily_checkin": "How is your pain today? Take a moment to log it in the app.",
+    "outcome": "A short questionnaire about your recovery is due. It takes about five minutes in the app.",
+    "prep_item": "An item on your preparation checklist for surgery is due. Open the app to see it.",
 }
 
 

@@ -30,6 +30,8 @@ class ReminderKind(models.TextChoices):
     RESTRICTION_END = "restriction_end", "Restriction ends"
     MILESTONE = "milestone", "Milestone"
     DAILY_CHECKIN = "daily_checkin", "Daily pain check-in"
+    OUTCOME = "outcome", "Outcome questionnaire due"
+    PREP_ITEM = "prep_item", "Preparation checklist item due"
 
 
 class ReminderStatus(models.TextChoices):

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.core.exceptions import ValidationError
 
 DATETIME_KINDS = {"appointment", "pt_session"}
-DATE_KINDS = {"restriction_end", "milestone", "daily_checkin"}
+DATE_KINDS = {"restriction_end", "milestone", "daily_checkin", "outcome", "prep_item"}
 
 DEFAULT_PLANS: dict[str, list[dict]] = {
     "appointment": [
@@ -33,6 +33,14 @@ DEFAULT_PLANS: dict[str, list[dict]] = {
     "milestone": [
         {"key": "on_day", "days": 0, "at": "09:00"},
         {"key": "nudge_3d", "days": 3, "at": "09:00"},
+    ],
+    "outcome": [
+        {"key": "on_day", "days": 0, "at": "10:00"},
+        {"key": "nudge_3d", "days": 3, "at": "10:00"},
+    ],
+    "prep_item": [
+        {"key": "before_3d", "days": -3, "at": "09:00"},
+        {"key": "on_day", "days": 0, "at": "09:00"},
     ],
 }
 

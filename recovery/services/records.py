@@ -28,6 +28,7 @@ from ..models import (
     PTSession,
     Surgery,
 )
+from . import planning
 from .alerts import triage_check_in, triage_pain_log
 from .outcomes import outcome_score_prepare
 
@@ -56,8 +57,8 @@ class RecordKind:
     # Derives server-computed columns (e.g. a questionnaire's score) before validation.
     prepare: Callable[[ClinicalRecord], None] | None = None
     # Called after every write, inside the transaction, with (record, action, actor): what a
-    # change causes (reminders to plan, protocol items to shift).
-    after_write: Callable[[ClinicalRecord, str, User], None] | None = None
+    # change causes (reminders to plan, alerts to open, protocol items to shift).
+    after_write: tuple[Callable[[ClinicalRecord, str, User], None], ...] = ()
     writable_fields: tuple = field(default=())
 
     def fields(self) -> tuple[str, ...]:
@@ -93,9 +94,13 @@ def _surgery_changed(record, action, actor) -> None:
         protocols_follow_surgery(actor=actor, surgery=record)
 
 
-SURGERIES = register(RecordKind(Surgery, "surgeries", after_write=_surgery_changed))
+SURGERIES = register(
+    RecordKind(
+        Surgery, "surgeries", after_write=(_surgery_changed, planning.surgery_outcomes_planned)
+    )
+)
 HOSPITAL_STAYS = register(RecordKind(HospitalStay, "hospital_stays"))
-def _pain_log_written(record, action, actor) -> None:
+def _pain_log_triaged(record, action, actor) -> None:
     if action == "create":
         triage_pain_log(pain_log=record)
 
@@ -107,16 +112,24 @@ PAIN_LOGS = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         clinician_may_change=_not_patients_own,
-        after_write=_pain_log_written,
+        after_write=(_pain_log_triaged, planning.pain_logged),
     )
 )
 PT_SESSIONS = register(
     RecordKind(
-        PTSession, "pt_sessions", patient_may_create=True, patient_may_change=_created_by_actor
+        PTSession,
+        "pt_sessions",
+        patient_may_create=True,
+        patient_may_change=_created_by_actor,
+        after_write=(planning.pt_session_planned,),
     )
 )
-RESTRICTIONS = register(RecordKind(ActivityRestriction, "restrictions"))
-APPOINTMENTS = register(RecordKind(Appointment, "appointments"))
+RESTRICTIONS = register(
+    RecordKind(ActivityRestriction, "restrictions", after_write=(planning.restriction_planned,))
+)
+APPOINTMENTS = register(
+    RecordKind(Appointment, "appointments", after_write=(planning.appointment_planned,))
+)
 MILESTONES = register(
     RecordKind(
         Milestone,
@@ -124,6 +137,7 @@ MILESTONES = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         patient_fields_on_any_row=frozenset({"achieved_on"}),
+        after_write=(planning.milestone_planned,),
     )
 )
 
@@ -135,6 +149,7 @@ OUTCOME_SCORES = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         prepare=outcome_score_prepare,
+        after_write=(planning.outcome_recorded,),
     )
 )
 
@@ -158,6 +173,7 @@ PREP_ITEMS = register(
              "hba1c_percent", "hba1c_on", "weight_kg", "bmi", "notes"}
         ),
         patient_values_check=_patient_completes_only,
+        after_write=(planning.prep_item_planned,),
     )
 )
 IMAGING_STUDIES = register(RecordKind(ImagingStudy, "imaging_studies"))
@@ -175,7 +191,7 @@ CHECK_INS = register(
         "check_ins",
         patient_may_create=True,
         patient_may_change=_created_by_actor,
-        after_write=_check_in_written,
+        after_write=(_check_in_written,),
     )
 )
 
@@ -317,8 +333,8 @@ def record_create(
         record.id = id
     _stamp(record, version)
     _save(spec, record, force_insert=True)
-    if spec.after_write:
-        spec.after_write(record, "create", actor)
+    for hook in spec.after_write:
+        hook(record, "create", actor)
     return record, True
 
 
@@ -352,8 +368,8 @@ def record_update(
         setattr(record, name, value)
     _stamp(record, version)
     _save(spec, record)
-    if spec.after_write:
-        spec.after_write(record, "update", actor)
+    for hook in spec.after_write:
+        hook(record, "update", actor)
     return record
 
 
@@ -366,5 +382,5 @@ def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord) -> N
     record.deleted_at = timezone.now()
     _stamp(record, version)
     record.save(update_fields=["deleted_at", "sync_version", "updated_at"])
-    if spec.after_write:
-        spec.after_write(record, "delete", actor)
+    for hook in spec.after_write:
+        hook(record, "delete", actor)
