@@ -6,6 +6,7 @@ the two checks that must come before any write: the caller's scope (another pati
 404) and, for patients, whether they write this kind at all (a 403).
 """
 
+from django.db.models import Subquery
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -99,13 +100,14 @@ class RecordViewSet(viewsets.ViewSet):
             raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient
 
-    def _list_patient(self, patient_id: int | None) -> int | None:
+    def _list_patient(self, patient_id: int | None):
+        """The patient a list is narrowed to: an id, or for patients their own profile's id as
+        a subquery (one round trip less; the database still walks the (patient, time) index)."""
         user = self.request.user
         if user.is_patient:
-            own = self._own_patient_id()
-            if patient_id is not None and patient_id != own:
+            if patient_id is not None and patient_id != self._own_patient_id():
                 raise ApplicationError("No such patient.", code="does_not_exist", attr="patient")
-            return own
+            return Subquery(patients_for(user).values("pk")[:1])
         if patient_id is not None and not patients_for(user).filter(pk=patient_id).exists():
             raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient_id

@@ -1,0 +1,62 @@
+"""Schema-driven fuzzing of the clinical-record API with schemathesis.
+
+Every operation under the seven collections (and their actions) gets a bounded number of
+generated requests, as a patient and as a surgeon, through the WSGI app. A response must never
+be a 500, must have a status code the schema documents, and must match the schema's body and
+content type. Marked ``integration`` (about a minute or two).
+"""
+
+import re
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from accounts.tokens import tokens_for
+from recovery.api.kinds import API_KINDS
+
+from .conftest import make_record
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+PATHS = r"^/api/v1/(" + "|".join(re.escape(prefix) for prefix in API_KINDS) + r")/"
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES = 12
+
+
+@pytest.fixture
+def clinical_schema(db):
+    from config.wsgi import application
+
+    return schemathesis.openapi.from_wsgi("/api/schema/", application).include(path_regex=PATHS)
+
+
+schema = schemathesis.pytest.from_fixture("clinical_schema")
+
+
+@pytest.fixture(params=["patient", "surgeon"])
+def caller(request, patient, surgeon):
+    """A signed-in caller with some records of every kind in scope."""
+    for prefix in API_KINDS:
+        make_record(prefix, patient, surgeon)
+        if API_KINDS[prefix].patients_write:
+            make_record(prefix, patient, patient.user)
+    user = patient.user if request.param == "patient" else surgeon
+    return {"Authorization": f"Bearer {tokens_for(user)['access']}"}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_clinical_api_conforms_to_its_schema(case, caller):
+    case.call_and_validate(headers=caller, checks=CHECKS)
