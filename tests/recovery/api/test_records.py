@@ -359,3 +359,13 @@ def test_wire_fields_are_the_output_serializers_fields(prefix, patient, surgeon)
     assert set(Wire(kind).instance(type(record).objects.select_related("patient").get(pk=record.pk))) == set(
         kind.output().fields
     )
+
+
+def test_unknown_api_url_with_an_unsafe_method_is_a_json_404():
+    # Found by the fuzzer: an id outside the URL pattern reached the catch-all 404 view, and
+    # CSRF's HTML 403 answered first for a client that sends cookies.
+    from rest_framework.test import APIClient
+
+    response = APIClient(enforce_csrf_checks=True).patch("/api/v1/appointments/%84/", {}, format="json")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "not_found"
