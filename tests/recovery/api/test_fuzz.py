@@ -39,6 +39,20 @@ def _schema():
 schema = _schema()
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """schemathesis calls the real WSGI handler, whose request signals close "old" database
+    connections, the test's transaction with them; Django's own test client unhooks them too."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def seeded(patient, surgeon):
     """Some records of every kind in the patient's record, by both authors."""

@@ -369,3 +369,21 @@ def test_unknown_api_url_with_an_unsafe_method_is_a_json_404():
     response = APIClient(enforce_csrf_checks=True).patch("/api/v1/appointments/%84/", {}, format="json")
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("prefix", list(API_KINDS))
+def test_every_kind_pages_through_all_rows_once(api, patient, surgeon, prefix):
+    author = patient.user if API_KINDS[prefix].patients_write else surgeon
+    created = {make_record(prefix, patient, author).pk for _ in range(5)}
+    client = api(surgeon)
+    seen, url, pages = [], f"/api/v1/{prefix}/?page_size=2", 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        seen += [row["id"] for row in response.json()["results"]]
+        url, pages = response.json()["next"], pages + 1
+        assert pages <= 10
+    stored = set(API_KINDS[prefix].model.objects.filter(patient=patient).values_list("pk", flat=True))
+    assert created <= stored
+    assert sorted(seen) == sorted(stored)
+    assert len(seen) == len(set(seen))
