@@ -235,6 +235,10 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        # Three kinds of clinical record have a `status`, each with its own values.
+        "PTSessionStatusEnum": "recovery.models.PTStatus.choices",
+        "AppointmentStatusEnum": "recovery.models.AppointmentStatus.choices",
+        "RestrictionStatusEnum": "recovery.models.RestrictionStatus.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
