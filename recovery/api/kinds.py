@@ -24,11 +24,16 @@ from config.api.errors import ApplicationError
 
 from .. import models as m
 from ..selectors import restriction_status
+from ..services.outcomes import score_band
 from ..services.records import (
     APPOINTMENTS,
+    COMPLICATIONS,
     HOSPITAL_STAYS,
+    IMAGING_STUDIES,
     MILESTONES,
+    OUTCOME_SCORES,
     PAIN_LOGS,
+    PREP_ITEMS,
     PT_SESSIONS,
     RESTRICTIONS,
     SURGERIES,
@@ -86,6 +91,17 @@ def _restriction_derived(row: dict, cache: dict) -> None:
     row["status"] = restriction_status(shape, on=_today(tz_name, cache))
 
 
+def imaging_ref(patient: PatientProfile, value: str, attr: str):
+    found = m.ImagingStudy.objects.filter(patient=patient, pk=value).first()
+    if found is None:
+        raise _not_found(attr)
+    return found
+
+
+def _outcome_derived(row: dict, cache: dict) -> None:
+    row["band"] = score_band(row["instrument"], row["score"])
+
+
 def _stay_derived(row: dict, cache: dict) -> None:
     shape = m.HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
     row["length_of_stay"] = shape.length_of_stay
@@ -118,6 +134,12 @@ class ApiKind:
     def patients_write(self) -> bool:
         """Patients may write this kind at all (else their writes are a 403)."""
         return self.record.patient_may_create
+
+    @property
+    def patients_change(self) -> bool:
+        """Patients may change some rows of this kind (their own checklist items) even if
+        they may not create it."""
+        return self.patients_write or self.record.patient_fields is not None
 
     @property
     def name(self) -> str:
@@ -212,7 +234,7 @@ API_KINDS: dict[str, ApiKind] = {
         ApiKind(
             APPOINTMENTS, "appointments", s.AppointmentOutput, s.AppointmentInput,
             sort="starts_at", sort_type="datetime", sort_help="starts_at",
-            refs={"clinician": _staff_ref(CLINICIAN_ROLES)},
+            refs={"clinician": _staff_ref(CLINICIAN_ROLES), "imaging_study": imaging_ref},
         ),
         ApiKind(
             MILESTONES, "milestones", s.MilestoneOutput, s.MilestoneInput,
@@ -220,6 +242,23 @@ API_KINDS: dict[str, ApiKind] = {
                 "target_on", "achieved_on", TruncDate("created_at"), output_field=models.DateField()
             ),
             sort_type="date", sort_help="target_on (else achieved_on, else the day it was created)",
+        ),
+        ApiKind(
+            OUTCOME_SCORES, "outcome-scores", s.OutcomeScoreOutput, s.OutcomeScoreInput,
+            sort="completed_at", sort_type="datetime", sort_help="completed_at",
+            refs={"surgery": surgery_ref}, derive=_outcome_derived,
+        ),
+        ApiKind(
+            PREP_ITEMS, "prep-items", s.PrepItemOutput, s.PrepItemInput,
+            sort="due_on", sort_type="date", sort_help="due_on", refs={"surgery": surgery_ref},
+        ),
+        ApiKind(
+            IMAGING_STUDIES, "imaging-studies", s.ImagingStudyOutput, s.ImagingStudyInput,
+            sort="performed_on", sort_type="date", sort_help="performed_on", refs={"surgery": surgery_ref},
+        ),
+        ApiKind(
+            COMPLICATIONS, "complications", s.ComplicationOutput, s.ComplicationInput,
+            sort="noticed_on", sort_type="date", sort_help="noticed_on", refs={"surgery": surgery_ref},
         ),
     )
 }

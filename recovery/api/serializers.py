@@ -46,6 +46,8 @@ class SurgeryOutput(RecordOutput):
     prior_surgery = serializers.CharField(allow_null=True, help_text="Id of the surgery this one revises.")
     surgeon = serializers.IntegerField(allow_null=True, help_text="User id of the operating surgeon.")
     facility = serializers.CharField()
+    estimated_blood_loss_ml = serializers.IntegerField(allow_null=True)
+    transfusion_given = serializers.BooleanField(allow_null=True)
     notes = serializers.CharField()
 
 
@@ -114,6 +116,7 @@ class AppointmentOutput(RecordOutput):
     purpose = serializers.ChoiceField(choices=m.AppointmentPurpose.choices)
     imaging = serializers.ChoiceField(choices=m.Imaging.choices)
     status = serializers.ChoiceField(choices=m.AppointmentStatus.choices)
+    imaging_study = serializers.CharField(allow_null=True, help_text="Id of the imaging study it reviews.")
     notes = serializers.CharField()
 
 
@@ -122,6 +125,60 @@ class MilestoneOutput(RecordOutput):
     kind = serializers.ChoiceField(choices=m.MilestoneKind.choices)
     target_on = serializers.DateField(allow_null=True)
     achieved_on = serializers.DateField(allow_null=True)
+    notes = serializers.CharField()
+
+
+class OutcomeScoreOutput(RecordOutput):
+    instrument = serializers.ChoiceField(choices=m.Instrument.choices)
+    version = serializers.CharField()
+    timepoint = serializers.ChoiceField(choices=m.Timepoint.choices)
+    completed_at = serializers.DateTimeField()
+    surgery = serializers.CharField(allow_null=True)
+    answers = serializers.DictField(child=serializers.IntegerField(allow_null=True))
+    sections_answered = serializers.IntegerField()
+    score = serializers.DecimalField(max_digits=5, decimal_places=1, help_text="ODI/NDI percent, or the NRS value.")
+    band = serializers.CharField(allow_null=True, help_text="ODI/NDI severity band.")
+
+
+class PrepItemOutput(RecordOutput):
+    surgery = serializers.CharField()
+    kind = serializers.ChoiceField(choices=m.PrepKind.choices)
+    title = serializers.CharField()
+    owner = serializers.ChoiceField(choices=m.PrepOwner.choices)
+    due_on = serializers.DateField()
+    status = serializers.ChoiceField(choices=m.PrepStatus.choices)
+    completed_on = serializers.DateField(allow_null=True)
+    waived_reason = serializers.CharField()
+    quit_on = serializers.DateField(allow_null=True)
+    nicotine_free_confirmed = serializers.BooleanField(allow_null=True)
+    second_opinion = serializers.CharField()
+    hba1c_percent = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+    hba1c_on = serializers.DateField(allow_null=True)
+    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True)
+    bmi = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+    notes = serializers.CharField()
+
+
+class ImagingStudyOutput(RecordOutput):
+    surgery = serializers.CharField(allow_null=True)
+    modality = serializers.ChoiceField(choices=m.Modality.choices)
+    performed_on = serializers.DateField()
+    region = serializers.ChoiceField(choices=m.Region.choices)
+    levels = serializers.CharField()
+    purpose = serializers.ChoiceField(choices=m.ImagingPurpose.choices)
+    reading = serializers.CharField()
+    fusion_status = serializers.ChoiceField(choices=[("", "Not reported"), *m.FusionStatus.choices])
+    hardware_status = serializers.ChoiceField(choices=[("", "Not reported"), *m.HardwareStatus.choices])
+    adjacent_level_change = serializers.BooleanField(allow_null=True)
+
+
+class ComplicationOutput(RecordOutput):
+    surgery = serializers.CharField(allow_null=True)
+    kind = serializers.ChoiceField(choices=m.ComplicationKind.choices)
+    noticed_on = serializers.DateField()
+    severity = serializers.ChoiceField(choices=m.Severity.choices)
+    treatment = serializers.CharField()
+    resolved_on = serializers.DateField(allow_null=True)
     notes = serializers.CharField()
 
 
@@ -154,6 +211,8 @@ class SurgeryInput(StrictSerializer):
     prior_surgery = RecordIdField(required=False, allow_null=True, help_text="Id of an earlier surgery.")
     surgeon = staff_ref(help_text="User id of a surgeon of the patient's clinic.")
     facility = text(200)
+    estimated_blood_loss_ml = serializers.IntegerField(min_value=0, max_value=20000, required=False, allow_null=True)
+    transfusion_given = serializers.BooleanField(required=False, allow_null=True)
     notes = text(4000)
 
 
@@ -209,6 +268,7 @@ class AppointmentInput(StrictSerializer):
     purpose = serializers.ChoiceField(choices=m.AppointmentPurpose.choices)
     imaging = serializers.ChoiceField(choices=m.Imaging.choices, required=False)
     status = serializers.ChoiceField(choices=m.AppointmentStatus.choices, required=False)
+    imaging_study = RecordIdField(required=False, allow_null=True, help_text="Id of the study it reviews.")
     notes = text(2000)
 
 
@@ -217,6 +277,60 @@ class MilestoneInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=m.MilestoneKind.choices, required=False)
     target_on = BoundedDateField(required=False, allow_null=True)
     achieved_on = BoundedDateField(required=False, allow_null=True)
+    notes = text(2000)
+
+
+class OutcomeScoreInput(StrictSerializer):
+    instrument = serializers.ChoiceField(choices=m.Instrument.choices)
+    version = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    timepoint = serializers.ChoiceField(choices=m.Timepoint.choices)
+    completed_at = AwareDateTimeField()
+    surgery = RecordIdField(required=False, allow_null=True, help_text="Id of the surgery it follows.")
+    answers = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=10, allow_null=True),
+        help_text='ODI/NDI: {"s1": 0..5, ..., "s10": 0..5}; pain NRS: {"nrs": 0..10}.',
+    )
+
+
+class PrepItemInput(StrictSerializer):
+    surgery = RecordIdField(help_text="Id of the surgery it prepares.")
+    kind = serializers.ChoiceField(choices=m.PrepKind.choices)
+    title = text(200)
+    owner = serializers.ChoiceField(choices=m.PrepOwner.choices)
+    due_on = BoundedDateField()
+    status = serializers.ChoiceField(choices=m.PrepStatus.choices, required=False)
+    completed_on = BoundedDateField(required=False, allow_null=True)
+    waived_reason = text(500)
+    quit_on = BoundedDateField(required=False, allow_null=True)
+    nicotine_free_confirmed = serializers.BooleanField(required=False, allow_null=True)
+    second_opinion = serializers.ChoiceField(choices=["offered", "obtained"], required=False, allow_blank=True)
+    hba1c_percent = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=3, max_value=20, required=False, allow_null=True)
+    hba1c_on = BoundedDateField(required=False, allow_null=True)
+    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=20, max_value=400, required=False, allow_null=True)
+    bmi = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=10, max_value=90, required=False, allow_null=True)
+    notes = text(2000)
+
+
+class ImagingStudyInput(StrictSerializer):
+    surgery = RecordIdField(required=False, allow_null=True)
+    modality = serializers.ChoiceField(choices=m.Modality.choices)
+    performed_on = BoundedDateField()
+    region = serializers.ChoiceField(choices=m.Region.choices)
+    levels = serializers.RegexField(m.LEVELS_PATTERN, max_length=40, required=False, allow_blank=True)
+    purpose = serializers.ChoiceField(choices=m.ImagingPurpose.choices)
+    reading = text(4000)
+    fusion_status = serializers.ChoiceField(choices=m.FusionStatus.choices, required=False, allow_blank=True)
+    hardware_status = serializers.ChoiceField(choices=m.HardwareStatus.choices, required=False, allow_blank=True)
+    adjacent_level_change = serializers.BooleanField(required=False, allow_null=True)
+
+
+class ComplicationInput(StrictSerializer):
+    surgery = RecordIdField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=m.ComplicationKind.choices)
+    noticed_on = BoundedDateField()
+    severity = serializers.ChoiceField(choices=m.Severity.choices)
+    treatment = text(2000)
+    resolved_on = BoundedDateField(required=False, allow_null=True)
     notes = text(2000)
 
 

@@ -78,6 +78,10 @@ class RecordViewSet(viewsets.ViewSet):
         if self.request.user.is_patient and not self.kind.patients_write:
             raise forbidden(f"Only the care team writes {self.kind.table}.")
 
+    def _patients_may_not_change(self) -> None:
+        if self.request.user.is_patient and not self.kind.patients_change:
+            raise forbidden(f"Only the care team writes {self.kind.table}.")
+
     def _own_patient_id(self) -> int | None:
         return patients_for(self.request.user).values_list("pk", flat=True).first()
 
@@ -164,7 +168,7 @@ class RecordViewSet(viewsets.ViewSet):
 
     def partial_update(self, request, id):
         record = self._record(id)
-        self._patients_may_not_write()
+        self._patients_may_not_change()
         values = self._valid(self.kind.input, request.data, partial=True)
         resolve_refs(self.kind, record.patient, values)
         return self._answer(services.record_update(self.spec, actor=request.user, record=record, **values))

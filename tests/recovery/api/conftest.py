@@ -61,6 +61,16 @@ def valid_values(prefix: str, patient) -> dict:
             "ends_at": (now + timedelta(days=7, minutes=30)).isoformat(), "purpose": "wound_check",
         },
         "milestones": {"title": "Walk 1 km", "kind": "walk_unaided", "target_on": str(today + timedelta(days=20))},
+        "outcome-scores": {
+            "instrument": "odi", "version": "2.1a", "timepoint": "6w", "completed_at": now.isoformat(),
+            "answers": {f"s{i}": 2 for i in range(1, 11)},
+        },
+        "prep-items": {"kind": "consent", "owner": "care_team", "due_on": str(today + timedelta(days=5))},
+        "imaging-studies": {
+            "modality": "ct", "performed_on": str(today - timedelta(days=3)), "region": "lumbar",
+            "levels": "L4-L5", "purpose": "fusion_assessment", "fusion_status": "partial",
+        },
+        "complications": {"kind": "dural_tear", "noticed_on": str(today - timedelta(days=1)), "severity": "moderate"},
     }[prefix]
 
 
@@ -90,6 +100,22 @@ def make_record(prefix: str, patient, actor, **overrides):
     elif prefix == "milestones":
         values = {"title": "First shower", "kind": "first_shower", "target_on": today + timedelta(days=5)}
         create = services.milestone_create
+    elif prefix == "outcome-scores":
+        values = {
+            "instrument": "nrs_leg", "timepoint": "3m", "completed_at": now - timedelta(hours=2),
+            "answers": {"nrs": 4},
+        }
+        create = services.outcome_score_create
+    elif prefix == "prep-items":
+        surgery = make_record("surgeries", patient, actor, performed_on=today + timedelta(days=30)) if "surgery" not in overrides else None
+        values = {"surgery": surgery, "kind": "home", "owner": "care_team", "due_on": today + timedelta(days=20)}
+        create = services.prep_item_create
+    elif prefix == "imaging-studies":
+        values = {"modality": "xray", "performed_on": today - timedelta(days=2), "region": "lumbar", "purpose": "post_op_check"}
+        create = services.imaging_study_create
+    elif prefix == "complications":
+        values = {"kind": "delayed_wound_healing", "noticed_on": today - timedelta(days=2), "severity": "mild"}
+        create = services.complication_create
     else:
         raise KeyError(prefix)
     values.update(overrides)

@@ -26,6 +26,10 @@ PATCHES = {
     "restrictions": {"instructions": "Nothing heavier than a milk jug."},
     "appointments": {"location": "Room 2"},
     "milestones": {"notes": "Almost there."},
+    "outcome-scores": {"version": "2.1b"},
+    "prep-items": {"notes": "Daughter will help."},
+    "imaging-studies": {"reading": "Hardware intact."},
+    "complications": {"treatment": "Dressing changes."},
 }
 
 
@@ -132,6 +136,10 @@ def test_permission_matrix(prefix, cast, patient, surgeon):
         body = valid_values(prefix, patient)
         if prefix == "hospital-stays":
             body["surgery"] = make_record("surgeries", patient, surgeon).pk
+        if prefix == "prep-items":
+            body["surgery"] = make_record(
+                "surgeries", patient, surgeon, performed_on=timezone.localdate() + timedelta(days=30)
+            ).pk
         if cast[actor] is not None and not cast[actor].is_patient:
             body["patient"] = patient.pk
         before = model.all_objects.count()
