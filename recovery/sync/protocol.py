@@ -7,6 +7,7 @@ record value. Nothing is written before all of a push has been read.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import orjson
@@ -44,6 +45,9 @@ class Problems:
 # --- Query parameters ---------------------------------------------------------------------------
 
 
+DIGITS = re.compile(r"[0-9]{1,16}")
+
+
 def parse_timestamp(raw: str | None, *, required: bool) -> int | None:
     """``last_pulled_at``: an integer the server handed out, or ``null`` before the first pull."""
     if raw is None or raw in ("", "null", "undefined"):
@@ -54,11 +58,10 @@ def parse_timestamp(raw: str | None, *, required: bool) -> int | None:
                 code="never_pulled",
             )
         return None
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        raise bad("last_pulled_at must be an integer or null.", attr="last_pulled_at") from None
-    if not 0 <= value <= MAX_TIMESTAMP:
+    if not DIGITS.fullmatch(raw):
+        raise bad("last_pulled_at must be an integer or null.", attr="last_pulled_at")
+    value = int(raw)
+    if value > MAX_TIMESTAMP:
         raise bad("last_pulled_at is out of range.", attr="last_pulled_at")
     return value
 
@@ -73,10 +76,9 @@ def parse_schema_version(raw: str | None, *, required: bool) -> int | None:
                 code="required",
             )
         return None
-    try:
-        version = int(raw, 10)
-    except ValueError:
-        raise bad("schema_version must be an integer.", attr="schema_version") from None
+    if not DIGITS.fullmatch(raw):
+        raise bad("schema_version must be an integer.", attr="schema_version")
+    version = int(raw)
     if not low <= version <= high:
         raise ApplicationError(
             f"Schema version {version} is not supported; this server syncs versions {low} to "
@@ -154,6 +156,16 @@ def check_push_size(content_length: str | None, body_size: int | None = None) ->
         )
 
 
+def load_push_body(body: bytes):
+    """orjson, not the json module: it refuses nesting deeper than 1024 with an error instead of
+    recursing, and refuses lone surrogates and NaN that PostgreSQL could not store."""
+    check_push_size(None, len(body))
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApplicationError(f"The body is not valid JSON: {exc}", code="parse_error") from None
+
+
 @dataclass
 class PushedRecord:
     table: SyncTable
@@ -195,7 +207,7 @@ def _decode_record(table: SyncTable, section: str, index: int, raw, problems: Pr
             continue
         column = table.column(key)
         if column is None:
-            problems.add(f"{table.name}.{record_id}.{key}", f"Unknown column of {table.name}.", "unknown_column")
+            problems.add(f"{table.name}.{record_id}.{key[:60]}", f"Unknown column of {table.name}.", "unknown_column")
             continue
         if not column.writable:
             continue  # the server owns it (created_at, updated_at, created_by, surgeon...)
@@ -217,7 +229,7 @@ def parse_push_body(data) -> PushBatch:
     for table_name, change in data.items():
         table = SYNC_TABLES.get(table_name)
         if table is None:
-            problems.add(str(table_name)[:60], "Unknown table.", "unknown_table")
+            problems.add(table_name[:60], "Unknown table.", "unknown_table")
             continue
         if not isinstance(change, dict) or set(change) - set(CHANGE_KEYS):
             problems.add(table_name, 'Expected {"created": [], "updated": [], "deleted": []}.', "invalid_type")

@@ -110,6 +110,8 @@ class Text(Codec):
     def decode(self, value):
         if not isinstance(value, str):
             raise WireError("Expected a string.")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise WireError("NUL characters are not allowed.", code="null_characters_not_allowed")
         return value
 
 
@@ -214,6 +216,8 @@ class JsonList(Codec):
             raise WireError("Expected a JSON string holding a list.")
         if len(value) > self.max_length:
             raise WireError("Too long.", code="max_length")
+        if "\x00" in value or "\\u0000" in value:
+            raise WireError("NUL characters are not allowed.", code="null_characters_not_allowed")
         try:
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError as exc:

@@ -98,7 +98,7 @@ class SyncPushView(APIView):
         protocol.check_push_size(request.META.get("CONTENT_LENGTH"))
         last_pulled_at = protocol.parse_timestamp(request.query_params.get("last_pulled_at"), required=True)
         protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
-        batch = protocol.parse_push_body(request.data)
+        batch = protocol.parse_push_body(protocol.load_push_body(request.body))
         sync_push(
             actor=request.user,
             patient=request.user.patient_profile,

@@ -342,3 +342,31 @@ def test_restriction_from_a_clinician_is_read_only_on_the_phone(api, patient, su
     response = push(client, changes(restrictions={"updated": [{**raw, "limit_value": 50}]}), synced(client))
     assert response.status_code == 403
     assert ActivityRestriction.objects.get(pk=rule.id).limit_value == 10
+
+
+@pytest.mark.parametrize(
+    ("body", "attr", "code"),
+    [
+        (b'{"pain_logs": {"created": [{"id": "n1", "notes": "a\\u0000b"}]}}', "pain_logs.n1.notes", "null_characters_not_allowed"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "relief": "[\\"\\\\u0000\\"]"}]}}', "pain_logs.n1.relief", "null_characters_not_allowed"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "notes": "\\ud800"}]}}', None, "parse_error"),
+        (b"[" * 5000 + b"]" * 5000, None, "parse_error"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "intensity": NaN}]}}', None, "parse_error"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "recorded_at": 123456789012345678901234567890}]}}', "pain_logs.n1.recorded_at", "out_of_range"),
+        (b"\xff\xfe", None, "parse_error"),
+    ],
+)
+def test_hostile_bodies_are_a_400_not_a_500(api, patient, body, attr, code):
+    client = api(patient.user)
+    response = client.post(f"{PUSH}?last_pulled_at={synced(client)}", data=body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == (attr, code)
+    assert not PainLog.all_objects.exists()
+
+
+@pytest.mark.parametrize("value", ["٣٤", "1_000", " 12", "0x10", "12.0"])
+def test_timestamps_are_plain_ascii_integers(api, patient, value):
+    response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": value, "schema_version": "2"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "last_pulled_at"
