@@ -80,6 +80,10 @@ class Codec:
     wire_type: str  # "string" | "number" | "boolean", as in WatermelonDB's appSchema
     nullable: bool = False
 
+    # PostgreSQL expression giving the wire form of column ``{c}`` (the pull's fast path; must
+    # agree with ``to_wire``, which tests/recovery/sync/test_pull.py checks on PostgreSQL).
+    pg_sql = "{c}"
+
     def to_wire(self, value):
         return value
 
@@ -131,6 +135,7 @@ class Number(Codec):
     """A decimal column (limit_value), sent as a JSON number."""
 
     wire_type: str = "number"
+    pg_sql = "{c}::float8"
 
     def to_wire(self, value):
         return None if value is None else float(value)
@@ -167,6 +172,9 @@ class EpochMs(Codec):
     """An aware datetime as integer epoch milliseconds (UTC)."""
 
     wire_type: str = "number"
+    # Truncated to the millisecond like ``to_wire`` (floor division), exact whether EXTRACT
+    # returns numeric (PostgreSQL 14+) or double precision.
+    pg_sql = "(EXTRACT(EPOCH FROM date_trunc('milliseconds', {c})) * 1000)::bigint"
 
     def to_wire(self, value):
         return None if value is None else (value - EPOCH) // ONE_MS
@@ -188,6 +196,7 @@ class EpochMs(Codec):
 @dataclass(frozen=True)
 class IsoDate(Codec):
     wire_type: str = "string"
+    pg_sql = "to_char({c}, 'YYYY-MM-DD')"
 
     def to_wire(self, value):
         return None if value is None else value.isoformat()
@@ -207,6 +216,7 @@ class JsonList(Codec):
 
     wire_type: str = "string"
     max_length: int = 20_000
+    pg_sql = "{c}::text"
 
     def to_wire(self, value):
         return orjson.dumps(value).decode() if value is not None else None
@@ -238,6 +248,7 @@ class ForeignId(Codec):
 
     wire_type: str = "string"
     nullable: bool = True
+    pg_sql = "{c}::text"
 
     def to_wire(self, value):
         return None if value is None else str(value)

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from accounts.models import Role
 
 from . import openapi, protocol
+from .auth import PatientJWTAuthentication
 from .selectors import sync_pull
 from .services import sync_push
 
@@ -38,6 +39,7 @@ LAST_PULLED_AT = OpenApiParameter(
 
 
 class SyncPullView(APIView):
+    authentication_classes = [PatientJWTAuthentication]
     permission_classes = [IsAuthenticated, IsSyncingPatient]
 
     @extend_schema(
@@ -76,6 +78,7 @@ class SyncPullView(APIView):
 
 
 class SyncPushView(APIView):
+    authentication_classes = [PatientJWTAuthentication]
     permission_classes = [IsAuthenticated, IsSyncingPatient]
 
     @extend_schema(

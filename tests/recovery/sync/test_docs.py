@@ -12,10 +12,10 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "sync.md"
 
 def test_every_table_and_column_is_documented():
     text = DOC.read_text()
-    sections = dict(re.findall(r"^### `(\w+)`.*?\n(.*?)(?=^### |\Z)", text, flags=re.M | re.S))
+    sections = dict(re.findall(r"^### `(\w+)`.*?\n(.*?)(?=^### |\Z)", text, flags=re.MULTILINE | re.DOTALL))
     assert set(sections) == set(SYNC_TABLES)
     for name, table in SYNC_TABLES.items():
-        documented = re.findall(r"^\| `(\w+)` \|.*\| (\d+) \|$", sections[name], flags=re.M)
+        documented = re.findall(r"^\| `(\w+)` \|.*\| (\d+) \|$", sections[name], flags=re.MULTILINE)
         assert documented == [(c.name, str(c.since)) for c in table.columns], name
 
 

@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import pytest
@@ -39,13 +40,13 @@ def test_first_pull_sends_every_live_row_under_updated(api, patient, surgeon, ot
     assert ids(body, "pain_logs") == [log.id]  # no tombstone, no other patient's row
     assert body["changes"]["pain_logs"]["deleted"] == []
     raw = body["changes"]["pain_logs"]["updated"][0]
+    assert json.loads(raw.pop("relief")) == ["ice", "brace"]
     assert raw == {
         "id": log.id,
         "recorded_at": ms(log.recorded_at),
         "intensity": 5,
         "location": "back",
         "medication_taken": False,
-        "relief": '["ice","brace"]',
         "notes": "after walking",
         "created_by": str(patient.user.pk),
         "created_at": ms(log.created_at),
@@ -58,7 +59,7 @@ def test_first_pull_sends_every_live_row_under_updated(api, patient, surgeon, ot
     assert restriction["lifted_on"] is None
     surgery = body["changes"]["surgeries"]["updated"][0]
     assert surgery["surgeon"] == str(surgeon.pk)
-    assert surgery["revision_reasons"] == '["pseudarthrosis"]'
+    assert json.loads(surgery["revision_reasons"]) == ["pseudarthrosis"]
     assert surgery["is_revision"] is True
     assert surgery["id"] == op.id
 
@@ -228,3 +229,38 @@ def test_pull_sees_pain_logs_of_the_patient_only(api, patient, other_patient):
     body = pull(api(patient.user)).json()
     assert body["changes"]["pain_logs"]["updated"] == []
     assert PainLog.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["first", "since", "whole"])
+def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode):
+    """The SQL conversions (pg_sql) and the Python codecs (to_wire) agree, value for value."""
+    from recovery.sync import selectors
+    from recovery.sync.tables import JsonList
+
+    odd_time = timezone.now().replace(microsecond=999_999) - timedelta(days=400)
+    f.pain_log(patient, recorded_at=odd_time, relief=["walking", "ice"], notes="ünïcode ✓")
+    f.pain_log(patient, recorded_at=odd_time.replace(microsecond=500))
+    f.pt_session(patient, surgeon, exercises=[{"name": "walk", "minutes": 12.5}, {"name": "bridges", "sets": 3, "reps": 10}])
+    f.restriction(patient, surgeon, limit_value="12.25", ends_on=None)
+    op = f.surgery(patient, surgeon, performed_on=timezone.localdate().replace(year=999))
+    services.hospital_stay_create(actor=surgeon, patient=patient, surgery=op, admitted_at=odd_time)
+    f.appointment(patient, surgeon, ends_at=None)
+    gone = f.milestone(patient, surgeon, target_on=None)
+    services.milestone_delete(actor=surgeon, milestone=gone)
+    since = 0 if mode != "first" else None
+
+    def normal(table, rows):
+        lists = [c.name for c in table.columns if isinstance(c.codec, JsonList)]
+        return sorted(({**r, **{n: json.loads(r[n]) for n in lists}} for r in rows), key=lambda r: r["id"])
+
+    tables = list(selectors.SYNC_TABLES.values())
+    for version in (1, 2):
+        wanted = [(table, mode) for table in tables]
+        fast_all = list(selectors._read_postgresql(wanted, version, patient.pk, since))
+        orm_all = list(selectors._read_orm(wanted, version, patient.pk, since))
+        assert len(fast_all) == len(orm_all) == len(tables)
+        for table, fast, orm in zip(tables, fast_all, orm_all, strict=True):
+            assert normal(table, fast[0]) == normal(table, orm[0]), table.name
+            assert sorted(fast[1]) == sorted(orm[1])
+            assert fast[0] or table.name == "milestones", f"no rows of {table.name}: the test checks nothing"
