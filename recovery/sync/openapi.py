@@ -2,17 +2,13 @@
 lists every table and column with its wire type. Used for documentation only: the views read
 their input with ``protocol``."""
 
-from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import serializers
 
 from .tables import SYNC_TABLES, Boolean, Codec, EpochMs, Integer, Number, SyncTable
 
-
-class PatientJWTScheme(SimpleJWTScheme):
-    """The sync endpoints' JWT authentication is simplejwt's, documented the same way."""
-
-    target_class = "recovery.sync.auth.PatientJWTAuthentication"
-
+# The sync endpoints authenticate with simplejwt's JWT (recovery/sync/auth.py only changes the
+# user query): the same security scheme as the rest of the API.
+AUTH = [{"jwtAuth": []}]
 
 _FIELD_FOR = {Boolean: serializers.BooleanField, Integer: serializers.IntegerField,
               EpochMs: serializers.IntegerField, Number: serializers.FloatField}
