@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 
@@ -156,10 +157,21 @@ def check_push_size(content_length: str | None, body_size: int | None = None) ->
         )
 
 
+def read_push_body(request) -> bytes:
+    """The raw body, after the size checks (declared length first, then what arrived)."""
+    check_push_size(request.META.get("CONTENT_LENGTH"))
+    try:
+        body = request.body
+    except RequestDataTooBig:  # a chunked body beyond Django's own limit
+        check_push_size(None, settings.SYNC_PUSH_MAX_BYTES + 1)
+        raise
+    check_push_size(None, len(body))
+    return body
+
+
 def load_push_body(body: bytes):
     """orjson, not the json module: it refuses nesting deeper than 1024 with an error instead of
     recursing, and refuses lone surrogates and NaN that PostgreSQL could not store."""
-    check_push_size(None, len(body))
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

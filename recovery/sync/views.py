@@ -100,10 +100,10 @@ class SyncPushView(APIView):
         },
     )
     def post(self, request):
-        protocol.check_push_size(request.META.get("CONTENT_LENGTH"))
+        body = protocol.read_push_body(request)
         last_pulled_at = protocol.parse_timestamp(request.query_params.get("last_pulled_at"), required=True)
         protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
-        batch = protocol.parse_push_body(protocol.load_push_body(request.body))
+        batch = protocol.parse_push_body(protocol.load_push_body(body))
         sync_push(
             actor=request.user,
             patient=request.user.patient_profile,
