@@ -19,7 +19,6 @@ from accounts.models import PatientProfile, User
 from accounts.services import patient_clock_read
 from config.api.errors import ApplicationError, Conflict
 
-from ..services.records import record_create, record_delete, record_update
 from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
 from .tables import SYNC_TABLES, ForeignId
 
@@ -137,15 +136,15 @@ def _check_conflicts(batch: PushBatch, existing: dict, patient: PatientProfile, 
 
 
 def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile) -> None:
-    kind = record.table.kind
+    writer = record.table.writer
     if row is None:
         values = _resolve_foreign_keys(record, record.values, patient)
-        record_create(kind, actor=actor, patient=patient, id=record.id, **values)
+        writer.create(actor=actor, patient=patient, id=record.id, values=values)
         return
     changed = _changed_values(record, row)
     if changed:
         values = _resolve_foreign_keys(record, changed, patient)
-        record_update(kind, actor=actor, record=row, **values)
+        writer.update(actor=actor, row=row, values=values)
 
 
 def _table_order(name: str) -> int:
@@ -194,6 +193,6 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             continue  # unknown (or already deleted) ids are ignored
         try:
-            record_delete(table.kind, actor=actor, record=row)
+            table.writer.delete(actor=actor, row=row)
         except ApplicationError as exc:
             raise _renamed(exc, f"{table.name}.{record_id}") from exc

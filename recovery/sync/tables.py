@@ -10,8 +10,9 @@ Adding a table is one ``register(SyncTable(...))`` entry: its model (with the ``
 sync columns ``id``, ``patient``, ``sync_version``, ``deleted_at``, ``updated_at``), its
 columns, and how a push writes it (``writer``; ``None`` = read-only for the patient).
 The reminders inbox (``notifications``) is meant to be added that way once
-``reminders.models.Notification`` lands: read-only columns plus a writer that only accepts
-``read_at`` and calls the reminders service that marks a notification read.
+``reminders.models.Notification`` lands (not done here): ``since=3``, every column
+``writable=False`` except ``read_at``, and a writer whose ``update`` calls the reminders service
+that marks a notification read (``create``/``delete`` refuse with a 403).
 
 Schema versions: ``since`` on a table or column is the sync schema version that introduced it.
 A client on version N is sent only tables with ``since <= N`` (WatermelonDB warns about tables
@@ -39,7 +40,7 @@ from ..models import (
     PTSession,
     Surgery,
 )
-from ..services.records import RECORD_KINDS, RecordKind
+from ..services.records import RECORD_KINDS, RecordKind, record_create, record_delete, record_update
 
 ID_RE = re.compile(RECORD_ID_PATTERN)
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -280,16 +281,45 @@ class Column:
         return self.name + "_id" if isinstance(self.codec, ForeignId) else self.name
 
 
+class RecordWriter:
+    """Writes a clinical table through the one write path (``recovery.services.records``).
+
+    The ``RecordKind`` is looked up when writing, not when this module is imported, so the
+    reminder planning that other modules install on the kinds is always used (the same rule as
+    ``recovery/services/clinical.py``). A table with other rules (the reminders inbox: only
+    ``read_at`` may change) registers its own writer with the same three methods.
+    """
+
+    def __init__(self, table: str):
+        self.table = table
+
+    @property
+    def kind(self) -> RecordKind:
+        return RECORD_KINDS[self.table]
+
+    @property
+    def patient_may_write(self) -> bool:
+        return self.kind.patient_may_create
+
+    def create(self, *, actor, patient, id: str, values: dict) -> None:
+        record_create(self.kind, actor=actor, patient=patient, id=id, **values)
+
+    def update(self, *, actor, row, values: dict) -> None:
+        record_update(self.kind, actor=actor, record=row, **values)
+
+    def delete(self, *, actor, row) -> None:
+        record_delete(self.kind, actor=actor, record=row)
+
+
 @dataclass(frozen=True)
 class SyncTable:
     name: str
     model: type[models.Model]
     columns: tuple[Column, ...]
-    # The write path for pushes. ``None``: the table is read-only for the patient (a push with
-    # any record in it is a 403 naming the table).
-    kind: RecordKind | None = None
+    # How a push writes the table. ``None``: read-only (a push with any record in it is a 403
+    # naming the table), and so is a writer whose ``patient_may_write`` is False.
+    writer: RecordWriter | None = None
     since: int = 1
-
     by_name: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -303,7 +333,7 @@ class SyncTable:
 
     @property
     def patient_writable(self) -> bool:
-        return self.kind is not None and self.kind.patient_may_create
+        return self.writer is not None and self.writer.patient_may_write
 
 
 SYNC_TABLES: dict[str, SyncTable] = {}
@@ -327,10 +357,6 @@ def _meta_columns() -> tuple[Column, ...]:
     )
 
 
-def _kind(table: str) -> RecordKind:
-    return RECORD_KINDS[table]
-
-
 register(
     SyncTable(
         "surgeries",
@@ -348,7 +374,7 @@ register(
             Column("notes", Text(blank_for_null=True)),
             *_meta_columns(),
         ),
-        kind=_kind("surgeries"),
+        writer=RecordWriter("surgeries"),
     )
 )
 register(
@@ -363,7 +389,7 @@ register(
             Column("discharge_disposition", Text(blank_for_null=True)),
             *_meta_columns(),
         ),
-        kind=_kind("hospital_stays"),
+        writer=RecordWriter("hospital_stays"),
     )
 )
 register(
@@ -379,7 +405,7 @@ register(
             Column("notes", Text(blank_for_null=True)),
             *_meta_columns(),
         ),
-        kind=_kind("pain_logs"),
+        writer=RecordWriter("pain_logs"),
     )
 )
 register(
@@ -399,7 +425,7 @@ register(
             Column("notes", Text(blank_for_null=True)),
             *_meta_columns(),
         ),
-        kind=_kind("pt_sessions"),
+        writer=RecordWriter("pt_sessions"),
     )
 )
 register(
@@ -417,7 +443,7 @@ register(
             Column("lifted_by", ForeignId(), writable=False),
             *_meta_columns(),
         ),
-        kind=_kind("restrictions"),
+        writer=RecordWriter("restrictions"),
     )
 )
 register(
@@ -436,7 +462,7 @@ register(
             Column("notes", Text(blank_for_null=True)),
             *_meta_columns(),
         ),
-        kind=_kind("appointments"),
+        writer=RecordWriter("appointments"),
     )
 )
 register(
@@ -451,7 +477,7 @@ register(
             Column("notes", Text(blank_for_null=True)),
             *_meta_columns(),
         ),
-        kind=_kind("milestones"),
+        writer=RecordWriter("milestones"),
     )
 )
 

@@ -370,3 +370,20 @@ def test_timestamps_are_plain_ascii_integers(api, patient, value):
     response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": value, "schema_version": "2"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "last_pulled_at"
+
+
+def test_push_uses_the_kind_installed_at_write_time(api, patient, monkeypatch):
+    """Reminder planning is installed on the RecordKinds by other modules; sync must not hold on
+    to the kinds it saw at import."""
+    import dataclasses
+
+    from recovery.services.records import RECORD_KINDS
+
+    calls = []
+    planned = dataclasses.replace(RECORD_KINDS["pain_logs"], after_write=lambda record, op: calls.append((record.pk, op)))
+    monkeypatch.setitem(RECORD_KINDS, "pain_logs", planned)
+    client = api(patient.user)
+    since = synced(client)
+    assert push(client, changes(pain_logs={"created": [pain_raw("k1")]}), since).status_code == 200
+    assert push(client, changes(pain_logs={"deleted": ["k1"]}), synced(client)).status_code == 200
+    assert calls == [("k1", "create"), ("k1", "delete")]
