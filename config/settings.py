@@ -152,6 +152,20 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
 INVITATION_TTL = timedelta(days=7)
 
+# ODI/NDI: fewer answered sections than this cannot be scored (of ten).
+OUTCOME_MIN_SECTIONS = env.int("OUTCOME_MIN_SECTIONS", default=8)
+
+# Red-flag alerts: minutes the care team has to acknowledge before escalation to the surgeon.
+ALERT_ACKNOWLEDGE_MINUTES = {
+    "emergency": env.int("ALERT_ACK_MINUTES_EMERGENCY", default=15),
+    "same_day": env.int("ALERT_ACK_MINUTES_SAME_DAY", default=240),
+    "within_24h": env.int("ALERT_ACK_MINUTES_WITHIN_24H", default=1440),
+}
+REALIGN_ADMIN_URL = env.str("REALIGN_ADMIN_URL", default="http://127.0.0.1:8000/admin/")
+
+# Steps `seed_demo` runs after creating the demo accounts (keyword arguments: the accounts).
+SEED_DEMO_STEPS = ["recovery.demo.seed_recovery"]
+
 # django-axes: lock an account from one address after repeated failures, for a cool-off period.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -265,6 +279,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 60 * 60},
+    "escalate-alerts": {"task": "recovery.escalate_alerts", "schedule": 60.0},
+    # Plain UTC intervals (no local-time crontab): patients' local times are computed in the
+    # application. Safe with two beats running: claims use SKIP LOCKED, plans a dedup key.
+    "reminders-dispatch-due": {
+        "task": "reminders.dispatch_due",
+        "schedule": env.float("REMINDERS_DISPATCH_INTERVAL", default=60.0),
+        "options": {"expires": 55},
+    },
+    "reminders-plan-daily-checkins": {
+        "task": "reminders.plan_daily_checkins",
+        "schedule": 60 * 60,
+        "options": {"expires": 50 * 60},
+    },
 }
 
 # --- E-mail -----------------------------------------------------------------------------------
@@ -279,6 +306,26 @@ APNS_KEY_ID = env.str("APNS_KEY_ID", default="")
 APNS_TEAM_ID = env.str("APNS_TEAM_ID", default="")
 APNS_TOPIC = env.str("APNS_TOPIC", default="")
 APNS_USE_SANDBOX = env.bool("APNS_USE_SANDBOX", default=not PRODUCTION)
+
+# --- Reminders (docs/tasks.md) ----------------------------------------------------------------
+REMINDERS_CHANNELS = env.list("REMINDERS_CHANNELS", default=["push", "email", "inbox"])
+REMINDERS_CHANNEL_BACKENDS = {
+    "push": "reminders.channels.push.PushChannel",
+    "email": "reminders.channels.email.EmailChannel",
+    "inbox": "reminders.channels.inbox.InboxChannel",
+}
+# Tests and benchmarks only: deliver every channel through this class (e.g. the recording one).
+REMINDERS_CHANNEL_BACKEND_OVERRIDE = env.str("REMINDERS_CHANNEL_BACKEND_OVERRIDE", default="")
+REMINDERS_DISPATCH_BATCH = env.int("REMINDERS_DISPATCH_BATCH", default=500)
+REMINDERS_DELIVERY_CHUNK = env.int("REMINDERS_DELIVERY_CHUNK", default=25)
+REMINDERS_DISPATCH_TIME_BUDGET = env.float("REMINDERS_DISPATCH_TIME_BUDGET", default=45.0)
+# Longer than a delivery task may wait in the queue and run (its time limit is 300 s).
+REMINDERS_CLAIM_LEASE_SECONDS = env.int("REMINDERS_CLAIM_LEASE_SECONDS", default=600)
+REMINDERS_MAX_ATTEMPTS = env.int("REMINDERS_MAX_ATTEMPTS", default=5)
+REMINDERS_RETRY_BACKOFF_SECONDS = env.float("REMINDERS_RETRY_BACKOFF_SECONDS", default=60.0)
+REMINDERS_RETRY_BACKOFF_MAX_SECONDS = env.float("REMINDERS_RETRY_BACKOFF_MAX_SECONDS", default=3600.0)
+REMINDERS_PROVIDER_TIMEOUT = env.int("REMINDERS_PROVIDER_TIMEOUT", default=10)
+PATIENT_SETTINGS_CHANGED_HOOKS = ["reminders.services.patient_reminders_replan"]
 
 # --- Internationalisation and time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -323,5 +370,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

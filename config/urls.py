@@ -10,6 +10,10 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("recovery.api.urls")),
     path("sync/", include("recovery.sync.urls")),
+    path("", include("recovery.fhir.urls")),
+    path("", include("recovery.plan_api")),
+    path("", include("recovery.alerts_api")),
+    path("", include("reminders.api.urls")),
 ]
 
 urlpatterns = [

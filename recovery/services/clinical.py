@@ -20,9 +20,13 @@ from ..models import (
 )
 from .records import (
     APPOINTMENTS,
+    COMPLICATIONS,
     HOSPITAL_STAYS,
+    IMAGING_STUDIES,
     MILESTONES,
+    OUTCOME_SCORES,
     PAIN_LOGS,
+    PREP_ITEMS,
     PT_SESSIONS,
     RESTRICTIONS,
     SURGERIES,
@@ -39,17 +43,28 @@ __all__ = [
     "appointment_delete",
     "appointment_reschedule",
     "appointment_update",
+    "complication_create",
+    "complication_resolve",
+    "complication_update",
     "hospital_stay_create",
     "hospital_stay_delete",
     "hospital_stay_discharge",
     "hospital_stay_update",
+    "imaging_study_create",
+    "imaging_study_update",
     "milestone_achieve",
     "milestone_create",
     "milestone_delete",
     "milestone_update",
+    "outcome_score_create",
+    "outcome_score_delete",
     "pain_log_create",
     "pain_log_delete",
     "pain_log_update",
+    "prep_item_complete",
+    "prep_item_create",
+    "prep_item_update",
+    "prep_item_waive",
     "pt_session_complete",
     "pt_session_create",
     "pt_session_delete",
@@ -219,3 +234,54 @@ def milestone_achieve(*, actor: User, milestone: Milestone, achieved_on: date | 
 
 def milestone_delete(*, actor: User, milestone: Milestone) -> None:
     record_delete(kind_for_table(MILESTONES.table), actor=actor, record=milestone)
+
+
+def outcome_score_create(*, actor: User, patient: PatientProfile, id: str | None = None, **values) -> tuple:
+    """Records a completed ODI/NDI questionnaire or pain rating; the score is computed here."""
+    return record_create(kind_for_table(OUTCOME_SCORES.table), actor=actor, patient=patient, id=id, **values)
+
+
+def outcome_score_delete(*, actor: User, score) -> None:
+    record_delete(kind_for_table(OUTCOME_SCORES.table), actor=actor, record=score)
+
+
+def prep_item_create(*, actor: User, patient: PatientProfile, id: str | None = None, **values) -> tuple:
+    return record_create(kind_for_table(PREP_ITEMS.table), actor=actor, patient=patient, id=id, **values)
+
+
+def prep_item_update(*, actor: User, item, **values):
+    return record_update(kind_for_table(PREP_ITEMS.table), actor=actor, record=item, **values)
+
+
+def prep_item_complete(*, actor: User, item, completed_on: date | None = None, **values):
+    """The owner (the patient for their own items) marks an item done, with its values
+    (quit date, HbA1c, weight...)."""
+    completed_on = completed_on or timezone.localdate(timezone=item.patient.tz)
+    return prep_item_update(actor=actor, item=item, status="done", completed_on=completed_on, **values)
+
+
+def prep_item_waive(*, actor: User, item, reason: str):
+    return prep_item_update(actor=actor, item=item, status="waived", waived_reason=reason, completed_on=None)
+
+
+def imaging_study_create(*, actor: User, patient: PatientProfile, id: str | None = None, **values) -> tuple:
+    return record_create(kind_for_table(IMAGING_STUDIES.table), actor=actor, patient=patient, id=id, **values)
+
+
+def imaging_study_update(*, actor: User, study, **values):
+    return record_update(kind_for_table(IMAGING_STUDIES.table), actor=actor, record=study, **values)
+
+
+def complication_create(*, actor: User, patient: PatientProfile, id: str | None = None, **values) -> tuple:
+    return record_create(kind_for_table(COMPLICATIONS.table), actor=actor, patient=patient, id=id, **values)
+
+
+def complication_update(*, actor: User, complication, **values):
+    return record_update(kind_for_table(COMPLICATIONS.table), actor=actor, record=complication, **values)
+
+
+def complication_resolve(*, actor: User, complication, resolved_on: date, treatment: str | None = None):
+    values = {"resolved_on": resolved_on}
+    if treatment is not None:
+        values["treatment"] = treatment
+    return complication_update(actor=actor, complication=complication, **values)

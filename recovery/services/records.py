@@ -15,13 +15,22 @@ from config.api.errors import ApplicationError, Conflict
 from ..models import (
     ActivityRestriction,
     Appointment,
+    CheckIn,
     ClinicalRecord,
+    Complication,
     HospitalStay,
+    ImagingStudy,
     Milestone,
+    OutcomeScore,
     PainLog,
+    PrepItem,
+    PrepStatus,
     PTSession,
     Surgery,
 )
+from . import planning
+from .alerts import triage_check_in, triage_pain_log
+from .outcomes import outcome_score_prepare
 
 # Columns no caller may set directly: the service owns them.
 SERVER_FIELDS = frozenset(
@@ -40,10 +49,16 @@ class RecordKind:
     patient_may_change: Callable[[ClinicalRecord, User], bool] = lambda record, actor: False
     # Fields a patient may change on rows they may not otherwise change (milestone achieved_on).
     patient_fields_on_any_row: frozenset = frozenset()
+    # On rows the patient may change: only these fields (None: any), and a check of the values.
+    patient_fields: frozenset | None = None
+    patient_values_check: Callable[[dict], None] | None = None
     # Rows the care team may not change (a patient's own pain logs).
     clinician_may_change: Callable[[ClinicalRecord], bool] = lambda record: True
-    # Called after every write, inside the transaction, to (re)plan reminders.
-    after_write: Callable[[ClinicalRecord, str], None] | None = None
+    # Derives server-computed columns (e.g. a questionnaire's score) before validation.
+    prepare: Callable[[ClinicalRecord], None] | None = None
+    # Called after every write, inside the transaction, with (record, action, actor): what a
+    # change causes (reminders to plan, alerts to open, protocol items to shift).
+    after_write: tuple[Callable[[ClinicalRecord, str, User], None], ...] = ()
     writable_fields: tuple = field(default=())
 
     def fields(self) -> tuple[str, ...]:
@@ -52,7 +67,7 @@ class RecordKind:
         return tuple(
             f.name
             for f in self.model._meta.concrete_fields
-            if f.name not in SERVER_FIELDS and f.name != "id"
+            if f.name not in SERVER_FIELDS and f.name != "id" and f.editable
         )
 
 
@@ -72,8 +87,24 @@ def register(kind: RecordKind) -> RecordKind:
     return kind
 
 
-SURGERIES = register(RecordKind(Surgery, "surgeries"))
+def _surgery_changed(record, action, actor) -> None:
+    if action == "update":
+        from .protocols import protocols_follow_surgery
+
+        protocols_follow_surgery(actor=actor, surgery=record)
+
+
+SURGERIES = register(
+    RecordKind(
+        Surgery, "surgeries", after_write=(_surgery_changed, planning.surgery_outcomes_planned)
+    )
+)
 HOSPITAL_STAYS = register(RecordKind(HospitalStay, "hospital_stays"))
+def _pain_log_triaged(record, action, actor) -> None:
+    if action == "create":
+        triage_pain_log(pain_log=record)
+
+
 PAIN_LOGS = register(
     RecordKind(
         PainLog,
@@ -81,15 +112,24 @@ PAIN_LOGS = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         clinician_may_change=_not_patients_own,
+        after_write=(_pain_log_triaged, planning.pain_logged),
     )
 )
 PT_SESSIONS = register(
     RecordKind(
-        PTSession, "pt_sessions", patient_may_create=True, patient_may_change=_created_by_actor
+        PTSession,
+        "pt_sessions",
+        patient_may_create=True,
+        patient_may_change=_created_by_actor,
+        after_write=(planning.pt_session_planned,),
     )
 )
-RESTRICTIONS = register(RecordKind(ActivityRestriction, "restrictions"))
-APPOINTMENTS = register(RecordKind(Appointment, "appointments"))
+RESTRICTIONS = register(
+    RecordKind(ActivityRestriction, "restrictions", after_write=(planning.restriction_planned,))
+)
+APPOINTMENTS = register(
+    RecordKind(Appointment, "appointments", after_write=(planning.appointment_planned,))
+)
 MILESTONES = register(
     RecordKind(
         Milestone,
@@ -97,6 +137,61 @@ MILESTONES = register(
         patient_may_create=True,
         patient_may_change=_created_by_actor,
         patient_fields_on_any_row=frozenset({"achieved_on"}),
+        after_write=(planning.milestone_planned,),
+    )
+)
+
+
+OUTCOME_SCORES = register(
+    RecordKind(
+        OutcomeScore,
+        "outcome_scores",
+        patient_may_create=True,
+        patient_may_change=_created_by_actor,
+        prepare=outcome_score_prepare,
+        after_write=(planning.outcome_recorded,),
+    )
+)
+
+
+def _patient_owns_item(record, actor) -> bool:
+    return record.owner == "patient"
+
+
+def _patient_completes_only(values: dict) -> None:
+    if values.get("status", PrepStatus.DONE) not in (PrepStatus.DONE, PrepStatus.OPEN):
+        raise forbidden("Only the care team waives a checklist item.")
+
+
+PREP_ITEMS = register(
+    RecordKind(
+        PrepItem,
+        "prep_items",
+        patient_may_change=_patient_owns_item,
+        patient_fields=frozenset(
+            {"status", "completed_on", "quit_on", "nicotine_free_confirmed", "second_opinion",
+             "hba1c_percent", "hba1c_on", "weight_kg", "bmi", "notes"}
+        ),
+        patient_values_check=_patient_completes_only,
+        after_write=(planning.prep_item_planned,),
+    )
+)
+IMAGING_STUDIES = register(RecordKind(ImagingStudy, "imaging_studies"))
+COMPLICATIONS = register(RecordKind(Complication, "complications"))
+
+
+def _check_in_written(record, action, actor) -> None:
+    if action != "delete":
+        triage_check_in(check_in=record)
+
+
+CHECK_INS = register(
+    RecordKind(
+        CheckIn,
+        "check_ins",
+        patient_may_create=True,
+        patient_may_change=_created_by_actor,
+        after_write=(_check_in_written,),
     )
 )
 
@@ -140,14 +235,24 @@ def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None
         raise forbidden("Only the patient's care team writes this record.")
 
 
-def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, fields=None) -> None:
+def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, values=None) -> None:
+    """``values`` are the fields being changed (None: a delete)."""
     patient = record.patient
     if actor.role == Role.PATIENT:
         if patient.user_id != actor.pk:
             raise forbidden("Patients write only their own record.")
         if spec.patient_may_change(record, actor):
+            if spec.patient_fields is None:
+                return
+            if values is None:
+                raise forbidden(f"Only the care team deletes {spec.table}.")
+            extra = sorted(set(values) - spec.patient_fields)
+            if extra:
+                raise forbidden("A patient cannot change: " + ", ".join(extra) + ".")
+            if spec.patient_values_check is not None:
+                spec.patient_values_check(values)
             return
-        if fields is not None and fields and set(fields) <= spec.patient_fields_on_any_row:
+        if values and set(values) <= spec.patient_fields_on_any_row:
             return
         raise forbidden(f"This {spec.model._meta.verbose_name} was set by the care team.")
     if not _is_care_team_writer(actor, patient):
@@ -186,7 +291,9 @@ def _stamp(record: ClinicalRecord, version: int) -> None:
     record.updated_at = timezone.now()
 
 
-def _save(record: ClinicalRecord, *, force_insert=False) -> None:
+def _save(spec: RecordKind, record: ClinicalRecord, *, force_insert=False) -> None:
+    if spec.prepare is not None:
+        spec.prepare(record)
     record.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
@@ -225,9 +332,9 @@ def record_create(
     if id is not None:
         record.id = id
     _stamp(record, version)
-    _save(record, force_insert=True)
-    if spec.after_write:
-        spec.after_write(record, "create")
+    _save(spec, record, force_insert=True)
+    for hook in spec.after_write:
+        hook(record, "create", actor)
     return record, True
 
 
@@ -254,15 +361,15 @@ def record_update(
     _validate_field_names(spec, values)
     version = patient_clock_tick(patient_id=record.patient_id)
     record = _locked(spec, record)
-    check_change(spec, actor, record, fields=values.keys())
+    check_change(spec, actor, record, values=values)
     if require is not None:
         require(record)
     for name, value in values.items():
         setattr(record, name, value)
     _stamp(record, version)
-    _save(record)
-    if spec.after_write:
-        spec.after_write(record, "update")
+    _save(spec, record)
+    for hook in spec.after_write:
+        hook(record, "update", actor)
     return record
 
 
@@ -275,5 +382,5 @@ def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord) -> N
     record.deleted_at = timezone.now()
     _stamp(record, version)
     record.save(update_fields=["deleted_at", "sync_version", "updated_at"])
-    if spec.after_write:
-        spec.after_write(record, "delete")
+    for hook in spec.after_write:
+        hook(record, "delete", actor)

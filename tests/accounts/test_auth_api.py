@@ -73,19 +73,24 @@ def test_lockout_ends_after_the_cool_off(api, patient, settings, time_machine):
     assert login(api, patient.user.email).status_code == 200
 
 
-def test_login_is_rate_limited(api, patient, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
+@pytest.mark.parametrize(
+    ("scope", "url", "body"),
+    [
+        ("login", TOKEN_URL, {"email": "nobody@example.test", "password": "x"}),
+        ("activation", "/api/v1/auth/activate/", {"code": "nope", "password": "a-good-new-password"}),
+        ("password_reset", "/api/v1/auth/password/reset/", {"email": "nobody@example.test"}),
+    ],
+)
+def test_auth_endpoints_are_rate_limited(api, monkeypatch, scope, url, body):
     from rest_framework.throttling import ScopedRateThrottle
 
-    rates = {**ScopedRateThrottle.THROTTLE_RATES, "login": "3/min"}
-    original = ScopedRateThrottle.THROTTLE_RATES
-    ScopedRateThrottle.THROTTLE_RATES = rates
-    try:
-        codes = [login(api, patient.user.email).status_code for _ in range(4)]
-    finally:
-        ScopedRateThrottle.THROTTLE_RATES = original
-    assert codes[:3] == [200, 200, 200]
-    assert codes[3] == 429
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, scope: "3/min"}
+    )
+    codes = [api(None).post(url, body, format="json").status_code for _ in range(4)]
+    assert 429 not in codes[:3]
+    body = assert_error(api(None).post(url, body, format="json"), 429, "throttled")
+    assert body["type"] == "client_error"
 
 
 @pytest.mark.redis
@@ -285,3 +290,36 @@ def test_inactive_invited_patient_cannot_log_in(api, clinic, surgeon):
     assert login(api, "new.patient@example.test", "anything-at-all").status_code == 401
 
 
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refreshes_of_one_token_cannot_both_win(patient):
+    """Two devices (or a retry) refresh the same token at once: exactly one gets a new pair."""
+    import threading
+
+    from django.db import connection
+
+    from accounts.tokens import refresh_rotate, tokens_for
+    from config.api.errors import ApplicationError
+
+    raw = tokens_for(patient.user)["refresh"]
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def worker():
+        barrier.wait()
+        try:
+            refresh_rotate(raw=raw)
+            outcomes.append("ok")
+        except ApplicationError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok", "refused", "refused", "refused"]

@@ -140,6 +140,20 @@ def test_seed_demo_is_idempotent_and_accounts_can_sign_in(client):
     call_command("seed_demo")
     assert User.objects.filter(email__endswith="@demo.test").count() == 6
     assert PatientProfile.objects.count() == 2
+    from recovery.models import ActivityRestriction, Appointment, PainLog, PTSession, Surgery
+
+    revision = Surgery.objects.get(patient__user__email="patient@demo.test", is_revision=True)
+    assert revision.prior_surgery is not None and "pseudarthrosis" in revision.revision_reasons
+    logs = PainLog.objects.filter(patient=revision.patient).order_by("recorded_at")
+    assert logs.count() > 100
+    first_week = [p.intensity for p in logs[:14]]
+    last_week = [p.intensity for p in logs.reverse()[:14]]
+    assert sum(last_week) < sum(first_week)  # trending down
+    assert PTSession.objects.filter(patient=revision.patient).count() >= 14
+    assert ActivityRestriction.objects.filter(patient=revision.patient).count() == 5
+    assert set(Appointment.objects.filter(patient=revision.patient).values_list("imaging", flat=True)) == {
+        "none", "xray", "ct"
+    }
     for email in ("patient@demo.test", "surgeon@demo.test", "admin@demo.test"):
         response = client.post(
             "/api/v1/auth/token/", {"email": email, "password": "realign-demo"},

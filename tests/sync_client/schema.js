@@ -13,7 +13,8 @@ const meta = [{ name: 'created_at', type: 'number' }, { name: 'updated_at', type
 
 const TABLES = {
   surgeries: [s('performed_on'), s('region'), s('levels'), s('procedure'), b('is_revision'),
-    s('revision_reasons'), s('prior_surgery'), s('surgeon'), s('facility'), s('notes')],
+    s('revision_reasons'), s('prior_surgery'), s('surgeon'), s('facility'), s('notes'),
+    n('estimated_blood_loss_ml'), b('transfusion_given')],
   hospital_stays: [s('surgery'), n('admitted_at'), n('discharged_at'), s('facility'),
     s('discharge_disposition')],
   pain_logs: [n('recorded_at'), n('intensity'), s('location'), b('medication_taken'), s('relief'),
@@ -24,7 +25,7 @@ const TABLES = {
   restrictions: [s('activity'), s('instructions'), n('limit_value'), s('limit_unit'),
     s('starts_on'), s('ends_on'), s('lifted_on'), s('lifted_by')],
   appointments: [s('clinician'), n('starts_at'), n('ends_at'), s('location'), s('telehealth_url'),
-    s('purpose'), s('imaging'), s('status'), s('notes')],
+    s('purpose'), s('imaging'), s('status'), s('notes'), s('imaging_study')],
   milestones: [s('title'), s('kind'), s('target_on'), s('achieved_on'), s('notes')],
 }
 

@@ -24,3 +24,11 @@ def test_documented_limits_and_versions_match_settings():
     assert f"now {settings.SYNC_SCHEMA_VERSION_MIN}..{settings.SYNC_SCHEMA_VERSION_MAX}" in text
     assert f"| `SYNC_PUSH_MAX_BYTES` | {settings.SYNC_PUSH_MAX_BYTES:,} |" in text
     assert f"| `SYNC_PUSH_MAX_RECORDS` | {settings.SYNC_PUSH_MAX_RECORDS:,} |" in text
+
+
+def test_every_model_field_is_synced():
+    """A field added to a synced model reaches the app (or this test says why not)."""
+    internal = {"id", "patient", "deleted_at", "sync_version"}  # the protocol carries these itself
+    for name, table in SYNC_TABLES.items():
+        fields = {f.name for f in table.model._meta.concrete_fields} - internal
+        assert fields == {c.name for c in table.columns}, name

@@ -380,7 +380,11 @@ def test_push_uses_the_kind_installed_at_write_time(api, patient, monkeypatch):
     from recovery.services.records import RECORD_KINDS
 
     calls = []
-    planned = dataclasses.replace(RECORD_KINDS["pain_logs"], after_write=lambda record, op: calls.append((record.pk, op)))
+    def recorder(record, action, *rest):
+        calls.append((record.pk, action))
+
+    kind = RECORD_KINDS["pain_logs"]
+    planned = dataclasses.replace(kind, after_write=(*kind.after_write, recorder))
     monkeypatch.setitem(RECORD_KINDS, "pain_logs", planned)
     client = api(patient.user)
     since = synced(client)

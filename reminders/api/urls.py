@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("devices/", views.DevicesView.as_view(), name="devices"),
+    path("notifications/", views.NotificationListView.as_view(), name="notifications"),
+    path(
+        "notifications/<str:pk>/", views.NotificationDetailView.as_view(), name="notification-detail"
+    ),
+    path(
+        "notifications/<str:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"
+    ),
+]

@@ -1,0 +1,106 @@
+"""Devices (push tokens) and the in-app inbox. Patients only: staff get 403; another patient's
+notification id is a 404 (every lookup starts from the caller's scope)."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api.pagination import CursorPagination
+
+from .. import selectors, services
+from . import serializers as s
+
+
+class IsPatient(BasePermission):
+    message = "Only patients have devices and an inbox."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_patient)
+
+
+class DevicesView(APIView):
+    """Register (POST) or remove (DELETE) a push token of the signed-in patient's phone."""
+
+    permission_classes = [IsAuthenticated, IsPatient]
+
+    @extend_schema(responses={200: s.DeviceOutput(many=True)})
+    def get(self, request):
+        devices = selectors.devices_for(request.user).order_by("-created_at", "-id")
+        return Response(s.DeviceOutput(devices, many=True).data)
+
+    @extend_schema(request=s.DeviceInput, responses={200: s.DeviceOutput, 201: s.DeviceOutput})
+    def post(self, request):
+        data = s.DeviceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        device, created = services.device_register(
+            patient=request.user.patient_profile, **data.validated_data
+        )
+        return Response(
+            s.DeviceOutput(device).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=s.DeviceRemoveInput, responses={204: None})
+    def delete(self, request):
+        data = s.DeviceRemoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not services.device_remove(
+            patient=request.user.patient_profile, token=data.validated_data["token"]
+        ):
+            raise NotFound("No such device.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class NotificationListView(ListAPIView):
+    """The inbox, newest first. ``?unread=true`` lists only unread ones."""
+
+    permission_classes = [IsAuthenticated, IsPatient]
+    serializer_class = s.NotificationOutput
+    pagination_class = NotificationPagination
+    filter_backends: list = []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, required=False)],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = selectors.notifications_for(self.request.user)
+        if self.request.query_params.get("unread") in ("true", "1"):
+            qs = qs.filter(read_at__isnull=True)
+        return qs
+
+
+class NotificationDetailView(APIView):
+    permission_classes = [IsAuthenticated, IsPatient]
+
+    @extend_schema(responses={200: s.NotificationOutput})
+    def get(self, request, pk):
+        note = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+        return Response(s.NotificationOutput(note).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        note = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+        services.notification_delete(notification=note)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationReadView(APIView):
+    permission_classes = [IsAuthenticated, IsPatient]
+
+    @extend_schema(request=None, responses={200: s.NotificationOutput})
+    def post(self, request, pk):
+        note = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+        return Response(s.NotificationOutput(services.notification_mark_read(notification=note)).data)

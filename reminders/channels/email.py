@@ -1,0 +1,38 @@
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from ..messages import render
+from . import SENT, Channel, Outcome, PermanentDeliveryError, TransientDeliveryError
+
+
+class EmailChannel(Channel):
+    """Django's e-mail backend (console in development, locmem in tests, SMTP in production)."""
+
+    name = "email"
+
+    def send(self, reminder) -> Outcome:
+        address = reminder.patient.user.email
+        if not address:
+            return Outcome(sent=False, note="the patient has no e-mail address")
+        rendered = render(reminder)
+        message = EmailMultiAlternatives(
+            subject=rendered.subject,
+            body=rendered.text,
+            to=[address],
+            headers={"X-Realign-Reminder": reminder.dedup_key},
+            connection=get_connection(timeout=settings.REMINDERS_PROVIDER_TIMEOUT),
+        )
+        message.attach_alternative(rendered.html, "text/html")
+        try:
+            message.send()
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentDeliveryError(f"recipient refused: {exc.recipients}") from exc
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise TransientDeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+            raise PermanentDeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+            raise TransientDeliveryError(f"SMTP unreachable: {exc!r}") from exc
+        return SENT

@@ -1,0 +1,253 @@
+"""The dispatcher and the delivery of due reminders (design.md section 6, docs/tasks.md).
+
+Claim: in short transactions, ``SELECT ... FOR UPDATE SKIP LOCKED`` takes a batch of open rows
+whose ``available_at`` has come, marks them claimed with a lease (``available_at`` = now + lease)
+and, after commit, hands them to delivery tasks. Two dispatchers never take the same row. A
+claimed row whose delivery message is lost (worker killed, Redis restarted, crash between commit
+and publish) becomes available again when its lease ends, and is claimed again.
+
+Deliver: first the attempt is counted in its own committed transaction (so a task that crashes
+the worker cannot loop forever: after ``REMINDERS_MAX_ATTEMPTS`` the row is failed), then the
+row is locked, sent only if it is still claimed, and marked sent in the same transaction. A named
+transient error puts the row back to pending with a backoff (``available_at`` in the future; no
+Celery ETA, the row is the schedule); a permanent one fails it with the error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import PatientProfile
+
+from .channels import Outcome, PermanentDeliveryError, TransientDeliveryError, channel_for
+from .models import OPEN_STATUSES, Channel, Reminder, ReminderStatus
+
+log = logging.getLogger(__name__)
+
+
+def _lease():
+    return timedelta(seconds=settings.REMINDERS_CLAIM_LEASE_SECONDS)
+
+
+def due_reminders_query(*, now, limit: int):
+    """The dispatcher's query (its plan uses the partial index ``reminder_open_available``)."""
+    return (
+        Reminder.objects.select_for_update(skip_locked=True)
+        .filter(status__in=OPEN_STATUSES, available_at__lte=now)
+        .order_by("available_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def reminders_claim_due(*, limit: int, now=None) -> list[int]:
+    """Claims up to ``limit`` due rows; call inside a transaction."""
+    now = now or timezone.now()
+    ids = list(due_reminders_query(now=now, limit=limit))
+    if ids:
+        Reminder.objects.filter(id__in=ids).update(
+            status=ReminderStatus.CLAIMED,
+            claimed_at=now,
+            available_at=now + _lease(),
+            updated_at=now,
+        )
+    return ids
+
+
+def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def reminders_dispatch_due(
+    *,
+    enqueue: Callable[[list[int]], None],
+    batch_size: int | None = None,
+    chunk_size: int | None = None,
+    time_budget: float | None = None,
+) -> int:
+    """Claims due reminders batch by batch until none is left or the time budget is spent;
+    each batch's delivery tasks are enqueued after that batch commits. Returns rows claimed."""
+    batch_size = batch_size or settings.REMINDERS_DISPATCH_BATCH
+    chunk_size = chunk_size or settings.REMINDERS_DELIVERY_CHUNK
+    budget = settings.REMINDERS_DISPATCH_TIME_BUDGET if time_budget is None else time_budget
+    deadline = _time.monotonic() + budget
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = reminders_claim_due(limit=batch_size)
+            for chunk in _chunks(ids, chunk_size):
+                # robust: a broker that is down leaves the rows claimed; their lease runs out
+                # and the next sweep claims them again.
+                transaction.on_commit(lambda chunk=chunk: enqueue(chunk), robust=True)
+        total += len(ids)
+        if len(ids) < batch_size or _time.monotonic() >= deadline:
+            return total
+
+
+def _count_attempts(ids: list[int]) -> list[int]:
+    """Counts one attempt for each still-claimed row, in its own committed transaction, and
+    fails those that used up their attempts. Returns the ids to deliver now."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Reminder.objects.select_for_update()
+            .filter(id__in=ids, status=ReminderStatus.CLAIMED)
+            .order_by("id")
+            .values_list("id", "attempts")
+        )
+        exhausted = [pk for pk, attempts in rows if attempts >= settings.REMINDERS_MAX_ATTEMPTS]
+        go = [pk for pk, attempts in rows if attempts < settings.REMINDERS_MAX_ATTEMPTS]
+        if exhausted:
+            Reminder.objects.filter(id__in=exhausted).update(
+                status=ReminderStatus.FAILED,
+                last_error=_prefixed_error("gave up after the maximum number of attempts"),
+                updated_at=now,
+            )
+        if go:
+            Reminder.objects.filter(id__in=go).update(
+                attempts=F("attempts") + 1, available_at=now + _lease(), updated_at=now
+            )
+    return go
+
+
+def _prefixed_error(text: str):
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    return Concat(Value(text + ". Last error: "), F("last_error"))
+
+
+def _refusal(reminder: Reminder) -> str:
+    profile = reminder.patient
+    if not profile.user.is_active:
+        return "the patient's account is inactive"
+    enabled = {
+        Channel.PUSH: profile.push_enabled,
+        Channel.EMAIL: profile.email_enabled,
+        Channel.INBOX: profile.inbox_enabled,
+    }
+    if not enabled.get(reminder.channel, True):
+        return f"{reminder.channel} reminders are turned off by the patient"
+    return ""
+
+
+def _finish(pk: int, status: str, error: str) -> None:
+    with transaction.atomic():
+        row = Reminder.objects.select_for_update().filter(pk=pk).first()
+        if row is None or row.status != ReminderStatus.CLAIMED:
+            return
+        row.status, row.last_error = status, error[:2000]
+        row.save(update_fields=["status", "last_error", "updated_at"])
+
+
+def _retry_or_fail(pk: int, error: str) -> str:
+    with transaction.atomic():
+        row = Reminder.objects.select_for_update().filter(pk=pk).first()
+        if row is None or row.status != ReminderStatus.CLAIMED:
+            return "skipped"
+        row.last_error = error[:2000]
+        if row.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
+            row.status = ReminderStatus.FAILED
+        else:
+            backoff = min(
+                settings.REMINDERS_RETRY_BACKOFF_SECONDS * 2 ** max(row.attempts - 1, 0),
+                settings.REMINDERS_RETRY_BACKOFF_MAX_SECONDS,
+            )
+            row.status = ReminderStatus.PENDING
+            row.claimed_at = None
+            row.available_at = timezone.now() + timedelta(seconds=backoff)
+        row.save(update_fields=["status", "last_error", "claimed_at", "available_at", "updated_at"])
+        return "failed" if row.status == ReminderStatus.FAILED else "retry"
+
+
+def _mark_sent_returning(pk: int, now) -> Reminder | None:
+    """Locks the row and marks it sent in one statement, if and only if it is still claimed;
+    the mark commits with the delivery transaction (or rolls back with it when the channel
+    raises). Returns the row as it was claimed, or None."""
+    fields = [f for f in Reminder._meta.concrete_fields]
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s "  # noqa: S608
+            f"WHERE id = %s AND status = %s RETURNING {columns}",
+            [ReminderStatus.SENT, now, now, pk, ReminderStatus.CLAIMED],
+        )
+        values = cursor.fetchone()
+    if values is None:
+        return None
+    converters = connection.ops.get_db_converters
+    values = list(values)
+    for i, field in enumerate(fields):
+        for converter in converters(field.get_col(Reminder._meta.db_table)) + field.get_db_converters(
+            connection
+        ):
+            values[i] = converter(values[i], field.get_col(Reminder._meta.db_table), connection)
+    row = Reminder.from_db(connection.alias, [f.attname for f in fields], values)
+    row.status = ReminderStatus.CLAIMED  # what the channel sees: the claim being delivered
+    return row
+
+
+def _deliver_one(pk: int, patients: dict) -> str:
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            row = _mark_sent_returning(pk, now)
+            if row is None:
+                return "skipped"  # already sent, moved, cancelled, or taken by another worker
+            patient = patients.get(row.patient_id) or PatientProfile.objects.select_related(
+                "user", "clinic"
+            ).get(pk=row.patient_id)
+            row.patient = patient
+            refusal = _refusal(row)
+            outcome = Outcome(sent=False, note=refusal) if refusal else None
+            if outcome is None:
+                outcome = channel_for(row.channel).send(row)
+            if not outcome.sent:
+                Reminder.objects.filter(pk=pk).update(
+                    status=ReminderStatus.CANCELLED, sent_at=None, last_error=outcome.note[:2000]
+                )
+                return "cancelled"
+            if outcome.note or row.last_error:
+                Reminder.objects.filter(pk=pk).update(last_error=outcome.note[:2000])
+            return "sent"
+    except TransientDeliveryError as exc:
+        return _retry_or_fail(pk, f"transient: {exc}")
+    except PermanentDeliveryError as exc:
+        _finish(pk, ReminderStatus.FAILED, f"permanent: {exc}")
+        return "failed"
+    except SoftTimeLimitExceeded:
+        _retry_or_fail(pk, "transient: the delivery task hit its time limit")
+        raise
+    except DatabaseError:
+        raise  # the lease brings the row back; nothing can be recorded now
+    except Exception as exc:
+        # Not a named error: a defect. Fail it visibly instead of retrying blindly.
+        log.exception("reminder %s: unexpected delivery error", pk)
+        _finish(pk, ReminderStatus.FAILED, f"unexpected: {exc!r}")
+        return "failed"
+
+
+def reminders_deliver(*, reminder_ids: list[int]) -> dict[str, int]:
+    """Delivers the given claimed reminders, each in its own transaction."""
+    counts: dict[str, int] = {}
+    go = _count_attempts(sorted({int(pk) for pk in reminder_ids}))
+    patients = {
+        p.pk: p
+        for p in PatientProfile.objects.select_related("user", "clinic").filter(
+            pk__in=Reminder.objects.filter(pk__in=go).values("patient_id")
+        )
+    }
+    for pk in go:
+        result = _deliver_one(pk, patients)
+        counts[result] = counts.get(result, 0) + 1
+    return counts

@@ -1,0 +1,490 @@
+"""Writes of the reminder engine: planning, moving, cancelling, re-planning, the inbox.
+
+The planning functions are called by the clinical record INSIDE its own transaction (they open a
+savepoint at most) and do no network I/O, so a reminder exists exactly when its cause committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import PatientProfile
+from accounts.services import patient_clock_tick
+
+from .models import (
+    OPEN_STATUSES,
+    Device,
+    Notification,
+    Reminder,
+    ReminderKind,
+    ReminderPlan,
+    ReminderStatus,
+)
+from .planning import DATETIME_KINDS, DEFAULT_PLANS, QuietHours, step_due
+
+CHECKIN_CAUSE = "daily_checkin"
+PLANNING_FIELDS = {"time_zone", "checkin_time", "quiet_hours_start", "quiet_hours_end"}
+
+_CAUSE_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_CAUSE_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
+
+
+def dedup_key(*, cause_type: str, cause_id: str, step_key: str, channel: str) -> str:
+    """Deterministic from the cause, the plan step and the channel: re-planning never
+    duplicates, and the key doubles as the provider's collapse key."""
+    return f"{cause_type}:{cause_id}:{step_key}:{channel}"
+
+
+def planning_channels() -> list[str]:
+    return list(settings.REMINDERS_CHANNELS)
+
+
+def plan_steps(*, patient: PatientProfile, kind: str) -> list[dict]:
+    plan = (
+        ReminderPlan.objects.filter(clinic_id=patient.clinic_id, kind=kind)
+        .values_list("steps", flat=True)
+        .first()
+    )
+    return plan if plan is not None else DEFAULT_PLANS.get(kind, [])
+
+
+def quiet_hours_of(patient: PatientProfile) -> QuietHours:
+    return QuietHours(start=patient.quiet_hours_start, end=patient.quiet_hours_end)
+
+
+def _validate_cause(*, kind: str, cause_type: str, cause_id: str) -> None:
+    if kind not in ReminderKind.values or kind == ReminderKind.DAILY_CHECKIN:
+        raise ValidationError({"kind": f"{kind!r} is not a kind planned from a cause."})
+    if not _CAUSE_TYPE.match(cause_type or ""):
+        raise ValidationError({"cause_type": "1-40 characters of a-z, 0-9 and _."})
+    if not _CAUSE_ID.match(str(cause_id or "")):
+        raise ValidationError({"cause_id": "1-64 characters of A-Z, a-z, 0-9, _, :, . and -."})
+
+
+def _split_anchor(kind: str, anchor) -> tuple[datetime | None, date | None]:
+    if anchor is None:
+        return None, None
+    if kind in DATETIME_KINDS:
+        if not isinstance(anchor, datetime) or timezone.is_naive(anchor):
+            raise ValidationError({"anchor": f"A {kind} reminder needs an aware datetime."})
+        return anchor, None
+    if isinstance(anchor, datetime) or not isinstance(anchor, date):
+        raise ValidationError({"anchor": f"A {kind} reminder needs a date."})
+    return None, anchor
+
+
+def _open_to_pending(row: Reminder, due: datetime) -> None:
+    row.status = ReminderStatus.PENDING
+    row.due_at = due
+    row.available_at = due
+    row.claimed_at = None
+    row.attempts = 0
+    row.last_error = ""
+
+
+_UPDATE_FIELDS = [
+    "status",
+    "due_at",
+    "available_at",
+    "claimed_at",
+    "attempts",
+    "last_error",
+    "title",
+    "step",
+    "anchor_at",
+    "anchor_date",
+    "updated_at",
+]
+
+
+@transaction.atomic
+def reminders_sync_for_cause(
+    *,
+    patient: PatientProfile,
+    kind: str,
+    cause_type: str,
+    cause_id: str,
+    anchor,
+    title: str,
+    active: bool = True,
+) -> list[Reminder]:
+    """(Re)plans the reminders of one cause from the clinic's plan for ``kind``. Idempotent.
+
+    Creates the missing ones, moves open ones whose due time changed (a claimed one goes back
+    to pending, so an in-flight delivery of the old time finds it no longer claimed), cancels
+    open ones no longer planned, revives cancelled ones planned again. Due times already past
+    are not created, and an open row moved into the past is cancelled; an open row whose due
+    time did not change is left alone even if the dispatcher has not reached it yet. Sent rows
+    are never touched. Returns the cause's rows that are not cancelled, by due time.
+    """
+    cause_id = str(cause_id)
+    _validate_cause(kind=kind, cause_type=cause_type, cause_id=cause_id)
+    anchor_at, anchor_date = _split_anchor(kind, anchor)
+    now = timezone.now()
+    existing = {
+        row.dedup_key: row
+        for row in Reminder.objects.select_for_update().filter(
+            cause_type=cause_type, cause_id=cause_id
+        )
+    }
+    desired: dict[str, tuple[dict, str, datetime]] = {}
+    if active and anchor is not None:
+        tz, quiet = patient.tz, quiet_hours_of(patient)
+        for step in plan_steps(patient=patient, kind=kind):
+            due = step_due(
+                step=step, anchor_at=anchor_at, anchor_date=anchor_date, tz=tz, quiet=quiet
+            )
+            for channel in planning_channels():
+                key = dedup_key(
+                    cause_type=cause_type, cause_id=cause_id, step_key=step["key"], channel=channel
+                )
+                desired[key] = (step, channel, due)
+
+    title = (title or "")[:200]
+    changed, created = [], []
+    for key, row in existing.items():
+        if row.status == ReminderStatus.SENT:
+            continue
+        want = desired.get(key)
+        before = (row.status, row.due_at, row.title, row.step, row.anchor_at, row.anchor_date)
+        if want is None:
+            if row.status in OPEN_STATUSES:
+                row.status = ReminderStatus.CANCELLED
+                row.last_error = "no longer planned"
+        else:
+            step, _channel, due = want
+            if row.status in OPEN_STATUSES:
+                if due != row.due_at:
+                    if due <= now:
+                        row.status = ReminderStatus.CANCELLED
+                        row.last_error = "moved into the past"
+                    else:
+                        _open_to_pending(row, due)
+            elif due > now and (row.status == ReminderStatus.CANCELLED or due != row.due_at):
+                _open_to_pending(row, due)  # planned again (re-booked, re-opened, moved)
+            if row.status != ReminderStatus.CANCELLED:
+                row.title, row.step = title, step
+                row.anchor_at, row.anchor_date = anchor_at, anchor_date
+        if (row.status, row.due_at, row.title, row.step, row.anchor_at, row.anchor_date) != before:
+            row.updated_at = now
+            changed.append(row)
+    for key, (step, channel, due) in desired.items():
+        if key in existing or due <= now:
+            continue
+        created.append(
+            Reminder(
+                patient=patient,
+                kind=kind,
+                cause_type=cause_type,
+                cause_id=cause_id,
+                title=title,
+                channel=channel,
+                step=step,
+                anchor_at=anchor_at,
+                anchor_date=anchor_date,
+                due_at=due,
+                available_at=due,
+                dedup_key=key,
+                created_at=now,
+            )
+        )
+    if changed:
+        Reminder.objects.bulk_update(changed, _UPDATE_FIELDS)
+    if created:
+        Reminder.objects.bulk_create(created)
+    return list(
+        Reminder.objects.filter(cause_type=cause_type, cause_id=cause_id)
+        .exclude(status=ReminderStatus.CANCELLED)
+        .order_by("due_at", "channel")
+    )
+
+
+def reminders_cancel_for_cause(*, cause_type: str, cause_id: str, reason: str = "cancelled") -> int:
+    """Cancels the cause's open reminders (a completed appointment, an achieved milestone)."""
+    return Reminder.objects.filter(
+        cause_type=cause_type, cause_id=str(cause_id), status__in=OPEN_STATUSES
+    ).update(status=ReminderStatus.CANCELLED, last_error=reason, updated_at=timezone.now())
+
+
+# --- Daily check-in ------------------------------------------------------------------------
+
+
+def _checkin_step(at: time) -> dict:
+    # The patient chose this time themselves: it is not deferred by their quiet hours.
+    return {"key": "checkin", "days": 0, "at": at.strftime("%H:%M"), "urgent": True}
+
+
+def _checkin_rows(
+    *, profile: PatientProfile, local_date: date, now: datetime, status=ReminderStatus.PENDING
+) -> list[Reminder]:
+    at = profile.checkin_time or time(19, 0)
+    step = _checkin_step(at)
+    due = step_due(step=step, anchor_at=None, anchor_date=local_date, tz=profile.tz, quiet=None)
+    cause_id = f"{profile.pk}:{local_date.isoformat()}"
+    return [
+        Reminder(
+            patient_id=profile.pk,
+            kind=ReminderKind.DAILY_CHECKIN,
+            cause_type=CHECKIN_CAUSE,
+            cause_id=cause_id,
+            title="Daily pain check-in",
+            channel=channel,
+            step=step,
+            anchor_date=local_date,
+            due_at=due,
+            available_at=due,
+            status=status,
+            last_error="" if status == ReminderStatus.PENDING else "pain already logged that day",
+            dedup_key=dedup_key(
+                cause_type=CHECKIN_CAUSE, cause_id=cause_id, step_key="checkin", channel=channel
+            ),
+            created_at=now,
+        )
+        for channel in planning_channels()
+    ]
+
+
+def daily_checkins_plan_for_patient(
+    *, profile: PatientProfile, now: datetime | None = None, days: int = 2
+) -> int:
+    """Plans the check-ins of the patient's local today and the next ``days - 1`` days that are
+    still ahead. Idempotent by dedup key: a day already planned, or already satisfied (its
+    cancelled row exists), is left as it is. Returns the number of rows offered."""
+    if profile.checkin_time is None:
+        return 0
+    now = now or timezone.now()
+    today = now.astimezone(profile.tz).date()
+    rows = []
+    for offset in range(days):
+        for row in _checkin_rows(profile=profile, local_date=today + timedelta(days=offset), now=now):
+            if row.due_at > now:
+                rows.append(row)
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def daily_checkins_plan(*, now: datetime | None = None, days: int = 2, chunk: int = 500) -> int:
+    """The hourly planner: every active patient with a check-in time, in chunks. Safe to run
+    twice at once (``ON CONFLICT DO NOTHING`` on the dedup key)."""
+    now = now or timezone.now()
+    profiles = (
+        PatientProfile.objects.filter(checkin_time__isnull=False, user__is_active=True)
+        .only("pk", "time_zone", "checkin_time")
+        .order_by("pk")
+    )
+    offered = 0
+    batch: list[Reminder] = []
+    for profile in profiles.iterator(chunk_size=chunk):
+        today = now.astimezone(profile.tz).date()
+        for offset in range(days):
+            for row in _checkin_rows(
+                profile=profile, local_date=today + timedelta(days=offset), now=now
+            ):
+                if row.due_at > now:
+                    batch.append(row)
+        if len(batch) >= chunk:
+            Reminder.objects.bulk_create(batch, ignore_conflicts=True)
+            offered += len(batch)
+            batch = []
+    Reminder.objects.bulk_create(batch, ignore_conflicts=True)
+    return offered + len(batch)
+
+
+@transaction.atomic
+def daily_checkin_satisfied(*, patient: PatientProfile, local_date: date) -> None:
+    """The patient logged pain on ``local_date`` (their local day): that day's check-in is not
+    sent. Rows not planned yet are created cancelled, so the planner will not plan them later."""
+    now = timezone.now()
+    Reminder.objects.bulk_create(
+        _checkin_rows(
+            profile=patient, local_date=local_date, now=now, status=ReminderStatus.CANCELLED
+        ),
+        ignore_conflicts=True,
+    )
+    Reminder.objects.filter(
+        cause_type=CHECKIN_CAUSE,
+        cause_id=f"{patient.pk}:{local_date.isoformat()}",
+        status__in=OPEN_STATUSES,
+    ).update(
+        status=ReminderStatus.CANCELLED, last_error="pain already logged that day", updated_at=now
+    )
+
+
+# --- Patient settings ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def patient_reminders_replan(*, profile: PatientProfile, changed: set) -> int:
+    """``PATIENT_SETTINGS_CHANGED_HOOKS`` entry: a new time zone, check-in time or quiet hours
+    re-derive the due time of every open reminder from its stored intent (anchor and step).
+
+    A re-derived time that has already passed: a check-in is cancelled (that moment is gone);
+    anything else is sent at once rather than lost. Returns the number of rows changed.
+    """
+    if not (set(changed) & PLANNING_FIELDS):
+        return 0
+    now = timezone.now()
+    tz, quiet = profile.tz, quiet_hours_of(profile)
+    rows = list(
+        Reminder.objects.select_for_update().filter(patient=profile, status__in=OPEN_STATUSES)
+    )
+    changed_rows = []
+    for row in rows:
+        step = row.step
+        if row.kind == ReminderKind.DAILY_CHECKIN:
+            if profile.checkin_time is None:
+                row.status, row.last_error, row.updated_at = (
+                    ReminderStatus.CANCELLED,
+                    "check-in turned off",
+                    now,
+                )
+                changed_rows.append(row)
+                continue
+            step = _checkin_step(profile.checkin_time)
+        due = step_due(
+            step=step, anchor_at=row.anchor_at, anchor_date=row.anchor_date, tz=tz, quiet=quiet
+        )
+        if due == row.due_at and step == row.step:
+            continue
+        row.step = step
+        if due <= now and row.kind == ReminderKind.DAILY_CHECKIN:
+            row.status, row.last_error = ReminderStatus.CANCELLED, "check-in time already passed"
+        else:
+            _open_to_pending(row, max(due, now))
+        row.updated_at = now
+        changed_rows.append(row)
+    if changed_rows:
+        Reminder.objects.bulk_update(changed_rows, _UPDATE_FIELDS)
+    daily_checkins_plan_for_patient(profile=profile, now=now)
+    return len(changed_rows)
+
+
+# --- Clinician actions (admin) ---------------------------------------------------------------
+
+
+@transaction.atomic
+def reminder_cancel(*, reminder_id: int, by: str) -> bool:
+    row = Reminder.objects.select_for_update().filter(pk=reminder_id).first()
+    if row is None or row.status not in OPEN_STATUSES:
+        return False
+    row.status = ReminderStatus.CANCELLED
+    row.last_error = f"cancelled by {by}"[:2000]
+    row.save(update_fields=["status", "last_error", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def reminder_resend(*, reminder_id: int, by: str) -> Reminder | None:
+    """Sends a reminder again, now. A failed or cancelled row is re-opened; a sent one is copied
+    to a new row (its own dedup key), so the history of the first delivery stays."""
+    row = Reminder.objects.select_for_update().filter(pk=reminder_id).first()
+    if row is None or row.status in OPEN_STATUSES:
+        return None
+    now = timezone.now()
+    if row.status != ReminderStatus.SENT:
+        _open_to_pending(row, now)
+        row.last_error = f"resent by {by}"[:2000]
+        row.save()
+        return row
+    copies = Reminder.objects.filter(dedup_key__startswith=f"{row.dedup_key}#resend").count()
+    return Reminder.objects.create(
+        patient_id=row.patient_id,
+        kind=row.kind,
+        cause_type=row.cause_type,
+        cause_id=row.cause_id,
+        title=row.title,
+        channel=row.channel,
+        step=row.step,
+        anchor_at=row.anchor_at,
+        anchor_date=row.anchor_date,
+        due_at=now,
+        available_at=now,
+        last_error=f"resent by {by}"[:2000],
+        dedup_key=f"{row.dedup_key}#resend{copies + 1}",
+        created_at=now,
+    )
+
+
+# --- In-app inbox ----------------------------------------------------------------------------
+
+
+def notification_create(
+    *, patient_id: int, kind: str, title: str, body: str = "", reminder=None, due_at=None
+) -> Notification:
+    """Called inside the delivery transaction of the inbox channel."""
+    version = patient_clock_tick(patient_id=patient_id)
+    now = timezone.now()
+    return Notification.objects.create(
+        patient_id=patient_id,
+        reminder=reminder,
+        kind=kind,
+        title=title[:200],
+        body=body,
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+        sync_version=version,
+    )
+
+
+@transaction.atomic
+def notification_mark_read(*, notification: Notification) -> Notification:
+    version = patient_clock_tick(patient_id=notification.patient_id)
+    row = Notification.objects.select_for_update().get(pk=notification.pk)
+    if row.read_at is None:
+        now = timezone.now()
+        row.read_at, row.updated_at, row.sync_version = now, now, version
+        row.save(update_fields=["read_at", "updated_at", "sync_version"])
+    return row
+
+
+@transaction.atomic
+def notification_delete(*, notification: Notification) -> None:
+    """A tombstone: the row stays (sync sends its id under ``deleted``)."""
+    version = patient_clock_tick(patient_id=notification.patient_id)
+    row = Notification.objects.select_for_update().get(pk=notification.pk)
+    if row.deleted_at is None:
+        now = timezone.now()
+        row.deleted_at, row.updated_at, row.sync_version = now, now, version
+        row.save(update_fields=["deleted_at", "updated_at", "sync_version"])
+
+
+# --- Devices (push tokens) -----------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def device_register(*, patient: PatientProfile, token: str, platform: str) -> tuple[Device, bool]:
+    """Registers a push token for the patient; idempotent. A token already known for another
+    patient moves to this one (the phone was signed in to another account). Returns the
+    device and whether it was created."""
+    token = (token or "").strip()
+    device = Device(patient=patient, token=token, token_hash=_token_hash(token), platform=platform)
+    device.full_clean(exclude=["token_hash"], validate_unique=False, validate_constraints=False)
+    existing = Device.objects.select_for_update().filter(token_hash=device.token_hash).first()
+    if existing is None:
+        device.save()
+        return device, True
+    existing.patient, existing.platform, existing.active = patient, platform, True
+    existing.deactivated_reason = ""
+    existing.save(update_fields=["patient", "platform", "active", "deactivated_reason", "updated_at"])
+    return existing, False
+
+
+def device_remove(*, patient: PatientProfile, token: str) -> bool:
+    """Forgets one of the patient's tokens (sign-out on the phone). Another patient's token is
+    treated as unknown."""
+    deleted, _ = Device.objects.filter(
+        patient=patient, token_hash=_token_hash((token or "").strip())
+    ).delete()
+    return bool(deleted)

@@ -1,0 +1,113 @@
+import json
+
+import pytest
+from django.core.management import call_command
+from fhir.resources.R4B.bundle import Bundle
+
+from accounts.models import PatientProfile, PHIAccess
+from recovery.models import PainLog
+from tests.factories import StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo", verbosity=0)
+    return PatientProfile.objects.select_related("user", "surgeon").get(user__email="patient@demo.test")
+
+
+def export(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, response.content if hasattr(response, "content") else ""
+    assert response["Content-Type"] == "application/fhir+json"
+    return json.loads(b"".join(response.streaming_content))
+
+
+def test_bundle_validates_and_every_reference_resolves(api, demo):
+    data = export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
+    bundle = Bundle.model_validate(data)  # the R4B models validate every resource
+    assert bundle.type == "collection"
+    full_urls = {e["fullUrl"] for e in data["entry"]}
+    assert len(full_urls) == len(data["entry"])  # stable, unique ids
+
+    def references(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reference":
+                    yield value
+                else:
+                    yield from references(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from references(item)
+
+    refs = set(references(data["entry"]))
+    assert refs and refs <= full_urls
+
+    by_type = {}
+    for entry in data["entry"]:
+        by_type.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    assert len(by_type["Patient"]) == 1
+    assert {"Practitioner", "Procedure", "Encounter", "Observation", "Appointment", "CarePlan", "Goal"} <= set(by_type)
+    revision = next(p for p in by_type["Procedure"] if p.get("reasonCode"))
+    assert {r["text"] for r in revision["reasonCode"]} == {"pseudarthrosis", "hardware complication"}
+    assert revision["extension"][0]["valueReference"]["reference"] in full_urls
+    assert by_type["Encounter"][0]["class"]["code"] == "IMP"
+    pain = [o for o in by_type["Observation"] if o["code"].get("coding", [{}])[0].get("code") == "72514-3"]
+    assert len(pain) == PainLog.objects.filter(patient=demo).count()
+    assert all(isinstance(o["valueInteger"], int) and "bodySite" in o for o in pain)
+    activities = by_type["CarePlan"][0]["activity"]
+    assert len(activities) == 5 and all(a["detail"]["doNotPerform"] is True for a in activities)
+
+
+def test_export_ids_are_stable_between_exports(api, demo):
+    first = export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
+    second = export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+
+
+def test_outcome_scores_export_as_questionnaire_response_and_observation(api, demo):
+    from django.utils import timezone
+
+    from recovery import services
+
+    services.outcome_score_create(
+        actor=demo.user, patient=demo, id="test-odi", instrument="odi", timepoint="12m", version="2.1a",
+        completed_at=timezone.now(), answers={f"s{i}": 2 for i in range(1, 11)},
+    )
+    data = export(api(demo.user), "/api/v1/me/fhir/")
+    Bundle.model_validate(data)
+    qr = [
+        e for e in data["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse"
+        and e["resource"]["identifier"]["value"] == "test-odi"
+    ]
+    assert len(qr) == 1 and len(qr[0]["resource"]["item"]) == 10
+    assert qr[0]["resource"]["questionnaire"].endswith("/odi|2.1a")
+    score = [
+        e["resource"] for e in data["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"].get("derivedFrom", [{}])[0].get("reference") == qr[0]["fullUrl"]
+    ]
+    assert score[0]["valueQuantity"]["value"] == 40.0
+
+
+def test_export_is_scoped_and_audited(api, demo):
+    outsider = StaffFactory(clinic=demo.clinic, role="surgeon")
+    assert api(outsider).get(f"/api/v1/patients/{demo.pk}/fhir/").status_code == 404
+    other = PatientProfile.objects.get(user__email="patient2@demo.test")
+    assert api(demo.user).get(f"/api/v1/patients/{other.pk}/fhir/").status_code == 404
+    assert api(None).get("/api/v1/me/fhir/").status_code == 401
+    assert api(demo.surgeon).get("/api/v1/me/fhir/").status_code == 403
+    export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
+    log = PHIAccess.objects.get()
+    assert (log.user, log.patient, log.action, log.resource) == (demo.surgeon, demo, "export", "fhir")
+
+
+def test_export_streams_in_bounded_queries(api, demo, django_assert_max_num_queries):
+    client = api(demo.surgeon)
+    with django_assert_max_num_queries(20):
+        response = client.get(f"/api/v1/patients/{demo.pk}/fhir/")
+        chunks = list(response.streaming_content)
+    assert len(chunks) > 100  # one piece per resource, not one big string

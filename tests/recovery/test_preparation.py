@@ -1,0 +1,137 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from config.api.errors import ApplicationError
+from recovery import services
+from recovery.models import Complication, ImagingStudy, PrepItem
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def surgery(patient, surgeon):
+    return services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
+        region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True,
+        revision_reasons=["pseudarthrosis"], estimated_blood_loss_ml=450, transfusion_given=False,
+    )[0]
+
+
+def item(actor, patient, surgery, **values):
+    values = {"kind": "stop_smoking", "owner": "patient", "due_on": surgery.performed_on - timedelta(days=28), **values}
+    return services.prep_item_create(actor=actor, patient=patient, surgery=surgery, **values)[0]
+
+
+def test_patient_completes_their_own_item_with_its_values(patient, surgeon, surgery):
+    smoking = item(surgeon, patient, surgery)
+    done = services.prep_item_complete(
+        actor=patient.user, item=smoking, quit_on=timezone.localdate() - timedelta(days=42),
+        nicotine_free_confirmed=True,
+    )
+    assert done.status == "done" and done.completed_on == timezone.localdate(timezone=patient.tz)
+
+
+def test_patient_cannot_complete_a_care_team_item_or_waive_or_create(patient, surgeon, surgery):
+    consent = item(surgeon, patient, surgery, kind="consent", owner="care_team")
+    with pytest.raises(ApplicationError) as exc:
+        services.prep_item_complete(actor=patient.user, item=consent)
+    assert exc.value.status_code == 403
+    own = item(surgeon, patient, surgery)
+    with pytest.raises(ApplicationError):
+        services.prep_item_waive(actor=patient.user, item=own, reason="no")
+    with pytest.raises(ApplicationError):
+        services.prep_item_update(actor=patient.user, item=own, due_on=surgery.performed_on)
+    with pytest.raises(ApplicationError):
+        item(patient.user, patient, surgery)
+    assert PrepItem.objects.filter(status="open").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "attr"),
+    [
+        ({"kind": "diabetes_control", "hba1c_percent": Decimal("25.0"), "hba1c_on": timezone.localdate()}, "hba1c_percent"),
+        ({"kind": "diabetes_control", "hba1c_percent": Decimal("6.8")}, "hba1c_on"),
+        ({"kind": "weight", "bmi": Decimal(95)}, "bmi"),
+        ({"kind": "stop_smoking", "hba1c_percent": Decimal("6.8"), "hba1c_on": timezone.localdate()}, "hba1c_percent"),
+        ({"status": "waived"}, "waived_reason"),
+        ({"status": "done"}, "completed_on"),
+    ],
+)
+def test_prep_item_validation(patient, surgeon, surgery, values, attr):
+    with pytest.raises(ValidationError) as exc:
+        item(surgeon, patient, surgery, **values)
+    assert attr in exc.value.message_dict
+
+
+def test_prep_items_are_due_before_surgery(patient, surgeon, surgery):
+    with pytest.raises(ValidationError) as exc:
+        item(surgeon, patient, surgery, due_on=surgery.performed_on + timedelta(days=1))
+    assert "due_on" in exc.value.message_dict
+
+
+def test_imaging_findings_must_fit_the_modality(patient, surgeon, surgery):
+    with pytest.raises(ValidationError) as exc:
+        services.imaging_study_create(
+            actor=surgeon, patient=patient, modality="mri", performed_on=timezone.localdate(),
+            region="lumbar", levels="L4-L5", purpose="pre_op_planning", fusion_status="not_fused",
+        )
+    assert "fusion_status" in exc.value.message_dict
+    ct, _ = services.imaging_study_create(
+        actor=surgeon, patient=patient, modality="ct", performed_on=timezone.localdate() - timedelta(days=10),
+        region="lumbar", levels="L4-L5", purpose="pre_op_planning", fusion_status="not_fused",
+        hardware_status="loosened", reading="Pseudarthrosis L4-L5; loosened right L5 screw.",
+    )
+    appointment, _ = services.appointment_create(
+        actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=2), purpose="imaging_review",
+        imaging_study=ct,
+    )
+    assert appointment.imaging_study == ct
+    assert ImagingStudy.objects.count() == 1
+
+
+def test_patient_cannot_write_imaging_or_complications(patient, surgery):
+    with pytest.raises(ApplicationError):
+        services.complication_create(
+            actor=patient.user, patient=patient, surgery=surgery, kind="ssi_superficial",
+            noticed_on=timezone.localdate(), severity="mild",
+        )
+
+
+def test_complication_dates_in_order(patient, surgeon):
+    surgery, _ = services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=40),
+        region="lumbar", levels="L4-L5", procedure="fusion",
+    )
+    with pytest.raises(ValidationError):
+        services.complication_create(
+            actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
+            noticed_on=timezone.localdate() - timedelta(days=45),
+        )
+    infection, _ = services.complication_create(
+        actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
+        noticed_on=timezone.localdate() - timedelta(days=30),
+    )
+    assert infection.is_open
+    with pytest.raises(ValidationError):
+        services.complication_resolve(
+            actor=surgeon, complication=infection, resolved_on=timezone.localdate() - timedelta(days=31)
+        )
+    resolved = services.complication_resolve(
+        actor=surgeon, complication=infection, resolved_on=timezone.localdate() - timedelta(days=16),
+        treatment="Oral cephalexin for 10 days.",
+    )
+    assert not resolved.is_open
+    assert Complication.objects.get().treatment.startswith("Oral")
+
+
+def test_surgery_blood_loss_is_bounded(patient, surgeon):
+    with pytest.raises(ValidationError) as exc:
+        services.surgery_create(
+            actor=surgeon, patient=patient, performed_on=timezone.localdate(), region="lumbar",
+            levels="L4-L5", procedure="fusion", estimated_blood_loss_ml=50000,
+        )
+    assert "estimated_blood_loss_ml" in exc.value.message_dict

@@ -1,0 +1,135 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from config.api.errors import ApplicationError
+from recovery import services
+from recovery.models import (
+    ActivityRestriction,
+    Appointment,
+    Milestone,
+    Protocol,
+    PTSession,
+)
+from recovery.services.protocols import protocol_apply, protocol_copy
+from tests.factories import ClinicFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def default_protocol():
+    return Protocol.objects.get(clinic=None, name="Lumbar revision fusion")
+
+
+def _surgery(surgeon, patient, days_from_today):
+    return services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
+        region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
+    )[0]
+
+
+def _counts(patient):
+    return tuple(
+        m.objects.filter(patient=patient).count() for m in (ActivityRestriction, Appointment, Milestone, PTSession)
+    )
+
+
+def test_default_protocol_is_shipped_with_the_published_plan(default_protocol):
+    items = list(default_protocol.items.all())
+    lifting = next(i for i in items if i.activity == "lifting")
+    assert (lifting.limit_value, lifting.limit_unit, lifting.end_week) == (10, "lb", 6)
+    assert next(i for i in items if i.activity == "high_impact").end_week is None
+    assert sorted(i.day_offset for i in items if i.item_type == "appointment") == [14, 42, 91, 182, 365]
+    assert {i.imaging for i in items if i.item_type == "appointment" and i.day_offset >= 42} == {"xray", "ct"}
+
+
+def test_apply_creates_the_plan_once(default_protocol, patient, surgeon):
+    surgery = _surgery(surgeon, patient, 10)
+    application, created = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    assert created == 7 + 5 + 6 + 16
+    assert _counts(patient) == (7, 5, 6, 16)
+    lifting = ActivityRestriction.objects.get(patient=patient, activity="lifting")
+    assert lifting.starts_on == surgery.performed_on
+    assert lifting.ends_on == surgery.performed_on + timedelta(weeks=6)
+    ct = Appointment.objects.get(patient=patient, imaging="ct")
+    assert ct.starts_at.astimezone(patient.tz).date() == surgery.performed_on + timedelta(days=365)
+    assert ct.starts_at.astimezone(patient.tz).hour == 9
+
+    again, created_again = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    assert again.pk == application.pk and created_again == 0
+    assert _counts(patient) == (7, 5, 6, 16)
+
+
+def test_moving_the_surgery_shifts_what_has_not_happened(default_protocol, patient, surgeon):
+    surgery = _surgery(surgeon, patient, -20)  # 20 days ago
+    protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    wound_check = Appointment.objects.get(patient=patient, purpose="wound_check")
+    services.appointment_complete(actor=surgeon, appointment=wound_check)
+    walking = Milestone.objects.get(patient=patient, kind="walk_unaided")
+    services.milestone_achieve(actor=patient.user, milestone=walking)
+    six_weeks = Appointment.objects.get(patient=patient, purpose="follow_up")
+    driving = ActivityRestriction.objects.get(patient=patient, activity="driving")
+    old = (six_weeks.starts_at, driving.ends_on)
+
+    # The date was entered wrongly: the operation was three days later.
+    services.surgery_update(actor=surgeon, surgery=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+
+    six_weeks.refresh_from_db()
+    driving.refresh_from_db()
+    assert six_weeks.starts_at == old[0] + timedelta(days=3)
+    assert driving.ends_on == old[1] + timedelta(days=3)
+    assert driving.starts_on == surgery.performed_on  # already in force: its start stays
+    wound_check.refresh_from_db()
+    walking.refresh_from_db()
+    assert wound_check.starts_at.astimezone(patient.tz).date() == surgery.performed_on + timedelta(days=14)
+    assert walking.target_on == surgery.performed_on + timedelta(days=1)  # achieved: untouched
+
+
+def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(default_protocol, patient, surgeon):
+    surgery = _surgery(surgeon, patient, 5)
+    protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    lifting = ActivityRestriction.objects.get(patient=patient, activity="lifting")
+    services.restriction_update(actor=surgeon, restriction=lifting, limit_value=5)
+    bathing = ActivityRestriction.objects.get(patient=patient, activity="bathing")
+    services.restriction_delete(actor=surgeon, restriction=bathing)
+
+    protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    lifting.refresh_from_db()
+    assert lifting.limit_value == 5
+    assert not ActivityRestriction.objects.filter(patient=patient, activity="bathing").exists()
+    assert default_protocol.items.get(activity="lifting").limit_value == 10  # protocol untouched
+
+
+def test_only_the_care_team_applies_and_only_their_clinics_protocols(default_protocol, patient, surgeon, other_patient):
+    surgery = _surgery(surgeon, patient, 5)
+    with pytest.raises(ApplicationError):
+        protocol_apply(actor=patient.user, protocol=default_protocol, surgery=surgery)
+    foreign = protocol_copy(protocol=default_protocol, clinic=ClinicFactory())
+    with pytest.raises(ApplicationError) as exc:
+        protocol_apply(actor=surgeon, protocol=foreign, surgery=surgery)
+    assert exc.value.detail.code == "invalid"
+    assert _counts(patient) == (0, 0, 0, 0)
+
+
+def test_a_clinic_copy_is_editable_without_touching_the_default(default_protocol, clinic):
+    copy = protocol_copy(protocol=default_protocol, clinic=clinic, name="Our lumbar revision plan")
+    copy.items.filter(activity="lifting").update(end_week=12)
+    assert default_protocol.items.get(activity="lifting").end_week == 6
+    assert copy.items.count() == default_protocol.items.count()
+
+
+def test_plan_api_for_patient_and_care_team(api, default_protocol, patient, surgeon, other_patient, django_assert_max_num_queries):
+    surgery = _surgery(surgeon, patient, 5)
+    protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    with django_assert_max_num_queries(12):
+        response = api(patient.user).get("/api/v1/me/plan/")
+    assert response.status_code == 200
+    [plan] = response.json()
+    assert plan["protocol"] == "Lumbar revision fusion" and plan["surgery"] == surgery.pk
+    pt = next(i for i in plan["items"] if i["item_type"] == "pt_plan")
+    assert len(pt["records"]) == 16
+    assert api(surgeon).get(f"/api/v1/patients/{patient.pk}/plan/").json() == response.json()
+    assert api(surgeon).get(f"/api/v1/patients/{other_patient.pk}/plan/").status_code == 404
+    assert api(patient.user).get(f"/api/v1/patients/{other_patient.pk}/plan/").status_code == 404
