@@ -1,0 +1,329 @@
+"""Benchmark: sync pull over HTTP (gunicorn + PostgreSQL) against a floor.
+
+    .venv/bin/python bench/sync_pull.py [--postgres postgres://postgres@127.0.0.1:5432] [--rounds 30]
+
+Seeds a bench database of its own (``realign_bench_sync``, dropped and recreated) with one
+patient and a year of data (about 2,000 rows across the synced tables), starts two gunicorn
+servers side by side (one worker each) and times, in the same run:
+
+- the real endpoint, ``GET /api/v1/sync/pull/`` (JWT auth, clock lock, registry codecs, orjson);
+- a floor: a bare WSGI app that fetches the same rows and columns with psycopg in one
+  transaction (clock under its lock, then all tables in one pipelined round trip, times and
+  dates converted in SQL) and serialises them with orjson. No Django, no auth: the least any
+  implementation has to do.
+
+for a first pull (``last_pulled_at=null``) and an incremental pull of 20 changes. Prints the
+medians and ratios as a markdown table (docs/benchmarks.md, ``## Sync``).
+
+Small functions on purpose (database, seed, serve, time_requests) so the shared
+``bench/harness.py`` can replace them later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "realign_bench_sync"
+
+
+# --- database -------------------------------------------------------------------------------------
+
+
+def recreate_database(server_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server_url}/{name}"
+
+
+def django_setup(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+
+def seed_patient(*, days: int = 365):
+    """One patient with a year of history through the real services: per day 4 pain logs and one
+    of PT session / milestone / restriction, plus a surgery, a stay and monthly appointments."""
+    from django.utils import timezone
+
+    from accounts import services as accounts
+    from recovery import services
+
+    clinic = accounts.clinic_create(name="Bench clinic")
+    surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
+    patient = accounts.patient_create(
+        clinic=clinic, email="patient@bench.test", first_name="Bench", last_name="Patient",
+        date_of_birth=timezone.localdate().replace(year=1970), time_zone="America/New_York",
+        surgeon=surgeon,
+    )
+    user = patient.user
+    start = timezone.now() - timedelta(days=days)
+    surgery, _ = services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=start.date(), region="lumbar", levels="L4-L5",
+        procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"], surgeon=surgeon,
+    )
+    services.hospital_stay_create(
+        actor=surgeon, patient=patient, surgery=surgery, admitted_at=start,
+        discharged_at=start + timedelta(days=3), facility="General", discharge_disposition="home",
+    )
+    for day in range(days):
+        when = start + timedelta(days=day, hours=9)
+        for n in range(4):
+            services.pain_log_create(
+                actor=user, patient=patient, recorded_at=when + timedelta(hours=3 * n),
+                intensity=(day + n) % 11, location="back", relief=["ice", "walking"][: n % 3],
+                notes="after the morning walk" if n == 0 else "",
+            )
+        if day % 3 == 0:
+            services.pt_session_create(
+                actor=user, patient=patient, performed_at=when, status="completed",
+                exercises=[{"name": "bridges", "sets": 3, "reps": 10}], pain_before=5, pain_after=4,
+            )
+        elif day % 3 == 1:
+            services.milestone_create(actor=surgeon, patient=patient, title=f"Goal {day}", target_on=when.date())
+        else:
+            services.restriction_create(
+                actor=surgeon, patient=patient, activity="lifting", starts_on=when.date(),
+                ends_on=when.date() + timedelta(days=30), limit_value=10, limit_unit="lb",
+            )
+        if day % 30 == 0:
+            services.appointment_create(
+                actor=surgeon, patient=patient, starts_at=when, purpose="follow_up", clinician=surgeon,
+                status="completed",
+            )
+    return patient
+
+
+def make_changes(patient, count: int = 20) -> None:
+    from django.utils import timezone
+
+    from recovery import services
+    from recovery.models import PainLog
+
+    logs = list(PainLog.objects.filter(patient=patient).order_by("-recorded_at")[: count // 2])
+    for log in logs:
+        services.pain_log_update(actor=patient.user, pain_log=log, intensity=(log.intensity + 1) % 11)
+    for n in range(count - len(logs)):
+        services.pain_log_create(
+            actor=patient.user, patient=patient, recorded_at=timezone.now() - timedelta(minutes=n),
+            intensity=3, location="leg",
+        )
+
+
+def clock_value(patient) -> int:
+    from accounts.models import PatientClock
+
+    return PatientClock.objects.get(patient=patient).value
+
+
+def floor_spec(schema_version: int = 2) -> list:
+    """What the floor selects: per table the db table and (wire name, db column, kind)."""
+    from recovery.sync.tables import SYNC_TABLES, EpochMs, ForeignId, IsoDate, JsonList, Number
+
+    kinds = {EpochMs: "ms", IsoDate: "date", JsonList: "json", ForeignId: "text", Number: "float"}
+    return [
+        [
+            table.model._meta.db_table,
+            [[c.name, table.model._meta.get_field(c.name).column, kinds.get(type(c.codec), "")]
+             for c in table.columns_for(schema_version)],
+            name,
+        ]
+        for name, table in SYNC_TABLES.items()
+    ]
+
+
+# --- the floor: psycopg + orjson, nothing else ---------------------------------------------------
+
+_floor = {}
+
+_SQL_FOR_KIND = {
+    "ms": "(extract(epoch from {c}) * 1000)::bigint",
+    "date": "to_char({c}, 'YYYY-MM-DD')",
+    "json": "{c}::text",
+    "text": "{c}::text",
+    "float": "{c}::float8",
+    "": "{c}",
+}
+
+
+def _floor_queries():
+    if "queries" not in _floor:
+        spec = json.loads(os.environ["SYNC_FLOOR_SPEC"])
+        queries = []
+        for db_table, columns, wire_table in spec:
+            names = ["id", *(name for name, _, _ in columns)]
+            select = ", ".join(["id", *(_SQL_FOR_KIND[kind].format(c=f'"{col}"') for _, col, kind in columns)])
+            sql = (
+                f'SELECT deleted_at IS NOT NULL, {select} FROM "{db_table}" '
+                "WHERE patient_id = %(patient)s AND ((%(since)s::bigint IS NULL AND deleted_at IS NULL) "
+                "OR sync_version > %(since)s::bigint)"
+            )
+            queries.append((wire_table, names, sql))
+        _floor["queries"] = queries
+    return _floor["queries"]
+
+
+def floor_app(environ, start_response):
+    """One transaction: the clock under its lock, then every table's rows in one round trip
+    (psycopg pipeline mode), each row a dict, then orjson."""
+    import orjson
+    import psycopg
+
+    if "conn" not in _floor:
+        _floor["conn"] = psycopg.connect(os.environ["DATABASE_URL"])
+    conn = _floor["conn"]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    since = query.get("last_pulled_at", ["null"])[0]
+    args = {"patient": int(query["patient"][0]), "since": None if since == "null" else int(since)}
+    changes = {}
+    with conn.transaction():
+        timestamp = conn.execute(
+            "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE", args
+        ).fetchone()[0]
+        with conn.pipeline():
+            cursors = [(wire_table, names, conn.execute(sql, args)) for wire_table, names, sql in _floor_queries()]
+        for wire_table, names, cursor in cursors:
+            updated, deleted = [], []
+            for row in cursor.fetchall():
+                if row[0]:
+                    deleted.append(row[1])
+                else:
+                    updated.append(dict(zip(names, row[1:], strict=True)))
+            changes[wire_table] = {"created": [], "updated": updated, "deleted": deleted}
+    body = orjson.dumps({"changes": changes, "timestamp": timestamp})
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+# --- serving and timing ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(app: str, *, env: dict, chdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--chdir", str(chdir), "--log-level", "warning"],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{app} did not start: {process.stderr.read().decode()}")
+
+
+def time_one(session, url: str, headers=None) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = session.get(url, headers=headers)
+    body = response.content
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return elapsed, len(body)
+
+
+def time_pairs(session, a: tuple, b: tuple, *, rounds: int, warmup: int = 5) -> list[tuple[float, int]]:
+    """Median wall time (ms) and body size of two requests, timed alternately so that noise
+    from other processes on the machine falls on both alike. ``a`` and ``b`` are (url, headers)."""
+    for _ in range(warmup):
+        time_one(session, *a)
+        time_one(session, *b)
+    times: tuple[list, list] = ([], [])
+    sizes = [0, 0]
+    for _ in range(rounds):
+        for i, (url, headers) in enumerate((a, b)):
+            elapsed, sizes[i] = time_one(session, url, headers)
+            times[i].append(elapsed)
+    return [(statistics.median(times[i]), sizes[i]) for i in (0, 1)]
+
+
+def row_count(body: dict) -> int:
+    return sum(len(c["updated"]) + len(c["deleted"]) for c in body["changes"].values())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--days", type=int, default=365)
+    args = parser.parse_args(argv)
+
+    import requests
+
+    database_url = recreate_database(args.postgres, BENCH_DB)
+    django_setup(database_url)
+    started = time.perf_counter()
+    patient = seed_patient(days=args.days)
+    print(f"seeded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+    from accounts.tokens import tokens_for
+
+    env = {"DATABASE_URL": database_url, "DJANGO_DEBUG": "false", "SYNC_FLOOR_SPEC": json.dumps(floor_spec())}
+    django_server, django_url = serve("config.wsgi:application", env=env, chdir=ROOT)
+    floor_server, floor_url = serve("sync_pull:floor_app", env=env, chdir=ROOT / "bench")
+    try:
+        session = requests.Session()
+        auth = {"Authorization": f"Bearer {tokens_for(patient.user)['access']}"}
+        pull = f"{django_url}/api/v1/sync/pull/?schema_version=2&last_pulled_at="
+        floor = f"{floor_url}/?patient={patient.pk}&last_pulled_at="
+        first_rows = row_count(session.get(pull + "null", headers=auth).json())
+        assert first_rows == row_count(session.get(floor + "null").json())
+
+        results = {}
+        results["first"] = (
+            *time_pairs(session, (pull + "null", auth), (floor + "null", None), rounds=args.rounds),
+            first_rows,
+        )
+        since = clock_value(patient)
+        make_changes(patient, 20)
+        inc_rows = row_count(session.get(pull + str(since), headers=auth).json())
+        results["incremental"] = (
+            *time_pairs(session, (pull + str(since), auth), (floor + str(since), None), rounds=args.rounds * 3),
+            inc_rows,
+        )
+    finally:
+        for server in (django_server, floor_server):
+            server.terminate()
+            server.wait(timeout=10)
+
+    print("| pull | rows | body | endpoint median | floor median | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name, ((ms, size), (floor_ms, _), rows) in results.items():
+        print(f"| {name} | {rows} | {size / 1024:.0f} KiB | {ms:.1f} ms | {floor_ms:.1f} ms | {ms / floor_ms:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

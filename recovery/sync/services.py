@@ -1,0 +1,198 @@
+"""Push: apply a device's changes through the one write path, all or nothing (design.md
+section 5).
+
+Every record goes through ``record_create`` / ``record_update`` / ``record_delete``, so the
+same role rules, validation, clock stamps and reminder planning apply as for the REST API and
+the admin. The whole push is one transaction: the first problem raises, and nothing of the
+push stays.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework import exceptions
+from rest_framework.exceptions import ErrorDetail
+
+from accounts.models import PatientProfile, User
+from accounts.services import patient_clock_read
+from config.api.errors import ApplicationError, Conflict
+
+from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
+from .tables import SYNC_TABLES, ForeignId
+
+
+def _validation_error(exc: DjangoValidationError, attr: str) -> exceptions.ValidationError:
+    """A model's field errors, renamed to ``<table>.<id>.<field>``."""
+    errors = {}
+    if hasattr(exc, "error_dict"):
+        for name, field_errors in exc.error_dict.items():
+            key = attr if name == NON_FIELD_ERRORS else f"{attr}.{name}"
+            for error in field_errors:
+                message = error.message % error.params if error.params else error.message
+                errors.setdefault(key, []).append(ErrorDetail(message, code=error.code or "invalid"))
+    else:
+        for error in exc.error_list:
+            message = error.message % error.params if error.params else error.message
+            errors.setdefault(attr, []).append(ErrorDetail(message, code=error.code or "invalid"))
+    return exceptions.ValidationError(errors)
+
+
+def _renamed(exc: ApplicationError, attr: str) -> ApplicationError:
+    """The same refusal, pointing at the record (and its field, if the service named one)."""
+    return type(exc)(
+        str(exc.detail),
+        code=exc.detail.code,
+        status_code=exc.status_code,
+        attr=f"{attr}.{exc.attr}" if exc.attr else attr,
+        extra=exc.extra,
+    )
+
+
+def _resolve_foreign_keys(record: PushedRecord, values: dict, patient: PatientProfile) -> dict:
+    """Foreign ids become rows, looked up within the patient's record only."""
+    resolved = dict(values)
+    for name, value in values.items():
+        column = record.table.column(name)
+        if isinstance(column.codec, ForeignId) and value is not None:
+            related = record.table.model._meta.get_field(name).related_model
+            row = related.all_objects.filter(pk=value, patient=patient, deleted_at__isnull=True).first()
+            if row is None:
+                raise DjangoValidationError(
+                    {name: DjangoValidationError("No such record for this patient.", code="does_not_exist")}
+                )
+            resolved[name] = row
+    return resolved
+
+
+def _changed_values(record: PushedRecord, row) -> dict:
+    """WatermelonDB pushes whole records; only the columns that differ are written (so a
+    patient marking a care-team milestone achieved changes only ``achieved_on``)."""
+    changed = {}
+    for name, value in record.values.items():
+        column = record.table.column(name)
+        model_field = row._meta.get_field(name)
+        stored = getattr(row, model_field.attname)
+        if not column.codec.same(stored, value):
+            changed[name] = value
+    return changed
+
+
+def _existing_rows(batch: PushBatch) -> dict[str, dict]:
+    """One query per table: every row the push names, tombstones and other patients' included."""
+    ids: dict[str, set] = {}
+    for record in batch.records:
+        ids.setdefault(record.table.name, set()).add(record.id)
+    for table, record_id in batch.deleted:
+        ids.setdefault(table.name, set()).add(record_id)
+    return {
+        name: {
+            row.pk: row
+            for row in SYNC_TABLES[name].model.all_objects.select_related("patient").filter(pk__in=wanted)
+        }
+        for name, wanted in ids.items()
+    }
+
+
+def _check_conflicts(batch: PushBatch, existing: dict, patient: PatientProfile, last_pulled_at: int):
+    conflicts: dict[str, list[str]] = {}
+    first_code = None
+
+    def conflict(table: str, record_id: str, code: str):
+        nonlocal first_code
+        conflicts.setdefault(table, []).append(record_id)
+        first_code = first_code or code
+
+    for record in batch.records:
+        row = existing[record.table.name].get(record.id)
+        if row is None:
+            continue
+        if row.patient_id != patient.pk:
+            raise Conflict(
+                "This id is already in use; create the record with a new id.",
+                code="id_taken",
+                attr=f"{record.attr}.id",
+                extra={"table": record.table.name, "id": record.id},
+            )
+        if row.deleted_at is not None:
+            conflict(record.table.name, record.id, "deleted")
+        elif row.sync_version > last_pulled_at:
+            conflict(record.table.name, record.id, "conflict")
+    for table, record_id in batch.deleted:
+        row = existing[table.name].get(record_id)
+        live = row is not None and row.patient_id == patient.pk and row.deleted_at is None
+        if live and row.sync_version > last_pulled_at:
+            conflict(table.name, record_id, "conflict")
+    if conflicts:
+        first_table = next(iter(conflicts))
+        raise Conflict(
+            "Records changed on the server since your last pull; pull, merge and push again. "
+            "Nothing was applied.",
+            code=first_code,
+            attr=f"{first_table}.{conflicts[first_table][0]}",
+            extra={"conflicts": {name: sorted(ids) for name, ids in conflicts.items()}},
+        )
+
+
+def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile) -> None:
+    writer = record.table.writer
+    if row is None:
+        values = _resolve_foreign_keys(record, record.values, patient)
+        writer.create(actor=actor, patient=patient, id=record.id, values=values)
+        return
+    changed = _changed_values(record, row)
+    if changed:
+        values = _resolve_foreign_keys(record, changed, patient)
+        writer.update(actor=actor, row=row, values=values)
+
+
+def _table_order(name: str) -> int:
+    return list(SYNC_TABLES).index(name)
+
+
+@transaction.atomic
+def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batch: PushBatch) -> None:
+    """Applies a push. Raises (and writes nothing) on the first refusal:
+
+    - 403 if the push touches a table the patient may not write (named in the error);
+    - 409 ``conflict`` if a pushed or deleted record changed on the server after
+      ``last_pulled_at`` (ids by table under ``conflicts``), ``deleted`` if an update names a
+      deleted record, ``id_taken`` if the id belongs to another patient's record;
+    - 400 with ``<table>.<id>.<field>`` for a value the write path refuses.
+
+    ``created`` with an existing id updates it, ``updated`` with an unknown id creates it,
+    unknown ``deleted`` ids are ignored.
+    """
+    denied = forbidden_tables(batch)
+    if denied:
+        raise_forbidden_tables(denied)
+    # Holding the clock's row lock from here to commit orders this push after every writer
+    # that committed before and before every writer that comes after: the conflict check
+    # below cannot be overtaken by a concurrent write.
+    clock = patient_clock_read(patient_id=patient.pk)
+    if last_pulled_at > clock:
+        raise ApplicationError(
+            "last_pulled_at is later than any timestamp this server handed out.",
+            code="in_future",
+            attr="last_pulled_at",
+        )
+    existing = _existing_rows(batch)
+    _check_conflicts(batch, existing, patient, last_pulled_at)
+
+    for record in sorted(batch.records, key=lambda r: _table_order(r.table.name)):
+        row = existing[record.table.name].get(record.id)
+        try:
+            _apply_record(record, row, actor=actor, patient=patient)
+        except DjangoValidationError as exc:
+            raise _validation_error(exc, record.attr) from exc
+        except ApplicationError as exc:
+            raise _renamed(exc, record.attr) from exc
+    for table, record_id in sorted(batch.deleted, key=lambda d: -_table_order(d[0].name)):
+        row = existing[table.name].get(record_id)
+        if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
+            continue  # unknown (or already deleted) ids are ignored
+        try:
+            table.writer.delete(actor=actor, row=row)
+        except ApplicationError as exc:
+            raise _renamed(exc, f"{table.name}.{record_id}") from exc

@@ -1,0 +1,635 @@
+"""The sync schema: which tables sync, their columns and how each column travels.
+
+A raw record on the wire is ``{"id": str, "<column>": str | number | bool | null}``
+(design.md section 5): times as epoch milliseconds, dates as ``YYYY-MM-DD``, lists as JSON
+strings, foreign keys as id strings. Each column has a codec that turns a database value into
+its wire form (pull) and a wire value back into a model value (push), refusing wrong types
+with a message that names the column.
+
+Adding a table is one ``register(SyncTable(...))`` entry: its model (with the ``ClinicalRecord``
+sync columns ``id``, ``patient``, ``sync_version``, ``deleted_at``, ``updated_at``), its
+columns, and how a push writes it (``writer``; ``None`` = read-only for the patient).
+The reminders inbox (``notifications``) is meant to be added that way once
+``reminders.models.Notification`` lands (not done here): ``since=3``, every column
+``writable=False`` except ``read_at``, and a writer whose ``update`` calls the reminders service
+that marks a notification read (``create``/``delete`` refuse with a 403).
+
+Schema versions: ``since`` on a table or column is the sync schema version that introduced it.
+A client on version N is sent only tables with ``since <= N`` (WatermelonDB warns about tables
+it does not know) and only columns with ``since <= N``. ``docs/sync.md`` lists the history.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+import orjson
+from django.conf import settings
+from django.db import models
+from rest_framework import status
+
+from config.api.errors import ApplicationError
+from reminders.models import Notification
+from reminders.services import notification_delete, notification_mark_read
+
+from ..models import (
+    RECORD_ID_PATTERN,
+    ActivityRestriction,
+    Appointment,
+    CheckIn,
+    Complication,
+    HospitalStay,
+    ImagingStudy,
+    Milestone,
+    OutcomeScore,
+    PainLog,
+    PrepItem,
+    PTSession,
+    Surgery,
+)
+from ..services.records import RECORD_KINDS, RecordKind, record_create, record_delete, record_update
+
+ID_RE = re.compile(RECORD_ID_PATTERN)
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
+MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+MAX_INT = 2**31 - 1
+
+
+class WireError(ValueError):
+    """A wire value of the wrong type or form. ``code`` goes into the error body."""
+
+    def __init__(self, message: str, code: str = "invalid_type"):
+        super().__init__(message)
+        self.code = code
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_int(value) -> int:
+    """JavaScript numbers: an integer, or a float with no fractional part."""
+    if _is_int(value):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise WireError("Expected an integer.")
+
+
+# --- Codecs -------------------------------------------------------------------------------------
+# ``to_wire`` runs per row on every pull: keep it cheap. ``from_wire`` validates types only; the
+# write path (full_clean and the database) checks the values.
+
+
+@dataclass(frozen=True)
+class Codec:
+    wire_type: str  # "string" | "number" | "boolean", as in WatermelonDB's appSchema
+    nullable: bool = False
+
+    # PostgreSQL expression giving the wire form of column ``{c}`` (the pull's fast path; must
+    # agree with ``to_wire``, which tests/recovery/sync/test_pull.py checks on PostgreSQL).
+    pg_sql = "{c}"
+
+    def to_wire(self, value):
+        return value
+
+    def from_wire(self, value):
+        if value is None:
+            if self.nullable:
+                return None
+            raise WireError("May not be null.", code="null")
+        return self.decode(value)
+
+    def decode(self, value):
+        raise NotImplementedError
+
+    def same(self, stored, incoming) -> bool:
+        return stored == incoming
+
+
+@dataclass(frozen=True)
+class Text(Codec):
+    wire_type: str = "string"
+    blank_for_null: bool = False  # WatermelonDB optional strings may come back as null
+
+    def from_wire(self, value):
+        if value is None and self.blank_for_null:
+            return ""
+        return super().from_wire(value)
+
+    def decode(self, value):
+        if not isinstance(value, str):
+            raise WireError("Expected a string.")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise WireError("NUL characters are not allowed.", code="null_characters_not_allowed")
+        return value
+
+
+@dataclass(frozen=True)
+class Integer(Codec):
+    wire_type: str = "number"
+
+    def decode(self, value):
+        number = _as_int(value)
+        if not -MAX_INT <= number <= MAX_INT:
+            raise WireError("Out of range.", code="out_of_range")
+        return number
+
+
+@dataclass(frozen=True)
+class Number(Codec):
+    """A decimal column (limit_value), sent as a JSON number."""
+
+    wire_type: str = "number"
+    pg_sql = "{c}::float8"
+
+    def to_wire(self, value):
+        return None if value is None else float(value)
+
+    def decode(self, value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise WireError("Expected a number.")
+        try:
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        except InvalidOperation as exc:
+            raise WireError("Expected a finite number.") from exc
+        if not number.is_finite():
+            raise WireError("Expected a finite number.")
+        return number
+
+    def same(self, stored, incoming) -> bool:
+        if stored is None or incoming is None:
+            return stored is incoming
+        return Decimal(stored) == incoming
+
+
+@dataclass(frozen=True)
+class Boolean(Codec):
+    wire_type: str = "boolean"
+
+    def decode(self, value):
+        if not isinstance(value, bool):
+            raise WireError("Expected true or false.")
+        return value
+
+
+@dataclass(frozen=True)
+class EpochMs(Codec):
+    """An aware datetime as integer epoch milliseconds (UTC)."""
+
+    wire_type: str = "number"
+    # Truncated to the millisecond like ``to_wire`` (floor division), exact whether EXTRACT
+    # returns numeric (PostgreSQL 14+) or double precision.
+    pg_sql = "(EXTRACT(EPOCH FROM date_trunc('milliseconds', {c})) * 1000)::bigint"
+
+    def to_wire(self, value):
+        return None if value is None else (value - EPOCH) // ONE_MS
+
+    def decode(self, value):
+        ms = _as_int(value)
+        if not 0 <= ms <= MAX_MS:
+            raise WireError("Epoch milliseconds out of range.", code="out_of_range")
+        return EPOCH + timedelta(milliseconds=ms)
+
+    def same(self, stored, incoming) -> bool:
+        # The wire carries milliseconds; a stored time with microseconds that comes back
+        # truncated is the same time, not a change.
+        if stored is None or incoming is None:
+            return stored is incoming
+        return self.to_wire(stored) == self.to_wire(incoming)
+
+
+@dataclass(frozen=True)
+class IsoDate(Codec):
+    wire_type: str = "string"
+    pg_sql = "to_char({c}, 'YYYY-MM-DD')"
+
+    def to_wire(self, value):
+        return None if value is None else value.isoformat()
+
+    def decode(self, value):
+        if not isinstance(value, str) or not DATE_RE.match(value):
+            raise WireError("Expected a date as YYYY-MM-DD.")
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise WireError("Not a calendar date.", code="invalid_date") from exc
+
+
+@dataclass(frozen=True)
+class JsonList(Codec):
+    """A list column, sent as a JSON string (WatermelonDB has no array type)."""
+
+    wire_type: str = "string"
+    max_length: int = 20_000
+    pg_sql = "{c}::text"
+
+    def to_wire(self, value):
+        return orjson.dumps(value).decode() if value is not None else None
+
+    container = list
+
+    def decode(self, value):
+        what = self.container.__name__.replace("dict", "object")
+        if not isinstance(value, str):
+            raise WireError(f"Expected a JSON string holding a {what}.")
+        if len(value) > self.max_length:
+            raise WireError("Too long.", code="max_length")
+        if "\x00" in value or "\\u0000" in value:
+            raise WireError("NUL characters are not allowed.", code="null_characters_not_allowed")
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise WireError("Not valid JSON.", code="invalid_json") from exc
+        if not isinstance(parsed, self.container):
+            raise WireError(f"Expected a JSON {what}.")
+        return parsed
+
+    def from_wire(self, value):
+        if value is None or value == "":
+            return self.container()
+        return super().from_wire(value)
+
+
+@dataclass(frozen=True)
+class JsonObject(JsonList):
+    """An object column (a questionnaire's answers), sent as a JSON string."""
+
+    container = dict
+
+
+@dataclass(frozen=True)
+class ForeignId(Codec):
+    """A foreign key sent as the related row's id string."""
+
+    wire_type: str = "string"
+    nullable: bool = True
+    pg_sql = "{c}::text"
+
+    def to_wire(self, value):
+        return None if value is None else str(value)
+
+    def decode(self, value):
+        if not isinstance(value, str) or not ID_RE.match(value):
+            raise WireError("Expected an id (1-36 of A-Z a-z 0-9 _ -).", code="invalid_id")
+        return value
+
+    def from_wire(self, value):
+        if value == "":  # WatermelonDB's empty relation
+            value = None
+        return super().from_wire(value)
+
+
+# --- Columns and tables -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the wire name (design.md section 2), equal to the model field name
+    codec: Codec
+    writable: bool = True  # False: sent on pull, ignored on push (the server owns it)
+    since: int = 1  # sync schema version that introduced the column
+
+    @property
+    def db_name(self) -> str:
+        """What to ask ``.values()`` for: the attname for foreign keys (no join)."""
+        return self.name + "_id" if isinstance(self.codec, ForeignId) else self.name
+
+
+class RecordWriter:
+    """Writes a clinical table through the one write path (``recovery.services.records``).
+
+    The ``RecordKind`` is looked up when writing, not when this module is imported, so the
+    reminder planning that other modules install on the kinds is always used (the same rule as
+    ``recovery/services/clinical.py``). A table with other rules (the reminders inbox: only
+    ``read_at`` may change) registers its own writer with the same three methods.
+    """
+
+    def __init__(self, table: str):
+        self.table = table
+
+    @property
+    def kind(self) -> RecordKind:
+        return RECORD_KINDS[self.table]
+
+    @property
+    def patient_may_write(self) -> bool:
+        """Patients push this table at all (the write path still checks each row: a patient
+        completes their own checklist items without being able to create any)."""
+        return self.kind.patient_may_create or self.kind.patient_fields is not None
+
+    def create(self, *, actor, patient, id: str, values: dict) -> None:
+        record_create(self.kind, actor=actor, patient=patient, id=id, **values)
+
+    def update(self, *, actor, row, values: dict) -> None:
+        record_update(self.kind, actor=actor, record=row, **values)
+
+    def delete(self, *, actor, row) -> None:
+        record_delete(self.kind, actor=actor, record=row)
+
+
+@dataclass(frozen=True)
+class SyncTable:
+    name: str
+    model: type[models.Model]
+    columns: tuple[Column, ...]
+    # How a push writes the table. ``None``: read-only (a push with any record in it is a 403
+    # naming the table), and so is a writer whose ``patient_may_write`` is False.
+    writer: RecordWriter | None = None
+    since: int = 1
+    by_name: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "by_name", {c.name: c for c in self.columns})
+
+    def column(self, name: str) -> Column | None:
+        return self.by_name.get(name)
+
+    def columns_for(self, schema_version: int) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.since <= schema_version)
+
+    @property
+    def patient_writable(self) -> bool:
+        return self.writer is not None and self.writer.patient_may_write
+
+
+SYNC_TABLES: dict[str, SyncTable] = {}
+
+
+def register(table: SyncTable) -> SyncTable:
+    names = [c.name for c in table.columns]
+    if len(names) != len(set(names)) or "id" in names:
+        raise ValueError(f"{table.name}: column names must be unique and not 'id'")
+    SYNC_TABLES[table.name] = table
+    return table
+
+
+def _meta_columns() -> tuple[Column, ...]:
+    """Server-owned columns every clinical table sends. ``created_by`` (v2) lets the app tell
+    the patient's own rows (editable) from the care team's."""
+    return (
+        Column("created_by", ForeignId(), writable=False, since=2),
+        Column("created_at", EpochMs(), writable=False),
+        Column("updated_at", EpochMs(), writable=False),
+    )
+
+
+register(
+    SyncTable(
+        "surgeries",
+        Surgery,
+        (
+            Column("performed_on", IsoDate()),
+            Column("region", Text()),
+            Column("levels", Text()),
+            Column("procedure", Text()),
+            Column("is_revision", Boolean()),
+            Column("revision_reasons", JsonList()),
+            Column("prior_surgery", ForeignId()),
+            Column("surgeon", ForeignId(), writable=False),
+            Column("facility", Text(blank_for_null=True)),
+            Column("notes", Text(blank_for_null=True)),
+            Column("estimated_blood_loss_ml", Integer(nullable=True)),
+            Column("transfusion_given", Boolean(nullable=True)),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("surgeries"),
+    )
+)
+register(
+    SyncTable(
+        "hospital_stays",
+        HospitalStay,
+        (
+            Column("surgery", ForeignId(nullable=False)),
+            Column("admitted_at", EpochMs()),
+            Column("discharged_at", EpochMs(nullable=True)),
+            Column("facility", Text(blank_for_null=True)),
+            Column("discharge_disposition", Text(blank_for_null=True)),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("hospital_stays"),
+    )
+)
+register(
+    SyncTable(
+        "pain_logs",
+        PainLog,
+        (
+            Column("recorded_at", EpochMs()),
+            Column("intensity", Integer()),
+            Column("location", Text()),
+            Column("medication_taken", Boolean()),
+            Column("relief", JsonList()),
+            Column("notes", Text(blank_for_null=True)),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("pain_logs"),
+    )
+)
+register(
+    SyncTable(
+        "pt_sessions",
+        PTSession,
+        (
+            Column("scheduled_for", EpochMs(nullable=True)),
+            Column("performed_at", EpochMs(nullable=True)),
+            Column("status", Text()),
+            Column("setting", Text()),
+            Column("duration_minutes", Integer(nullable=True)),
+            Column("exercises", JsonList()),
+            Column("pain_before", Integer(nullable=True)),
+            Column("pain_after", Integer(nullable=True)),
+            Column("exertion", Integer(nullable=True)),
+            Column("notes", Text(blank_for_null=True)),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("pt_sessions"),
+    )
+)
+register(
+    SyncTable(
+        "restrictions",
+        ActivityRestriction,
+        (
+            Column("activity", Text()),
+            Column("instructions", Text(blank_for_null=True)),
+            Column("limit_value", Number(nullable=True)),
+            Column("limit_unit", Text(blank_for_null=True)),
+            Column("starts_on", IsoDate()),
+            Column("ends_on", IsoDate(nullable=True)),
+            Column("lifted_on", IsoDate(nullable=True)),
+            Column("lifted_by", ForeignId(), writable=False),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("restrictions"),
+    )
+)
+register(
+    SyncTable(
+        "appointments",
+        Appointment,
+        (
+            Column("clinician", ForeignId(), writable=False),
+            Column("starts_at", EpochMs()),
+            Column("ends_at", EpochMs(nullable=True)),
+            Column("location", Text(blank_for_null=True)),
+            Column("telehealth_url", Text(blank_for_null=True)),
+            Column("purpose", Text()),
+            Column("imaging", Text()),
+            Column("status", Text()),
+            Column("notes", Text(blank_for_null=True)),
+            Column("imaging_study", ForeignId(), writable=False),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("appointments"),
+    )
+)
+register(
+    SyncTable(
+        "milestones",
+        Milestone,
+        (
+            Column("title", Text()),
+            Column("kind", Text()),
+            Column("target_on", IsoDate(nullable=True)),
+            Column("achieved_on", IsoDate(nullable=True)),
+            Column("notes", Text(blank_for_null=True)),
+            *_meta_columns(),
+        ),
+        writer=RecordWriter("milestones"),
+    )
+)
+
+
+# --- Version 3: outcomes, preparation, imaging, complications, check-ins, the inbox -------------
+
+
+def _clinical(name: str, model, *columns: Column) -> SyncTable:
+    return register(SyncTable(name, model, (*columns, *_meta_columns()), writer=RecordWriter(name), since=3))
+
+
+_clinical(
+    "outcome_scores", OutcomeScore,
+    Column("instrument", Text()),
+    Column("version", Text(blank_for_null=True)),
+    Column("timepoint", Text()),
+    Column("completed_at", EpochMs()),
+    Column("surgery", ForeignId()),
+    Column("answers", JsonObject()),
+    Column("sections_answered", Integer(), writable=False),
+    Column("score", Number(), writable=False),
+)
+_clinical(
+    "prep_items", PrepItem,
+    Column("surgery", ForeignId(nullable=False)),
+    Column("kind", Text()),
+    Column("title", Text(blank_for_null=True)),
+    Column("owner", Text()),
+    Column("due_on", IsoDate()),
+    Column("status", Text()),
+    Column("completed_on", IsoDate(nullable=True)),
+    Column("waived_reason", Text(blank_for_null=True)),
+    Column("quit_on", IsoDate(nullable=True)),
+    Column("nicotine_free_confirmed", Boolean(nullable=True)),
+    Column("second_opinion", Text(blank_for_null=True)),
+    Column("hba1c_percent", Number(nullable=True)),
+    Column("hba1c_on", IsoDate(nullable=True)),
+    Column("weight_kg", Number(nullable=True)),
+    Column("bmi", Number(nullable=True)),
+    Column("notes", Text(blank_for_null=True)),
+)
+_clinical(
+    "imaging_studies", ImagingStudy,
+    Column("surgery", ForeignId()),
+    Column("modality", Text()),
+    Column("performed_on", IsoDate()),
+    Column("region", Text()),
+    Column("levels", Text(blank_for_null=True)),
+    Column("purpose", Text()),
+    Column("reading", Text(blank_for_null=True)),
+    Column("fusion_status", Text(blank_for_null=True)),
+    Column("hardware_status", Text(blank_for_null=True)),
+    Column("adjacent_level_change", Boolean(nullable=True)),
+)
+_clinical(
+    "complications", Complication,
+    Column("surgery", ForeignId()),
+    Column("kind", Text()),
+    Column("noticed_on", IsoDate()),
+    Column("severity", Text()),
+    Column("treatment", Text(blank_for_null=True)),
+    Column("resolved_on", IsoDate(nullable=True)),
+    Column("notes", Text(blank_for_null=True)),
+)
+_clinical(
+    "check_ins", CheckIn,
+    Column("answered_at", EpochMs()),
+    Column("temperature_c", Number(nullable=True)),
+    *(
+        Column(name, Boolean(nullable=True))
+        for name in (
+            "wound_redness", "wound_swelling_or_drainage", "wound_opening", "new_numbness_or_weakness",
+            "bowel_bladder_loss_or_saddle_numbness", "cannot_move_limb", "calf_pain_or_leg_swelling",
+            "chest_pain_or_breathless", "trouble_swallowing_or_breathing", "pain_uncontrolled", "fell",
+        )
+    ),
+    Column("notes", Text(blank_for_null=True)),
+)
+
+
+class InboxWriter:
+    """The in-app inbox: the patient marks a notification read (``read_at``) or deletes it;
+    notifications are never created or otherwise changed from a phone."""
+
+    patient_may_write = True
+
+    def create(self, *, actor, patient, id: str, values: dict) -> None:
+        raise ApplicationError(
+            "Notifications are created by the server.", code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN, attr=f"notifications.{id}",
+        )
+
+    def update(self, *, actor, row, values: dict) -> None:
+        if set(values) - {"read_at"}:
+            raise ApplicationError(
+                "Only read_at of a notification can change.", code="permission_denied",
+                status_code=status.HTTP_403_FORBIDDEN, attr=f"notifications.{row.pk}",
+            )
+        if values.get("read_at") is not None and row.read_at is None:
+            notification_mark_read(notification=row)
+
+    def delete(self, *, actor, row) -> None:
+        notification_delete(notification=row)
+
+
+register(
+    SyncTable(
+        "notifications",
+        Notification,
+        (
+            Column("kind", Text(), writable=False),
+            Column("title", Text(), writable=False),
+            Column("body", Text(blank_for_null=True), writable=False),
+            Column("due_at", EpochMs(nullable=True), writable=False),
+            Column("read_at", EpochMs(nullable=True)),
+            Column("created_at", EpochMs(), writable=False),
+            Column("updated_at", EpochMs(), writable=False),
+        ),
+        writer=InboxWriter(),
+        since=3,
+    )
+)
+
+
+def schema_version_range() -> tuple[int, int]:
+    return settings.SYNC_SCHEMA_VERSION_MIN, settings.SYNC_SCHEMA_VERSION_MAX
+
+
+def tables_for(schema_version: int) -> list[SyncTable]:
+    return [t for t in SYNC_TABLES.values() if t.since <= schema_version]

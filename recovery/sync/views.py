@@ -1,0 +1,113 @@
+"""The two sync endpoints (design.md section 5, docs/sync.md). Thin: read the input, call the
+selector or the service, answer."""
+
+import orjson
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role
+
+from . import openapi, protocol
+from .auth import PatientJWTAuthentication
+from .selectors import sync_pull
+from .services import sync_push
+
+
+class IsSyncingPatient(BasePermission):
+    """Only patients sync, and only their own record: the patient is the caller."""
+
+    message = "Only patients sync; the care team uses the API and the admin."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(
+            user and user.is_authenticated and user.role == Role.PATIENT
+            and hasattr(user, "patient_profile")
+        )
+
+
+LAST_PULLED_AT = OpenApiParameter(
+    "last_pulled_at",
+    OpenApiTypes.STR,
+    description="The `timestamp` of the last pull (an integer), or `null` before the first.",
+)
+
+
+class SyncPullView(APIView):
+    authentication_classes = [PatientJWTAuthentication]
+    permission_classes = [IsAuthenticated, IsSyncingPatient]
+
+    @extend_schema(
+        operation_id="sync_pull",
+        auth=openapi.AUTH,
+        summary="WatermelonDB pull: changes since last_pulled_at",
+        parameters=[
+            LAST_PULLED_AT,
+            OpenApiParameter(
+                "schema_version",
+                OpenApiTypes.INT,
+                required=True,
+                description="The app's sync schema version (see docs/sync.md for the range).",
+            ),
+            OpenApiParameter(
+                "migration",
+                OpenApiTypes.STR,
+                description='WatermelonDB migration as JSON (`{"from": 1, "tables": [], "columns": []}`) or `null`.',
+            ),
+        ],
+        responses={
+            200: openapi.PullResponse,
+            400: OpenApiResponse(openapi.SyncErrorResponse, description="Bad parameter"),
+            403: OpenApiResponse(openapi.SyncErrorResponse, description="Not a patient"),
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
+        body = sync_pull(
+            patient_id=request.user.patient_profile.pk,
+            last_pulled_at=protocol.parse_timestamp(params.get("last_pulled_at"), required=False),
+            schema_version=schema_version,
+            migration=protocol.parse_migration(params.get("migration"), schema_version=schema_version),
+        )
+        return HttpResponse(orjson.dumps(body), content_type="application/json")
+
+
+class SyncPushView(APIView):
+    authentication_classes = [PatientJWTAuthentication]
+    permission_classes = [IsAuthenticated, IsSyncingPatient]
+
+    @extend_schema(
+        operation_id="sync_push",
+        auth=openapi.AUTH,
+        summary="WatermelonDB push: apply the device's changes, all or nothing",
+        parameters=[
+            LAST_PULLED_AT,
+            OpenApiParameter("schema_version", OpenApiTypes.INT, description="Optional; checked if given."),
+        ],
+        request=openapi.PushRequest,
+        responses={
+            200: openapi.PushResponse,
+            400: OpenApiResponse(openapi.SyncErrorResponse, description="Bad input; nothing applied"),
+            403: OpenApiResponse(openapi.SyncErrorResponse, description="A table you may not write"),
+            409: OpenApiResponse(openapi.ConflictResponse, description="Changed on the server since the pull"),
+            413: OpenApiResponse(openapi.TooLargeResponse, description="Too many bytes or records"),
+        },
+    )
+    def post(self, request):
+        body = protocol.read_push_body(request)
+        last_pulled_at = protocol.parse_timestamp(request.query_params.get("last_pulled_at"), required=True)
+        protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
+        batch = protocol.parse_push_body(protocol.load_push_body(body))
+        sync_push(
+            actor=request.user,
+            patient=request.user.patient_profile,
+            last_pulled_at=last_pulled_at,
+            batch=batch,
+        )
+        return Response({"ok": True}, status=status.HTTP_200_OK)

@@ -1,0 +1,266 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import PatientClock
+from recovery import services
+from recovery.models import PainLog
+
+from . import factories as f
+from .helpers import ids, ms, pull
+
+pytestmark = pytest.mark.django_db
+
+
+def clock(patient) -> int:
+    return PatientClock.objects.get(patient=patient).value
+
+
+def test_first_pull_sends_every_live_row_under_updated(api, patient, surgeon, other_patient):
+    log = f.pain_log(patient, relief=["ice", "brace"], notes="after walking")
+    gone = f.pain_log(patient)
+    services.pain_log_delete(actor=patient.user, pain_log=gone)
+    rule = f.restriction(patient, surgeon, ends_on=timezone.localdate() + timedelta(days=30))
+    op = f.surgery(patient, surgeon)
+    f.pain_log(other_patient)
+
+    response = pull(api(patient.user))
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["timestamp"] == clock(patient)
+    assert set(body["changes"]) == {
+        "surgeries", "hospital_stays", "pain_logs", "pt_sessions", "restrictions", "appointments", "milestones"
+    }
+    assert all(change["created"] == [] for change in body["changes"].values())
+    assert ids(body, "pain_logs") == [log.id]  # no tombstone, no other patient's row
+    assert body["changes"]["pain_logs"]["deleted"] == []
+    raw = body["changes"]["pain_logs"]["updated"][0]
+    assert json.loads(raw.pop("relief")) == ["ice", "brace"]
+    assert raw == {
+        "id": log.id,
+        "recorded_at": ms(log.recorded_at),
+        "intensity": 5,
+        "location": "back",
+        "medication_taken": False,
+        "notes": "after walking",
+        "created_by": str(patient.user.pk),
+        "created_at": ms(log.created_at),
+        "updated_at": ms(log.updated_at),
+    }
+    restriction = body["changes"]["restrictions"]["updated"][0]
+    assert restriction["starts_on"] == rule.starts_on.isoformat()
+    assert restriction["ends_on"] == rule.ends_on.isoformat()
+    assert restriction["limit_value"] == 10.0
+    assert restriction["lifted_on"] is None
+    surgery = body["changes"]["surgeries"]["updated"][0]
+    assert surgery["surgeon"] == str(surgeon.pk)
+    assert json.loads(surgery["revision_reasons"]) == ["pseudarthrosis"]
+    assert surgery["is_revision"] is True
+    assert surgery["id"] == op.id
+
+
+def test_incremental_pull_sends_changes_and_tombstones_since_last_pull(api, patient, surgeon):
+    kept = f.pain_log(patient)
+    changed = f.pain_log(patient)
+    deleted = f.pain_log(patient)
+    client = api(patient.user)
+    first = pull(client).json()
+
+    services.pain_log_update(actor=patient.user, pain_log=changed, intensity=8)
+    services.pain_log_delete(actor=patient.user, pain_log=deleted)
+    new = f.pain_log(patient)
+    born_and_gone = f.pain_log(patient)
+    services.pain_log_delete(actor=patient.user, pain_log=born_and_gone)
+
+    body = pull(client, first["timestamp"]).json()
+
+    assert body["timestamp"] > first["timestamp"]
+    assert ids(body, "pain_logs") == sorted([changed.id, new.id])
+    assert kept.id not in ids(body, "pain_logs")
+    assert ids(body, "pain_logs", "deleted") == sorted([deleted.id, born_and_gone.id])
+    assert body["changes"]["pain_logs"]["created"] == []
+    again = pull(client, body["timestamp"]).json()
+    assert all(c == {"created": [], "updated": [], "deleted": []} for c in again["changes"].values())
+    assert again["timestamp"] == body["timestamp"]
+
+
+def test_clinician_edit_reaches_the_next_pull(api, patient, surgeon):
+    rule = f.restriction(patient, surgeon)
+    client = api(patient.user)
+    first = pull(client).json()
+    services.restriction_update(actor=surgeon, restriction=rule, limit_value=15)
+    body = pull(client, first["timestamp"]).json()
+    assert [r["limit_value"] for r in body["changes"]["restrictions"]["updated"]] == [15.0]
+
+
+@pytest.mark.parametrize("role", ["surgeon", "nurse"])
+def test_clinicians_do_not_sync(api, patient, surgeon, nurse, role):
+    user = {"surgeon": surgeon, "nurse": nurse}[role]
+    response = pull(api(user))
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "permission_denied"
+
+
+def test_anonymous_is_refused(api):
+    assert pull(api(None)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("params", "attr", "code"),
+    [
+        ({"last_pulled_at": "yesterday"}, "last_pulled_at", "invalid"),
+        ({"last_pulled_at": "-5"}, "last_pulled_at", "invalid"),
+        ({"last_pulled_at": "1e9"}, "last_pulled_at", "invalid"),
+        ({"schema_version": "0"}, "schema_version", "unsupported_schema_version"),
+        ({"schema_version": "3"}, "schema_version", "unsupported_schema_version"),
+        ({"schema_version": "two"}, "schema_version", "invalid"),
+        ({"migration": "{not json"}, "migration", "invalid"),
+        ({"migration": '{"from": 1, "tables": ["bogus"], "columns": []}'}, "migration.tables", "unknown_table"),
+        ({"migration": '{"from": 2, "tables": [], "columns": []}'}, "migration.from", "invalid"),
+        (
+            {"migration": '{"from": 1, "tables": [], "columns": [{"table": "pain_logs", "columns": ["mood"]}]}'},
+            "migration.columns.pain_logs",
+            "unknown_column",
+        ),
+    ],
+)
+def test_bad_parameters_are_a_clear_400(api, patient, params, attr, code):
+    query = {"last_pulled_at": "null", "schema_version": "2", "migration": "null", **params}
+    response = api(patient.user).get("/api/v1/sync/pull/", query)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert body["errors"][0]["attr"] == attr
+    assert body["errors"][0]["code"] == code
+
+
+def test_unsupported_schema_version_states_the_range(api, patient):
+    response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null", "schema_version": 99})
+    assert response.status_code == 400
+    assert response.json()["supported_schema_versions"] == {"min": 1, "max": 2}
+    missing = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null"})
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0]["attr"] == "schema_version"
+
+
+def test_last_pulled_at_in_the_future_is_refused(api, patient):
+    response = pull(api(patient.user), clock(patient) + 1)
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "code": "in_future",
+        "detail": "last_pulled_at is later than any timestamp this server handed out.",
+        "attr": "last_pulled_at",
+    }
+
+
+def test_schema_version_1_has_no_created_by_column(api, patient):
+    f.pain_log(patient)
+    raw = pull(api(patient.user), schema_version=1).json()["changes"]["pain_logs"]["updated"][0]
+    assert "created_by" not in raw
+    assert "intensity" in raw
+
+
+def test_migration_sends_the_named_tables_whole(api, patient, surgeon):
+    old = f.pain_log(patient)
+    goal = f.milestone(patient, surgeon)
+    gone = f.pain_log(patient)
+    client = api(patient.user)
+    first = pull(client, schema_version=1).json()
+    services.pain_log_delete(actor=patient.user, pain_log=gone)
+    rule = f.restriction(patient, surgeon)
+
+    migration = {"from": 1, "tables": [], "columns": [{"table": "pain_logs", "columns": ["created_by"]}]}
+    body = pull(client, first["timestamp"], schema_version=2, migration=migration).json()
+
+    assert ids(body, "pain_logs") == [old.id]  # unchanged since the last pull, sent for the new column
+    assert body["changes"]["pain_logs"]["updated"][0]["created_by"] == str(patient.user.pk)
+    assert ids(body, "pain_logs", "deleted") == [gone.id]
+    assert ids(body, "milestones") == []  # not named: incremental as usual
+    assert goal.id not in ids(body, "milestones")
+    assert ids(body, "restrictions") == [rule.id]
+
+    whole = pull(client, body["timestamp"], migration={"from": 1, "tables": ["milestones"], "columns": []}).json()
+    assert ids(whole, "milestones") == [goal.id]
+    assert ids(whole, "pain_logs") == []
+
+
+def _incremental_pull_queries(api, patient, surgeon, history_days):
+    f.year_of_history(patient, surgeon, days=history_days, per_day=3)
+    client = api(patient.user)
+    since = pull(client).json()["timestamp"]
+    for n in range(20):
+        f.pain_log(patient, intensity=n % 11)
+    with CaptureQueriesContext(connection) as queries:
+        body = pull(client, since).json()
+    assert len(body["changes"]["pain_logs"]["updated"]) == 20
+    return len(queries)
+
+
+@pytest.mark.parametrize("history_days", [5, 120])
+def test_incremental_pull_query_count_is_bounded(
+    api, patient, surgeon, history_days, django_assert_max_num_queries
+):
+    f.year_of_history(patient, surgeon, days=history_days, per_day=3)
+    client = api(patient.user)
+    since = pull(client).json()["timestamp"]
+    for n in range(20):
+        f.pain_log(patient, intensity=n % 11)
+    # auth user, patient profile, the clock, one query per table (+ savepoints)
+    with django_assert_max_num_queries(12):
+        body = pull(client, since).json()
+    assert len(body["changes"]["pain_logs"]["updated"]) == 20
+
+
+def test_query_count_is_the_same_for_short_and_long_histories(api, surgeon, clinic, nurse):
+    from tests.factories import PatientFactory
+
+    short = PatientFactory(clinic=clinic, surgeon=surgeon)
+    long = PatientFactory(clinic=clinic, surgeon=surgeon)
+    assert _incremental_pull_queries(api, short, surgeon, 3) == _incremental_pull_queries(api, long, surgeon, 90)
+
+
+def test_pull_sees_pain_logs_of_the_patient_only(api, patient, other_patient):
+    f.pain_log(other_patient)
+    body = pull(api(patient.user)).json()
+    assert body["changes"]["pain_logs"]["updated"] == []
+    assert PainLog.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["first", "since", "whole"])
+def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode):
+    """The SQL conversions (pg_sql) and the Python codecs (to_wire) agree, value for value."""
+    from recovery.sync import selectors
+    from recovery.sync.tables import JsonList
+
+    odd_time = timezone.now().replace(microsecond=999_999) - timedelta(days=400)
+    f.pain_log(patient, recorded_at=odd_time, relief=["walking", "ice"], notes="ünïcode ✓")
+    f.pain_log(patient, recorded_at=odd_time.replace(microsecond=500))
+    f.pt_session(patient, surgeon, exercises=[{"name": "walk", "minutes": 12.5}, {"name": "bridges", "sets": 3, "reps": 10}])
+    f.restriction(patient, surgeon, limit_value="12.25", ends_on=None)
+    op = f.surgery(patient, surgeon, performed_on=timezone.localdate().replace(year=999))
+    services.hospital_stay_create(actor=surgeon, patient=patient, surgery=op, admitted_at=odd_time)
+    f.appointment(patient, surgeon, ends_at=None)
+    gone = f.milestone(patient, surgeon, target_on=None)
+    services.milestone_delete(actor=surgeon, milestone=gone)
+    since = 0 if mode != "first" else None
+
+    def normal(table, rows):
+        lists = [c.name for c in table.columns if isinstance(c.codec, JsonList)]
+        return sorted(({**r, **{n: json.loads(r[n]) for n in lists}} for r in rows), key=lambda r: r["id"])
+
+    tables = list(selectors.SYNC_TABLES.values())
+    for version in (1, 2):
+        wanted = [(table, mode) for table in tables]
+        fast_all = list(selectors._read_postgresql(wanted, version, patient.pk, since))
+        orm_all = list(selectors._read_orm(wanted, version, patient.pk, since))
+        assert len(fast_all) == len(orm_all) == len(tables)
+        for table, fast, orm in zip(tables, fast_all, orm_all, strict=True):
+            assert normal(table, fast[0]) == normal(table, orm[0]), table.name
+            assert sorted(fast[1]) == sorted(orm[1])
+            assert fast[0] or table.name == "milestones", f"no rows of {table.name}: the test checks nothing"

@@ -1,0 +1,393 @@
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from accounts.models import PatientClock
+from recovery import services
+from recovery.models import ActivityRestriction, Appointment, Milestone, PainLog, PTSession
+
+from . import factories as f
+from .helpers import PUSH, changes, ids, now_ms, pain_raw, pull, push
+
+pytestmark = pytest.mark.django_db
+
+
+def synced(client):
+    """Pull first, as the app does; returns the timestamp to push against."""
+    return pull(client).json()["timestamp"]
+
+
+def test_push_creates_through_the_write_path(api, patient):
+    client = api(patient.user)
+    since = synced(client)
+    recorded = now_ms(-timedelta(hours=3))
+    response = push(
+        client,
+        changes(pain_logs={"created": [pain_raw("log1", recorded_at=recorded, intensity=7, relief='["heat","rest"]')]}),
+        since,
+    )
+    assert response.status_code == 200, response.content
+    log = PainLog.objects.get(pk="log1")
+    assert log.patient == patient
+    assert log.created_by == patient.user
+    assert log.intensity == 7
+    assert log.relief == ["heat", "rest"]
+    assert (log.recorded_at - timezone.now()).total_seconds() == pytest.approx(-3 * 3600, abs=5)
+    assert log.sync_version > since
+    assert log.sync_version == PatientClock.objects.get(patient=patient).value
+    # ... and it comes back to every device on the next pull, under updated
+    body = pull(client, since).json()
+    assert ids(body, "pain_logs") == ["log1"]
+    assert body["changes"]["pain_logs"]["updated"][0]["recorded_at"] == recorded
+
+
+def test_created_with_an_existing_id_updates_and_updated_with_an_unknown_id_creates(api, patient):
+    client = api(patient.user)
+    since = synced(client)
+    push(client, changes(pain_logs={"created": [pain_raw("a1")]}), since)
+    since = synced(client)
+    response = push(
+        client,
+        changes(pain_logs={"created": [pain_raw("a1", intensity=9)], "updated": [pain_raw("b2", _status="updated")]}),
+        since,
+    )
+    assert response.status_code == 200, response.content
+    assert PainLog.objects.get(pk="a1").intensity == 9
+    assert PainLog.objects.get(pk="b2").intensity == 4
+
+
+def test_retried_push_is_a_no_op(api, patient):
+    client = api(patient.user)
+    since = synced(client)
+    body = changes(pain_logs={"created": [pain_raw("once")]})
+    assert push(client, body, since).status_code == 200
+    version = PainLog.objects.get(pk="once").sync_version
+    assert push(client, body, synced(client)).status_code == 200
+    assert PainLog.all_objects.count() == 1
+    assert PainLog.objects.get(pk="once").sync_version == version
+
+
+def test_delete_and_unknown_deletes(api, patient):
+    log = f.pain_log(patient)
+    client = api(patient.user)
+    since = synced(client)
+    response = push(client, changes(pain_logs={"deleted": [log.id, "never-existed"]}), since)
+    assert response.status_code == 200, response.content
+    assert PainLog.all_objects.get(pk=log.id).deleted_at is not None
+    assert pull(client, since).json()["changes"]["pain_logs"]["deleted"] == [log.id]
+    # deleting it again (a retried push) is harmless
+    assert push(client, changes(pain_logs={"deleted": [log.id]}), synced(client)).status_code == 200
+
+
+def test_conflict_fails_the_whole_push(api, patient):
+    mine = f.pain_log(patient)
+    client = api(patient.user)
+    since = synced(client)
+    services.pain_log_update(actor=patient.user, pain_log=mine, intensity=2)  # another device
+    response = push(
+        client,
+        changes(pain_logs={"created": [pain_raw("new1")], "updated": [pain_raw(mine.id, intensity=9)]}),
+        since,
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["conflicts"] == {"pain_logs": [mine.id]}
+    assert body["errors"][0]["code"] == "conflict"
+    assert body["errors"][0]["attr"] == f"pain_logs.{mine.id}"
+    assert not PainLog.all_objects.filter(pk="new1").exists()
+    assert PainLog.objects.get(pk=mine.id).intensity == 2
+    # after a pull the same push goes through
+    assert push(client, changes(pain_logs={"updated": [pain_raw(mine.id, intensity=9)]}), synced(client)).status_code == 200
+    assert PainLog.objects.get(pk=mine.id).intensity == 9
+
+
+def test_deleting_a_record_changed_since_the_pull_is_a_conflict(api, patient):
+    mine = f.pain_log(patient)
+    client = api(patient.user)
+    since = synced(client)
+    services.pain_log_update(actor=patient.user, pain_log=mine, notes="edited elsewhere")
+    response = push(client, changes(pain_logs={"deleted": [mine.id]}), since)
+    assert response.status_code == 409
+    assert PainLog.objects.filter(pk=mine.id).exists()
+
+
+def test_updating_a_deleted_record_is_a_conflict(api, patient):
+    gone = f.pain_log(patient)
+    services.pain_log_delete(actor=patient.user, pain_log=gone)
+    client = api(patient.user)
+    since = synced(client)
+    response = push(client, changes(pain_logs={"updated": [pain_raw(gone.id)]}), since)
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "deleted"
+    assert response.json()["conflicts"] == {"pain_logs": [gone.id]}
+    assert PainLog.all_objects.get(pk=gone.id).deleted_at is not None
+
+
+def test_a_table_the_patient_may_not_write_is_a_403_naming_it(api, patient, surgeon):
+    client = api(patient.user)
+    since = synced(client)
+    raw = {"id": "appt1", "starts_at": now_ms(timedelta(days=2)), "purpose": "follow_up"}
+    response = push(
+        client,
+        changes(pain_logs={"created": [pain_raw("log1")]}, appointments={"created": [raw]}, restrictions={}),
+        since,
+    )
+    assert response.status_code == 403
+    body = response.json()
+    assert body["errors"][0]["attr"] == "appointments"
+    assert body["tables"] == ["appointments"]
+    assert "appointments" in body["errors"][0]["detail"]
+    assert not PainLog.all_objects.exists()
+    assert not Appointment.all_objects.exists()
+
+
+def test_empty_sections_of_read_only_tables_are_fine(api, patient):
+    client = api(patient.user)
+    body = {name: {"created": [], "updated": [], "deleted": []} for name in pull(client).json()["changes"]}
+    body["pain_logs"]["created"] = [pain_raw("x1")]
+    assert push(client, body, synced(client)).status_code == 200
+    assert PainLog.objects.filter(pk="x1").exists()
+
+
+def test_patient_marks_a_care_team_milestone_achieved_but_cannot_rename_it(api, patient, surgeon):
+    goal = f.milestone(patient, surgeon, target_on=timezone.localdate())
+    client = api(patient.user)
+    raw = next(r for r in pull(client).json()["changes"]["milestones"]["updated"] if r["id"] == goal.id)
+    since = synced(client)
+    today = timezone.localdate().isoformat()
+    assert push(client, changes(milestones={"updated": [{**raw, "achieved_on": today}]}), since).status_code == 200
+    assert Milestone.objects.get(pk=goal.id).achieved_on.isoformat() == today
+
+    raw = next(r for r in pull(client).json()["changes"]["milestones"]["updated"] if r["id"] == goal.id)
+    response = push(client, changes(milestones={"updated": [{**raw, "title": "Mine now"}]}), synced(client))
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["attr"] == f"milestones.{goal.id}"
+    assert Milestone.objects.get(pk=goal.id).title == "Walk to the mailbox"
+
+
+def test_patient_cannot_change_a_session_the_care_team_planned(api, patient, surgeon):
+    session = f.pt_session(patient, surgeon)
+    client = api(patient.user)
+    raw = pull(client).json()["changes"]["pt_sessions"]["updated"][0]
+    response = push(client, changes(pt_sessions={"updated": [{**raw, "notes": "skipped"}]}), synced(client))
+    assert response.status_code == 403
+    assert PTSession.objects.get(pk=session.id).notes == ""
+
+
+def test_unchanged_read_only_columns_are_ignored(api, patient, surgeon):
+    """Whole records come back from the phone, with the server's own columns in them."""
+    log = f.pain_log(patient)
+    client = api(patient.user)
+    raw = pull(client).json()["changes"]["pain_logs"]["updated"][0]
+    version = PainLog.objects.get(pk=log.id).sync_version
+    raw.update(updated_at=now_ms(), created_by="999", _status="updated", _changed="updated_at")
+    assert push(client, changes(pain_logs={"updated": [raw]}), synced(client)).status_code == 200
+    assert PainLog.objects.get(pk=log.id).sync_version == version  # nothing differed: no write
+
+
+@pytest.mark.parametrize(
+    ("raw", "attr", "code"),
+    [
+        (pain_raw("v1", intensity=11), "pain_logs.v1.intensity", "max_value"),
+        (pain_raw("v1", intensity="7"), "pain_logs.v1.intensity", "invalid_type"),
+        (pain_raw("v1", intensity=7.5), "pain_logs.v1.intensity", "invalid_type"),
+        (pain_raw("v1", location="elbow"), "pain_logs.v1.location", "invalid_choice"),
+        (pain_raw("v1", relief='["ice","magic"]'), "pain_logs.v1.relief", "invalid_choice"),
+        (pain_raw("v1", relief="ice"), "pain_logs.v1.relief", "invalid_json"),
+        (pain_raw("v1", relief='{"a": 1}'), "pain_logs.v1.relief", "invalid_type"),
+        (pain_raw("v1", recorded_at="2025-01-01T10:00:00Z"), "pain_logs.v1.recorded_at", "invalid_type"),
+        (pain_raw("v1", recorded_at=now_ms(timedelta(days=5))), "pain_logs.v1.recorded_at", "in_future"),
+        (pain_raw("v1", recorded_at=-1), "pain_logs.v1.recorded_at", "out_of_range"),
+        (pain_raw("v1", medication_taken="yes"), "pain_logs.v1.medication_taken", "invalid_type"),
+        (pain_raw("v1", intensity=None), "pain_logs.v1.intensity", "null"),
+        (pain_raw("v1", mood="grim"), "pain_logs.v1.mood", "unknown_column"),
+        (pain_raw("bad id!"), "pain_logs.created[1].id", "invalid_id"),
+        (pain_raw("x" * 37), "pain_logs.created[1].id", "invalid_id"),
+        (pain_raw("v1", notes="x" * 2001), "pain_logs.v1.notes", "max_length"),
+    ],
+)
+def test_invalid_values_are_a_400_naming_table_id_and_field(api, patient, raw, attr, code):
+    client = api(patient.user)
+    response = push(client, changes(pain_logs={"created": [pain_raw("good1"), raw]}), synced(client))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert {"attr": attr, "code": code} in [{"attr": e["attr"], "code": e["code"]} for e in body["errors"]]
+    assert not PainLog.all_objects.exists()  # the valid record of the push was not applied either
+
+
+def test_invalid_date_and_milestone_values(api, patient):
+    client = api(patient.user)
+    raw = {"id": "m1", "title": "Drive", "kind": "drive", "target_on": "2025-02-30", "achieved_on": None, "notes": ""}
+    response = push(client, changes(milestones={"created": [raw]}), synced(client))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "milestones.m1.target_on"
+    assert not Milestone.all_objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "attr", "code"),
+    [
+        ({"bogus_table": {"created": []}}, "bogus_table", "unknown_table"),
+        ({"pain_logs": []}, "pain_logs", "invalid_type"),
+        ({"pain_logs": {"created": [], "moved": []}}, "pain_logs", "invalid_type"),
+        ({"pain_logs": {"created": {}}}, "pain_logs.created", "invalid_type"),
+        ({"pain_logs": {"created": ["abc"]}}, "pain_logs.created[0]", "invalid_type"),
+        ({"pain_logs": {"deleted": [5]}}, "pain_logs.deleted[0]", "invalid_id"),
+        ({"pain_logs": {"created": [{"intensity": 3}]}}, "pain_logs.created[0].id", "invalid_id"),
+        ([], None, "invalid_type"),
+        ("text", None, "invalid_type"),
+    ],
+)
+def test_malformed_bodies_are_a_clear_400(api, patient, body, attr, code):
+    client = api(patient.user)
+    response = push(client, body, synced(client))
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == attr
+    assert response.json()["errors"][0]["code"] == code
+
+
+def test_the_same_id_twice_in_one_push_is_refused(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw("twice")], "deleted": ["twice"]})
+    response = push(client, body, synced(client))
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "code": "duplicate_id",
+        "detail": "This id appears twice in the push (created and deleted).",
+        "attr": "pain_logs.twice",
+    }
+
+
+def test_malformed_json_is_a_400(api, patient):
+    client = api(patient.user)
+    since = synced(client)
+    response = client.post(f"{PUSH}?last_pulled_at={since}", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "parse_error"
+
+
+@pytest.mark.parametrize(
+    ("last_pulled_at", "code"), [(None, "never_pulled"), ("soon", "invalid"), ("", "never_pulled")]
+)
+def test_push_needs_a_pull_first(api, patient, last_pulled_at, code):
+    client = api(patient.user)
+    url = PUSH if last_pulled_at is None else f"{PUSH}?last_pulled_at={last_pulled_at}"
+    response = client.post(url, data=json.dumps(changes(pain_logs={"created": [pain_raw("p1")]})), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "last_pulled_at"
+    assert response.json()["errors"][0]["code"] == code
+    assert not PainLog.all_objects.exists()
+
+
+def test_last_pulled_at_in_the_future_is_refused_on_push(api, patient):
+    client = api(patient.user)
+    future = PatientClock.objects.get(patient=patient).value + 10_000
+    response = push(client, changes(pain_logs={"created": [pain_raw("p1")]}), future)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "in_future"
+    assert not PainLog.all_objects.exists()
+
+
+def test_another_patients_id(api, patient, other_patient):
+    theirs = f.pain_log(other_patient, intensity=3)
+    client = api(patient.user)
+    since = synced(client)
+    response = push(client, changes(pain_logs={"updated": [pain_raw(theirs.id, intensity=10)]}), since)
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "id_taken"
+    assert response.json()["errors"][0]["attr"] == f"pain_logs.{theirs.id}.id"
+    assert "intensity" not in json.dumps(response.json())  # nothing of theirs is shown
+    # deleting it is ignored as an unknown id
+    assert push(client, changes(pain_logs={"deleted": [theirs.id]}), since).status_code == 200
+    stored = PainLog.objects.get(pk=theirs.id)
+    assert stored.intensity == 3
+    assert stored.patient == other_patient
+
+
+@override_settings(SYNC_PUSH_MAX_RECORDS=3)
+def test_too_many_records_is_a_413(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw(f"r{n}") for n in range(4)]})
+    response = push(client, body, synced(client))
+    assert response.status_code == 413
+    assert response.json()["max_records"] == 3
+    assert not PainLog.all_objects.exists()
+
+
+@override_settings(SYNC_PUSH_MAX_BYTES=2000)
+def test_too_many_bytes_is_a_413(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw("big", notes="x" * 1900)]})
+    response = push(client, body, synced(client))
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "payload_too_large"
+    assert response.json()["max_bytes"] == 2000
+    assert not PainLog.all_objects.exists()
+
+
+def test_clinicians_cannot_push(api, patient, surgeon):
+    response = push(api(surgeon), changes(pain_logs={"created": [pain_raw("c1")]}), 1)
+    assert response.status_code == 403
+    assert not PainLog.all_objects.exists()
+
+
+def test_restriction_from_a_clinician_is_read_only_on_the_phone(api, patient, surgeon):
+    rule = f.restriction(patient, surgeon)
+    client = api(patient.user)
+    raw = pull(client).json()["changes"]["restrictions"]["updated"][0]
+    response = push(client, changes(restrictions={"updated": [{**raw, "limit_value": 50}]}), synced(client))
+    assert response.status_code == 403
+    assert ActivityRestriction.objects.get(pk=rule.id).limit_value == 10
+
+
+@pytest.mark.parametrize(
+    ("body", "attr", "code"),
+    [
+        (b'{"pain_logs": {"created": [{"id": "n1", "notes": "a\\u0000b"}]}}', "pain_logs.n1.notes", "null_characters_not_allowed"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "relief": "[\\"\\\\u0000\\"]"}]}}', "pain_logs.n1.relief", "null_characters_not_allowed"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "notes": "\\ud800"}]}}', None, "parse_error"),
+        (b"[" * 5000 + b"]" * 5000, None, "parse_error"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "intensity": NaN}]}}', None, "parse_error"),
+        (b'{"pain_logs": {"created": [{"id": "n1", "recorded_at": 123456789012345678901234567890}]}}', "pain_logs.n1.recorded_at", "out_of_range"),
+        (b"\xff\xfe", None, "parse_error"),
+    ],
+)
+def test_hostile_bodies_are_a_400_not_a_500(api, patient, body, attr, code):
+    client = api(patient.user)
+    response = client.post(f"{PUSH}?last_pulled_at={synced(client)}", data=body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == (attr, code)
+    assert not PainLog.all_objects.exists()
+
+
+@pytest.mark.parametrize("value", ["٣٤", "1_000", " 12", "0x10", "12.0"])
+def test_timestamps_are_plain_ascii_integers(api, patient, value):
+    response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": value, "schema_version": "2"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "last_pulled_at"
+
+
+def test_push_uses_the_kind_installed_at_write_time(api, patient, monkeypatch):
+    """Reminder planning is installed on the RecordKinds by other modules; sync must not hold on
+    to the kinds it saw at import."""
+    import dataclasses
+
+    from recovery.services.records import RECORD_KINDS
+
+    calls = []
+    def recorder(record, action, *rest):
+        calls.append((record.pk, action))
+
+    kind = RECORD_KINDS["pain_logs"]
+    planned = dataclasses.replace(kind, after_write=(*kind.after_write, recorder))
+    monkeypatch.setitem(RECORD_KINDS, "pain_logs", planned)
+    client = api(patient.user)
+    since = synced(client)
+    assert push(client, changes(pain_logs={"created": [pain_raw("k1")]}), since).status_code == 200
+    assert push(client, changes(pain_logs={"deleted": ["k1"]}), synced(client)).status_code == 200
+    assert calls == [("k1", "create"), ("k1", "delete")]

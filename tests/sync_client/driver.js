@@ -1,0 +1,226 @@
+// Drives simulated devices (one WatermelonDB Database each, LokiJS in memory) for pytest.
+//
+// Protocol: one JSON command per line on stdin, one JSON answer per line on stdout
+// ({"ok": true, "result": ...} or {"ok": false, "error": "..."}). Everything else goes to stderr.
+// Any console.error / console.warn (WatermelonDB's [Sync] and 🍉 warnings) fails the command
+// that caused it: several of them mean data was silently dropped or resurrected.
+'use strict'
+
+const readline = require('node:readline')
+const { Database, Model } = require('@nozbe/watermelondb')
+const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
+const { synchronize } = require('@nozbe/watermelondb/sync')
+const { TABLES, schemaAt, migrationsAt } = require('./schema')
+
+// --- strict console ----------------------------------------------------------------------------
+const warnings = []
+const toStderr = (...args) => process.stderr.write(args.map(String).join(' ') + '\n')
+console.log = toStderr
+console.info = toStderr
+console.debug = toStderr
+console.warn = (...args) => { warnings.push(args.map(String).join(' ')); toStderr('WARN', ...args) }
+console.error = (...args) => { warnings.push(args.map(String).join(' ')); toStderr('ERROR', ...args) }
+
+// --- models --------------------------------------------------------------------------------------
+const modelClasses = Object.keys(TABLES).map((table) => {
+  const cls = class extends Model {}
+  cls.table = table
+  return cls
+})
+
+let dbCounter = 0
+function openDatabase(schemaVersion) {
+  dbCounter += 1
+  const adapter = new LokiJSAdapter({
+    schema: schemaAt(schemaVersion),
+    migrations: migrationsAt(schemaVersion),
+    useWebWorker: false,
+    useIncrementalIndexedDB: true,
+    dbName: `device-${dbCounter}`,
+    extraLokiOptions: { autosave: false },
+  })
+  return new Database({ adapter, modelClasses })
+}
+
+// --- devices -------------------------------------------------------------------------------------
+const devices = {}
+const gates = {} // device -> {release, done}: a sync paused between its pull and its push
+
+class HttpError extends Error {
+  constructor(status, body) {
+    super(`HTTP ${status}: ${body}`)
+    this.status = status
+    this.body = body
+  }
+}
+
+async function call(device, path, options = {}) {
+  const response = await fetch(`${device.baseUrl}${path}`, {
+    ...options,
+    headers: { Authorization: `Bearer ${device.token}`, 'Content-Type': 'application/json' },
+  })
+  const text = await response.text()
+  if (!response.ok) throw new HttpError(response.status, text)
+  return JSON.parse(text)
+}
+
+async function sync(name, { losePushResponse = false, pauseBeforePush = false } = {}) {
+  const device = devices[name]
+  const log = {}
+  const seen = { pulls: [], pushes: [] }
+  try {
+    await synchronize({
+      database: device.db,
+      sendCreatedAsUpdated: true,
+      migrationsEnabledAtVersion: 1,
+      log,
+      pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
+        const query = new URLSearchParams({
+          last_pulled_at: lastPulledAt == null ? 'null' : String(lastPulledAt),
+          schema_version: String(schemaVersion),
+          migration: JSON.stringify(migration ?? null),
+        })
+        const body = await call(device, `/api/v1/sync/pull/?${query}`)
+        seen.pulls.push({ lastPulledAt, schemaVersion, migration, timestamp: body.timestamp })
+        return body
+      },
+      pushChanges: async ({ changes, lastPulledAt }) => {
+        if (pauseBeforePush) {
+          await new Promise((release) => {
+            gates[name].release = release
+            gates[name].paused()
+          })
+        }
+        await call(device, `/api/v1/sync/push/?last_pulled_at=${lastPulledAt}`, {
+          method: 'POST',
+          body: JSON.stringify(changes),
+        })
+        seen.pushes.push({ lastPulledAt, changes })
+        if (losePushResponse) throw new Error('simulated: the push response was lost')
+      },
+    })
+    return { synced: true, ...seen, migration: log.migration ?? null }
+  } catch (error) {
+    return {
+      synced: false,
+      status: error.status ?? null,
+      body: error.body ? JSON.parse(error.body) : null,
+      message: String(error.message),
+      ...seen,
+    }
+  }
+}
+
+function plainRaw(raw) {
+  const { _status, _changed, ...rest } = raw
+  return { ...rest, _status }
+}
+
+const commands = {
+  async open({ device, baseUrl, token, schema = 2 }) {
+    devices[device] = { db: openDatabase(schema), baseUrl, token, schema }
+    return { schema }
+  },
+  async token({ device, token }) {
+    devices[device].token = token
+    return {}
+  },
+  async create({ device, table, values }) {
+    const { db } = devices[device]
+    let id
+    await db.write(async () => {
+      const record = await db.get(table).create((r) => {
+        for (const [column, value] of Object.entries(values)) r._setRaw(column, value)
+      })
+      id = record.id
+    })
+    return { id }
+  },
+  async update({ device, table, id, values }) {
+    const { db } = devices[device]
+    await db.write(async () => {
+      const record = await db.get(table).find(id)
+      await record.update((r) => {
+        for (const [column, value] of Object.entries(values)) r._setRaw(column, value)
+      })
+    })
+    return {}
+  },
+  async delete({ device, table, id }) {
+    const { db } = devices[device]
+    await db.write(async () => {
+      const record = await db.get(table).find(id)
+      await record.markAsDeleted()
+    })
+    return {}
+  },
+  async records({ device, table }) {
+    const { db } = devices[device]
+    const records = await db.get(table).query().fetch()
+    const deleted = await db.adapter.getDeletedRecords(table)
+    return { records: records.map((r) => plainRaw(r._raw)), locallyDeleted: deleted }
+  },
+  async sync({ device, losePushResponse, pauseBeforePush }) {
+    if (!pauseBeforePush) return sync(device, { losePushResponse })
+    // Answer once the sync has pulled and is about to push; `resume` finishes it.
+    return new Promise((answer) => {
+      gates[device] = { paused: () => answer({ paused: true }) }
+      gates[device].done = sync(device, { losePushResponse, pauseBeforePush: true }).then((result) => {
+        if (gates[device].release === undefined) answer(result) // finished without pushing
+        return result
+      })
+    })
+  },
+  async resume({ device }) {
+    const gate = gates[device]
+    gate.release()
+    const result = await gate.done
+    delete gates[device]
+    return result
+  },
+  async upgrade({ device, schema }) {
+    // An app update: the same local data under a newer schema. LokiJS in Node keeps its data in
+    // memory per adapter, so the upgrade copies every raw record (with its sync status) and the
+    // sync bookkeeping into a database opened at the new version, as the app's migration would.
+    const old = devices[device]
+    const db = openDatabase(schema)
+    await db.write(async () => {
+      const batch = []
+      for (const table of Object.keys(TABLES)) {
+        const records = await old.db.get(table).query().fetch()
+        for (const record of records) batch.push(db.get(table).prepareCreateFromDirtyRaw({ ...record._raw }))
+      }
+      await db.batch(batch)
+      for (const key of ['__watermelon_last_pulled_at', '__watermelon_last_pulled_schema_version']) {
+        const value = await old.db.adapter.getLocal(key)
+        if (value != null) await db.adapter.setLocal(key, value)
+      }
+    })
+    devices[device] = { ...old, db, schema }
+    return { schema }
+  },
+}
+
+const rl = readline.createInterface({ input: process.stdin })
+let queue = Promise.resolve()
+rl.on('line', (line) => {
+  if (!line.trim()) return
+  const command = JSON.parse(line)
+  const run = async () => {
+    const before = warnings.length
+    let answer
+    try {
+      const result = await commands[command.cmd](command)
+      const fresh = warnings.slice(before)
+      answer = fresh.length
+        ? { ok: false, error: `WatermelonDB warned: ${fresh.join(' | ')}`, result }
+        : { ok: true, result }
+    } catch (error) {
+      answer = { ok: false, error: String(error && error.stack ? error.stack : error) }
+    }
+    process.stdout.write(JSON.stringify(answer) + '\n')
+  }
+  // Commands run one after another; a paused sync answers at its pause, so others run meanwhile.
+  queue = queue.then(run)
+})
+rl.on('close', () => queue.then(() => process.exit(warnings.length ? 1 : 0)))
