@@ -197,7 +197,7 @@ class Notification(models.Model):
     sync_version = models.BigIntegerField(default=0)
 
     objects = models.Manager()
-    all_objects = models.Manager()  # noqa: DJ012 - the sync engine reads tombstones through it
+    all_objects = models.Manager()
 
     class Meta:
         db_table = "reminders_notification"
