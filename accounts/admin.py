@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import Http404
 
 from .admin_scoping import ScopedAdmin, is_clinic_admin
-from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, Role, User
+from .audit import phi_access_record
+from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
 from .selectors import staff_for
 
 
@@ -115,6 +117,35 @@ class PatientProfileAdmin(ScopedAdmin):
     def has_add_permission(self, request):
         return False  # patients join through an invitation (accounts.services.patient_invite)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a profile would erase a clinical record outright; only a superuser may.
+        return request.user.is_superuser
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET":
+            phi_access_record(
+                user=request.user,
+                patient_ids=[obj.pk],
+                action="admin_change",
+                resource="patient_profile",
+                request=request,
+                object_id=obj.pk,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None:
+            phi_access_record(
+                user=request.user,
+                patient_ids={p.pk for p in cl.result_list},
+                action="admin_list",
+                resource="patient_profile",
+                request=request,
+            )
+        return response
+
 
 @admin.register(Invitation)
 class InvitationAdmin(ScopedAdmin):
@@ -127,4 +158,44 @@ class InvitationAdmin(ScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PHIAccess)
+class PHIAccessAdmin(admin.ModelAdmin):
+    """The PHI access log, for clinic admins: their clinic's rows only, read-only for everyone
+    (the log is insert-only; nobody adds, edits or deletes rows here)."""
+
+    list_display = ["at", "user", "patient", "action", "resource", "object_id", "ip_address"]
+    list_select_related = ["user", "patient__user"]
+    list_filter = ["action", "resource", ("user", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__email", "patient__user__last_name", "patient__mrn", "path"]
+    date_hierarchy = "at"
+    ordering = ["-at", "-pk"]
+    readonly_fields = [f.name for f in PHIAccess._meta.fields]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        if is_clinic_admin(request.user) and request.user.clinic_id:
+            return qs.filter(clinic_id=request.user.clinic_id)
+        return qs.none()
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such record.")
+
+    def has_module_permission(self, request):
+        return is_clinic_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
