@@ -7,6 +7,7 @@ outside that scope is a 404, because the change view looks rows up through the s
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -119,6 +120,22 @@ class ScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return qs
         return qs.filter(**self._scope_filter(request))
+
+    def _ensure_in_scope(self, request, object_id) -> None:
+        """Django checks delete permission before looking the row up (a 403 for any id); look
+        it up through the scope first, so a row outside it is a 404 on every page."""
+        if self.has_view_or_change_permission(request) and (
+            self.get_object(request, unquote(object_id)) is None
+        ):
+            raise Http404("No such record.")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._ensure_in_scope(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._ensure_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
 
     def _may_read(self, request) -> bool:
         return is_staff_member(request.user)
