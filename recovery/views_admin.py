@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.views.decorators.http import require_safe
 
 from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
@@ -64,6 +65,7 @@ class TimelineFilterForm(forms.Form):
         return since, until
 
 
+@require_safe
 def patient_timeline_view(request, patient_id: int):
     patient = (
         patients_for(request.user).select_related("user", "surgeon").filter(pk=patient_id).first()
