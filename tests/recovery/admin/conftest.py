@@ -26,9 +26,9 @@ def outsider_surgeon(other_patient):
 
 
 @pytest.fixture
-def foreign_patient(db):
-    """A patient of another clinic, with their own surgeon."""
-    other = ClinicFactory()
+def foreign_patient(foreign_clinic_admin):
+    """A patient of the other clinic, with their own surgeon."""
+    other = foreign_clinic_admin.clinic
     return PatientFactory(clinic=other, surgeon=StaffFactory(clinic=other, role="surgeon"))
 
 
