@@ -457,7 +457,7 @@ class ActivityRestrictionAdmin(RecordAdmin):
 
     @admin.display(description="limit")
     def limit(self, obj):
-        return f"{obj.limit_value:g} {obj.limit_unit}" if obj.limit_value is not None else "-"
+        return f"{obj.limit_value.normalize():f} {obj.limit_unit}" if obj.limit_value is not None else "-"
 
     @admin.display(description="status")
     def status(self, obj):

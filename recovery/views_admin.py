@@ -114,7 +114,7 @@ def patient_timeline_view(request, patient_id: int):
         "until": until,
         "page_obj": page,
         "chart": chart,
-        "form": form if form.is_bound else TimelineFilterForm(),
+        "form": form if form.is_bound else TimelineFilterForm(initial={"period": "90"}),
         "query_without_page": query.urlencode(),
         "opts": patient._meta,
         "has_view_permission": True,

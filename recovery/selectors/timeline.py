@@ -383,7 +383,7 @@ def _restriction_events(q: TimelineQuery) -> list[TimelineEvent]:
     events = []
     for r in rows:
         name = _label(r.activity)
-        limit = f" over {r.limit_value:g} {r.limit_unit}" if r.limit_value is not None else ""
+        limit = f" over {r.limit_value.normalize():f} {r.limit_unit}" if r.limit_value is not None else ""
         if q.since is None or q.since <= r.starts_on <= q.until:
             events.append(
                 TimelineEvent(

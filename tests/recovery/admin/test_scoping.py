@@ -11,7 +11,7 @@ import pytest
 
 from accounts.models import PatientProfile
 
-from .conftest import build_record
+from .history import build_record
 
 pytestmark = pytest.mark.django_db
 
