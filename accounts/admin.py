@@ -6,6 +6,8 @@ from .admin_scoping import ScopedAdmin, is_clinic_admin
 from .audit import phi_access_record
 from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
 from .selectors import staff_for
+from .services import PATIENT_PREFERENCE_FIELDS, patient_preferences_update
+from .settings_hooks import patient_settings_changed
 
 
 @admin.register(Clinic)
@@ -120,6 +122,27 @@ class PatientProfileAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         # Deleting a profile would erase a clinical record outright; only a superuser may.
         return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        """Reminder settings change through the same service as in the app, and the apps that
+        depend on them (reminder re-planning) are told, as the API does; the clinical fields
+        (surgeon, MRN, risk factors) are saved as edited."""
+        preferences = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in PATIENT_PREFERENCE_FIELDS
+        }
+        others = [
+            name
+            for name in form.changed_data
+            if name not in PATIENT_PREFERENCE_FIELDS and name in form.cleaned_data
+        ]
+        if others:
+            obj.save(update_fields=[*others, "updated_at"])
+        if preferences:
+            fresh = PatientProfile.objects.get(pk=obj.pk)
+            profile, changed = patient_preferences_update(profile=fresh, **preferences)
+            patient_settings_changed(profile=profile, changed=changed)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET":

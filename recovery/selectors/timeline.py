@@ -182,14 +182,14 @@ def pain_trend(pain_days: list[PainDay], *, window: int = 7) -> list[tuple[date,
     trend = []
     lo = 0
     running_sum, running_n = 0.0, 0
-    for i, day in enumerate(days):
+    for day in days:
         running_sum += totals[day][0]
         running_n += totals[day][1]
         while days[lo] <= day - timedelta(days=window):
             running_sum -= totals[days[lo]][0]
             running_n -= totals[days[lo]][1]
             lo += 1
-        if i >= 0 and running_n:
+        if running_n:
             trend.append((day, round(running_sum / running_n, 2)))
     return trend
 

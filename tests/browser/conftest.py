@@ -28,16 +28,17 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium():
+@pytest.fixture
+def chromium(monkeypatch):
     reason = browser_missing()
     if reason:
         if os.environ.get("REALIGN_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"REALIGN_REQUIRE_SERVICES=1 but the browser tests {reason}")
+            pytest.fail(f"REALIGN_REQUIRE_SERVICES=1 and the browser test {reason}")
         pytest.skip(reason)
     # The sync API runs an event loop in this thread; Django's ORM calls from the test body are
-    # still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # still synchronous and safe. Set for these tests only (monkeypatch restores it): left in
+    # the environment it would leak into later tests' subprocesses (check --deploy flags it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
