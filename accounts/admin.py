@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import Http404
 
-from .admin_scoping import ScopedAdmin, is_clinic_admin
+from .admin_scoping import ScopedAdmin, is_clinic_admin, is_staff_member
 from .audit import phi_access_record
 from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
 from .selectors import staff_for
@@ -78,9 +78,23 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class CareTeamInline(admin.TabularInline):
+    """The care team: the clinic admin manages it, the clinicians read it. A plain select of
+    the clinic's clinicians (scoped below)."""
+
     model = CareTeamMembership
     extra = 0
-    autocomplete_fields = ["clinician"]
+
+    def has_view_permission(self, request, obj=None):
+        return is_staff_member(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "clinician" and not request.user.is_superuser:

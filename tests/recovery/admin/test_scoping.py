@@ -204,3 +204,33 @@ def test_patient_pages_and_timeline_by_role(client, world, role, patient):
         assert not listed
         for name in ("change", "history", "delete", "timeline"):
             assert responses[name].status_code == 404, (role, name)
+
+
+@pytest.mark.parametrize("role", ["surgeon", "nurse", "clinic_admin"])
+def test_raw_id_style_popup_lookups_are_scoped(client, world, role, patient, other_patient):
+    """The related-object lookup popup (what raw-id widgets open) lists the scope only."""
+    client.force_login(world["users"][role])
+    response = client.get("/admin/accounts/patientprofile/", {"_to_field": "id", "_popup": "1"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'data-popup-opener="{patient.pk}"' in html
+    assert (f'data-popup-opener="{other_patient.pk}"' in html) is (role == "clinic_admin")
+
+
+def test_care_team_picker_lists_only_the_clinics_clinicians(
+    client, world, surgeon, nurse, patient, clinic_admin, foreign_clinic_admin, foreign_patient
+):
+    client.force_login(clinic_admin)
+    html = client.get(f"/admin/accounts/patientprofile/{patient.pk}/change/").content.decode()
+    assert f'<option value="{nurse.pk}"' in html
+    assert f'<option value="{world["users"]["outsider_surgeon"].pk}"' in html  # same clinic
+    assert f'<option value="{foreign_patient.surgeon.pk}"' not in html
+    assert f'<option value="{patient.user.pk}"' not in html  # patients are never clinicians
+
+
+def test_clinicians_read_the_care_team_but_do_not_edit_it(client, world, surgeon, nurse, patient):
+    client.force_login(surgeon)
+    html = client.get(f"/admin/accounts/patientprofile/{patient.pk}/change/").content.decode()
+    assert str(nurse) in html
+    assert 'name="memberships-0-clinician"' not in html
+    assert 'name="memberships-TOTAL_FORMS"' in html  # the inline is there, read-only
