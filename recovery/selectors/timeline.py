@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
-from django.db.models import Avg, Count, F, Max, Min, Q
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Avg, Count, F, FloatField, Max, Min, Q
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import PatientProfile
@@ -149,26 +149,17 @@ def pain_daily_stats(*, patient: PatientProfile, since: date | None, until: date
         .annotate(day=TruncDate("recorded_at", tzinfo=patient.tz))
         .values("day", "location")
         .annotate(
-            mean=Avg("intensity"),
+            # A float from the database: numeric would be converted row by row in Python.
+            mean=Cast(Avg("intensity"), FloatField()),
             low=Min("intensity"),
             high=Max("intensity"),
             count=Count("id"),
             medicated=Count("id", filter=Q(medication_taken=True)),
         )
         .order_by("day", "location")
+        .values_list("day", "location", "mean", "low", "high", "count", "medicated")
     )
-    return [
-        PainDay(
-            day=row["day"],
-            location=row["location"],
-            mean=float(row["mean"]),
-            low=row["low"],
-            high=row["high"],
-            count=row["count"],
-            medicated=row["medicated"],
-        )
-        for row in rows
-    ]
+    return [PainDay(*row) for row in rows]
 
 
 def pain_trend(pain_days: list[PainDay], *, window: int = 7) -> list[tuple[date, float]]:
