@@ -117,7 +117,9 @@ class RecordAdmin(ScopedAdmin):
     # --- reads
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("patient__user")
+        # The changelist skips list_select_related once a queryset has any select_related,
+        # so this names them all (the patient is needed on every page: permissions, zone).
+        return super().get_queryset(request).select_related(*self.list_select_related)
 
     def get_fields(self, request, obj=None):
         fields = list(self.kind.fields())

@@ -204,3 +204,34 @@ def test_change_pages_and_lists_write_phi_access_rows(client, surgeon, patient):
     assert PHIAccess.objects.filter(action="admin_list", patient=patient, resource="pain_logs").count() == 1
     client.get(f"/admin/accounts/patientprofile/{patient.pk}/change/")
     assert PHIAccess.objects.filter(action="admin_change", resource="patient_profile").count() == 1
+
+
+CHANGELISTS = [
+    "surgery", "hospitalstay", "painlog", "ptsession", "activityrestriction", "appointment",
+    "milestone",
+]
+
+
+def changelist_queries(client, model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/admin/recovery/{model}/").status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_changelists_have_no_n_plus_one(client, surgeon, patient, clinic):
+    from tests.factories import PatientFactory
+
+    from .history import build_record, bulk_history
+
+    build_record(patient, surgeon, days=2)
+    client.force_login(surgeon)
+    few = {model: changelist_queries(client, model) for model in CHANGELISTS}
+    for _ in range(3):
+        more = PatientFactory(clinic=clinic, surgeon=surgeon)
+        build_record(more, surgeon, days=2)
+        bulk_history(more, surgeon, days=120)
+    many = {model: changelist_queries(client, model) for model in CHANGELISTS}
+    assert many == few

@@ -203,3 +203,26 @@ def test_query_count_is_the_same_for_a_month_and_three_years(client, surgeon, cl
     windowed = count_queries(client, years)
     assert small == large == windowed, "\n".join(q["sql"][:150] for q in ctx_log)
     assert large <= 30, "\n".join(q["sql"][:150] for q in ctx_log)
+
+
+def test_empty_record_renders(client, surgeon, patient):
+    client.force_login(surgeon)
+    html = get(client, patient).content.decode()
+    assert "No surgery recorded" in html
+    assert "No pain logs in this period" in html
+    assert "No events in this period." in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"period": "custom", "since": "not-a-date"},
+        {"period": "custom", "since": "2026-05-01", "until": "2026-01-01"},
+        {"period": "bogus", "types": ["nope"], "page": "-3"},
+        {"page": "99999"},
+    ],
+)
+def test_bad_filters_are_a_page_not_a_500(client, surgeon, patient, record, params):
+    client.force_login(surgeon)
+    response = get(client, patient, **params)
+    assert response.status_code == 200
