@@ -19,6 +19,9 @@ class ClinicAdmin(admin.ModelAdmin):
         qs = super().get_queryset(request)
         return qs if request.user.is_superuser else qs.filter(pk=request.user.clinic_id)
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such clinic.")
+
     def has_module_permission(self, request):
         return is_clinic_admin(request.user)
 
@@ -55,6 +58,9 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_queryset(self, request):
         return staff_for(request.user)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such user.")
 
     def has_module_permission(self, request):
         return is_clinic_admin(request.user)
