@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "reminders",
     "recovery",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -175,6 +178,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# django-otp: TOTP devices for two-factor sign-in to the admin (accounts/two_factor.py).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Realign")
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
