@@ -603,3 +603,5 @@ __all__ = [
     "PatientWithTimelineAdmin",
     "SurgeryAdmin",
 ]
+
+from . import admin_care  # noqa: F401 - registers the remaining pages

@@ -555,3 +555,6 @@ def timeline_header(
         overdue_milestones=overdue_milestones,
         overdue_pt_sessions=overdue_pt,
     )
+
+
+from . import timeline_care  # noqa: F401 - registers the care event sources
