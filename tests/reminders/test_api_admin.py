@@ -269,3 +269,15 @@ def test_reminder_plan_admin_is_for_clinic_admins(clinic, nurse):
     )
     assert response.status_code == 302
     assert clinic.reminder_plans.get().steps == [{"key": "x", "minutes": -30}]
+
+
+@pytest.mark.parametrize("bad", ["x" * 37, "a%00b", "%F0%9F%98%80", "a.b"])
+def test_malformed_notification_ids_are_404_not_500(patient, bad):
+    api = client_for(patient.user)
+    for response in (
+        api.get(f"/api/v1/notifications/{bad}/"),
+        api.post(f"/api/v1/notifications/{bad}/read/"),
+        api.delete(f"/api/v1/notifications/{bad}/"),
+    ):
+        assert response.status_code == 404
+        assert response.json()["type"] == "client_error"
