@@ -188,6 +188,18 @@ def _mark_sent_returning(pk: int, now) -> Reminder | None:
     return row
 
 
+def _async_commit() -> None:
+    """This transaction's COMMIT does not wait for the WAL flush (PostgreSQL
+    ``synchronous_commit = off``, this transaction only). Only for channels whose delivery
+    writes no synced rows: if the database server itself crashes, the last fraction of a second
+    of "sent" marks can be forgotten and those reminders are sent again (with the same collapse
+    key), never lost; attempt counts stay durable. Halves the cost of a delivery on a busy disk.
+    """
+    if settings.REMINDERS_DELIVERY_ASYNC_COMMIT and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def _deliver_one(pk: int, patients: dict) -> str:
     try:
         with transaction.atomic():
@@ -202,7 +214,10 @@ def _deliver_one(pk: int, patients: dict) -> str:
             refusal = _refusal(row)
             outcome = Outcome(sent=False, note=refusal) if refusal else None
             if outcome is None:
-                outcome = channel_for(row.channel).send(row)
+                channel = channel_for(row.channel)
+                if not channel.synced_writes:
+                    _async_commit()
+                outcome = channel.send(row)
             if not outcome.sent:
                 Reminder.objects.filter(pk=pk).update(
                     status=ReminderStatus.CANCELLED, sent_at=None, last_error=outcome.note[:2000]
