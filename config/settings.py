@@ -343,6 +343,8 @@ REMINDERS_MAX_ATTEMPTS = env.int("REMINDERS_MAX_ATTEMPTS", default=5)
 REMINDERS_RETRY_BACKOFF_SECONDS = env.float("REMINDERS_RETRY_BACKOFF_SECONDS", default=60.0)
 REMINDERS_RETRY_BACKOFF_MAX_SECONDS = env.float("REMINDERS_RETRY_BACKOFF_MAX_SECONDS", default=3600.0)
 REMINDERS_PROVIDER_TIMEOUT = env.int("REMINDERS_PROVIDER_TIMEOUT", default=10)
+# PostgreSQL: push/e-mail deliveries commit without waiting for the WAL flush (docs/tasks.md).
+REMINDERS_DELIVERY_ASYNC_COMMIT = env.bool("REMINDERS_DELIVERY_ASYNC_COMMIT", default=True)
 PATIENT_SETTINGS_CHANGED_HOOKS = ["reminders.services.patient_reminders_replan"]
 
 # --- Internationalisation and time ------------------------------------------------------------
