@@ -9,10 +9,8 @@ with a message that names the column.
 Adding a table is one ``register(SyncTable(...))`` entry: its model (with the ``ClinicalRecord``
 sync columns ``id``, ``patient``, ``sync_version``, ``deleted_at``, ``updated_at``), its
 columns, and how a push writes it (``writer``; ``None`` = read-only for the patient).
-The reminders inbox (``notifications``) is meant to be added that way once
-``reminders.models.Notification`` lands (not done here): ``since=3``, every column
-``writable=False`` except ``read_at``, and a writer whose ``update`` calls the reminders service
-that marks a notification read (``create``/``delete`` refuse with a 403).
+The reminders inbox (``notifications``, schema version 3) is such an entry: every column
+read-only except ``read_at``, and a writer that calls the reminders services.
 
 Schema versions: ``since`` on a table or column is the sync schema version that introduced it.
 A client on version N is sent only tables with ``since <= N`` (WatermelonDB warns about tables
@@ -29,6 +27,10 @@ from decimal import Decimal, InvalidOperation
 import orjson
 from django.conf import settings
 from django.db import models
+from rest_framework import status
+
+from config.api.errors import ApplicationError
+from reminders.models import Notification
 
 from ..models import (
     RECORD_ID_PATTERN,
@@ -311,6 +313,35 @@ class RecordWriter:
         record_delete(self.kind, actor=actor, record=row)
 
 
+class NotificationWriter:
+    """The reminders inbox: the server writes it; the patient marks notifications read (any
+    non-null ``read_at``; the server keeps its own time) or deletes them, as through
+    ``POST/DELETE /api/v1/notifications/<id>/...``."""
+
+    patient_may_write = True
+
+    def create(self, *, actor, patient, id: str, values: dict) -> None:
+        raise ApplicationError(
+            "Notifications come from the server; mark them read or delete them.",
+            code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+
+    def update(self, *, actor, row, values: dict) -> None:
+        from reminders.services import notification_mark_read
+
+        if values.get("read_at") is None:
+            raise ApplicationError(
+                "A notification cannot be marked unread.", code="invalid", attr="read_at"
+            )
+        notification_mark_read(notification=row)
+
+    def delete(self, *, actor, row) -> None:
+        from reminders.services import notification_delete
+
+        notification_delete(notification=row)
+
+
 @dataclass(frozen=True)
 class SyncTable:
     name: str
@@ -318,8 +349,10 @@ class SyncTable:
     columns: tuple[Column, ...]
     # How a push writes the table. ``None``: read-only (a push with any record in it is a 403
     # naming the table), and so is a writer whose ``patient_may_write`` is False.
-    writer: RecordWriter | None = None
+    writer: RecordWriter | NotificationWriter | None = None
     since: int = 1
+    # Model fields the app never sees (besides id, patient, deleted_at, sync_version).
+    internal: frozenset = frozenset()
     by_name: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -481,6 +514,26 @@ register(
             *_meta_columns(),
         ),
         writer=RecordWriter("milestones"),
+    )
+)
+
+
+register(
+    SyncTable(
+        "notifications",
+        Notification,
+        (
+            Column("kind", Text(), writable=False),
+            Column("title", Text(), writable=False),
+            Column("body", Text(), writable=False),
+            Column("due_at", EpochMs(nullable=True), writable=False),
+            Column("read_at", EpochMs(nullable=True)),
+            Column("created_at", EpochMs(), writable=False),
+            Column("updated_at", EpochMs(), writable=False),
+        ),
+        writer=NotificationWriter(),
+        since=3,
+        internal=frozenset({"reminder"}),
     )
 )
 

@@ -117,7 +117,7 @@ def test_anonymous_is_refused(api):
         ({"last_pulled_at": "-5"}, "last_pulled_at", "invalid"),
         ({"last_pulled_at": "1e9"}, "last_pulled_at", "invalid"),
         ({"schema_version": "0"}, "schema_version", "unsupported_schema_version"),
-        ({"schema_version": "3"}, "schema_version", "unsupported_schema_version"),
+        ({"schema_version": "4"}, "schema_version", "unsupported_schema_version"),
         ({"schema_version": "two"}, "schema_version", "invalid"),
         ({"migration": "{not json"}, "migration", "invalid"),
         ({"migration": '{"from": 1, "tables": ["bogus"], "columns": []}'}, "migration.tables", "unknown_table"),
@@ -142,7 +142,7 @@ def test_bad_parameters_are_a_clear_400(api, patient, params, attr, code):
 def test_unsupported_schema_version_states_the_range(api, patient):
     response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null", "schema_version": 99})
     assert response.status_code == 400
-    assert response.json()["supported_schema_versions"] == {"min": 1, "max": 2}
+    assert response.json()["supported_schema_versions"] == {"min": 1, "max": 3}
     missing = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null"})
     assert missing.status_code == 400
     assert missing.json()["errors"][0]["attr"] == "schema_version"
@@ -248,6 +248,9 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
     f.appointment(patient, surgeon, ends_at=None)
     gone = f.milestone(patient, surgeon, target_on=None)
     services.milestone_delete(actor=surgeon, milestone=gone)
+    from reminders.services import notification_create
+
+    notification_create(patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time)
     since = 0 if mode != "first" else None
 
     def normal(table, rows):
@@ -255,7 +258,7 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
         return sorted(({**r, **{n: json.loads(r[n]) for n in lists}} for r in rows), key=lambda r: r["id"])
 
     tables = list(selectors.SYNC_TABLES.values())
-    for version in (1, 2):
+    for version in (1, 2, 3):
         wanted = [(table, mode) for table in tables]
         fast_all = list(selectors._read_postgresql(wanted, version, patient.pk, since))
         orm_all = list(selectors._read_orm(wanted, version, patient.pk, since))
