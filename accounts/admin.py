@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import Http404
 
-from .admin_scoping import ScopedAdmin, is_clinic_admin
-from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, Role, User
+from .admin_scoping import ScopedAdmin, is_clinic_admin, is_staff_member
+from .audit import phi_access_record
+from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
 from .selectors import staff_for
+from .services import PATIENT_PREFERENCE_FIELDS, patient_preferences_update
+from .settings_hooks import patient_settings_changed
 
 
 @admin.register(Clinic)
@@ -14,6 +18,9 @@ class ClinicAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         return qs if request.user.is_superuser else qs.filter(pk=request.user.clinic_id)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such clinic.")
 
     def has_module_permission(self, request):
         return is_clinic_admin(request.user)
@@ -52,6 +59,9 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         return staff_for(request.user)
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such user.")
+
     def has_module_permission(self, request):
         return is_clinic_admin(request.user)
 
@@ -74,9 +84,23 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class CareTeamInline(admin.TabularInline):
+    """The care team: the clinic admin manages it, the clinicians read it. A plain select of
+    the clinic's clinicians (scoped below)."""
+
     model = CareTeamMembership
     extra = 0
-    autocomplete_fields = ["clinician"]
+
+    def has_view_permission(self, request, obj=None):
+        return is_staff_member(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "clinician" and not request.user.is_superuser:
@@ -115,6 +139,56 @@ class PatientProfileAdmin(ScopedAdmin):
     def has_add_permission(self, request):
         return False  # patients join through an invitation (accounts.services.patient_invite)
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a profile would erase a clinical record outright; only a superuser may.
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        """Reminder settings change through the same service as in the app, and the apps that
+        depend on them (reminder re-planning) are told, as the API does; the clinical fields
+        (surgeon, MRN, risk factors) are saved as edited."""
+        preferences = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in PATIENT_PREFERENCE_FIELDS
+        }
+        others = [
+            name
+            for name in form.changed_data
+            if name not in PATIENT_PREFERENCE_FIELDS and name in form.cleaned_data
+        ]
+        if others:
+            obj.save(update_fields=[*others, "updated_at"])
+        if preferences:
+            fresh = PatientProfile.objects.get(pk=obj.pk)
+            profile, changed = patient_preferences_update(profile=fresh, **preferences)
+            patient_settings_changed(profile=profile, changed=changed)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET":
+            phi_access_record(
+                user=request.user,
+                patient_ids=[obj.pk],
+                action="admin_change",
+                resource="patient_profile",
+                request=request,
+                object_id=obj.pk,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None:
+            phi_access_record(
+                user=request.user,
+                patient_ids={p.pk for p in cl.result_list},
+                action="admin_list",
+                resource="patient_profile",
+                request=request,
+            )
+        return response
+
 
 @admin.register(Invitation)
 class InvitationAdmin(ScopedAdmin):
@@ -127,4 +201,44 @@ class InvitationAdmin(ScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PHIAccess)
+class PHIAccessAdmin(admin.ModelAdmin):
+    """The PHI access log, for clinic admins: their clinic's rows only, read-only for everyone
+    (the log is insert-only; nobody adds, edits or deletes rows here)."""
+
+    list_display = ["at", "user", "patient", "action", "resource", "object_id", "ip_address"]
+    list_select_related = ["user", "patient__user"]
+    list_filter = ["action", "resource", ("user", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__email", "patient__user__last_name", "patient__mrn", "path"]
+    date_hierarchy = "at"
+    ordering = ["-at", "-pk"]
+    readonly_fields = [f.name for f in PHIAccess._meta.fields]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        if is_clinic_admin(request.user) and request.user.clinic_id:
+            return qs.filter(clinic_id=request.user.clinic_id)
+        return qs.none()
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("No such record.")
+
+    def has_module_permission(self, request):
+        return is_clinic_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_clinic_admin(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,7 +7,10 @@ outside that scope is a 404, because the change view looks rows up through the s
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path, reverse
 
 from .models import CLINICIAN_ROLES, Role
 from .selectors import patients_for, staff_for
@@ -32,12 +35,64 @@ def is_clinic_admin(user) -> bool:
 
 
 class RealignAdminSite(admin.AdminSite):
+    """Staff only (never patients), and two-factor where it applies.
+
+    Like django-otp's ``OTPAdminSite``, a session that needs a second factor (the clinic requires
+    it, or the user has enrolled a device) counts as signed in only once a device verified it;
+    unlike it, staff of clinics that do not require two-factor may sign in with a password alone.
+    Staff who must enrol are sent to the enrolment page and reach no other admin page first.
+    """
+
     site_header = "Realign"
     site_title = "Realign"
     index_title = "Care team"
+    login_template = "admin/realign_login.html"
+
+    @property
+    def login_form(self):
+        from .two_factor import AdminLoginForm
+
+        return AdminLoginForm
 
     def has_permission(self, request):
-        return is_staff_member(request.user)
+        from .two_factor import second_factor_satisfied
+
+        return is_staff_member(request.user) and second_factor_satisfied(request)
+
+    def login(self, request, extra_context=None):
+        from .two_factor import confirmed_device_for
+
+        user = request.user
+        if (
+            request.method == "GET"
+            and is_staff_member(user)
+            and not self.has_permission(request)
+            and confirmed_device_for(user) is None
+        ):
+            # Signed in with a password; the clinic requires a device that is not set up yet.
+            target = request.GET.get("next", "")
+            url = reverse("admin:two_factor_enrol", current_app=self.name)
+            return redirect(f"{url}?next={target}" if target else url)
+        extra_context = {**(extra_context or {}), "needs_code": is_staff_member(user)}
+        return super().login(request, extra_context)
+
+    def get_urls(self):
+        from .two_factor import enrol_view
+
+        def enrol(request):
+            return enrol_view(request, self)
+
+        return [
+            path("two-factor/", self.admin_view_without_second_factor(enrol), name="two_factor_enrol"),
+            *super().get_urls(),
+        ]
+
+    def admin_view_without_second_factor(self, view):
+        """Like ``admin_view`` (CSRF, no caching) for the pages that set up the second factor."""
+        from django.views.decorators.cache import never_cache
+        from django.views.decorators.csrf import csrf_protect
+
+        return never_cache(csrf_protect(view))
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -65,6 +120,22 @@ class ScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return qs
         return qs.filter(**self._scope_filter(request))
+
+    def _ensure_in_scope(self, request, object_id) -> None:
+        """Django checks delete permission before looking the row up (a 403 for any id); look
+        it up through the scope first, so a row outside it is a 404 on every page."""
+        if self.has_view_or_change_permission(request) and (
+            self.get_object(request, unquote(object_id)) is None
+        ):
+            raise Http404("No such record.")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._ensure_in_scope(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._ensure_in_scope(request, object_id)
+        return super().history_view(request, object_id, extra_context)
 
     def _may_read(self, request) -> bool:
         return is_staff_member(request.user)

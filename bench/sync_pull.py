@@ -141,7 +141,7 @@ def clock_value(patient) -> int:
 
 def floor_spec(schema_version: int = 2) -> list:
     """What the floor selects: per table the db table and (wire name, db column, kind)."""
-    from recovery.sync.tables import SYNC_TABLES, EpochMs, ForeignId, IsoDate, JsonList, Number
+    from recovery.sync.tables import EpochMs, ForeignId, IsoDate, JsonList, Number, tables_for
 
     kinds = {EpochMs: "ms", IsoDate: "date", JsonList: "json", ForeignId: "text", Number: "float"}
     return [
@@ -149,9 +149,9 @@ def floor_spec(schema_version: int = 2) -> list:
             table.model._meta.db_table,
             [[c.name, table.model._meta.get_field(c.name).column, kinds.get(type(c.codec), "")]
              for c in table.columns_for(schema_version)],
-            name,
+            table.name,
         ]
-        for name, table in SYNC_TABLES.items()
+        for table in tables_for(schema_version)
     ]
 
 

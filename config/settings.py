@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "reminders",
     "recovery",
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -176,6 +179,9 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 
+# django-otp: TOTP devices for two-factor sign-in to the admin (accounts/two_factor.py).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Realign")
+
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -235,6 +241,18 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        # Three kinds of clinical record have a `status`, each with its own values.
+        "PTSessionStatusEnum": "recovery.models.PTStatus.choices",
+        "AppointmentStatusEnum": "recovery.models.AppointmentStatus.choices",
+        "RestrictionStatusEnum": "recovery.models.RestrictionStatus.choices",
+        "PrepItemStatusEnum": "recovery.models.PrepStatus.choices",
+        "AlertStatusEnum": "recovery.models.AlertStatus.choices",
+        "AppointmentPurposeEnum": "recovery.models.AppointmentPurpose.choices",
+        "ImagingPurposeEnum": "recovery.models.ImagingPurpose.choices",
+        "MilestoneKindEnum": "recovery.models.MilestoneKind.choices",
+        "PrepItemKindEnum": "recovery.models.PrepKind.choices",
+        "ComplicationKindEnum": "recovery.models.ComplicationKind.choices",
+        "ReminderKindEnum": "reminders.models.ReminderKind.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",

@@ -196,6 +196,9 @@ class Notification(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     sync_version = models.BigIntegerField(default=0)
 
+    objects = models.Manager()
+    all_objects = models.Manager()
+
     class Meta:
         db_table = "reminders_notification"
         indexes = [

@@ -9,8 +9,10 @@ with a message that names the column.
 Adding a table is one ``register(SyncTable(...))`` entry: its model (with the ``ClinicalRecord``
 sync columns ``id``, ``patient``, ``sync_version``, ``deleted_at``, ``updated_at``), its
 columns, and how a push writes it (``writer``; ``None`` = read-only for the patient).
-The reminders inbox (``notifications``, schema version 3) is such an entry: every column
-read-only except ``read_at``, and a writer that calls the reminders services.
+The reminders inbox (``notifications``) is meant to be added that way once
+``reminders.models.Notification`` lands (not done here): ``since=3``, every column
+``writable=False`` except ``read_at``, and a writer whose ``update`` calls the reminders service
+that marks a notification read (``create``/``delete`` refuse with a 403).
 
 Schema versions: ``since`` on a table or column is the sync schema version that introduced it.
 A client on version N is sent only tables with ``since <= N`` (WatermelonDB warns about tables
@@ -31,14 +33,20 @@ from rest_framework import status
 
 from config.api.errors import ApplicationError
 from reminders.models import Notification
+from reminders.services import notification_delete, notification_mark_read
 
 from ..models import (
     RECORD_ID_PATTERN,
     ActivityRestriction,
     Appointment,
+    CheckIn,
+    Complication,
     HospitalStay,
+    ImagingStudy,
     Milestone,
+    OutcomeScore,
     PainLog,
+    PrepItem,
     PTSession,
     Surgery,
 )
@@ -224,9 +232,12 @@ class JsonList(Codec):
     def to_wire(self, value):
         return orjson.dumps(value).decode() if value is not None else None
 
+    container = list
+
     def decode(self, value):
+        what = self.container.__name__.replace("dict", "object")
         if not isinstance(value, str):
-            raise WireError("Expected a JSON string holding a list.")
+            raise WireError(f"Expected a JSON string holding a {what}.")
         if len(value) > self.max_length:
             raise WireError("Too long.", code="max_length")
         if "\x00" in value or "\\u0000" in value:
@@ -235,14 +246,21 @@ class JsonList(Codec):
             parsed = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             raise WireError("Not valid JSON.", code="invalid_json") from exc
-        if not isinstance(parsed, list):
-            raise WireError("Expected a JSON list.")
+        if not isinstance(parsed, self.container):
+            raise WireError(f"Expected a JSON {what}.")
         return parsed
 
     def from_wire(self, value):
         if value is None or value == "":
-            return []
+            return self.container()
         return super().from_wire(value)
+
+
+@dataclass(frozen=True)
+class JsonObject(JsonList):
+    """An object column (a questionnaire's answers), sent as a JSON string."""
+
+    container = dict
 
 
 @dataclass(frozen=True)
@@ -301,7 +319,9 @@ class RecordWriter:
 
     @property
     def patient_may_write(self) -> bool:
-        return self.kind.patient_may_create
+        """Patients push this table at all (the write path still checks each row: a patient
+        completes their own checklist items without being able to create any)."""
+        return self.kind.patient_may_create or self.kind.patient_fields is not None
 
     def create(self, *, actor, patient, id: str, values: dict) -> None:
         record_create(self.kind, actor=actor, patient=patient, id=id, **values)
@@ -313,35 +333,6 @@ class RecordWriter:
         record_delete(self.kind, actor=actor, record=row)
 
 
-class NotificationWriter:
-    """The reminders inbox: the server writes it; the patient marks notifications read (any
-    non-null ``read_at``; the server keeps its own time) or deletes them, as through
-    ``POST/DELETE /api/v1/notifications/<id>/...``."""
-
-    patient_may_write = True
-
-    def create(self, *, actor, patient, id: str, values: dict) -> None:
-        raise ApplicationError(
-            "Notifications come from the server; mark them read or delete them.",
-            code="permission_denied",
-            status_code=status.HTTP_403_FORBIDDEN,
-        )
-
-    def update(self, *, actor, row, values: dict) -> None:
-        from reminders.services import notification_mark_read
-
-        if values.get("read_at") is None:
-            raise ApplicationError(
-                "A notification cannot be marked unread.", code="invalid", attr="read_at"
-            )
-        notification_mark_read(notification=row)
-
-    def delete(self, *, actor, row) -> None:
-        from reminders.services import notification_delete
-
-        notification_delete(notification=row)
-
-
 @dataclass(frozen=True)
 class SyncTable:
     name: str
@@ -349,10 +340,8 @@ class SyncTable:
     columns: tuple[Column, ...]
     # How a push writes the table. ``None``: read-only (a push with any record in it is a 403
     # naming the table), and so is a writer whose ``patient_may_write`` is False.
-    writer: RecordWriter | NotificationWriter | None = None
+    writer: RecordWriter | None = None
     since: int = 1
-    # Model fields the app never sees (besides id, patient, deleted_at, sync_version).
-    internal: frozenset = frozenset()
     by_name: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -518,6 +507,107 @@ register(
 )
 
 
+# --- Version 3: outcomes, preparation, imaging, complications, check-ins, the inbox -------------
+
+
+def _clinical(name: str, model, *columns: Column) -> SyncTable:
+    return register(SyncTable(name, model, (*columns, *_meta_columns()), writer=RecordWriter(name), since=3))
+
+
+_clinical(
+    "outcome_scores", OutcomeScore,
+    Column("instrument", Text()),
+    Column("version", Text(blank_for_null=True)),
+    Column("timepoint", Text()),
+    Column("completed_at", EpochMs()),
+    Column("surgery", ForeignId()),
+    Column("answers", JsonObject()),
+    Column("sections_answered", Integer(), writable=False),
+    Column("score", Number(), writable=False),
+)
+_clinical(
+    "prep_items", PrepItem,
+    Column("surgery", ForeignId(nullable=False)),
+    Column("kind", Text()),
+    Column("title", Text(blank_for_null=True)),
+    Column("owner", Text()),
+    Column("due_on", IsoDate()),
+    Column("status", Text()),
+    Column("completed_on", IsoDate(nullable=True)),
+    Column("waived_reason", Text(blank_for_null=True)),
+    Column("quit_on", IsoDate(nullable=True)),
+    Column("nicotine_free_confirmed", Boolean(nullable=True)),
+    Column("second_opinion", Text(blank_for_null=True)),
+    Column("hba1c_percent", Number(nullable=True)),
+    Column("hba1c_on", IsoDate(nullable=True)),
+    Column("weight_kg", Number(nullable=True)),
+    Column("bmi", Number(nullable=True)),
+    Column("notes", Text(blank_for_null=True)),
+)
+_clinical(
+    "imaging_studies", ImagingStudy,
+    Column("surgery", ForeignId()),
+    Column("modality", Text()),
+    Column("performed_on", IsoDate()),
+    Column("region", Text()),
+    Column("levels", Text(blank_for_null=True)),
+    Column("purpose", Text()),
+    Column("reading", Text(blank_for_null=True)),
+    Column("fusion_status", Text(blank_for_null=True)),
+    Column("hardware_status", Text(blank_for_null=True)),
+    Column("adjacent_level_change", Boolean(nullable=True)),
+)
+_clinical(
+    "complications", Complication,
+    Column("surgery", ForeignId()),
+    Column("kind", Text()),
+    Column("noticed_on", IsoDate()),
+    Column("severity", Text()),
+    Column("treatment", Text(blank_for_null=True)),
+    Column("resolved_on", IsoDate(nullable=True)),
+    Column("notes", Text(blank_for_null=True)),
+)
+_clinical(
+    "check_ins", CheckIn,
+    Column("answered_at", EpochMs()),
+    Column("temperature_c", Number(nullable=True)),
+    *(
+        Column(name, Boolean(nullable=True))
+        for name in (
+            "wound_redness", "wound_swelling_or_drainage", "wound_opening", "new_numbness_or_weakness",
+            "bowel_bladder_loss_or_saddle_numbness", "cannot_move_limb", "calf_pain_or_leg_swelling",
+            "chest_pain_or_breathless", "trouble_swallowing_or_breathing", "pain_uncontrolled", "fell",
+        )
+    ),
+    Column("notes", Text(blank_for_null=True)),
+)
+
+
+class InboxWriter:
+    """The in-app inbox: the patient marks a notification read (``read_at``) or deletes it;
+    notifications are never created or otherwise changed from a phone."""
+
+    patient_may_write = True
+
+    def create(self, *, actor, patient, id: str, values: dict) -> None:
+        raise ApplicationError(
+            "Notifications are created by the server.", code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )  # no attr: the push names the record (notifications.<id>)
+
+    def update(self, *, actor, row, values: dict) -> None:
+        if set(values) - {"read_at"}:
+            raise ApplicationError(
+                "Only read_at of a notification can change.", code="permission_denied",
+                status_code=status.HTTP_403_FORBIDDEN,
+            )
+        if values.get("read_at") is not None and row.read_at is None:
+            notification_mark_read(notification=row)
+
+    def delete(self, *, actor, row) -> None:
+        notification_delete(notification=row)
+
+
 register(
     SyncTable(
         "notifications",
@@ -525,15 +615,14 @@ register(
         (
             Column("kind", Text(), writable=False),
             Column("title", Text(), writable=False),
-            Column("body", Text(), writable=False),
+            Column("body", Text(blank_for_null=True), writable=False),
             Column("due_at", EpochMs(nullable=True), writable=False),
             Column("read_at", EpochMs(nullable=True)),
             Column("created_at", EpochMs(), writable=False),
             Column("updated_at", EpochMs(), writable=False),
         ),
-        writer=NotificationWriter(),
+        writer=InboxWriter(),
         since=3,
-        internal=frozenset({"reminder"}),
     )
 )
 

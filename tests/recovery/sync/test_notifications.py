@@ -55,14 +55,3 @@ def test_deleting_and_the_refusals(api, patient, note):
     assert push(client, changes(notifications={"deleted": [note.id]}), since).status_code == 200
     assert Notification.objects.get(pk=note.id).deleted_at is not None
     assert pull(client, since, schema_version=3).json()["changes"]["notifications"]["deleted"] == [note.id]
-
-
-def test_cannot_mark_unread(api, patient, note):
-    client = api(patient.user)
-    since, raw = raw_of(client, note.id)
-    push(client, changes(notifications={"updated": [{**raw, "read_at": now_ms()}]}), since)
-    since, raw = raw_of(client, note.id)
-    response = push(client, changes(notifications={"updated": [{**raw, "read_at": None}]}), since)
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["attr"] == f"notifications.{note.id}.read_at"
-    assert Notification.objects.get(pk=note.id).read_at is not None

@@ -266,4 +266,6 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
         for table, fast, orm in zip(tables, fast_all, orm_all, strict=True):
             assert normal(table, fast[0]) == normal(table, orm[0]), table.name
             assert sorted(fast[1]) == sorted(orm[1])
-            assert fast[0] or table.name == "milestones", f"no rows of {table.name}: the test checks nothing"
+            assert fast[0] or table.name == "milestones" or table.since == 3, (
+                f"no rows of {table.name}: the test checks nothing"
+            )

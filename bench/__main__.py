@@ -1,0 +1,39 @@
+"""python -m bench [BENCHMARK] [options]; python -m bench --list."""
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import pain_log_list
+
+BENCHMARKS = {pain_log_list.NAME: pain_log_list}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--list", action="store_true", help="list the benchmarks")
+    sub = parser.add_subparsers(dest="name")
+    for name, module in BENCHMARKS.items():
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(BENCHMARKS))
+        return 0
+    names = [args.name] if args.name else list(BENCHMARKS)
+    for name in names:
+        module = BENCHMARKS[name]
+        run_args = args if args.name else parser.parse_args([name])
+        result = module.run(run_args)
+        RESULTS.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(result, indent=2))
+        print(f"## {name}\n")
+        print(module.report(result, run_args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The clinical record over REST: one viewset shape, parameterised by the kind of record.
+
+Each method validates its input with a strict serializer, calls one selector or service and
+answers the record's wire form (``kinds.Wire``). Role rules live in the services; the views add
+the two checks that must come before any write: the caller's scope (another patient's id is a
+404) and, for patients, whether they write this kind at all (a 403).
+"""
+
+from django.db.models import Subquery
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from accounts.audit import phi_access_record
+from accounts.models import PatientProfile
+from accounts.selectors import patients_for
+from config.api.errors import ApplicationError
+from config.api.openapi import ErrorResponseSerializer
+from config.api.pagination import KeysetCursor
+from config.api.renderers import OrjsonRenderer
+
+from .. import services
+from ..models import RECORD_ID_PATTERN
+from ..selectors import record_get
+from ..services.records import forbidden, kind_for_table
+from . import serializers as s
+from .kinds import API_KINDS, ApiKind, resolve_refs, wire
+from .queries import record_page
+
+ID_REGEX = RECORD_ID_PATTERN.strip("^$")
+
+
+def _errors(*codes: int) -> dict:
+    described = {
+        400: "Invalid input (`attr` names the field).",
+        401: "Not signed in.",
+        403: "Not allowed for this role or record.",
+        404: "No such record in your scope.",
+        409: "Conflicts with the stored record (id taken, deleted, or another state).",
+    }
+    return {code: OpenApiResponse(ErrorResponseSerializer, description=described[code]) for code in codes}
+
+
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409)
+
+
+class RecordViewSet(viewsets.ViewSet):
+    """list, create, retrieve, partial update and delete of one kind of clinical record."""
+
+    kind: ApiKind
+    create_input: type[s.StrictSerializer]
+    list_query: type[s.StrictSerializer]
+
+    permission_classes = [IsAuthenticated]
+    renderer_classes = [OrjsonRenderer]
+    lookup_field = "id"
+    lookup_value_regex = ID_REGEX
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @property
+    def spec(self):
+        """The kind's write-path spec, looked up at call time (reminder planning hooks in)."""
+        return kind_for_table(self.kind.table)
+
+    def _valid(self, serializer_class, data, **kwargs) -> dict:
+        serializer = serializer_class(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def _record(self, record_id: str):
+        return record_get(self.request.user, self.kind.record, record_id)
+
+    def _patients_may_not_write(self) -> None:
+        if self.request.user.is_patient and not self.kind.patients_write:
+            raise forbidden(f"Only the care team writes {self.kind.table}.")
+
+    def _patients_may_not_change(self) -> None:
+        if self.request.user.is_patient and not self.kind.patients_change:
+            raise forbidden(f"Only the care team writes {self.kind.table}.")
+
+    def _own_patient_id(self) -> int | None:
+        return patients_for(self.request.user).values_list("pk", flat=True).first()
+
+    def _create_target(self, patient_id: int | None) -> PatientProfile:
+        user = self.request.user
+        if user.is_patient:
+            if patient_id is not None:
+                raise ApplicationError(
+                    "Patients do not send this field: their records are their own.",
+                    code="not_allowed", attr="patient",
+                )
+            patient = patients_for(user).first()
+            if patient is None:
+                raise forbidden("This account has no patient record.")
+            return patient
+        if patient_id is None:
+            raise ApplicationError("This field is required.", code="required", attr="patient")
+        patient = patients_for(user).filter(pk=patient_id).first()
+        if patient is None:
+            raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
+        return patient
+
+    def _list_patient(self, patient_id: int | None):
+        """The patient a list is narrowed to: an id, or for patients their own profile's id as
+        a subquery (one round trip less; the database still walks the (patient, time) index)."""
+        user = self.request.user
+        if user.is_patient:
+            if patient_id is not None and patient_id != self._own_patient_id():
+                raise ApplicationError("No such patient.", code="does_not_exist", attr="patient")
+            return Subquery(patients_for(user).values("pk")[:1])
+        if patient_id is not None and not patients_for(user).filter(pk=patient_id).exists():
+            raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
+        return patient_id
+
+    def _answer(self, record, code=status.HTTP_200_OK) -> Response:
+        return Response(wire(self.kind, record), status=code)
+
+    # --- collection -----------------------------------------------------------------------
+
+    def list(self, request):
+        query = self._valid(self.list_query, request.query_params)
+        since, until = query.get("since"), query.get("until")
+        if since is not None and until is not None and until <= since:
+            raise ApplicationError("until must be after since.", code="invalid_range", attr="until")
+        cursor = query.get("cursor")
+        page = record_page(
+            user=request.user,
+            kind=self.kind,
+            patient_id=self._list_patient(query.get("patient")),
+            since=since,
+            until=until,
+            updated_since=query.get("updated_since"),
+            cursor=KeysetCursor.decode(cursor, kind=self.kind.sort_type) if cursor else None,
+            page_size=query.get("page_size", 50),
+        )
+        phi_access_record(
+            user=request.user, patient_ids=page.patient_ids, action="list",
+            resource=self.kind.table, request=request,
+        )
+        next_url = None
+        if page.next_cursor:
+            next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor)
+        return Response({"next": next_url, "results": page.rows})
+
+    def create(self, request):
+        self._patients_may_not_write()
+        values = self._valid(self.create_input, request.data)
+        patient = self._create_target(values.pop("patient", None))
+        resolve_refs(self.kind, patient, values)
+        record, created = services.record_create(
+            self.spec, actor=request.user, patient=patient, id=values.pop("id", None), **values
+        )
+        return self._answer(record, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    # --- one record -----------------------------------------------------------------------
+
+    def retrieve(self, request, id):
+        record = self._record(id)
+        phi_access_record(
+            user=request.user, patient_ids=[record.patient_id], action="retrieve",
+            resource=self.kind.table, request=request, object_id=record.pk,
+        )
+        return self._answer(record)
+
+    def partial_update(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_change()
+        values = self._valid(self.kind.input, request.data, partial=True)
+        resolve_refs(self.kind, record.patient, values)
+        return self._answer(services.record_update(self.spec, actor=request.user, record=record, **values))
+
+    def destroy(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        services.record_delete(self.spec, actor=request.user, record=record)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _viewset(kind: ApiKind, actions: type | None = None) -> type[RecordViewSet]:
+    """The viewset of one kind, its OpenAPI description included."""
+    create_input = s.create_serializer(kind.input)
+    list_query = s.list_query_serializer(kind.name, kind.sort_type, kind.sort_help)
+    out = kind.output
+    who = "patients and their care team" if kind.patients_write else "the care team (patients: 403)"
+    cls = type(
+        f"{kind.name}ViewSet",
+        (actions, RecordViewSet) if actions else (RecordViewSet,),
+        {
+            "kind": kind,
+            "create_input": create_input,
+            "list_query": list_query,
+            "queryset": kind.model.objects.none(),  # for the schema's path parameter type
+            "__doc__": f"{kind.table}: written by {who}.",
+        },
+    )
+    tags = [kind.prefix]
+    return extend_schema_view(
+        list=extend_schema(
+            tags=tags,
+            summary=f"List {kind.table}",
+            description="Newest first, cursor-paginated. Clinicians see their care-team "
+            "patients' rows (filter with `patient`); patients their own.",
+            parameters=[list_query],
+            responses={200: s.page_serializer(out), **_errors(400, 401)},
+        ),
+        create=extend_schema(
+            tags=tags,
+            summary=f"Create a {kind.model._meta.verbose_name}",
+            description="Idempotent by `id`: the same id and content again answers the stored "
+            "record with 200; the same id with other content is a 409.",
+            request=create_input,
+            responses={
+                201: OpenApiResponse(out, description="Created."),
+                200: OpenApiResponse(out, description="This id was created before: the stored record."),
+                **_errors(400, 401, 403, 409),
+            },
+        ),
+        retrieve=extend_schema(
+            tags=tags,
+            summary=f"One {kind.model._meta.verbose_name}",
+            responses={200: out, **_errors(401, 404)},
+        ),
+        partial_update=extend_schema(
+            tags=tags,
+            summary=f"Change a {kind.model._meta.verbose_name}",
+            request=kind.input,
+            responses={200: out, **WRITE_ERRORS},
+        ),
+        destroy=extend_schema(
+            tags=tags,
+            summary=f"Delete a {kind.model._meta.verbose_name}",
+            description="A tombstone: gone from the API, told to devices by sync.",
+            responses={204: None, **_errors(401, 403, 404)},
+        ),
+    )(cls)
+
+
+def _action_schema(tag, request, response, summary):
+    return extend_schema(
+        tags=[tag], summary=summary, request=request, responses={200: response, **WRITE_ERRORS}
+    )
+
+
+class _RestrictionActions:
+    @_action_schema("restrictions", s.LiftInput, s.RestrictionOutput, "Lift a restriction (care team)")
+    @action(detail=True, methods=["post"])
+    def lift(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        values = self._valid(s.LiftInput, request.data)
+        return self._answer(services.restriction_lift(actor=request.user, restriction=record, **values))
+
+
+class _AppointmentActions:
+    @_action_schema("appointments", s.RescheduleInput, s.AppointmentOutput, "Move a scheduled appointment")
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        values = self._valid(s.RescheduleInput, request.data)
+        return self._answer(services.appointment_reschedule(actor=request.user, appointment=record, **values))
+
+    @_action_schema("appointments", s.EmptyInput, s.AppointmentOutput, "Cancel a scheduled appointment")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        self._valid(s.EmptyInput, request.data)
+        return self._answer(services.appointment_cancel(actor=request.user, appointment=record))
+
+    @_action_schema("appointments", s.EmptyInput, s.AppointmentOutput, "Mark a scheduled appointment completed")
+    @action(detail=True, methods=["post"])
+    def complete(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        self._valid(s.EmptyInput, request.data)
+        return self._answer(services.appointment_complete(actor=request.user, appointment=record))
+
+
+class _MilestoneActions:
+    @_action_schema("milestones", s.AchieveInput, s.MilestoneOutput, "Mark a milestone achieved (patient or care team)")
+    @action(detail=True, methods=["post"])
+    def achieve(self, request, id):
+        record = self._record(id)
+        values = self._valid(s.AchieveInput, request.data)
+        return self._answer(services.milestone_achieve(actor=request.user, milestone=record, **values))
+
+
+class _HospitalStayActions:
+    @_action_schema("hospital-stays", s.DischargeInput, s.HospitalStayOutput, "Discharge (care team)")
+    @action(detail=True, methods=["post"])
+    def discharge(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        values = self._valid(s.DischargeInput, request.data)
+        return self._answer(services.hospital_stay_discharge(actor=request.user, stay=record, **values))
+
+
+class _PTSessionActions:
+    @_action_schema("pt-sessions", s.CompleteSessionInput, s.PTSessionOutput, "Mark a PT session completed")
+    @action(detail=True, methods=["post"])
+    def complete(self, request, id):
+        record = self._record(id)
+        values = self._valid(s.CompleteSessionInput, request.data)
+        return self._answer(services.pt_session_complete(actor=request.user, session=record, **values))
+
+
+ACTIONS = {
+    "restrictions": _RestrictionActions,
+    "appointments": _AppointmentActions,
+    "milestones": _MilestoneActions,
+    "hospital-stays": _HospitalStayActions,
+    "pt-sessions": _PTSessionActions,
+}
+
+VIEWSETS = {prefix: _viewset(kind, ACTIONS.get(prefix)) for prefix, kind in API_KINDS.items()}

@@ -1,0 +1,228 @@
+"""The patient timeline: header, chart, events, filters, scope, audit, query count."""
+
+import re
+from datetime import UTC, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import PHIAccess
+from recovery import services
+from recovery.selectors.timeline import (
+    pain_daily_stats,
+    pain_trend,
+    timeline_for_patient,
+    timeline_header,
+)
+from tests.factories import PatientFactory
+
+from .history import bulk_history
+
+pytestmark = pytest.mark.django_db
+
+
+def url(patient, **params):
+    return f"/admin/accounts/patientprofile/{patient.pk}/timeline/", params
+
+
+def get(client, patient, **params):
+    path, query = url(patient, **params)
+    return client.get(path, query)
+
+
+def event_types_shown(html: str) -> set[str]:
+    return set(re.findall(r'data-type="([a-z_]+)"', html))
+
+
+def test_header_shows_the_recovery_at_a_glance(client, surgeon, patient, record):
+    client.force_login(surgeon)
+    response = get(client, patient)
+    assert response.status_code == 200
+    html = response.content.decode()
+    header = html[html.index('id="timeline-header"') : html.index('id="timeline-filters"')]
+    assert patient.user.full_name in header
+    assert f"{patient.age_on(timezone.localdate(timezone=patient.tz))} years" in header
+    assert "Revision Hardware_Revision L4-L5-S1" in header or "L4-L5-S1" in header
+    assert "pseudarthrosis, hardware complication" in header
+    assert "Prior surgery: fusion L4-L5" in header
+    assert "Post-op day <strong>30</strong>" in header
+    assert "length of stay 3 nights" in header
+    assert "No lifting over 10 lb:" in header and "12 days left" in header
+    assert "No driving:" in header and "until lifted" in header
+    assert "Follow Up on" in header
+    # Overdue: the appointment 20 days ago still scheduled, the milestone past target, the
+    # planned PT session yesterday.
+    assert "Open alerts and overdue items (3)" in header
+    assert 'Milestone "Off opioids" past its target' in header
+
+
+def test_header_selector_in_the_patients_zone(patient, surgeon):
+    # 03:30 UTC is still the previous day in New York.
+    now = timezone.datetime(2026, 3, 10, 3, 30, tzinfo=UTC)
+    services.surgery_create(
+        actor=surgeon, patient=patient, performed_on=timezone.datetime(2026, 3, 1).date(),
+        region="lumbar", levels="L5-S1", procedure="fusion",
+    )
+    header = timeline_header(patient=patient, now=now)
+    assert header.today.isoformat() == "2026-03-09"
+    assert header.post_op_day == 8
+
+
+def test_chart_draws_daily_points_trend_and_markers(client, surgeon, patient, record):
+    client.force_login(surgeon)
+    html = get(client, patient, period="90").content.decode()
+    chart = html[html.index('id="pain-chart"') :]
+    chart = chart[: chart.index("</svg>")]
+    # 30 days x 2 locations (the patient logs back and leg pain daily); a day or two may fall
+    # on the day before in the patient's zone, so count the points we expect from the data.
+    stats = pain_daily_stats(
+        patient=patient, since=timezone.localdate(timezone=patient.tz) - timedelta(days=89),
+        until=timezone.localdate(timezone=patient.tz),
+    )
+    assert chart.count('class="pain-point"') == len(stats) >= 58
+    assert 'class="pain-trend"' in chart
+    assert 'data-location="back"' in chart and 'data-location="leg"' in chart
+    assert chart.count('class="marker-surgery"') == 1  # the prior surgery is outside the window
+    # The appointment 20 days ago is marked; the one in two weeks is after the window.
+    assert chart.count('class="marker-appointment"') == 1
+
+
+def test_daily_stats_are_per_local_day_and_location(patient):
+    tz = patient.tz
+    day = timezone.datetime(2026, 6, 1).date()
+    for hour, intensity, location in ((1, 2, "back"), (22, 6, "back"), (23, 5, "leg")):
+        when = timezone.datetime(2026, 6, 1, hour, tzinfo=tz)
+        services.pain_log_create(
+            actor=patient.user, patient=patient, recorded_at=when, intensity=intensity,
+            location=location,
+        )
+    # 23:00 in New York on June 1 is June 2 in UTC: still June 1 for the patient.
+    stats = pain_daily_stats(patient=patient, since=day, until=day)
+    assert [(s.day, s.location, s.mean, s.low, s.high, s.count) for s in stats] == [
+        (day, "back", 4.0, 2, 6, 2),
+        (day, "leg", 5.0, 5, 5, 1),
+    ]
+
+
+def test_trend_is_a_trailing_weighted_seven_day_mean():
+    from recovery.selectors.timeline import PainDay
+
+    d0 = timezone.datetime(2026, 1, 1).date()
+    days = [PainDay(d0 + timedelta(days=i), "back", float(i), i, i, 1, 0) for i in range(10)]
+    trend = dict(pain_trend(days))
+    assert trend[d0] == 0.0
+    assert trend[d0 + timedelta(days=6)] == 3.0  # mean of 0..6
+    assert trend[d0 + timedelta(days=9)] == 6.0  # mean of 3..9
+
+
+def test_events_in_time_order_of_every_type(client, surgeon, patient, record):
+    client.force_login(surgeon)
+    html = get(client, patient, period="90", order="oldest").content.decode()
+    assert event_types_shown(html) == {
+        "surgery", "stay", "pain", "pt_session", "appointment", "milestone", "restriction",
+    }
+    timeline = timeline_for_patient(patient=patient, newest_first=False)
+    stamps = [e.at for e in timeline.events]
+    assert stamps == sorted(stamps)
+    titles = [e.title for e in timeline.events]
+    assert "Admitted" in titles and any(t.startswith("Discharged") for t in titles)
+    assert any(t.startswith("Restriction starts: no lifting") for t in titles)
+    # Pain logs are grouped: one event per local day.
+    pain_days = [e.day for e in timeline.events if e.type == "pain"]
+    assert len(pain_days) == len(set(pain_days))
+
+
+def test_filter_by_type_and_date(client, surgeon, patient, record):
+    client.force_login(surgeon)
+    html = get(client, patient, period="90", types=["appointment", "milestone"]).content.decode()
+    assert event_types_shown(html) == {"appointment", "milestone"}
+    today = timezone.localdate(timezone=patient.tz)
+    since = today - timedelta(days=3)
+    html = get(client, patient, period="custom", since=since.isoformat(), until=today.isoformat(),
+               types=["pain"]).content.decode()
+    shown_days = re.findall(r'event-pain[^>]*>\s*<td>(\d{4}-\d{2}-\d{2})</td>', html)
+    assert shown_days and all(since.isoformat() <= d <= today.isoformat() for d in shown_days)
+
+
+def test_long_histories_are_paginated(client, surgeon, patient):
+    bulk_history(patient, surgeon, days=400)
+    client.force_login(surgeon)
+    html = get(client, patient, period="all").content.decode()
+    assert "page 1 of" in html
+    assert html.count('class="event ') == 100
+    page2 = get(client, patient, period="all", page=2).content.decode()
+    assert "page 2 of" in page2
+
+
+def test_timeline_is_read_only(client, surgeon, patient):
+    client.force_login(surgeon)
+    path, _ = url(patient)
+    assert client.post(path, {}).status_code == 405
+
+
+def test_another_patients_timeline_is_404_and_not_logged(client, surgeon, other_patient):
+    client.force_login(surgeon)
+    assert get(client, other_patient).status_code == 404
+    assert get(client, other_patient.__class__(pk=999999)).status_code == 404
+    assert not PHIAccess.objects.exists()
+
+
+def test_each_view_writes_one_phi_row(client, surgeon, patient):
+    client.force_login(surgeon)
+    get(client, patient)
+    row = PHIAccess.objects.get()
+    assert (row.user, row.patient, row.action, row.clinic_id) == (
+        surgeon, patient, "timeline", patient.clinic_id,
+    )
+    assert row.path.startswith(f"/admin/accounts/patientprofile/{patient.pk}/timeline/")
+
+
+ctx_log: list = []
+
+
+def count_queries(client, patient, **params):
+    with CaptureQueriesContext(connection) as ctx:
+        response = get(client, patient, **params)
+    assert response.status_code == 200
+    ctx_log[:] = ctx.captured_queries
+    return len(ctx.captured_queries)
+
+
+def test_query_count_is_the_same_for_a_month_and_three_years(client, surgeon, clinic, nurse):
+    month = PatientFactory(clinic=clinic, surgeon=surgeon)
+    years = PatientFactory(clinic=clinic, surgeon=surgeon)
+    bulk_history(month, surgeon, days=30)
+    sizes = bulk_history(years, surgeon, days=3 * 365)
+    assert sizes["pain"] > 3000 and sizes["pt"] > 150
+    client.force_login(surgeon)
+    get(client, month)  # warm the session and content types
+    small = count_queries(client, month, period="all")
+    large = count_queries(client, years, period="all")
+    windowed = count_queries(client, years)
+    assert small == large == windowed, "\n".join(q["sql"][:150] for q in ctx_log)
+    assert large <= 30, "\n".join(q["sql"][:150] for q in ctx_log)
+
+
+def test_empty_record_renders(client, surgeon, patient):
+    client.force_login(surgeon)
+    html = get(client, patient).content.decode()
+    assert "No surgery recorded" in html
+    assert "No pain logs in this period" in html
+    assert "No events in this period." in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"period": "custom", "since": "not-a-date"},
+        {"period": "custom", "since": "2026-05-01", "until": "2026-01-01"},
+        {"period": "bogus", "types": ["nope"], "page": "-3"},
+        {"page": "99999"},
+    ],
+)
+def test_bad_filters_are_a_page_not_a_500(client, surgeon, patient, record, params):
+    client.force_login(surgeon)
+    response = get(client, patient, **params)
+    assert response.status_code == 200
