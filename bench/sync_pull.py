@@ -15,8 +15,9 @@ servers side by side (one worker each) and times, in the same run:
 for a first pull (``last_pulled_at=null``) and an incremental pull of 20 changes. Prints the
 medians and ratios as a markdown table (docs/benchmarks.md, ``## Sync``).
 
-Small functions on purpose (database, seed, serve, time_requests) so the shared
-``bench/harness.py`` can replace them later.
+Small functions on purpose (database, seed, serve, time_pairs) so the shared
+``bench/harness.py`` can replace them later; ``NAME``/``add_arguments``/``run``/``report`` are the
+interface ``python -m bench`` expects (one line in ``bench/__main__.py`` registers it).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def clock_value(patient) -> int:
 
 def floor_spec(schema_version: int = 2) -> list:
     """What the floor selects: per table the db table and (wire name, db column, kind)."""
-    from recovery.sync.tables import SYNC_TABLES, EpochMs, ForeignId, IsoDate, JsonList, Number
+    from recovery.sync.tables import EpochMs, ForeignId, IsoDate, JsonList, Number, tables_for
 
     kinds = {EpochMs: "ms", IsoDate: "date", JsonList: "json", ForeignId: "text", Number: "float"}
     return [
@@ -149,9 +150,9 @@ def floor_spec(schema_version: int = 2) -> list:
             table.model._meta.db_table,
             [[c.name, table.model._meta.get_field(c.name).column, kinds.get(type(c.codec), "")]
              for c in table.columns_for(schema_version)],
-            name,
+            table.name,
         ]
-        for name, table in SYNC_TABLES.items()
+        for table in tables_for(schema_version)
     ]
 
 
@@ -273,16 +274,20 @@ def row_count(body: dict) -> int:
     return sum(len(c["updated"]) + len(c["deleted"]) for c in body["changes"].values())
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+NAME = "sync-pull"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--days", type=int, default=365)
-    args = parser.parse_args(argv)
 
+
+def run(args) -> dict:
+    """The interface of ``python -m bench`` (bench/__main__.py): returns the medians."""
     import requests
 
-    database_url = recreate_database(args.postgres, BENCH_DB)
+    database_url = recreate_database(args.postgres.rstrip("/"), BENCH_DB)
     django_setup(database_url)
     started = time.perf_counter()
     patient = seed_patient(days=args.days)
@@ -293,6 +298,7 @@ def main(argv=None) -> int:
     env = {"DATABASE_URL": database_url, "DJANGO_DEBUG": "false", "SYNC_FLOOR_SPEC": json.dumps(floor_spec())}
     django_server, django_url = serve("config.wsgi:application", env=env, chdir=ROOT)
     floor_server, floor_url = serve("sync_pull:floor_app", env=env, chdir=ROOT / "bench")
+    results = {}
     try:
         session = requests.Session()
         auth = {"Authorization": f"Bearer {tokens_for(patient.user)['access']}"}
@@ -300,28 +306,38 @@ def main(argv=None) -> int:
         floor = f"{floor_url}/?patient={patient.pk}&last_pulled_at="
         first_rows = row_count(session.get(pull + "null", headers=auth).json())
         assert first_rows == row_count(session.get(floor + "null").json())
-
-        results = {}
-        results["first"] = (
-            *time_pairs(session, (pull + "null", auth), (floor + "null", None), rounds=args.rounds),
-            first_rows,
-        )
+        cases = [("first", "null", args.rounds)]
         since = clock_value(patient)
         make_changes(patient, 20)
-        inc_rows = row_count(session.get(pull + str(since), headers=auth).json())
-        results["incremental"] = (
-            *time_pairs(session, (pull + str(since), auth), (floor + str(since), None), rounds=args.rounds * 3),
-            inc_rows,
-        )
+        cases.append(("incremental", str(since), args.rounds * 3))
+        for name, last_pulled_at, rounds in cases:
+            rows = row_count(session.get(pull + last_pulled_at, headers=auth).json())
+            (ms, size), (floor_ms, _) = time_pairs(
+                session, (pull + last_pulled_at, auth), (floor + last_pulled_at, None), rounds=rounds
+            )
+            results[name] = {"rows": rows, "bytes": size, "endpoint_ms": ms, "floor_ms": floor_ms, "rounds": rounds}
     finally:
         for server in (django_server, floor_server):
             server.terminate()
             server.wait(timeout=10)
+    return results
 
-    print("| pull | rows | body | endpoint median | floor median | ratio |")
-    print("|---|---|---|---|---|---|")
-    for name, ((ms, size), (floor_ms, _), rows) in results.items():
-        print(f"| {name} | {rows} | {size / 1024:.0f} KiB | {ms:.1f} ms | {floor_ms:.1f} ms | {ms / floor_ms:.2f}x |")
+
+def report(result: dict, args=None) -> str:
+    lines = ["| pull | rows | body | endpoint median | floor median | ratio |", "|---|---|---|---|---|---|"]
+    for name, r in result.items():
+        lines.append(
+            f"| {name} | {r['rows']} | {r['bytes'] / 1024:.0f} KiB | {r['endpoint_ms']:.1f} ms "
+            f"| {r['floor_ms']:.1f} ms | {r['endpoint_ms'] / r['floor_ms']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    print(report(run(args)))
     return 0
 
 

@@ -141,7 +141,7 @@ def _read_orm(wanted, schema_version: int, patient_id: int, since):
 
 
 def _read_orm_table(table: SyncTable, schema_version: int, mode: str, patient_id: int, since):
-    rows = table.model.all_objects.filter(patient_id=patient_id)
+    rows = table.model._base_manager.filter(patient_id=patient_id)
     if mode == FIRST:
         rows = rows.filter(deleted_at__isnull=True)
     elif mode == WHOLE:

@@ -89,7 +89,7 @@ def _existing_rows(batch: PushBatch) -> dict[str, dict]:
     return {
         name: {
             row.pk: row
-            for row in SYNC_TABLES[name].model.all_objects.select_related("patient").filter(pk__in=wanted)
+            for row in SYNC_TABLES[name].model._base_manager.select_related("patient").filter(pk__in=wanted)
         }
         for name, wanted in ids.items()
     }

@@ -9,10 +9,8 @@ with a message that names the column.
 Adding a table is one ``register(SyncTable(...))`` entry: its model (with the ``ClinicalRecord``
 sync columns ``id``, ``patient``, ``sync_version``, ``deleted_at``, ``updated_at``), its
 columns, and how a push writes it (``writer``; ``None`` = read-only for the patient).
-The reminders inbox (``notifications``) is meant to be added that way once
-``reminders.models.Notification`` lands (not done here): ``since=3``, every column
-``writable=False`` except ``read_at``, and a writer whose ``update`` calls the reminders service
-that marks a notification read (``create``/``delete`` refuse with a 403).
+The reminders inbox (``notifications``, version 3) is such an entry: every column read-only
+except ``read_at``, and its own writer (``InboxWriter``) calling the reminders services.
 
 Schema versions: ``since`` on a table or column is the sync schema version that introduced it.
 A client on version N is sent only tables with ``since <= N`` (WatermelonDB warns about tables
@@ -592,14 +590,14 @@ class InboxWriter:
     def create(self, *, actor, patient, id: str, values: dict) -> None:
         raise ApplicationError(
             "Notifications are created by the server.", code="permission_denied",
-            status_code=status.HTTP_403_FORBIDDEN, attr=f"notifications.{id}",
-        )
+            status_code=status.HTTP_403_FORBIDDEN,
+        )  # no attr: the push names the record (notifications.<id>)
 
     def update(self, *, actor, row, values: dict) -> None:
         if set(values) - {"read_at"}:
             raise ApplicationError(
                 "Only read_at of a notification can change.", code="permission_denied",
-                status_code=status.HTTP_403_FORBIDDEN, attr=f"notifications.{row.pk}",
+                status_code=status.HTTP_403_FORBIDDEN,
             )
         if values.get("read_at") is not None and row.read_at is None:
             notification_mark_read(notification=row)

@@ -248,6 +248,9 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
     f.appointment(patient, surgeon, ends_at=None)
     gone = f.milestone(patient, surgeon, target_on=None)
     services.milestone_delete(actor=surgeon, milestone=gone)
+    from reminders.services import notification_create
+
+    notification_create(patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time)
     since = 0 if mode != "first" else None
 
     def normal(table, rows):
