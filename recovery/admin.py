@@ -591,15 +591,3 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
 
 admin.site.unregister(PatientProfile)
 admin.site.register(PatientProfile, PatientWithTimelineAdmin)
-
-# Keep names importable for the module's readers.
-__all__ = [
-    "ActivityRestrictionAdmin",
-    "AppointmentAdmin",
-    "HospitalStayAdmin",
-    "MilestoneAdmin",
-    "PTSessionAdmin",
-    "PainLogAdmin",
-    "PatientWithTimelineAdmin",
-    "SurgeryAdmin",
-]
