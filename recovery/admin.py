@@ -592,16 +592,4 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
 admin.site.unregister(PatientProfile)
 admin.site.register(PatientProfile, PatientWithTimelineAdmin)
 
-# Keep names importable for the module's readers.
-__all__ = [
-    "ActivityRestrictionAdmin",
-    "AppointmentAdmin",
-    "HospitalStayAdmin",
-    "MilestoneAdmin",
-    "PTSessionAdmin",
-    "PainLogAdmin",
-    "PatientWithTimelineAdmin",
-    "SurgeryAdmin",
-]
-
-from . import admin_care  # noqa: F401 - registers the remaining pages
+from . import admin_care  # noqa: E402,F401 - registers the remaining pages
