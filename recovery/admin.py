@@ -592,4 +592,4 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
 admin.site.unregister(PatientProfile)
 admin.site.register(PatientProfile, PatientWithTimelineAdmin)
 
-from . import admin_care  # noqa: E402,F401 - registers the remaining pages
+from . import admin_care  # noqa: F401 - registers the remaining pages
