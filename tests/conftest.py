@@ -72,6 +72,33 @@ def _in_memory_broker(settings, monkeypatch):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+DEFAULT_DATA_MIGRATIONS = (
+    "recovery.migrations.0003_default_mcids",
+    "recovery.migrations.0006_default_protocol",
+    "recovery.migrations.0008_default_triage_rules",
+)
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def _default_clinical_data(request):
+    """The shipped defaults (MCIDs, the default protocol, triage rules) come from data
+    migrations. A transactional test empties every table when it ends, so a later test on the
+    same worker would see none of them: put them back when they are missing."""
+    if not (request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)):
+        return
+    import importlib
+
+    from django.apps import apps
+
+    from recovery.models import MinimalImportantDifference, Protocol, TriageRule
+
+    if all(m.objects.filter(clinic__isnull=True).exists() for m in (MinimalImportantDifference, Protocol, TriageRule)):
+        return
+    for name in DEFAULT_DATA_MIGRATIONS:
+        importlib.import_module(name).add(apps, None)
+
+
 @pytest.fixture
 def clinic(db):
     return ClinicFactory()

@@ -20,7 +20,7 @@ DEFAULTS = [
 ]
 
 
-def add_defaults(apps, schema_editor):
+def add(apps, schema_editor):
     Mcid = apps.get_model("recovery", "MinimalImportantDifference")
     for instrument, population, value, unit, source in DEFAULTS:
         Mcid.objects.update_or_create(
@@ -29,10 +29,10 @@ def add_defaults(apps, schema_editor):
         )
 
 
-def remove_defaults(apps, schema_editor):
+def remove(apps, schema_editor):
     apps.get_model("recovery", "MinimalImportantDifference").objects.filter(clinic=None).delete()
 
 
 class Migration(migrations.Migration):
     dependencies = [("recovery", "0002_outcome_scores")]
-    operations = [migrations.RunPython(add_defaults, remove_defaults)]
+    operations = [migrations.RunPython(add, remove)]

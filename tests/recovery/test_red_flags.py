@@ -232,11 +232,14 @@ def test_concurrent_escalators_escalate_each_alert_once(patient):
         )
     barrier = threading.Barrier(3)
     claimed: list[int] = []
+    errors: list[Exception] = []
 
     def run():
         barrier.wait()
         try:
             claimed.extend(alerts_escalate_due(batch=3))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -247,5 +250,6 @@ def test_concurrent_escalators_escalate_each_alert_once(patient):
         for t in threads:
             t.join()
         barrier.reset()
+    assert errors == []
     assert sorted(claimed) == sorted(Alert.objects.values_list("pk", flat=True))
     assert len(claimed) == len(set(claimed)) == 8
