@@ -28,7 +28,7 @@ run: install
 
 ## Run the tests. Without DATABASE_URL: SQLite, and tests needing PostgreSQL/Redis are skipped.
 test: install node-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 ## Only the quick tests (no real worker, server, browser or Node client).
 test-fast: install

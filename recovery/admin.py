@@ -16,6 +16,7 @@ narrowed to ``patients_for(user)``) and adds what the clinical record needs:
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -31,6 +32,7 @@ from config.api.errors import ApplicationError
 from . import services
 from .models import (
     ActivityRestriction,
+    AlertStatus,
     Appointment,
     HospitalStay,
     Milestone,
@@ -38,6 +40,7 @@ from .models import (
     PTSession,
     Surgery,
 )
+from .selectors.outcomes import outcome_changes_for
 from .services.records import record_create, record_delete, record_update
 from .views_admin import patient_timeline_view
 
@@ -564,7 +567,41 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
     """The accounts patient page, plus a link to and the URL of the recovery timeline
     (``accounts`` may not import ``recovery``, so the timeline is added from here)."""
 
-    list_display = [*PatientProfileAdmin.list_display, "timeline_link"]
+    list_display = [*PatientProfileAdmin.list_display, "open_alerts", "outcome_3m", "outcome_12m", "timeline_link"]
+
+    def get_queryset(self, request):
+        unresolved = Q(alerts__status__in=[AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED])
+        return super().get_queryset(request).annotate(open_alert_count=Count("alerts", filter=unresolved))
+
+    def get_changelist_instance(self, request):
+        cl = super().get_changelist_instance(request)
+        # Change from baseline for the whole page in three queries, not per row.
+        changes = outcome_changes_for(cl.result_list)
+        for patient in cl.result_list:
+            patient.outcome_changes = changes.get(patient.pk, [])
+        return cl
+
+    @admin.display(description="open alerts", ordering="open_alert_count")
+    def open_alerts(self, obj):
+        count = getattr(obj, "open_alert_count", 0)
+        return format_html('<strong class="open-alerts">{}</strong>', count) if count else "-"
+
+    @staticmethod
+    def _outcome(obj, timepoint) -> str:
+        parts = [
+            f"{c.instrument.upper()} {c.change:+.1f}{' (MCID met)' if c.meets_mcid else ''}"
+            for c in getattr(obj, "outcome_changes", [])
+            if c.timepoint == timepoint
+        ]
+        return "; ".join(parts) or "-"
+
+    @admin.display(description="3 months vs baseline")
+    def outcome_3m(self, obj):
+        return self._outcome(obj, "3m")
+
+    @admin.display(description="12 months vs baseline")
+    def outcome_12m(self, obj):
+        return self._outcome(obj, "12m")
     readonly_fields = ["timeline_link", *PatientProfileAdmin.readonly_fields]
 
     def get_fieldsets(self, request, obj=None):
@@ -592,14 +629,4 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
 admin.site.unregister(PatientProfile)
 admin.site.register(PatientProfile, PatientWithTimelineAdmin)
 
-# Keep names importable for the module's readers.
-__all__ = [
-    "ActivityRestrictionAdmin",
-    "AppointmentAdmin",
-    "HospitalStayAdmin",
-    "MilestoneAdmin",
-    "PTSessionAdmin",
-    "PainLogAdmin",
-    "PatientWithTimelineAdmin",
-    "SurgeryAdmin",
-]
+from . import admin_care  # noqa: F401 - registers the remaining pages

@@ -1129,7 +1129,7 @@ class Alert(models.Model):
     """A red flag for the care team: open -> acknowledged -> resolved, each step with who and
     when. At most one unresolved alert per patient and cause."""
 
-    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="alerts")
     rule_key = models.SlugField(max_length=50)
     cause_key = models.CharField(max_length=120)
     tier = models.CharField(max_length=12, choices=Tier.choices)

@@ -24,6 +24,7 @@ from .selectors.timeline import (
     timeline_for_patient,
     timeline_header,
 )
+from .selectors.timeline_care import care_summary
 
 EVENTS_PER_PAGE = 100
 PERIODS = [
@@ -85,6 +86,7 @@ def patient_timeline_view(request, patient_id: int):
         newest_first=(data.get("order") or "newest") == "newest",
     )
     header = timeline_header(patient=patient)
+    care = care_summary(patient=patient, today=header.today)
     page = Paginator(timeline.events, EVENTS_PER_PAGE).get_page(data.get("page") or 1)
     chart = pain_chart_svg(
         pain_days=timeline.pain_days,
@@ -109,6 +111,7 @@ def patient_timeline_view(request, patient_id: int):
         "subtitle": None,
         "patient": patient,
         "header": header,
+        "care": care,
         "timeline": timeline,
         "since": since,
         "until": until,

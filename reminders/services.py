@@ -130,9 +130,10 @@ def reminders_sync_for_cause(
     now = timezone.now()
     existing = {
         row.dedup_key: row
-        for row in Reminder.objects.select_for_update().filter(
-            cause_type=cause_type, cause_id=cause_id
-        )
+        # Locked in id order, like every other multi-row lock here: no deadlocks.
+        for row in Reminder.objects.select_for_update()
+        .filter(cause_type=cause_type, cause_id=cause_id)
+        .order_by("id")
     }
     desired: dict[str, tuple[dict, str, datetime]] = {}
     if active and anchor is not None:
@@ -333,7 +334,9 @@ def patient_reminders_replan(*, profile: PatientProfile, changed: set) -> int:
     now = timezone.now()
     tz, quiet = profile.tz, quiet_hours_of(profile)
     rows = list(
-        Reminder.objects.select_for_update().filter(patient=profile, status__in=OPEN_STATUSES)
+        Reminder.objects.select_for_update()
+        .filter(patient=profile, status__in=OPEN_STATUSES)
+        .order_by("id")
     )
     changed_rows = []
     for row in rows:

@@ -20,6 +20,8 @@ from accounts.models import PatientProfile, User
 from ..models import (
     QUESTIONNAIRES,
     ActivityRestriction,
+    Alert,
+    AlertStatus,
     Appointment,
     AppointmentStatus,
     HospitalStay,
@@ -221,6 +223,19 @@ def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
     })
 
 
+def _flag(alert: Alert, patient_ref: dict) -> bytes:
+    return _entry("Flag", f"alert/{alert.pk}", {
+        "identifier": _identifier("alerts", alert.pk),
+        "status": "active",
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/flag-category", "code": "clinical", "display": "Clinical",
+        }]}],
+        "code": {"text": f"{alert.get_tier_display()}: {alert.title}"},
+        "subject": patient_ref,
+        "period": {"start": _dt(alert.opened_at)},
+    })
+
+
 def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     """Yields the Bundle as JSON in pieces. Memory stays bounded by ``CHUNK`` rows."""
     patient_ref = ref("Patient", patient.pk)
@@ -261,4 +276,6 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     for score in OutcomeScore.objects.filter(patient_id=pid).order_by("completed_at").iterator(chunk_size=CHUNK):
         for piece in _outcome(score, patient_ref):
             yield emit(piece)
+    for alert in Alert.objects.filter(patient_id=pid).exclude(status=AlertStatus.RESOLVED).order_by("opened_at"):
+        yield emit(_flag(alert, patient_ref))
     yield b"]}"

@@ -277,36 +277,41 @@ def _pain_events(q: TimelineQuery) -> list[TimelineEvent]:
 
 @register_event_source("pt_session", "PT sessions")
 def _pt_events(q: TimelineQuery) -> list[TimelineEvent]:
+    # Plain values, not model instances: a long history has hundreds of sessions.
     rows = (
         PTSession.objects.filter(patient=q.patient)
         .annotate(when=Coalesce("performed_at", "scheduled_for"))
         .filter(q.in_range("when"))
+        .values_list(
+            "pk", "when", "status", "setting", "duration_minutes", "pain_before", "pain_after",
+            "exercises",
+        )
     )
     events = []
-    for s in rows:
+    for pk, when, status, setting, minutes, before, after, exercises in rows:
         pain = ""
-        if s.pain_before is not None or s.pain_after is not None:
-            pain = f"pain {s.pain_before if s.pain_before is not None else '?'}"
-            pain += f" -> {s.pain_after if s.pain_after is not None else '?'}"
+        if before is not None or after is not None:
+            pain = f"pain {before if before is not None else '?'}"
+            pain += f" -> {after if after is not None else '?'}"
         detail = ", ".join(
             x
             for x in [
-                s.setting,
-                f"{s.duration_minutes} min" if s.duration_minutes else "",
+                setting,
+                f"{minutes} min" if minutes else "",
                 pain,
-                f"{len(s.exercises)} exercises" if s.exercises else "",
+                f"{len(exercises)} exercises" if exercises else "",
             ]
             if x
         )
         events.append(
             TimelineEvent(
-                at=s.when,
-                day=q.local_day(s.when),
+                at=when,
+                day=q.local_day(when),
                 type="pt_session",
-                title=f"PT session {s.status}",
+                title=f"PT session {status}",
                 detail=detail,
-                status=s.status,
-                record_id=s.pk,
+                status=status,
+                record_id=pk,
                 url_name="admin:recovery_ptsession_change",
             )
         )
@@ -315,30 +320,30 @@ def _pt_events(q: TimelineQuery) -> list[TimelineEvent]:
 
 @register_event_source("appointment", "Appointments")
 def _appointment_events(q: TimelineQuery) -> list[TimelineEvent]:
-    rows = Appointment.objects.filter(q.in_range("starts_at"), patient=q.patient).select_related(
-        "clinician"
+    rows = Appointment.objects.filter(q.in_range("starts_at"), patient=q.patient).values_list(
+        "pk", "starts_at", "purpose", "status", "location", "imaging",
+        "clinician__first_name", "clinician__last_name", "clinician__email",
     )
-    return [
-        TimelineEvent(
-            at=a.starts_at,
-            day=q.local_day(a.starts_at),
-            type="appointment",
-            title=f"Appointment: {_label(a.purpose)}",
-            detail=", ".join(
-                x
-                for x in [
-                    str(a.clinician) if a.clinician else "",
-                    a.location,
-                    f"imaging {a.imaging}" if a.imaging != "none" else "",
-                ]
-                if x
-            ),
-            status=a.status,
-            record_id=a.pk,
-            url_name="admin:recovery_appointment_change",
+    events = []
+    for pk, starts_at, purpose, status, location, imaging, first, last, email in rows:
+        clinician = f"{first} {last}".strip() or (email or "")
+        events.append(
+            TimelineEvent(
+                at=starts_at,
+                day=q.local_day(starts_at),
+                type="appointment",
+                title=f"Appointment: {_label(purpose)}",
+                detail=", ".join(
+                    x
+                    for x in [clinician, location, f"imaging {imaging}" if imaging != "none" else ""]
+                    if x
+                ),
+                status=status,
+                record_id=pk,
+                url_name="admin:recovery_appointment_change",
+            )
         )
-        for a in rows
-    ]
+    return events
 
 
 @register_event_source("milestone", "Milestones")
@@ -555,3 +560,6 @@ def timeline_header(
         overdue_milestones=overdue_milestones,
         overdue_pt_sessions=overdue_pt,
     )
+
+
+from . import timeline_care  # noqa: F401 - registers the care event sources

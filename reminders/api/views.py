@@ -14,6 +14,9 @@ from rest_framework.views import APIView
 from config.api.pagination import CursorPagination
 
 from .. import selectors, services
+from ..models import ID_VALIDATOR
+
+ID_PATTERN = ID_VALIDATOR.regex
 from . import serializers as s
 
 
@@ -82,17 +85,24 @@ class NotificationListView(ListAPIView):
         return qs
 
 
+def _own_notification(request, pk):
+    """Looks the id up in the caller's inbox only; a malformed id is simply not there."""
+    if not ID_PATTERN.match(pk or ""):
+        raise NotFound("No such notification.")
+    return get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+
+
 class NotificationDetailView(APIView):
     permission_classes = [IsAuthenticated, IsPatient]
 
     @extend_schema(responses={200: s.NotificationOutput})
     def get(self, request, pk):
-        note = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+        note = _own_notification(request, pk)
         return Response(s.NotificationOutput(note).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk):
-        note = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+        note = _own_notification(request, pk)
         services.notification_delete(notification=note)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -102,5 +112,5 @@ class NotificationReadView(APIView):
 
     @extend_schema(request=None, responses={200: s.NotificationOutput})
     def post(self, request, pk):
-        note = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
+        note = _own_notification(request, pk)
         return Response(s.NotificationOutput(services.notification_mark_read(notification=note)).data)

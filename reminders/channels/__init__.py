@@ -34,6 +34,9 @@ SENT = Outcome(sent=True)
 
 class Channel:
     name = ""
+    # True when send() writes rows the app syncs (the inbox): their commit must be durable
+    # before anyone can pull them, so such deliveries keep synchronous commit.
+    synced_writes = False
 
     def send(self, reminder) -> Outcome:  # pragma: no cover - interface
         raise NotImplementedError

@@ -8,6 +8,7 @@ class InboxChannel(Channel):
     once, with no provider in between."""
 
     name = "inbox"
+    synced_writes = True
 
     def send(self, reminder) -> Outcome:
         rendered = render(reminder)

@@ -111,3 +111,11 @@ def test_export_streams_in_bounded_queries(api, demo, django_assert_max_num_quer
         response = client.get(f"/api/v1/patients/{demo.pk}/fhir/")
         chunks = list(response.streaming_content)
     assert len(chunks) > 100  # one piece per resource, not one big string
+
+
+def test_open_alerts_export_as_flags(api, demo):
+    api(demo.user).post("/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json")
+    data = export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
+    Bundle.model_validate(data)
+    flags = [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Flag"]
+    assert len(flags) == 1 and flags[0]["status"] == "active" and "fall" in flags[0]["code"]["text"].lower()

@@ -403,3 +403,51 @@ def test_two_dispatchers_at_once_claim_disjoint_rows(settings):
     assert not set(claimed[0]) & set(claimed[1])
     assert Reminder.objects.filter(status="claimed").count() == 40
     assert connection.vendor == "postgresql"
+
+
+def test_channel_sees_the_claimed_row_with_typed_fields(
+    patient, settings, at_due, monkeypatch, claim_all
+):
+    plan(patient, ["inbox"], settings)
+    seen = []
+
+    def capture(self, reminder):
+        seen.append(reminder)
+        from reminders.channels import SENT
+
+        return SENT
+
+    monkeypatch.setattr("reminders.channels.inbox.InboxChannel.send", capture)
+    _, enqueued = claim_all()
+    assert dispatch.reminders_deliver(reminder_ids=enqueued[0]) == {"sent": 1}
+    (row,) = seen
+    assert row.status == "claimed" and row.attempts == 1
+    assert row.step == {"key": "1d", "minutes": -1440}
+    assert row.anchor_at == STARTS and row.due_at == DUE
+    assert row.patient == patient and row.patient.user.email == patient.user.email
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("channel", "setting", "expected"),
+    [("email", True, "off"), ("inbox", True, "on"), ("email", False, "on")],
+)
+def test_async_commit_only_for_channels_without_synced_writes(
+    patient, settings, at_due, monkeypatch, claim_all, channel, setting, expected
+):
+    settings.REMINDERS_DELIVERY_ASYNC_COMMIT = setting
+    plan(patient, [channel], settings)
+    seen = []
+    from reminders.channels import SENT
+
+    def capture(self, reminder):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return SENT
+
+    path = {"email": "email.EmailChannel", "inbox": "inbox.InboxChannel"}[channel]
+    monkeypatch.setattr(f"reminders.channels.{path}.send", capture)
+    _, enqueued = claim_all()
+    assert dispatch.reminders_deliver(reminder_ids=enqueued[0]) == {"sent": 1}
+    assert seen == [expected]

@@ -102,11 +102,18 @@ def test_worker_killed_mid_batch_new_worker_finishes(cluster, patients):
     assert at_kill < len(ids), "the kill came too late to test anything"
     time.sleep(1)
     assert len(cluster.deliveries()) == at_kill  # really dead
+    stranded = set(
+        Reminder.objects.filter(pk__in=ids, status="claimed").values_list("pk", flat=True)
+    )
+    assert stranded, "the kill left no claimed work behind"
     cluster.worker("w2")
     all_settled(ids, 60)
     # At most one provider call per killed process can be repeated (see the module doc).
     assert_delivered_once(cluster, ids, extra_calls_allowed=3)
-    assert Reminder.objects.filter(pk__in=ids, attempts__gte=2).exists()  # reclaimed ones
+    # The rows the dead worker held were taken over (after their lease) and sent.
+    assert set(
+        Reminder.objects.filter(pk__in=stranded, status="sent").values_list("pk", flat=True)
+    ) == stranded
 
 
 def test_redis_restart_while_reminders_are_due(cluster, redis_server, patients):
