@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 
 from accounts.tokens import tokens_for
-from recovery import services
 from recovery.models import ActivityRestriction, Milestone, PainLog
 
 from . import factories as f
@@ -138,10 +137,25 @@ def test_6_lost_push_response_creates_no_duplicate(phones):
 
 
 def clinician_edits_restriction(surgeon, restriction, **values):
-    """The care team's edit. The admin's change form saves through ``restriction_update``; when
-    the recovery admin lands this becomes a POST to
-    ``/admin/recovery/activityrestriction/<id>/change/`` with a logged-in surgeon."""
-    return services.restriction_update(actor=surgeon, restriction=restriction, **values)
+    """The care team's edit, made in the admin: the surgeon posts the restriction's change form
+    (which saves through ``restriction_update``)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(surgeon)
+    form = {
+        "activity": restriction.activity,
+        "instructions": restriction.instructions,
+        "limit_value": restriction.limit_value if restriction.limit_value is not None else "",
+        "limit_unit": restriction.limit_unit,
+        "starts_on": restriction.starts_on.isoformat(),
+        "ends_on": restriction.ends_on.isoformat() if restriction.ends_on else "",
+        "lifted_on": "",
+        "lifted_by": "",
+    }
+    form.update(values)
+    response = client.post(f"/admin/recovery/activityrestriction/{restriction.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
 
 
 def test_7_clinician_edit_while_the_patient_is_offline(phones, patient, surgeon):
