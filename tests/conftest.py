@@ -93,10 +93,16 @@ def _default_clinical_data(request):
 
     from recovery.models import MinimalImportantDifference, Protocol, TriageRule
 
-    if all(m.objects.filter(clinic__isnull=True).exists() for m in (MinimalImportantDifference, Protocol, TriageRule)):
-        return
-    for name in DEFAULT_DATA_MIGRATIONS:
-        importlib.import_module(name).add(apps, None)
+    request.getfixturevalue("django_db_setup")  # the test database, never the real one
+    # Outside the test's own transaction: the defaults are committed, as after `migrate`.
+    with request.getfixturevalue("django_db_blocker").unblock():
+        if all(
+            m.objects.filter(clinic__isnull=True).exists()
+            for m in (MinimalImportantDifference, Protocol, TriageRule)
+        ):
+            return
+        for name in DEFAULT_DATA_MIGRATIONS:
+            importlib.import_module(name).add(apps, None)
 
 
 @pytest.fixture
