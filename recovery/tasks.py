@@ -2,12 +2,14 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from reminders.channels import TransientDeliveryError
+
 from .services.alerts import alert_notification_send, alerts_escalate_due
 
 
 @shared_task(
     name="recovery.alert_notify",
-    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError, TransientDeliveryError),
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=8,

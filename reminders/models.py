@@ -175,6 +175,28 @@ class Device(models.Model):
         return f"{self.get_platform_display()} device of {self.patient_id}"
 
 
+class StaffDevice(models.Model):
+    """A push token of a clinician's phone: urgent red-flag alerts reach the care team there."""
+
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.CASCADE, related_name="push_devices"
+    )
+    token = models.CharField(max_length=4096)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    platform = models.CharField(max_length=10, choices=DevicePlatform.choices)
+    active = models.BooleanField(default=True)
+    deactivated_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "active"], name="staffdevice_user_active")]
+
+    def __str__(self):
+        return f"{self.get_platform_display()} device of user {self.user_id}"
+
+
 class Notification(models.Model):
     """The in-app inbox (wire name ``notifications``), synced to the app like clinical rows:
     string id, tombstone, and ``sync_version`` stamped from the patient's clock on every write."""

@@ -14,9 +14,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import status
 
 from accounts.models import PatientProfile
 from accounts.services import patient_clock_tick
+from config.api.errors import ApplicationError
 
 from .models import (
     OPEN_STATUSES,
@@ -26,6 +28,7 @@ from .models import (
     ReminderKind,
     ReminderPlan,
     ReminderStatus,
+    StaffDevice,
 )
 from .planning import DATETIME_KINDS, DEFAULT_PLANS, QuietHours, step_due
 
@@ -491,3 +494,29 @@ def device_remove(*, patient: PatientProfile, token: str) -> bool:
         patient=patient, token_hash=_token_hash((token or "").strip())
     ).delete()
     return bool(deleted)
+
+
+def staff_device_register(*, user, token: str, platform: str) -> tuple[StaffDevice, bool]:
+    """A clinician registers (or re-activates) a phone for urgent alerts. Returns (device, created)."""
+    if user.role == "patient":
+        raise ApplicationError(
+            "Patients register devices at /api/v1/devices/.", code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+    digest = _token_hash(token)
+    device = StaffDevice.objects.filter(token_hash=digest).first()
+    if device is not None and device.user_id != user.pk:
+        device.delete()  # the phone changed hands: the token follows its new owner
+        device = None
+    if device is None:
+        device = StaffDevice(user=user, token=token, token_hash=digest, platform=platform)
+        device.full_clean()
+        device.save()
+        return device, True
+    device.active, device.deactivated_reason, device.platform = True, "", platform
+    device.save(update_fields=["active", "deactivated_reason", "platform", "updated_at"])
+    return device, False
+
+
+def staff_device_remove(*, user, token: str) -> bool:
+    return StaffDevice.objects.filter(user=user, token_hash=_token_hash(token)).delete()[0] > 0

@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Q
 from django.utils import timezone
@@ -19,6 +20,7 @@ from rest_framework import status
 
 from accounts.models import CLINICIAN_ROLES, Role, User
 from config.api.errors import ApplicationError
+from reminders.channels.push import push_to_staff
 
 from ..models import (
     Alert,
@@ -236,10 +238,17 @@ def alert_notification_send(*, alert_id: int, escalation: bool = False) -> int:
         return 0
     prefix = "ESCALATED - not acknowledged: " if escalation else ""
     link = f"{settings.REALIGN_ADMIN_URL.rstrip('/')}/recovery/alert/{alert.pk}/change/"
-    from django.core.mail import send_mail
-
+    tier = alert.get_tier_display().split(":")[0]
+    # Urgent push first (the same collapse key on a retry replaces, never doubles, it), then e-mail.
+    push_to_staff(
+        user_ids=[person.pk for person in recipients],
+        title=f"Realign: {prefix}{tier.lower()} alert",
+        body="A patient on your care team needs attention. Open Realign to see the alert.",
+        collapse_key=f"alert:{alert.pk}:{'escalation' if escalation else 'open'}",
+        data={"alert_id": alert.pk, "tier": alert.tier},
+    )
     send_mail(
-        subject=f"[Realign] {prefix}{alert.get_tier_display().split(':')[0]} alert for a patient on your team",
+        subject=f"[Realign] {prefix}{tier} alert for a patient on your team",
         message=(
             f"A patient on your care team has an open {alert.get_tier_display().lower()} alert "
             f"(opened {alert.opened_at:%Y-%m-%d %H:%M} UTC).\n\nOpen it in Realign: {link}\n"

@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("devices/", views.DevicesView.as_view(), name="devices"),
+    path("staff-devices/", views.StaffDevicesView.as_view(), name="staff-devices"),
     path("notifications/", views.NotificationListView.as_view(), name="notifications"),
     path(
         "notifications/<str:pk>/", views.NotificationDetailView.as_view(), name="notification-detail"

@@ -60,6 +60,29 @@ class DevicesView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class StaffDevicesView(APIView):
+    """Clinicians register (POST) or remove (DELETE) a phone for urgent red-flag alerts."""
+
+    @extend_schema(
+        request=s.DeviceInput, responses={200: s.DeviceOutput, 201: s.DeviceOutput}, operation_id="staff_device_register"
+    )
+    def post(self, request):
+        data = s.DeviceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        device, created = services.staff_device_register(user=request.user, **data.validated_data)
+        return Response(
+            s.DeviceOutput(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(request=s.DeviceRemoveInput, responses={204: None}, operation_id="staff_device_remove")
+    def delete(self, request):
+        data = s.DeviceRemoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not services.staff_device_remove(user=request.user, token=data.validated_data["token"]):
+            raise NotFound("No such device.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class NotificationPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 

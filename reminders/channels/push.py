@@ -20,7 +20,7 @@ from django.utils import timezone
 from firebase_admin import credentials, exceptions, messaging
 
 from ..messages import render
-from ..models import Device
+from ..models import Device, StaffDevice
 from . import SENT, Channel, Outcome, PermanentDeliveryError, TransientDeliveryError
 
 APP_NAME = "realign-reminders"
@@ -117,3 +117,43 @@ class PushChannel(Channel):
         if permanent:
             raise PermanentDeliveryError("; ".join(permanent))
         return SENT if not dead else Outcome(sent=False, note="every device token is unregistered")
+
+
+def push_to_staff(*, user_ids, title: str, body: str, collapse_key: str, data: dict | None = None) -> int:
+    """Urgent push to clinicians' registered phones (red-flag alerts). Runs outside any
+    transaction (a Celery task). Returns how many devices took it; dead tokens are deactivated;
+    raises ``TransientDeliveryError`` when nothing was delivered and a retry may help. Without
+    push credentials it sends nothing and returns 0."""
+    devices = list(StaffDevice.objects.filter(user_id__in=list(user_ids), active=True))
+    app = fcm_app() if devices else None
+    if app is None:
+        return 0
+    key = collapse_id(collapse_key)
+    delivered, transient = 0, []
+    for device in devices:
+        message = messaging.Message(
+            token=device.token,
+            notification=messaging.Notification(title=title, body=body),
+            data={k: str(v) for k, v in (data or {}).items()},
+            android=messaging.AndroidConfig(collapse_key=key, priority="high"),
+            apns=messaging.APNSConfig(headers={"apns-collapse-id": key, "apns-priority": "10"}),
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                messaging.send(message, app=app)
+        except DEAD_TOKEN as exc:
+            StaffDevice.objects.filter(pk=device.pk).update(
+                active=False, deactivated_reason=f"{type(exc).__name__}: {exc}"[:200]
+            )
+        except TRANSIENT as exc:
+            transient.append(f"{type(exc).__name__}: {exc}")
+        except (exceptions.FirebaseError, ValueError):
+            continue  # this token is refused for good; the e-mail still goes out
+        else:
+            delivered += 1
+    if delivered:
+        StaffDevice.objects.filter(pk__in=[d.pk for d in devices]).update(last_used_at=timezone.now())
+    elif transient:
+        raise TransientDeliveryError("; ".join(transient))
+    return delivered
