@@ -131,16 +131,16 @@ def push_to_staff(*, user_ids, title: str, body: str, collapse_key: str, data: d
     key = collapse_id(collapse_key)
     delivered, transient = 0, []
     for device in devices:
-        message = messaging.Message(
-            token=device.token,
-            notification=messaging.Notification(title=title, body=body),
-            data={k: str(v) for k, v in (data or {}).items()},
-            android=messaging.AndroidConfig(collapse_key=key, priority="high"),
-            apns=messaging.APNSConfig(headers={"apns-collapse-id": key, "apns-priority": "10"}),
-        )
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)  # ``token``, as in build_message
+                message = messaging.Message(
+                    token=device.token,
+                    notification=messaging.Notification(title=title, body=body),
+                    data={k: str(v) for k, v in (data or {}).items()},
+                    android=messaging.AndroidConfig(collapse_key=key, priority="high"),
+                    apns=messaging.APNSConfig(headers={"apns-collapse-id": key, "apns-priority": "10"}),
+                )
                 messaging.send(message, app=app)
         except DEAD_TOKEN as exc:
             StaffDevice.objects.filter(pk=device.pk).update(
