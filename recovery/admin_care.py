@@ -141,9 +141,6 @@ class AlertAdmin(ScopedAdmin):
     def resolve(self, request, queryset):
         self._lifecycle(request, queryset, "Resolved", lambda a: alert_resolve(actor=request.user, alert=a))
 
-    def get_actions(self, request):
-        return admin.ModelAdmin.get_actions(self, request)
-
 
 class ClinicDataAdmin(admin.ModelAdmin):
     """Rows that belong to a clinic or are shipped defaults (``clinic`` empty). Staff see their

@@ -124,7 +124,7 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
             achieved_on=day0 + timedelta(days=achieved) if achieved else None,
         )
 
-    _seed_preparation(patient, surgeon, nurse, revision, day0)
+    _seed_preparation(patient, surgeon, revision, day0)
     _seed_outcomes(patient, revision, day0)
 
     # A lighter record for the second patient (another surgeon's).
@@ -142,7 +142,7 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         )
 
 
-def _seed_preparation(patient, surgeon, nurse, revision, day0) -> None:
+def _seed_preparation(patient, surgeon, revision, day0) -> None:
     services.imaging_study_create(
         actor=surgeon, patient=patient, id="demo-img-preop-ct", surgery=revision, modality="ct",
         performed_on=day0 - timedelta(days=35), region="lumbar", levels="L4-L5", purpose="pre_op_planning",

@@ -33,11 +33,7 @@ def patient_today(patient: PatientProfile) -> date:
 
 def current_surgery(*, patient: PatientProfile) -> Surgery | None:
     """The surgery the recovery counts from: the latest revision, else the latest surgery."""
-    surgeries = Surgery.objects.filter(patient=patient)
-    return (
-        surgeries.filter(is_revision=True).order_by("-performed_on").first()
-        or surgeries.order_by("-performed_on").first()
-    )
+    return Surgery.objects.filter(patient=patient).order_by("-is_revision", "-performed_on").first()
 
 
 def post_op_day(*, patient: PatientProfile, on: date | None = None, surgery: Surgery | None = None) -> int | None:
