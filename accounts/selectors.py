@@ -21,6 +21,15 @@ def patients_for(user: User) -> QuerySet[PatientProfile]:
     return qs.none()
 
 
+def own_patient_id(user: User) -> int | None:
+    """A patient's own profile id (their whole scope), else None. The API's authentication loads
+    the profile with the user, so this asks the database nothing there."""
+    if not (user.is_authenticated and user.is_active and user.role == Role.PATIENT):
+        return None
+    profile = getattr(user, "patient_profile", None)
+    return profile.pk if profile is not None else None
+
+
 def patient_ids_for(user: User) -> QuerySet:
     return patients_for(user).values("pk")
 

@@ -184,7 +184,9 @@ class Wire:
 
     def rows(self, tuples: list[tuple]) -> list[dict]:
         names = self.names
-        out = [dict(zip(names, row, strict=True)) for row in tuples]
+        # Every tuple has len(names) values (they come from the same column list): no strict
+        # check, which costs as much as building the dicts.
+        out = [dict(zip(names, row, strict=False)) for row in tuples]
         if self.kind.derive is not None or self._drop_sort:
             cache: dict = {}
             for row in out:

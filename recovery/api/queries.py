@@ -23,7 +23,7 @@ def record_page(
     *,
     user: User,
     kind: ApiKind,
-    patient_id=None,  # an id or a subquery giving one
+    patient_id: int | None = None,
     since=None,
     until=None,
     updated_since=None,

@@ -6,7 +6,6 @@ the two checks that must come before any write: the caller's scope (another pati
 404) and, for patients, whether they write this kind at all (a 403).
 """
 
-from django.db.models import Subquery
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -16,7 +15,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from accounts.audit import phi_access_record
 from accounts.models import PatientProfile
-from accounts.selectors import patients_for
+from accounts.selectors import own_patient_id, patients_for
 from config.api.errors import ApplicationError
 from config.api.openapi import ErrorResponseSerializer
 from config.api.pagination import KeysetCursor
@@ -82,9 +81,6 @@ class RecordViewSet(viewsets.ViewSet):
         if self.request.user.is_patient and not self.kind.patients_change:
             raise forbidden(f"Only the care team writes {self.kind.table}.")
 
-    def _own_patient_id(self) -> int | None:
-        return patients_for(self.request.user).values_list("pk", flat=True).first()
-
     def _create_target(self, patient_id: int | None) -> PatientProfile:
         user = self.request.user
         if user.is_patient:
@@ -104,14 +100,13 @@ class RecordViewSet(viewsets.ViewSet):
             raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient
 
-    def _list_patient(self, patient_id: int | None):
-        """The patient a list is narrowed to: an id, or for patients their own profile's id as
-        a subquery (one round trip less; the database still walks the (patient, time) index)."""
+    def _list_patient(self, patient_id: int | None) -> int | None:
+        """The patient a list is narrowed to, if any (a patient's lists are their own already)."""
         user = self.request.user
         if user.is_patient:
-            if patient_id is not None and patient_id != self._own_patient_id():
+            if patient_id is not None and patient_id != own_patient_id(user):
                 raise ApplicationError("No such patient.", code="does_not_exist", attr="patient")
-            return Subquery(patients_for(user).values("pk")[:1])
+            return None
         if patient_id is not None and not patients_for(user).filter(pk=patient_id).exists():
             raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient_id

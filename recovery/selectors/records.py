@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from accounts.models import PatientProfile, User
-from accounts.selectors import patients_for
+from accounts.selectors import own_patient_id, patients_for
 from config.api.errors import ApplicationError
 
 from ..models import Appointment, AppointmentStatus, ClinicalRecord, Surgery
@@ -15,7 +15,11 @@ from ..services.records import RecordKind
 
 
 def records_for(user: User, kind: RecordKind) -> QuerySet:
-    """Live rows of ``kind`` the user may see."""
+    """Live rows of ``kind`` the user may see. A patient's are those of their own profile: a plain
+    equality on its id, which PostgreSQL plans as cheaply as the query can be."""
+    own = own_patient_id(user)
+    if own is not None:
+        return kind.model.objects.filter(patient_id=own)
     return kind.model.objects.filter(patient__in=patients_for(user).values("pk"))
 
 

@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from .tables import SYNC_TABLES, Boolean, Codec, EpochMs, Integer, Number, SyncTable
 
-# The sync endpoints authenticate with simplejwt's JWT (recovery/sync/auth.py only changes the
-# user query): the same security scheme as the rest of the API.
+# The sync endpoints authenticate as the rest of the API does (accounts/authentication.py):
+# the same security scheme.
 AUTH = [{"jwtAuth": []}]
 
 _FIELD_FOR = {Boolean: serializers.BooleanField, Integer: serializers.IntegerField,

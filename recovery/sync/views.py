@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from accounts.models import Role
 
 from . import openapi, protocol
-from .auth import PatientJWTAuthentication
 from .selectors import sync_pull
 from .services import sync_push
 
@@ -39,7 +38,6 @@ LAST_PULLED_AT = OpenApiParameter(
 
 
 class SyncPullView(APIView):
-    authentication_classes = [PatientJWTAuthentication]
     permission_classes = [IsAuthenticated, IsSyncingPatient]
 
     @extend_schema(
@@ -79,7 +77,6 @@ class SyncPullView(APIView):
 
 
 class SyncPushView(APIView):
-    authentication_classes = [PatientJWTAuthentication]
     permission_classes = [IsAuthenticated, IsSyncingPatient]
 
     @extend_schema(
