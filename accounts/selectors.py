@@ -22,10 +22,12 @@ def patients_for(user: User) -> QuerySet[PatientProfile]:
 
 
 def own_patient_id(user: User) -> int | None:
-    """A patient's own profile id (their whole scope), else None. The API's authentication loads
-    the profile with the user, so this asks the database nothing there."""
+    """A patient's own profile id (their whole scope), else None. The API's authentication reads
+    it with the user (``own_patient_pk``), so there this asks the database nothing."""
     if not (user.is_authenticated and user.is_active and user.role == Role.PATIENT):
         return None
+    if hasattr(user, "own_patient_pk"):
+        return user.own_patient_pk
     profile = getattr(user, "patient_profile", None)
     return profile.pk if profile is not None else None
 

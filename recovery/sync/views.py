@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role
+from accounts.selectors import own_patient_id
 
 from . import openapi, protocol
 from .selectors import sync_pull
@@ -24,10 +24,7 @@ class IsSyncingPatient(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(
-            user and user.is_authenticated and user.role == Role.PATIENT
-            and hasattr(user, "patient_profile")
-        )
+        return bool(user and own_patient_id(user) is not None)
 
 
 LAST_PULLED_AT = OpenApiParameter(
@@ -68,7 +65,7 @@ class SyncPullView(APIView):
         params = request.query_params
         schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
         body = sync_pull(
-            patient_id=request.user.patient_profile.pk,
+            patient_id=own_patient_id(request.user),
             last_pulled_at=protocol.parse_timestamp(params.get("last_pulled_at"), required=False),
             schema_version=schema_version,
             migration=protocol.parse_migration(params.get("migration"), schema_version=schema_version),
