@@ -52,6 +52,9 @@ class RecordViewSet(viewsets.ViewSet):
     kind: ApiKind
     create_input: type[s.StrictSerializer]
     list_query: type[s.StrictSerializer]
+    # One instance validates every list's query string: ``run_validation`` keeps no state on it,
+    # and a new serializer per request would deep-copy its fields (more than the validation costs).
+    list_query_validator: s.StrictSerializer
 
     permission_classes = [IsAuthenticated]
     renderer_classes = [OrjsonRenderer]
@@ -117,7 +120,7 @@ class RecordViewSet(viewsets.ViewSet):
     # --- collection -----------------------------------------------------------------------
 
     def list(self, request):
-        query = self._valid(self.list_query, request.query_params)
+        query = self.list_query_validator.run_validation(request.query_params)
         since, until = query.get("since"), query.get("until")
         if since is not None and until is not None and until <= since:
             raise ApplicationError("until must be after since.", code="invalid_range", attr="until")
@@ -188,6 +191,7 @@ def _viewset(kind: ApiKind, actions: type | None = None) -> type[RecordViewSet]:
             "kind": kind,
             "create_input": create_input,
             "list_query": list_query,
+            "list_query_validator": list_query(),
             "queryset": kind.model.objects.none(),  # for the schema's path parameter type
             "__doc__": f"{kind.table}: written by {who}.",
         },

@@ -11,10 +11,10 @@ from .conftest import make_record
 pytestmark = pytest.mark.django_db
 
 ROWS = 55
-# list: the user (authentication); the caller's own patient id (patients) or the `patient`
-# filter's scope check (clinicians); the page; for clinicians the PHI log (the patients'
+# list: the user with a patient's own profile id (authentication); for clinicians the `patient`
+# filter's scope check; the page; for clinicians the PHI log (the patients'
 # clinics, one insert). detail: the user, the record with its patient, and the PHI log.
-LIST_QUERIES = {"patient": 3, "surgeon": 5}
+LIST_QUERIES = {"patient": 2, "surgeon": 5}
 DETAIL_QUERIES = {"patient": 2, "surgeon": 4}
 
 
