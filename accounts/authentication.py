@@ -9,6 +9,7 @@ the queryset it looks the user up in differs.
 from types import SimpleNamespace
 
 from django.db.models import F
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 
 from .models import User
@@ -21,3 +22,9 @@ class JWTAuthentication(SimpleJWTAuthentication):
             objects=User.objects.annotate(own_patient_pk=F("patient_profile__pk")),
             DoesNotExist=User.DoesNotExist,
         )
+
+
+class JWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme of simplejwt's class (``jwtAuth``), for this one."""
+
+    target_class = JWTAuthentication
