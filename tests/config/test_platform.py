@@ -178,3 +178,11 @@ def test_flush_expired_tokens_task_runs(patient):
     OutstandingToken.objects.update(expires_at="2000-01-01T00:00:00Z")
     flush_expired_tokens()
     assert OutstandingToken.objects.count() == 0
+
+
+def test_wsgi_process_freezes_what_it_loaded_out_of_the_collector():
+    probe = "import gc, config.wsgi; print(gc.get_freeze_count() > 10000, gc.get_threshold())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], check=True, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.stdout.split("\n")[0] == "True (50000, 20, 20)"
