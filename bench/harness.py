@@ -76,6 +76,7 @@ class Gunicorn:
     workers: int = 1
     threads: int = 1
     ready_path: str = "/"
+    root: Path = ROOT  # the tree the app is imported from (another worktree for A/B runs)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -84,7 +85,7 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Self:
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(self.root)}
         command = [
             sys.executable, "-m", "gunicorn", self.app,
             "--bind", f"127.0.0.1:{self.port}",
@@ -93,7 +94,7 @@ class Gunicorn:
             "--worker-class", "sync",
             "--log-level", "warning",
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

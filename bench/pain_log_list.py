@@ -6,7 +6,9 @@ on a PostgreSQL database of the benchmark's own, seeded with bulk inserts.
 """
 
 import random
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from . import harness
 
@@ -84,33 +86,44 @@ def run(args) -> dict:
         **common, "BENCH_DATABASE_URL": url, "BENCH_FLOOR_SQL": floor_sql,
         "BENCH_FLOOR_NAMES": ",".join(WIRE),
     }
-    with (
-        harness.Gunicorn("config.wsgi:application", env=api_env, ready_path="/healthz") as api,
-        harness.Gunicorn("bench.floor:application", env=floor_env) as floor,
-    ):
-        targets = {
-            "api": harness.Target(
+    apis = {"api": (harness.ROOT, {})}
+    for spec in args.compare:  # other versions of the API, served side by side (A/B)
+        tree, _, extra = spec.partition(":")
+        apis[f"api {tree}{':' + extra if extra else ''}"] = (
+            Path(tree).resolve(), dict(pair.split("=", 1) for pair in extra.split(",") if pair),
+        )
+    with ExitStack() as servers:
+        targets = {}
+        for name, (root, extra_env) in apis.items():
+            api = servers.enter_context(
+                harness.Gunicorn("config.wsgi:application", env={**api_env, **extra_env}, ready_path="/healthz", root=root)
+            )
+            targets[name] = harness.Target(
                 f"{api.url}/api/v1/pain-logs/?page_size={args.page_size}",
                 {"Authorization": f"Bearer {seeded['access']}"},
-            ),
-            "floor": harness.Target(f"{floor.url}/rows?p={seeded['patient_id']}"),
-        }
+            )
+        floor = servers.enter_context(harness.Gunicorn("bench.floor:application", env=floor_env))
+        targets["floor"] = harness.Target(f"{floor.url}/rows?p={seeded['patient_id']}")
         _check_same_rows(targets, args.page_size)
         samples = harness.interleave(targets, requests_per_target=args.requests, warmup=args.warmup)
     result = {name: harness.summary(values) for name, values in samples.items()}
-    result["ratio"] = result["api"]["median_ms"] / result["floor"]["median_ms"]
+    for name in apis:
+        result[name]["ratio"] = result[name]["median_ms"] / result["floor"]["median_ms"]
+    result["ratio"] = result["api"]["ratio"]
     return result
 
 
 def _check_same_rows(targets, page_size) -> None:
-    """Both answer the same rows in the same order (else the comparison means nothing)."""
+    """Every API answers the floor's rows in the same order (else the comparison means nothing)."""
     import requests
 
-    api = requests.get(targets["api"].url, headers=targets["api"].headers, timeout=30).json()["results"]
     floor = requests.get(targets["floor"].url, timeout=30).json()["results"]
-    assert len(api) == len(floor) == page_size, (len(api), len(floor))
-    assert [r["id"] for r in api] == [r["id"] for r in floor]
-    assert set(api[0]) == set(floor[0]), set(api[0]) ^ set(floor[0])
+    assert len(floor) == page_size, len(floor)
+    for name, target in targets.items():
+        api = requests.get(target.url, headers=target.headers, timeout=30).json()["results"]
+        assert len(api) == page_size, (name, len(api))
+        assert [r["id"] for r in api] == [r["id"] for r in floor], name
+        assert set(api[0]) == set(floor[0]), (name, set(api[0]) ^ set(floor[0]))
 
 
 def add_arguments(parser) -> None:
@@ -120,15 +133,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--requests", type=int, default=300, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--database", default="realign_bench", help="dropped and recreated")
+    parser.add_argument(
+        "--compare", nargs="*", default=[], metavar="TREE[:ENV=VALUE,...]",
+        help="also serve the API from these trees (e.g. a git worktree of another commit), "
+        "interleaved with the current one and the floor",
+    )
 
 
 def report(result: dict, args) -> str:
-    api, floor = result["api"], result["floor"]
-    return "\n".join([
-        "| endpoint | median ms | p90 ms | mean ms | n |",
-        "|---|---|---|---|---|",
-        f"| API `GET /api/v1/pain-logs/?page_size={args.page_size}` | {api['median_ms']:.2f} | {api['p90_ms']:.2f} | {api['mean_ms']:.2f} | {api['n']} |",
-        f"| floor (psycopg + orjson, bare WSGI) | {floor['median_ms']:.2f} | {floor['p90_ms']:.2f} | {floor['mean_ms']:.2f} | {floor['n']} |",
-        "",
-        f"Ratio of medians: **{result['ratio']:.2f}x** the floor.",
-    ])
+    floor = result["floor"]
+    lines = ["| endpoint | median ms | p90 ms | mean ms | n |", "|---|---|---|---|---|"]
+    for name, api in result.items():
+        if name.startswith("api"):
+            label = f"API `GET /api/v1/pain-logs/?page_size={args.page_size}`" + name[3:]
+            lines.append(f"| {label} | {api['median_ms']:.2f} | {api['p90_ms']:.2f} | {api['mean_ms']:.2f} | {api['n']} |")
+    lines.append(f"| floor (psycopg + orjson, bare WSGI) | {floor['median_ms']:.2f} | {floor['p90_ms']:.2f} | {floor['mean_ms']:.2f} | {floor['n']} |")
+    lines.append("")
+    lines += [f"Ratio of medians{name[3:]}: **{api['ratio']:.2f}x** the floor." for name, api in result.items() if name.startswith("api")]
+    return "\n".join(lines)
