@@ -1,4 +1,5 @@
 from .records import (  # noqa: F401
+    current_surgeries,
     current_surgery,
     next_appointment,
     post_op_day,

@@ -15,6 +15,7 @@ from ..models import (
     Surgery,
     Timepoint,
 )
+from .records import current_surgeries
 
 FOLLOW_UPS = (Timepoint.MONTH_3, Timepoint.MONTH_12)
 
@@ -41,16 +42,6 @@ def outcome_population(surgery: Surgery | None) -> str | None:
     return None
 
 
-def _current_surgeries(patient_ids) -> dict[int, Surgery]:
-    current: dict[int, Surgery] = {}
-    rows = Surgery.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "performed_on")
-    for surgery in rows:
-        best = current.get(surgery.patient_id)
-        if best is None or (surgery.is_revision, surgery.performed_on) >= (best.is_revision, best.performed_on):
-            current[surgery.patient_id] = surgery
-    return current
-
-
 def _mcid_value(mcid: MinimalImportantDifference) -> Decimal:
     # Scores are stored as percentages (ODI/NDI) or points (NRS); an NDI MCID in raw points
     # (0-50 scale) is doubled to compare with percentages.
@@ -64,7 +55,7 @@ def outcome_changes_for(patients) -> dict[int, list[OutcomeChange]]:
     patients = list(patients)
     ids = [p.pk for p in patients]
     clinic_of = {p.pk: p.clinic_id for p in patients}
-    surgeries = _current_surgeries(ids)
+    surgeries = current_surgeries(ids)
     scores = OutcomeScore.objects.filter(
         patient_id__in=ids, timepoint__in=[Timepoint.BASELINE, *FOLLOW_UPS]
     ).order_by("patient_id", "instrument", "timepoint", "completed_at")

@@ -35,9 +35,24 @@ def patient_today(patient: PatientProfile) -> date:
     return timezone.localdate(timezone=patient.tz)
 
 
-def current_surgery(*, patient: PatientProfile) -> Surgery | None:
-    """The surgery the recovery counts from: the latest revision, else the latest surgery."""
-    return Surgery.objects.filter(patient=patient).order_by("-is_revision", "-performed_on").first()
+# The surgery the recovery counts from: the latest revision, else the latest surgery (the
+# last two keys only make the choice the same every time between two on one day).
+CURRENT_SURGERY_FIRST = ("-is_revision", "-performed_on", "-created_at", "-id")
+
+
+def current_surgery(*, patient: PatientProfile, related: tuple[str, ...] = ()) -> Surgery | None:
+    """The surgery the recovery counts from, with ``related`` rows joined in."""
+    return (
+        Surgery.objects.filter(patient=patient).select_related(*related).order_by(*CURRENT_SURGERY_FIRST).first()
+    )
+
+
+def current_surgeries(patient_ids) -> dict[int, Surgery]:
+    """``current_surgery`` of many patients, in one query: patient id -> surgery."""
+    current: dict[int, Surgery] = {}
+    for surgery in Surgery.objects.filter(patient_id__in=patient_ids).order_by(*CURRENT_SURGERY_FIRST):
+        current.setdefault(surgery.patient_id, surgery)
+    return current
 
 
 def post_op_day(*, patient: PatientProfile, on: date | None = None, surgery: Surgery | None = None) -> int | None:

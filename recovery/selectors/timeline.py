@@ -38,6 +38,7 @@ from ..models import (
     PTStatus,
     Surgery,
 )
+from .records import current_surgery
 
 DEFAULT_WINDOW_DAYS = 90
 OVERDUE_LIMIT = 10
@@ -500,13 +501,7 @@ def timeline_header(
     """The summary above the chart (a fixed seven queries)."""
     now = now or timezone.now()
     today = today or timezone.localdate(now, timezone=patient.tz)
-    # The recovery counts from the latest revision, else from the latest surgery.
-    surgery = (
-        Surgery.objects.filter(patient=patient)
-        .select_related("prior_surgery", "surgeon")
-        .order_by("-is_revision", "-performed_on")
-        .first()
-    )
+    surgery = current_surgery(patient=patient, related=("prior_surgery", "surgeon"))
     stays = HospitalStay.objects.filter(patient=patient)
     if surgery is not None:
         stays = stays.filter(surgery=surgery)

@@ -8,7 +8,7 @@ from accounts.models import PatientClock
 from config.api.errors import ApplicationError, Conflict
 from recovery import services
 from recovery.models import ActivityRestriction, PainLog, Surgery
-from recovery.selectors import post_op_day, restriction_status
+from recovery.selectors import current_surgeries, current_surgery, post_op_day, restriction_status
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +178,28 @@ def test_surgery_revision_rules_and_post_op_day(patient, surgeon, other_patient)
         services.surgery_update(actor=surgeon, surgery=revision, prior_surgery=foreign)
     assert "prior_surgery" in exc.value.message_dict
     assert Surgery.objects.get(pk=revision.pk).prior_surgery_id == primary.pk
+
+
+def test_current_surgery_is_the_latest_revision_else_the_latest_and_the_same_in_batches(patient, surgeon, other_patient):
+    today = timezone.localdate()
+
+    def surgery(who, days_ago, **values):
+        actor = surgeon if who == patient else who.surgeon
+        record, _ = services.surgery_create(
+            actor=actor, patient=who, performed_on=today - timedelta(days=days_ago), region="lumbar",
+            levels="L4-L5", procedure="fusion", **values,
+        )
+        return record
+
+    primary = surgery(patient, 700)
+    revision = surgery(patient, 30, is_revision=True, revision_reasons=["pseudarthrosis"], prior_surgery=primary)
+    surgery(patient, 5)  # a later primary (another level) does not displace the revision
+    only = surgery(other_patient, 100)
+    same_day = surgery(other_patient, 100)
+    assert current_surgery(patient=patient) == revision
+    assert current_surgery(patient=other_patient) == same_day  # ties: the one recorded last
+    assert current_surgeries([patient.pk, other_patient.pk]) == {patient.pk: revision, other_patient.pk: same_day}
+    assert only != same_day
 
 
 def test_appointment_reschedule_and_state_rules(patient, surgeon):
