@@ -7,6 +7,9 @@
   admin page until they have scanned the QR code (or typed the otpauth URI) and confirmed a code.
 - The admin site counts a session as signed in only when it is verified by a device, for anyone
   for whom a second factor applies (``second_factor_satisfied``).
+- The API's sign-in (``POST /api/v1/auth/token/``) asks the same: the current code (``otp``) from
+  a user with a device, and no tokens for staff of such a clinic until they have enrolled one in
+  the admin (``api_second_factor_check``).
 
 Wrong codes count as failed logins for django-axes (the same lockout as wrong passwords) and
 django-otp throttles the device on top of that.
@@ -58,6 +61,38 @@ def second_factor_satisfied(request) -> bool:
         ok = not two_factor_required(user) and confirmed_device_for(user) is None
     request._realign_second_factor = ok
     return ok
+
+
+def api_second_factor_check(*, request, user, email: str, token: str) -> None:
+    """The second factor of an API sign-in, after the password: raises ``ApplicationError``
+    (401 ``otp_required`` / ``otp_invalid``, 403 ``two_factor_enrolment_required``) or passes."""
+    from config.api.errors import ApplicationError
+
+    from .models import Role
+
+    device = confirmed_device_for(user)
+    if device is None:
+        if user.role != Role.PATIENT and two_factor_required(user):
+            raise ApplicationError(
+                "Your clinic requires two-factor sign-in: set up an authenticator app in the "
+                "admin (/admin/two-factor/) first.",
+                code="two_factor_enrolment_required",
+                status_code=403,
+            )
+        return
+    if not token:
+        raise ApplicationError(
+            "Enter the 6-digit code from your authenticator app.", code="otp_required", attr="otp",
+            status_code=401,
+        )
+    allowed, _ = device.verify_is_allowed()
+    if not allowed or not device.verify_token(token):
+        # A wrong code is a failed sign-in: django-axes counts it toward the lockout.
+        user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
+        raise ApplicationError(
+            "That code is not right (or too many wrong codes: wait and retry).", code="otp_invalid",
+            attr="otp", status_code=401,
+        )
 
 
 # --- writes ------------------------------------------------------------------------------------

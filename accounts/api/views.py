@@ -14,6 +14,7 @@ from config.api.errors import ApplicationError
 from .. import services
 from ..settings_hooks import patient_settings_changed
 from ..tokens import refresh_rotate, tokens_for
+from ..two_factor import api_second_factor_check
 from . import serializers as s
 
 
@@ -47,6 +48,10 @@ class TokenObtainView(_Throttled):
                 code="authentication_failed",
                 status_code=status.HTTP_401_UNAUTHORIZED,
             )
+        api_second_factor_check(
+            request=request, user=user, email=data.validated_data["email"],
+            token=data.validated_data.get("otp", ""),
+        )
         return Response(tokens_for(user))
 
 

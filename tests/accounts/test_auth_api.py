@@ -323,3 +323,60 @@ def test_concurrent_refreshes_of_one_token_cannot_both_win(patient):
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["ok", "refused", "refused", "refused"]
+
+
+# --- two-factor sign-in (the admin's authenticator app) -----------------------------------------
+
+
+def _code(device) -> str:
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():0{device.digits}d}"
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**len(code):0{len(code)}d}"
+
+
+@pytest.fixture
+def enrolled(surgeon):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.create(user=surgeon, name="app", confirmed=True)
+
+
+def test_staff_with_an_authenticator_give_its_code_to_get_tokens(api, surgeon, enrolled):
+    assert_error(login(api, surgeon.email), 401, "otp_required", attr="otp")
+    assert_error(
+        api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": _wrong(_code(enrolled))}),
+        401, "otp_invalid", attr="otp",
+    )
+    assert_error(api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": "12ab"}), 400, attr="otp")
+    # django-otp throttles the device for a moment after a wrong code (its own tests cover that).
+    enrolled.refresh_from_db()
+    enrolled.throttle_reset()
+    response = api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": _code(enrolled)})
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "refresh"}
+    # The code is not checked before the password: a wrong password says nothing about it.
+    assert_error(
+        api(None).post(TOKEN_URL, {"email": surgeon.email, "password": "wrong-one", "otp": _code(enrolled)}),
+        401, "authentication_failed",
+    )
+
+
+def test_a_clinic_requiring_two_factor_gives_staff_without_a_device_no_tokens(api, clinic, surgeon, patient):
+    clinic.require_two_factor = True
+    clinic.save(update_fields=["require_two_factor"])
+    assert_error(login(api, surgeon.email), 403, "two_factor_enrolment_required")
+    assert login(api, patient.user.email).status_code == 200  # patients sign in with their password
+
+
+def test_wrong_codes_count_toward_the_lockout(api, surgeon, enrolled, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    for _ in range(2):
+        body = {"email": surgeon.email, "password": PASSWORD, "otp": _wrong(_code(enrolled))}
+        assert api(None).post(TOKEN_URL, body).status_code == 401
+    body = {"email": surgeon.email, "password": PASSWORD, "otp": _code(enrolled)}
+    assert_error(api(None).post(TOKEN_URL, body), 429, "locked_out")
