@@ -30,6 +30,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework import status
+
+from config.api.errors import ApplicationError
+
+from .models import Role
 
 DEVICE_NAME = "Authenticator app"
 
@@ -66,10 +71,6 @@ def second_factor_satisfied(request) -> bool:
 def api_second_factor_check(*, request, user, email: str, token: str) -> None:
     """The second factor of an API sign-in, after the password: raises ``ApplicationError``
     (401 ``otp_required`` / ``otp_invalid``, 403 ``two_factor_enrolment_required``) or passes."""
-    from config.api.errors import ApplicationError
-
-    from .models import Role
-
     device = confirmed_device_for(user)
     if device is None:
         if user.role != Role.PATIENT and two_factor_required(user):
@@ -77,13 +78,13 @@ def api_second_factor_check(*, request, user, email: str, token: str) -> None:
                 "Your clinic requires two-factor sign-in: set up an authenticator app in the "
                 "admin (/admin/two-factor/) first.",
                 code="two_factor_enrolment_required",
-                status_code=403,
+                status_code=status.HTTP_403_FORBIDDEN,
             )
         return
     if not token:
         raise ApplicationError(
             "Enter the 6-digit code from your authenticator app.", code="otp_required", attr="otp",
-            status_code=401,
+            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     allowed, _ = device.verify_is_allowed()
     if not allowed or not device.verify_token(token):
@@ -91,7 +92,7 @@ def api_second_factor_check(*, request, user, email: str, token: str) -> None:
         user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
         raise ApplicationError(
             "That code is not right (or too many wrong codes: wait and retry).", code="otp_invalid",
-            attr="otp", status_code=401,
+            attr="otp", status_code=status.HTTP_401_UNAUTHORIZED,
         )
 
 

@@ -11,8 +11,12 @@ two paths to the same rows.
 
 from dataclasses import dataclass
 
+import orjson
+import psycopg
 from django.db import connections
 from django.db.models import Q, QuerySet
+from psycopg.pq import Format
+from psycopg.types.json import JsonbLoader, set_json_loads
 
 from accounts.models import User
 from accounts.selectors import own_patient_id
@@ -31,6 +35,7 @@ class Page:
 
 @dataclass(frozen=True)
 class Compiled:
+    using: str  # the database alias
     sql: str
     order: list[int] | None  # where values_list() asks for another column order than the SQL's
 
@@ -106,10 +111,10 @@ def fetch_shape(key: tuple, queryset, values: list) -> list[tuple]:
         sql, params, order = _compile(qs)
         if list(params) != values:  # the values do not map onto the parameters: run, never keep
             return _run(connection, sql, params, order)
-        compiled = Compiled(sql, order)
+        compiled = Compiled(qs.db, sql, order)
         if len(_compiled) < COMPILED_SHAPES_MAX:
             _compiled[key] = compiled
-    return _run(connections["default"], compiled.sql, values, compiled.order)
+    return _run(connections[compiled.using], compiled.sql, values, compiled.order)
 
 
 def fetch_tuples(qs: QuerySet) -> list[tuple]:
@@ -139,11 +144,6 @@ def _run(connection, sql: str, params, order: list[int] | None) -> list[tuple]:
     orjson parses it. The connection's time zone is UTC (``USE_TZ``), so the C loader's aware
     datetimes are the same values.
     """
-    import orjson
-    import psycopg
-    from psycopg.pq import Format
-    from psycopg.types.json import JsonbLoader, set_json_loads
-
     with connection.cursor() as cursor:
         adapters = cursor.cursor.adapters
         adapters.register_loader(

@@ -6,10 +6,6 @@ from rest_framework import serializers
 
 from .tables import SYNC_TABLES, Boolean, Codec, EpochMs, Integer, Number, SyncTable
 
-# The sync endpoints authenticate as the rest of the API does (accounts/authentication.py):
-# the same security scheme.
-AUTH = [{"jwtAuth": []}]
-
 _FIELD_FOR = {Boolean: serializers.BooleanField, Integer: serializers.IntegerField,
               EpochMs: serializers.IntegerField, Number: serializers.FloatField}
 

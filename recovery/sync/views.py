@@ -39,7 +39,6 @@ class SyncPullView(APIView):
 
     @extend_schema(
         operation_id="sync_pull",
-        auth=openapi.AUTH,
         summary="WatermelonDB pull: changes since last_pulled_at",
         parameters=[
             LAST_PULLED_AT,
@@ -78,7 +77,6 @@ class SyncPushView(APIView):
 
     @extend_schema(
         operation_id="sync_push",
-        auth=openapi.AUTH,
         summary="WatermelonDB push: apply the device's changes, all or nothing",
         parameters=[
             LAST_PULLED_AT,
