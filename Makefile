@@ -39,9 +39,11 @@ node-deps:
 		cd tests/sync_client && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; }; \
 	else echo "Node/npm not found: the WatermelonDB sync tests will be skipped."; fi
 
+## Lint: ruff, migrations in step with the models, and the import contracts (docs/architecture.md).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

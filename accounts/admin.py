@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import Http404
 
-from .admin_scoping import ScopedAdmin, is_clinic_admin, is_staff_member
+from .admin_scoping import ScopedAdmin
 from .audit import phi_access_record
 from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
+from .roles import is_clinic_admin, is_staff_member
 from .selectors import staff_for
 from .services import PATIENT_PREFERENCE_FIELDS, patient_preferences_update
 from .settings_hooks import patient_settings_changed

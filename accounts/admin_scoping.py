@@ -12,26 +12,10 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
-from .models import CLINICIAN_ROLES, Role
+from .models import CLINICIAN_ROLES
+from .roles import is_clinic_admin, is_staff_member, role_of
 from .selectors import patients_for, staff_for
-
-
-def role_of(user) -> str | None:
-    """The user's role, or None for anonymous users."""
-    return getattr(user, "role", None) if user.is_authenticated else None
-
-
-def is_staff_member(user) -> bool:
-    return (
-        user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and (user.is_superuser or role_of(user) != Role.PATIENT)
-    )
-
-
-def is_clinic_admin(user) -> bool:
-    return is_staff_member(user) and (user.is_superuser or role_of(user) == Role.CLINIC_ADMIN)
+from .two_factor import AdminLoginForm, confirmed_device_for, enrol_view, second_factor_satisfied
 
 
 class RealignAdminSite(admin.AdminSite):
@@ -50,17 +34,14 @@ class RealignAdminSite(admin.AdminSite):
 
     @property
     def login_form(self):
-        from .two_factor import AdminLoginForm
 
         return AdminLoginForm
 
     def has_permission(self, request):
-        from .two_factor import second_factor_satisfied
 
         return is_staff_member(request.user) and second_factor_satisfied(request)
 
     def login(self, request, extra_context=None):
-        from .two_factor import confirmed_device_for
 
         user = request.user
         if (
@@ -77,7 +58,6 @@ class RealignAdminSite(admin.AdminSite):
         return super().login(request, extra_context)
 
     def get_urls(self):
-        from .two_factor import enrol_view
 
         def enrol(request):
             return enrol_view(request, self)

@@ -35,6 +35,7 @@ from rest_framework import status
 from config.api.errors import ApplicationError
 
 from .models import Role
+from .roles import is_staff_member
 
 DEVICE_NAME = "Authenticator app"
 
@@ -188,7 +189,6 @@ def qr_svg(data: str) -> str:
 
 def enrol_view(request, admin_site):
     """Set up an authenticator app: shows the QR code and otpauth URI, checks one code."""
-    from .admin_scoping import is_staff_member
 
     user = request.user
     if not is_staff_member(user):

@@ -71,7 +71,15 @@ def seed_patient(*, days: int = 365):
     from django.utils import timezone
 
     from accounts import services as accounts
-    from recovery import services
+    from recovery.record.services import (
+        appointment_create,
+        hospital_stay_create,
+        milestone_create,
+        pain_log_create,
+        pt_session_create,
+        restriction_create,
+        surgery_create,
+    )
 
     clinic = accounts.clinic_create(name="Bench clinic")
     surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
@@ -82,36 +90,36 @@ def seed_patient(*, days: int = 365):
     )
     user = patient.user
     start = timezone.now() - timedelta(days=days)
-    surgery, _ = services.surgery_create(
+    surgery, _ = surgery_create(
         actor=surgeon, patient=patient, performed_on=start.date(), region="lumbar", levels="L4-L5",
         procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"], surgeon=surgeon,
     )
-    services.hospital_stay_create(
+    hospital_stay_create(
         actor=surgeon, patient=patient, surgery=surgery, admitted_at=start,
         discharged_at=start + timedelta(days=3), facility="General", discharge_disposition="home",
     )
     for day in range(days):
         when = start + timedelta(days=day, hours=9)
         for n in range(4):
-            services.pain_log_create(
+            pain_log_create(
                 actor=user, patient=patient, recorded_at=when + timedelta(hours=3 * n),
                 intensity=(day + n) % 11, location="back", relief=["ice", "walking"][: n % 3],
                 notes="after the morning walk" if n == 0 else "",
             )
         if day % 3 == 0:
-            services.pt_session_create(
+            pt_session_create(
                 actor=user, patient=patient, performed_at=when, status="completed",
                 exercises=[{"name": "bridges", "sets": 3, "reps": 10}], pain_before=5, pain_after=4,
             )
         elif day % 3 == 1:
-            services.milestone_create(actor=surgeon, patient=patient, title=f"Goal {day}", target_on=when.date())
+            milestone_create(actor=surgeon, patient=patient, title=f"Goal {day}", target_on=when.date())
         else:
-            services.restriction_create(
+            restriction_create(
                 actor=surgeon, patient=patient, activity="lifting", starts_on=when.date(),
                 ends_on=when.date() + timedelta(days=30), limit_value=10, limit_unit="lb",
             )
         if day % 30 == 0:
-            services.appointment_create(
+            appointment_create(
                 actor=surgeon, patient=patient, starts_at=when, purpose="follow_up", clinician=surgeon,
                 status="completed",
             )
@@ -121,14 +129,14 @@ def seed_patient(*, days: int = 365):
 def make_changes(patient, count: int = 20) -> None:
     from django.utils import timezone
 
-    from recovery import services
     from recovery.models import PainLog
+    from recovery.record.services import pain_log_create, pain_log_update
 
     logs = list(PainLog.objects.filter(patient=patient).order_by("-recorded_at")[: count // 2])
     for log in logs:
-        services.pain_log_update(actor=patient.user, pain_log=log, intensity=(log.intensity + 1) % 11)
+        pain_log_update(actor=patient.user, pain_log=log, intensity=(log.intensity + 1) % 11)
     for n in range(count - len(logs)):
-        services.pain_log_create(
+        pain_log_create(
             actor=patient.user, patient=patient, recorded_at=timezone.now() - timedelta(minutes=n),
             intensity=3, location="leg",
         )

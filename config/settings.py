@@ -167,7 +167,7 @@ ALERT_ACKNOWLEDGE_MINUTES = {
 REALIGN_ADMIN_URL = env.str("REALIGN_ADMIN_URL", default="http://127.0.0.1:8000/admin/")
 
 # Steps `seed_demo` runs after creating the demo accounts (keyword arguments: the accounts).
-SEED_DEMO_STEPS = ["recovery.demo.seed_recovery"]
+SEED_DEMO_STEPS = ["recovery.demo.seed.seed_recovery"]
 
 # django-axes: lock an account from one address after repeated failures, for a cool-off period.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -241,16 +241,16 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         # Three kinds of clinical record have a `status`, each with its own values.
-        "PTSessionStatusEnum": "recovery.models.PTStatus.choices",
-        "AppointmentStatusEnum": "recovery.models.AppointmentStatus.choices",
-        "RestrictionStatusEnum": "recovery.models.RestrictionStatus.choices",
-        "PrepItemStatusEnum": "recovery.models.PrepStatus.choices",
-        "AlertStatusEnum": "recovery.models.AlertStatus.choices",
-        "AppointmentPurposeEnum": "recovery.models.AppointmentPurpose.choices",
-        "ImagingPurposeEnum": "recovery.models.ImagingPurpose.choices",
-        "MilestoneKindEnum": "recovery.models.MilestoneKind.choices",
-        "PrepItemKindEnum": "recovery.models.PrepKind.choices",
-        "ComplicationKindEnum": "recovery.models.ComplicationKind.choices",
+        "PTSessionStatusEnum": "recovery.record.models.PTStatus.choices",
+        "AppointmentStatusEnum": "recovery.record.models.AppointmentStatus.choices",
+        "RestrictionStatusEnum": "recovery.record.models.RestrictionStatus.choices",
+        "PrepItemStatusEnum": "recovery.preparation.models.PrepStatus.choices",
+        "AlertStatusEnum": "recovery.care.models.AlertStatus.choices",
+        "AppointmentPurposeEnum": "recovery.record.models.AppointmentPurpose.choices",
+        "ImagingPurposeEnum": "recovery.preparation.models.ImagingPurpose.choices",
+        "MilestoneKindEnum": "recovery.record.models.MilestoneKind.choices",
+        "PrepItemKindEnum": "recovery.preparation.models.PrepKind.choices",
+        "ComplicationKindEnum": "recovery.preparation.models.ComplicationKind.choices",
         "ReminderKindEnum": "reminders.models.ReminderKind.choices",
     },
     "POSTPROCESSING_HOOKS": [
@@ -274,6 +274,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control
         "store_processed": False,
     }
 else:
@@ -283,6 +284,8 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
     }
 CELERY_TASK_IGNORE_RESULT = True
+# Task modules autodiscovery does not find (it looks for <app>.tasks only).
+CELERY_IMPORTS = ["recovery.care.tasks"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

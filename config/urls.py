@@ -11,8 +11,7 @@ api_v1 = [
     path("", include("recovery.api.urls")),
     path("sync/", include("recovery.sync.urls")),
     path("", include("recovery.fhir.urls")),
-    path("", include("recovery.plan_api")),
-    path("", include("recovery.alerts_api")),
+    path("", include("recovery.care.api.urls")),
     path("", include("reminders.api.urls")),
 ]
 

@@ -1,6 +1,21 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+
+# Each capability's description of its tables for the write path, lowest first
+# (docs/architecture.md): importing them registers every RecordKind and write hook.
+CAPABILITY_KINDS = (
+    "recovery.record.kinds",
+    "recovery.outcomes.kinds",
+    "recovery.preparation.kinds",
+    "recovery.care.kinds",
+)
 
 
 class RecoveryConfig(AppConfig):
     name = "recovery"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        for module in CAPABILITY_KINDS:
+            import_module(module)

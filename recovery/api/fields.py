@@ -5,7 +5,7 @@ from datetime import date, datetime
 from django.utils import timezone
 from rest_framework import serializers
 
-from ..models import RECORD_ID_PATTERN
+from recovery.record.models import RECORD_ID_PATTERN
 
 # Dates outside this window are typing errors, and far enough from the calendar's ends that
 # date arithmetic in the services (reschedule keeps the duration) never overflows.

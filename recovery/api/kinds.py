@@ -21,24 +21,23 @@ from rest_framework import serializers
 
 from accounts.models import CLINICIAN_ROLES, PatientProfile, Role, User
 from config.api.errors import ApplicationError
-
-from .. import models as m
-from ..selectors import restriction_status
-from ..services.outcomes import score_band
-from ..services.records import (
+from recovery.outcomes.kinds import OUTCOME_SCORES
+from recovery.outcomes.scoring import score_band
+from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
+from recovery.preparation.models import ImagingStudy
+from recovery.record.kinds import (
     APPOINTMENTS,
-    COMPLICATIONS,
     HOSPITAL_STAYS,
-    IMAGING_STUDIES,
     MILESTONES,
-    OUTCOME_SCORES,
     PAIN_LOGS,
-    PREP_ITEMS,
     PT_SESSIONS,
     RESTRICTIONS,
     SURGERIES,
-    RecordKind,
 )
+from recovery.record.models import ActivityRestriction, HospitalStay, Surgery
+from recovery.record.selectors import restriction_status
+from recovery.record.writes import RecordKind
+
 from . import serializers as s
 
 HIDDEN_COLUMNS = frozenset({"deleted_at", "sync_version"})
@@ -54,7 +53,7 @@ def _not_found(attr: str) -> ApplicationError:
 
 
 def surgery_ref(patient: PatientProfile, value: str, attr: str):
-    found = m.Surgery.objects.filter(patient=patient, pk=value).first()
+    found = Surgery.objects.filter(patient=patient, pk=value).first()
     if found is None:
         raise _not_found(attr)
     return found
@@ -85,14 +84,14 @@ def _today(tz_name: str, cache: dict) -> date:
 
 def _restriction_derived(row: dict, cache: dict) -> None:
     tz_name = row.pop(TZ)
-    shape = m.ActivityRestriction(
+    shape = ActivityRestriction(
         starts_on=row["starts_on"], ends_on=row["ends_on"], lifted_on=row["lifted_on"]
     )
     row["status"] = restriction_status(shape, on=_today(tz_name, cache))
 
 
 def imaging_ref(patient: PatientProfile, value: str, attr: str):
-    found = m.ImagingStudy.objects.filter(patient=patient, pk=value).first()
+    found = ImagingStudy.objects.filter(patient=patient, pk=value).first()
     if found is None:
         raise _not_found(attr)
     return found
@@ -103,7 +102,7 @@ def _outcome_derived(row: dict, cache: dict) -> None:
 
 
 def _stay_derived(row: dict, cache: dict) -> None:
-    shape = m.HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
+    shape = HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
     row["length_of_stay"] = shape.length_of_stay
 
 

@@ -12,8 +12,38 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
+from recovery.outcomes.models import Instrument, Timepoint
+from recovery.preparation.models import (
+    ComplicationKind,
+    FusionStatus,
+    HardwareStatus,
+    ImagingPurpose,
+    Modality,
+    PrepKind,
+    PrepOwner,
+    PrepStatus,
+    Severity,
+)
+from recovery.record.models import (
+    EXERCISE_LIMITS,
+    LEVELS_PATTERN,
+    Activity,
+    AppointmentPurpose,
+    AppointmentStatus,
+    DischargeDisposition,
+    Imaging,
+    LimitUnit,
+    MilestoneKind,
+    PainLocation,
+    Procedure,
+    PTSetting,
+    PTStatus,
+    Region,
+    Relief,
+    RestrictionStatus,
+    RevisionReason,
+)
 
-from .. import models as m
 from .fields import (
     PK_MAX,
     AwareDateTimeField,
@@ -38,11 +68,11 @@ class RecordOutput(serializers.Serializer):
 
 class SurgeryOutput(RecordOutput):
     performed_on = serializers.DateField()
-    region = serializers.ChoiceField(choices=m.Region.choices)
+    region = serializers.ChoiceField(choices=Region.choices)
     levels = serializers.CharField()
-    procedure = serializers.ChoiceField(choices=m.Procedure.choices)
+    procedure = serializers.ChoiceField(choices=Procedure.choices)
     is_revision = serializers.BooleanField()
-    revision_reasons = serializers.ListField(child=serializers.ChoiceField(choices=m.RevisionReason.choices))
+    revision_reasons = serializers.ListField(child=serializers.ChoiceField(choices=RevisionReason.choices))
     prior_surgery = serializers.CharField(allow_null=True, help_text="Id of the surgery this one revises.")
     surgeon = serializers.IntegerField(allow_null=True, help_text="User id of the operating surgeon.")
     facility = serializers.CharField()
@@ -57,7 +87,7 @@ class HospitalStayOutput(RecordOutput):
     discharged_at = serializers.DateTimeField(allow_null=True)
     facility = serializers.CharField()
     discharge_disposition = serializers.ChoiceField(
-        choices=[("", "Not discharged"), *m.DischargeDisposition.choices]
+        choices=[("", "Not discharged"), *DischargeDisposition.choices]
     )
     length_of_stay = serializers.IntegerField(
         allow_null=True, help_text="Nights in hospital; null while inpatient."
@@ -67,24 +97,24 @@ class HospitalStayOutput(RecordOutput):
 class PainLogOutput(RecordOutput):
     recorded_at = serializers.DateTimeField()
     intensity = serializers.IntegerField(min_value=0, max_value=10)
-    location = serializers.ChoiceField(choices=m.PainLocation.choices)
+    location = serializers.ChoiceField(choices=PainLocation.choices)
     medication_taken = serializers.BooleanField()
-    relief = serializers.ListField(child=serializers.ChoiceField(choices=m.Relief.choices))
+    relief = serializers.ListField(child=serializers.ChoiceField(choices=Relief.choices))
     notes = serializers.CharField()
 
 
 class Exercise(StrictSerializer):
     name = serializers.CharField(max_length=100)
-    sets = serializers.IntegerField(min_value=0, max_value=m.EXERCISE_LIMITS["sets"], required=False)
-    reps = serializers.IntegerField(min_value=0, max_value=m.EXERCISE_LIMITS["reps"], required=False)
-    minutes = serializers.FloatField(min_value=0, max_value=m.EXERCISE_LIMITS["minutes"], required=False)
+    sets = serializers.IntegerField(min_value=0, max_value=EXERCISE_LIMITS["sets"], required=False)
+    reps = serializers.IntegerField(min_value=0, max_value=EXERCISE_LIMITS["reps"], required=False)
+    minutes = serializers.FloatField(min_value=0, max_value=EXERCISE_LIMITS["minutes"], required=False)
 
 
 class PTSessionOutput(RecordOutput):
     scheduled_for = serializers.DateTimeField(allow_null=True)
     performed_at = serializers.DateTimeField(allow_null=True)
-    status = serializers.ChoiceField(choices=m.PTStatus.choices)
-    setting = serializers.ChoiceField(choices=m.PTSetting.choices)
+    status = serializers.ChoiceField(choices=PTStatus.choices)
+    setting = serializers.ChoiceField(choices=PTSetting.choices)
     duration_minutes = serializers.IntegerField(allow_null=True)
     exercises = Exercise(many=True)
     pain_before = serializers.IntegerField(allow_null=True)
@@ -94,16 +124,16 @@ class PTSessionOutput(RecordOutput):
 
 
 class RestrictionOutput(RecordOutput):
-    activity = serializers.ChoiceField(choices=m.Activity.choices)
+    activity = serializers.ChoiceField(choices=Activity.choices)
     instructions = serializers.CharField()
     limit_value = serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True)
-    limit_unit = serializers.ChoiceField(choices=[("", "None"), *m.LimitUnit.choices])
+    limit_unit = serializers.ChoiceField(choices=[("", "None"), *LimitUnit.choices])
     starts_on = serializers.DateField()
     ends_on = serializers.DateField(allow_null=True)
     lifted_on = serializers.DateField(allow_null=True)
     lifted_by = serializers.IntegerField(allow_null=True, help_text="User id of who lifted it.")
     status = serializers.ChoiceField(
-        choices=m.RestrictionStatus.choices, help_text="On today's date in the patient's time zone."
+        choices=RestrictionStatus.choices, help_text="On today's date in the patient's time zone."
     )
 
 
@@ -113,25 +143,25 @@ class AppointmentOutput(RecordOutput):
     ends_at = serializers.DateTimeField(allow_null=True)
     location = serializers.CharField()
     telehealth_url = serializers.CharField()
-    purpose = serializers.ChoiceField(choices=m.AppointmentPurpose.choices)
-    imaging = serializers.ChoiceField(choices=m.Imaging.choices)
-    status = serializers.ChoiceField(choices=m.AppointmentStatus.choices)
+    purpose = serializers.ChoiceField(choices=AppointmentPurpose.choices)
+    imaging = serializers.ChoiceField(choices=Imaging.choices)
+    status = serializers.ChoiceField(choices=AppointmentStatus.choices)
     imaging_study = serializers.CharField(allow_null=True, help_text="Id of the imaging study it reviews.")
     notes = serializers.CharField()
 
 
 class MilestoneOutput(RecordOutput):
     title = serializers.CharField()
-    kind = serializers.ChoiceField(choices=m.MilestoneKind.choices)
+    kind = serializers.ChoiceField(choices=MilestoneKind.choices)
     target_on = serializers.DateField(allow_null=True)
     achieved_on = serializers.DateField(allow_null=True)
     notes = serializers.CharField()
 
 
 class OutcomeScoreOutput(RecordOutput):
-    instrument = serializers.ChoiceField(choices=m.Instrument.choices)
+    instrument = serializers.ChoiceField(choices=Instrument.choices)
     version = serializers.CharField()
-    timepoint = serializers.ChoiceField(choices=m.Timepoint.choices)
+    timepoint = serializers.ChoiceField(choices=Timepoint.choices)
     completed_at = serializers.DateTimeField()
     surgery = serializers.CharField(allow_null=True)
     answers = serializers.DictField(child=serializers.IntegerField(allow_null=True))
@@ -142,11 +172,11 @@ class OutcomeScoreOutput(RecordOutput):
 
 class PrepItemOutput(RecordOutput):
     surgery = serializers.CharField()
-    kind = serializers.ChoiceField(choices=m.PrepKind.choices)
+    kind = serializers.ChoiceField(choices=PrepKind.choices)
     title = serializers.CharField()
-    owner = serializers.ChoiceField(choices=m.PrepOwner.choices)
+    owner = serializers.ChoiceField(choices=PrepOwner.choices)
     due_on = serializers.DateField()
-    status = serializers.ChoiceField(choices=m.PrepStatus.choices)
+    status = serializers.ChoiceField(choices=PrepStatus.choices)
     completed_on = serializers.DateField(allow_null=True)
     waived_reason = serializers.CharField()
     quit_on = serializers.DateField(allow_null=True)
@@ -161,22 +191,22 @@ class PrepItemOutput(RecordOutput):
 
 class ImagingStudyOutput(RecordOutput):
     surgery = serializers.CharField(allow_null=True)
-    modality = serializers.ChoiceField(choices=m.Modality.choices)
+    modality = serializers.ChoiceField(choices=Modality.choices)
     performed_on = serializers.DateField()
-    region = serializers.ChoiceField(choices=m.Region.choices)
+    region = serializers.ChoiceField(choices=Region.choices)
     levels = serializers.CharField()
-    purpose = serializers.ChoiceField(choices=m.ImagingPurpose.choices)
+    purpose = serializers.ChoiceField(choices=ImagingPurpose.choices)
     reading = serializers.CharField()
-    fusion_status = serializers.ChoiceField(choices=[("", "Not reported"), *m.FusionStatus.choices])
-    hardware_status = serializers.ChoiceField(choices=[("", "Not reported"), *m.HardwareStatus.choices])
+    fusion_status = serializers.ChoiceField(choices=[("", "Not reported"), *FusionStatus.choices])
+    hardware_status = serializers.ChoiceField(choices=[("", "Not reported"), *HardwareStatus.choices])
     adjacent_level_change = serializers.BooleanField(allow_null=True)
 
 
 class ComplicationOutput(RecordOutput):
     surgery = serializers.CharField(allow_null=True)
-    kind = serializers.ChoiceField(choices=m.ComplicationKind.choices)
+    kind = serializers.ChoiceField(choices=ComplicationKind.choices)
     noticed_on = serializers.DateField()
-    severity = serializers.ChoiceField(choices=m.Severity.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
     treatment = serializers.CharField()
     resolved_on = serializers.DateField(allow_null=True)
     notes = serializers.CharField()
@@ -203,11 +233,11 @@ def page_serializer(output: type[serializers.Serializer]) -> type[serializers.Se
 
 class SurgeryInput(StrictSerializer):
     performed_on = BoundedDateField()
-    region = serializers.ChoiceField(choices=m.Region.choices)
-    levels = serializers.RegexField(m.LEVELS_PATTERN, max_length=40, help_text="e.g. L4-L5 or C5-C6-C7")
-    procedure = serializers.ChoiceField(choices=m.Procedure.choices)
+    region = serializers.ChoiceField(choices=Region.choices)
+    levels = serializers.RegexField(LEVELS_PATTERN, max_length=40, help_text="e.g. L4-L5 or C5-C6-C7")
+    procedure = serializers.ChoiceField(choices=Procedure.choices)
     is_revision = serializers.BooleanField(required=False)
-    revision_reasons = ChoiceListField(m.RevisionReason.choices, required=False)
+    revision_reasons = ChoiceListField(RevisionReason.choices, required=False)
     prior_surgery = RecordIdField(required=False, allow_null=True, help_text="Id of an earlier surgery.")
     surgeon = staff_ref(help_text="User id of a surgeon of the patient's clinic.")
     facility = text(200)
@@ -222,24 +252,24 @@ class HospitalStayInput(StrictSerializer):
     discharged_at = AwareDateTimeField(required=False, allow_null=True)
     facility = text(200)
     discharge_disposition = serializers.ChoiceField(
-        choices=m.DischargeDisposition.choices, required=False, allow_blank=True
+        choices=DischargeDisposition.choices, required=False, allow_blank=True
     )
 
 
 class PainLogInput(StrictSerializer):
     recorded_at = AwareDateTimeField(help_text="When the pain was felt (at most a day ahead).")
     intensity = score(help_text="Numeric rating scale, 0-10.")
-    location = serializers.ChoiceField(choices=m.PainLocation.choices)
+    location = serializers.ChoiceField(choices=PainLocation.choices)
     medication_taken = serializers.BooleanField(required=False)
-    relief = ChoiceListField(m.Relief.choices, required=False)
+    relief = ChoiceListField(Relief.choices, required=False)
     notes = text(2000)
 
 
 class PTSessionInput(StrictSerializer):
     scheduled_for = AwareDateTimeField(required=False, allow_null=True)
     performed_at = AwareDateTimeField(required=False, allow_null=True)
-    status = serializers.ChoiceField(choices=m.PTStatus.choices, required=False)
-    setting = serializers.ChoiceField(choices=m.PTSetting.choices, required=False)
+    status = serializers.ChoiceField(choices=PTStatus.choices, required=False)
+    setting = serializers.ChoiceField(choices=PTSetting.choices, required=False)
     duration_minutes = serializers.IntegerField(min_value=0, max_value=600, required=False, allow_null=True)
     exercises = serializers.ListField(child=Exercise(), max_length=50, required=False)
     pain_before = score(required=False, allow_null=True)
@@ -249,12 +279,12 @@ class PTSessionInput(StrictSerializer):
 
 
 class RestrictionInput(StrictSerializer):
-    activity = serializers.ChoiceField(choices=m.Activity.choices)
+    activity = serializers.ChoiceField(choices=Activity.choices)
     instructions = text(2000)
     limit_value = serializers.DecimalField(
         max_digits=7, decimal_places=2, min_value=0, required=False, allow_null=True
     )
-    limit_unit = serializers.ChoiceField(choices=m.LimitUnit.choices, required=False, allow_blank=True)
+    limit_unit = serializers.ChoiceField(choices=LimitUnit.choices, required=False, allow_blank=True)
     starts_on = BoundedDateField()
     ends_on = BoundedDateField(required=False, allow_null=True, help_text="Empty: until lifted.")
 
@@ -265,25 +295,25 @@ class AppointmentInput(StrictSerializer):
     ends_at = AwareDateTimeField(required=False, allow_null=True)
     location = text(200)
     telehealth_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    purpose = serializers.ChoiceField(choices=m.AppointmentPurpose.choices)
-    imaging = serializers.ChoiceField(choices=m.Imaging.choices, required=False)
-    status = serializers.ChoiceField(choices=m.AppointmentStatus.choices, required=False)
+    purpose = serializers.ChoiceField(choices=AppointmentPurpose.choices)
+    imaging = serializers.ChoiceField(choices=Imaging.choices, required=False)
+    status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
     imaging_study = RecordIdField(required=False, allow_null=True, help_text="Id of the study it reviews.")
     notes = text(2000)
 
 
 class MilestoneInput(StrictSerializer):
     title = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=m.MilestoneKind.choices, required=False)
+    kind = serializers.ChoiceField(choices=MilestoneKind.choices, required=False)
     target_on = BoundedDateField(required=False, allow_null=True)
     achieved_on = BoundedDateField(required=False, allow_null=True)
     notes = text(2000)
 
 
 class OutcomeScoreInput(StrictSerializer):
-    instrument = serializers.ChoiceField(choices=m.Instrument.choices)
+    instrument = serializers.ChoiceField(choices=Instrument.choices)
     version = serializers.CharField(max_length=20, required=False, allow_blank=True)
-    timepoint = serializers.ChoiceField(choices=m.Timepoint.choices)
+    timepoint = serializers.ChoiceField(choices=Timepoint.choices)
     completed_at = AwareDateTimeField()
     surgery = RecordIdField(required=False, allow_null=True, help_text="Id of the surgery it follows.")
     answers = serializers.DictField(
@@ -294,11 +324,11 @@ class OutcomeScoreInput(StrictSerializer):
 
 class PrepItemInput(StrictSerializer):
     surgery = RecordIdField(help_text="Id of the surgery it prepares.")
-    kind = serializers.ChoiceField(choices=m.PrepKind.choices)
+    kind = serializers.ChoiceField(choices=PrepKind.choices)
     title = text(200)
-    owner = serializers.ChoiceField(choices=m.PrepOwner.choices)
+    owner = serializers.ChoiceField(choices=PrepOwner.choices)
     due_on = BoundedDateField()
-    status = serializers.ChoiceField(choices=m.PrepStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=PrepStatus.choices, required=False)
     completed_on = BoundedDateField(required=False, allow_null=True)
     waived_reason = text(500)
     quit_on = BoundedDateField(required=False, allow_null=True)
@@ -313,22 +343,22 @@ class PrepItemInput(StrictSerializer):
 
 class ImagingStudyInput(StrictSerializer):
     surgery = RecordIdField(required=False, allow_null=True)
-    modality = serializers.ChoiceField(choices=m.Modality.choices)
+    modality = serializers.ChoiceField(choices=Modality.choices)
     performed_on = BoundedDateField()
-    region = serializers.ChoiceField(choices=m.Region.choices)
-    levels = serializers.RegexField(m.LEVELS_PATTERN, max_length=40, required=False, allow_blank=True)
-    purpose = serializers.ChoiceField(choices=m.ImagingPurpose.choices)
+    region = serializers.ChoiceField(choices=Region.choices)
+    levels = serializers.RegexField(LEVELS_PATTERN, max_length=40, required=False, allow_blank=True)
+    purpose = serializers.ChoiceField(choices=ImagingPurpose.choices)
     reading = text(4000)
-    fusion_status = serializers.ChoiceField(choices=m.FusionStatus.choices, required=False, allow_blank=True)
-    hardware_status = serializers.ChoiceField(choices=m.HardwareStatus.choices, required=False, allow_blank=True)
+    fusion_status = serializers.ChoiceField(choices=FusionStatus.choices, required=False, allow_blank=True)
+    hardware_status = serializers.ChoiceField(choices=HardwareStatus.choices, required=False, allow_blank=True)
     adjacent_level_change = serializers.BooleanField(required=False, allow_null=True)
 
 
 class ComplicationInput(StrictSerializer):
     surgery = RecordIdField(required=False, allow_null=True)
-    kind = serializers.ChoiceField(choices=m.ComplicationKind.choices)
+    kind = serializers.ChoiceField(choices=ComplicationKind.choices)
     noticed_on = BoundedDateField()
-    severity = serializers.ChoiceField(choices=m.Severity.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
     treatment = text(2000)
     resolved_on = BoundedDateField(required=False, allow_null=True)
     notes = text(2000)
@@ -379,7 +409,7 @@ class AchieveInput(StrictSerializer):
 
 class DischargeInput(StrictSerializer):
     discharged_at = AwareDateTimeField()
-    discharge_disposition = serializers.ChoiceField(choices=m.DischargeDisposition.choices)
+    discharge_disposition = serializers.ChoiceField(choices=DischargeDisposition.choices)
 
 
 class CompleteSessionInput(StrictSerializer):

@@ -20,14 +20,19 @@ from config.api.errors import ApplicationError
 from config.api.openapi import ErrorResponseSerializer
 from config.api.pagination import KeysetCursor
 from config.api.renderers import OrjsonRenderer
+from recovery.record import services
+from recovery.record.models import RECORD_ID_PATTERN
+from recovery.record.selectors import record_get
+from recovery.record.writes import (
+    forbidden,
+    record_create,
+    record_delete,
+    record_update,
+)
 
-from .. import services
-from ..models import RECORD_ID_PATTERN
-from ..selectors import record_get
-from ..services.records import forbidden, kind_for_table
 from . import serializers as s
 from .kinds import API_KINDS, ApiKind, resolve_refs, wire
-from .queries import record_page
+from .lists import record_page
 
 ID_REGEX = RECORD_ID_PATTERN.strip("^$")
 
@@ -65,8 +70,8 @@ class RecordViewSet(viewsets.ViewSet):
 
     @property
     def spec(self):
-        """The kind's write-path spec, looked up at call time (reminder planning hooks in)."""
-        return kind_for_table(self.kind.table)
+        """The kind's write-path description."""
+        return self.kind.record
 
     def _valid(self, serializer_class, data, **kwargs) -> dict:
         serializer = serializer_class(data=data, **kwargs)
@@ -149,7 +154,7 @@ class RecordViewSet(viewsets.ViewSet):
         values = self._valid(self.create_input, request.data)
         patient = self._create_target(values.pop("patient", None))
         resolve_refs(self.kind, patient, values)
-        record, created = services.record_create(
+        record, created = record_create(
             self.spec, actor=request.user, patient=patient, id=values.pop("id", None), **values
         )
         return self._answer(record, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -169,12 +174,12 @@ class RecordViewSet(viewsets.ViewSet):
         self._patients_may_not_change()
         values = self._valid(self.kind.input, request.data, partial=True)
         resolve_refs(self.kind, record.patient, values)
-        return self._answer(services.record_update(self.spec, actor=request.user, record=record, **values))
+        return self._answer(record_update(self.spec, actor=request.user, record=record, **values))
 
     def destroy(self, request, id):
         record = self._record(id)
         self._patients_may_not_write()
-        services.record_delete(self.spec, actor=request.user, record=record)
+        record_delete(self.spec, actor=request.user, record=record)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -16,21 +16,24 @@ import orjson
 from django.utils import timezone
 
 from accounts.models import PatientProfile, User
-
-from ..models import (
-    QUESTIONNAIRES,
-    ActivityRestriction,
+from recovery.care.models import (
     Alert,
     AlertStatus,
+)
+from recovery.outcomes.models import (
+    QUESTIONNAIRES,
+    OutcomeScore,
+)
+from recovery.outcomes.scoring import score_band
+from recovery.record.models import (
+    ActivityRestriction,
     Appointment,
     AppointmentStatus,
     HospitalStay,
     Milestone,
-    OutcomeScore,
     PainLog,
     Surgery,
 )
-from ..services.outcomes import score_band
 
 NAMESPACE = uuid.UUID("6f1c1f3e-6a55-4cf0-9a52-3b7a0c1d2e11")
 ID_SYSTEM = "https://realign.app/fhir/id/"

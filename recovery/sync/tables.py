@@ -30,25 +30,36 @@ from django.db import models
 from rest_framework import status
 
 from config.api.errors import ApplicationError
-from reminders.models import Notification
-from reminders.services import notification_delete, notification_mark_read
-
-from ..models import (
+from recovery.care.models import (
+    CheckIn,
+)
+from recovery.outcomes.models import (
+    OutcomeScore,
+)
+from recovery.preparation.models import (
+    Complication,
+    ImagingStudy,
+    PrepItem,
+)
+from recovery.record.models import (
     RECORD_ID_PATTERN,
     ActivityRestriction,
     Appointment,
-    CheckIn,
-    Complication,
     HospitalStay,
-    ImagingStudy,
     Milestone,
-    OutcomeScore,
     PainLog,
-    PrepItem,
     PTSession,
     Surgery,
 )
-from ..services.records import RECORD_KINDS, RecordKind, record_create, record_delete, record_update
+from recovery.record.writes import (
+    RECORD_KINDS,
+    RecordKind,
+    record_create,
+    record_delete,
+    record_update,
+)
+from reminders.models import Notification
+from reminders.services import notification_delete, notification_mark_read
 
 ID_RE = re.compile(RECORD_ID_PATTERN)
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -186,3 +186,23 @@ def test_wsgi_process_freezes_what_it_loaded_out_of_the_collector():
         [sys.executable, "-c", probe], check=True, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert result.stdout.split("\n")[0] == "True (50000, 20, 20)"
+
+
+def test_the_filesystem_broker_writes_only_under_var(tmp_path):
+    """The embedded broker keeps its queue, processed messages and exchange table (kombu's
+    ``control_folder``, ``./control`` by default) under ``REALIGN_VAR_DIR``, never in the
+    working directory. A broadcast (``control.ping``) is what writes the exchange table."""
+    var_dir = tmp_path / "var"
+    work_dir = tmp_path / "work"
+    work_dir.mkdir()
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": "filesystem://",
+        "REALIGN_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    script = "from config.celery import app; app.control.ping(timeout=0.2)"
+    subprocess.run([sys.executable, "-c", script], cwd=work_dir, env=env, check=True, timeout=60)
+    assert list(work_dir.iterdir()) == []
+    assert (var_dir / "broker" / "control").is_dir()

@@ -70,9 +70,9 @@ def test_export_ids_are_stable_between_exports(api, demo):
 def test_outcome_scores_export_as_questionnaire_response_and_observation(api, demo):
     from django.utils import timezone
 
-    from recovery import services
+    from recovery.outcomes.services import outcome_score_create
 
-    services.outcome_score_create(
+    outcome_score_create(
         actor=demo.user, patient=demo, id="test-odi", instrument="odi", timepoint="12m", version="2.1a",
         completed_at=timezone.now(), answers={f"s{i}": 2 for i in range(1, 11)},
     )

@@ -5,10 +5,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from recovery import services
 from recovery.models import MinimalImportantDifference, OutcomeScore
-from recovery.selectors.outcomes import outcome_changes_for
-from recovery.services.outcomes import score_band, score_questionnaire
+from recovery.outcomes.scoring import score_band, score_questionnaire
+from recovery.outcomes.selectors import outcome_changes_for
+from recovery.outcomes.services import outcome_score_create
+from recovery.record.services import surgery_create
 
 pytestmark = pytest.mark.django_db
 
@@ -56,14 +57,14 @@ def test_bands(instrument, score, band):
 
 
 def _score(patient, instrument, timepoint, answers, days_ago=0):
-    return services.outcome_score_create(
+    return outcome_score_create(
         actor=patient.user, patient=patient, instrument=instrument, timepoint=timepoint,
         completed_at=timezone.now() - timedelta(days=days_ago), answers=answers, version="2.1a",
     )[0]
 
 
 def test_scores_are_computed_by_the_server_and_change_is_judged_against_the_mcid(patient, surgeon):
-    services.surgery_create(
+    surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=400),
         region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
     )
@@ -82,7 +83,7 @@ def test_scores_are_computed_by_the_server_and_change_is_judged_against_the_mcid
 
 
 def test_a_clinic_value_overrides_the_default(patient, surgeon):
-    services.surgery_create(
+    surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=100),
         region="cervical", levels="C5-C6", procedure="fusion",
     )

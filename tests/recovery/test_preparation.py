@@ -6,15 +6,24 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from config.api.errors import ApplicationError
-from recovery import services
 from recovery.models import Complication, ImagingStudy, PrepItem
+from recovery.preparation.services import (
+    complication_create,
+    complication_resolve,
+    imaging_study_create,
+    prep_item_complete,
+    prep_item_create,
+    prep_item_update,
+    prep_item_waive,
+)
+from recovery.record.services import appointment_create, surgery_create
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def surgery(patient, surgeon):
-    return services.surgery_create(
+    return surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
         region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True,
         revision_reasons=["pseudarthrosis"], estimated_blood_loss_ml=450, transfusion_given=False,
@@ -23,12 +32,12 @@ def surgery(patient, surgeon):
 
 def item(actor, patient, surgery, **values):
     values = {"kind": "stop_smoking", "owner": "patient", "due_on": surgery.performed_on - timedelta(days=28), **values}
-    return services.prep_item_create(actor=actor, patient=patient, surgery=surgery, **values)[0]
+    return prep_item_create(actor=actor, patient=patient, surgery=surgery, **values)[0]
 
 
 def test_patient_completes_their_own_item_with_its_values(patient, surgeon, surgery):
     smoking = item(surgeon, patient, surgery)
-    done = services.prep_item_complete(
+    done = prep_item_complete(
         actor=patient.user, item=smoking, quit_on=timezone.localdate() - timedelta(days=42),
         nicotine_free_confirmed=True,
     )
@@ -38,13 +47,13 @@ def test_patient_completes_their_own_item_with_its_values(patient, surgeon, surg
 def test_patient_cannot_complete_a_care_team_item_or_waive_or_create(patient, surgeon, surgery):
     consent = item(surgeon, patient, surgery, kind="consent", owner="care_team")
     with pytest.raises(ApplicationError) as exc:
-        services.prep_item_complete(actor=patient.user, item=consent)
+        prep_item_complete(actor=patient.user, item=consent)
     assert exc.value.status_code == 403
     own = item(surgeon, patient, surgery)
     with pytest.raises(ApplicationError):
-        services.prep_item_waive(actor=patient.user, item=own, reason="no")
+        prep_item_waive(actor=patient.user, item=own, reason="no")
     with pytest.raises(ApplicationError):
-        services.prep_item_update(actor=patient.user, item=own, due_on=surgery.performed_on)
+        prep_item_update(actor=patient.user, item=own, due_on=surgery.performed_on)
     with pytest.raises(ApplicationError):
         item(patient.user, patient, surgery)
     assert PrepItem.objects.filter(status="open").count() == 2
@@ -75,17 +84,17 @@ def test_prep_items_are_due_before_surgery(patient, surgeon, surgery):
 
 def test_imaging_findings_must_fit_the_modality(patient, surgeon, surgery):
     with pytest.raises(ValidationError) as exc:
-        services.imaging_study_create(
+        imaging_study_create(
             actor=surgeon, patient=patient, modality="mri", performed_on=timezone.localdate(),
             region="lumbar", levels="L4-L5", purpose="pre_op_planning", fusion_status="not_fused",
         )
     assert "fusion_status" in exc.value.message_dict
-    ct, _ = services.imaging_study_create(
+    ct, _ = imaging_study_create(
         actor=surgeon, patient=patient, modality="ct", performed_on=timezone.localdate() - timedelta(days=10),
         region="lumbar", levels="L4-L5", purpose="pre_op_planning", fusion_status="not_fused",
         hardware_status="loosened", reading="Pseudarthrosis L4-L5; loosened right L5 screw.",
     )
-    appointment, _ = services.appointment_create(
+    appointment, _ = appointment_create(
         actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=2), purpose="imaging_review",
         imaging_study=ct,
     )
@@ -95,32 +104,32 @@ def test_imaging_findings_must_fit_the_modality(patient, surgeon, surgery):
 
 def test_patient_cannot_write_imaging_or_complications(patient, surgery):
     with pytest.raises(ApplicationError):
-        services.complication_create(
+        complication_create(
             actor=patient.user, patient=patient, surgery=surgery, kind="ssi_superficial",
             noticed_on=timezone.localdate(), severity="mild",
         )
 
 
 def test_complication_dates_in_order(patient, surgeon):
-    surgery, _ = services.surgery_create(
+    surgery, _ = surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=40),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
     with pytest.raises(ValidationError):
-        services.complication_create(
+        complication_create(
             actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
             noticed_on=timezone.localdate() - timedelta(days=45),
         )
-    infection, _ = services.complication_create(
+    infection, _ = complication_create(
         actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
         noticed_on=timezone.localdate() - timedelta(days=30),
     )
     assert infection.is_open
     with pytest.raises(ValidationError):
-        services.complication_resolve(
+        complication_resolve(
             actor=surgeon, complication=infection, resolved_on=timezone.localdate() - timedelta(days=31)
         )
-    resolved = services.complication_resolve(
+    resolved = complication_resolve(
         actor=surgeon, complication=infection, resolved_on=timezone.localdate() - timedelta(days=16),
         treatment="Oral cephalexin for 10 days.",
     )
@@ -130,7 +139,7 @@ def test_complication_dates_in_order(patient, surgeon):
 
 def test_surgery_blood_loss_is_bounded(patient, surgeon):
     with pytest.raises(ValidationError) as exc:
-        services.surgery_create(
+        surgery_create(
             actor=surgeon, patient=patient, performed_on=timezone.localdate(), region="lumbar",
             levels="L4-L5", procedure="fusion", estimated_blood_loss_ml=50000,
         )

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from config.api.errors import ApplicationError
-from recovery import services
+from recovery.care.protocols import protocol_apply, protocol_copy
 from recovery.models import (
     ActivityRestriction,
     Appointment,
@@ -12,7 +12,14 @@ from recovery.models import (
     Protocol,
     PTSession,
 )
-from recovery.services.protocols import protocol_apply, protocol_copy
+from recovery.record.services import (
+    appointment_complete,
+    milestone_achieve,
+    restriction_delete,
+    restriction_update,
+    surgery_create,
+    surgery_update,
+)
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +31,7 @@ def default_protocol():
 
 
 def _surgery(surgeon, patient, days_from_today):
-    return services.surgery_create(
+    return surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
         region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
     )[0]
@@ -66,15 +73,15 @@ def test_moving_the_surgery_shifts_what_has_not_happened(default_protocol, patie
     surgery = _surgery(surgeon, patient, -20)  # 20 days ago
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     wound_check = Appointment.objects.get(patient=patient, purpose="wound_check")
-    services.appointment_complete(actor=surgeon, appointment=wound_check)
+    appointment_complete(actor=surgeon, appointment=wound_check)
     walking = Milestone.objects.get(patient=patient, kind="walk_unaided")
-    services.milestone_achieve(actor=patient.user, milestone=walking)
+    milestone_achieve(actor=patient.user, milestone=walking)
     six_weeks = Appointment.objects.get(patient=patient, purpose="follow_up")
     driving = ActivityRestriction.objects.get(patient=patient, activity="driving")
     old = (six_weeks.starts_at, driving.ends_on)
 
     # The date was entered wrongly: the operation was three days later.
-    services.surgery_update(actor=surgeon, surgery=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+    surgery_update(actor=surgeon, surgery=surgery, performed_on=surgery.performed_on + timedelta(days=3))
 
     six_weeks.refresh_from_db()
     driving.refresh_from_db()
@@ -91,9 +98,9 @@ def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(default_p
     surgery = _surgery(surgeon, patient, 5)
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     lifting = ActivityRestriction.objects.get(patient=patient, activity="lifting")
-    services.restriction_update(actor=surgeon, restriction=lifting, limit_value=5)
+    restriction_update(actor=surgeon, restriction=lifting, limit_value=5)
     bathing = ActivityRestriction.objects.get(patient=patient, activity="bathing")
-    services.restriction_delete(actor=surgeon, restriction=bathing)
+    restriction_delete(actor=surgeon, restriction=bathing)
 
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     lifting.refresh_from_db()

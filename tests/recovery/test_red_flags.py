@@ -6,10 +6,10 @@ from django.core import mail
 from django.utils import timezone
 
 from config.api.errors import ApplicationError
-from recovery import services
+from recovery.care.alerts import alert_acknowledge, alert_resolve, alerts_escalate_due
+from recovery.care.tasks import alert_notify, escalate_alerts
 from recovery.models import Alert, TriageRule
-from recovery.services.alerts import alert_acknowledge, alert_resolve, alerts_escalate_due
-from recovery.tasks import alert_notify, escalate_alerts
+from recovery.record.services import pain_log_create, surgery_create
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_emergency_answer_comes_first_with_the_instruction(api, patient):
 def test_neck_airway_rule_only_after_neck_surgery(api, patient, surgeon):
     check_in(api, patient, trouble_swallowing_or_breathing=True)
     assert not Alert.objects.exists()
-    services.surgery_create(
+    surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=3),
         region="cervical", levels="C5-C6", procedure="fusion",
     )
@@ -104,7 +104,7 @@ def test_bad_check_ins_are_4xx_and_write_nothing(api, patient, surgeon):
 
 
 def _log(patient, intensity, when):
-    return services.pain_log_create(
+    return pain_log_create(
         actor=patient.user, patient=patient, recorded_at=when, intensity=intensity, location="back"
     )[0]
 

@@ -6,9 +6,30 @@ from django.utils import timezone
 
 from accounts.models import PatientClock
 from config.api.errors import ApplicationError, Conflict
-from recovery import services
 from recovery.models import ActivityRestriction, PainLog, Surgery
-from recovery.selectors import current_surgeries, current_surgery, post_op_day, restriction_status
+from recovery.record.selectors import (
+    current_surgeries,
+    current_surgery,
+    post_op_day,
+    restriction_status,
+)
+from recovery.record.services import (
+    appointment_cancel,
+    appointment_complete,
+    appointment_create,
+    appointment_reschedule,
+    milestone_achieve,
+    milestone_create,
+    milestone_update,
+    pain_log_create,
+    pain_log_delete,
+    pain_log_update,
+    pt_session_create,
+    restriction_create,
+    restriction_lift,
+    surgery_create,
+    surgery_update,
+)
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +37,7 @@ pytestmark = pytest.mark.django_db
 
 def log(patient, actor=None, **values):
     values = {"recorded_at": timezone.now(), "intensity": 5, "location": "back", **values}
-    return services.pain_log_create(actor=actor or patient.user, patient=patient, **values)
+    return pain_log_create(actor=actor or patient.user, patient=patient, **values)
 
 
 def test_pain_log_create_stamps_the_patient_clock(patient):
@@ -74,7 +95,7 @@ def test_invalid_id_is_refused(patient):
 
 def test_patient_cannot_write_care_team_records(patient):
     with pytest.raises(ApplicationError) as exc:
-        services.restriction_create(
+        restriction_create(
             actor=patient.user, patient=patient, activity="lifting", starts_on=timezone.localdate()
         )
     assert exc.value.status_code == 403
@@ -90,29 +111,29 @@ def test_patient_cannot_write_for_another_patient(patient, other_patient):
 def test_clinician_cannot_change_the_patients_own_pain_log(patient, surgeon):
     record, _ = log(patient)
     with pytest.raises(ApplicationError) as exc:
-        services.pain_log_update(actor=surgeon, pain_log=record, intensity=2)
+        pain_log_update(actor=surgeon, pain_log=record, intensity=2)
     assert exc.value.status_code == 403
     with pytest.raises(ApplicationError):
-        services.pain_log_delete(actor=surgeon, pain_log=record)
+        pain_log_delete(actor=surgeon, pain_log=record)
 
 
 def test_clinician_off_the_team_cannot_write(patient, clinic):
     outsider = StaffFactory(clinic=clinic, role="surgeon")
     with pytest.raises(ApplicationError) as exc:
-        services.restriction_create(actor=outsider, patient=patient, activity="lifting", starts_on=timezone.localdate())
+        restriction_create(actor=outsider, patient=patient, activity="lifting", starts_on=timezone.localdate())
     assert exc.value.status_code == 403
 
 
 def test_clinic_admin_of_another_clinic_cannot_write(patient):
     admin = StaffFactory(role="clinic_admin")
     with pytest.raises(ApplicationError):
-        services.restriction_create(actor=admin, patient=patient, activity="lifting", starts_on=timezone.localdate())
+        restriction_create(actor=admin, patient=patient, activity="lifting", starts_on=timezone.localdate())
 
 
 def test_delete_is_a_tombstone(patient):
     record, _ = log(patient)
     version = record.sync_version
-    services.pain_log_delete(actor=patient.user, pain_log=record)
+    pain_log_delete(actor=patient.user, pain_log=record)
     assert not PainLog.objects.filter(pk=record.pk).exists()
     tomb = PainLog.all_objects.get(pk=record.pk)
     assert tomb.deleted_at is not None and tomb.sync_version > version
@@ -121,61 +142,61 @@ def test_delete_is_a_tombstone(patient):
 
 
 def test_patient_may_mark_a_care_team_milestone_achieved_but_not_edit_it(patient, surgeon):
-    milestone, _ = services.milestone_create(
+    milestone, _ = milestone_create(
         actor=surgeon, patient=patient, title="Walk 1 km", kind="walk_unaided", target_on=timezone.localdate()
     )
-    services.milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=timezone.localdate())
+    milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=timezone.localdate())
     milestone.refresh_from_db()
     assert milestone.achieved_on == timezone.localdate()
     with pytest.raises(ApplicationError):
-        services.milestone_update(actor=patient.user, milestone=milestone, title="Walk 100 m")
+        milestone_update(actor=patient.user, milestone=milestone, title="Walk 100 m")
 
 
 def test_restriction_dates_and_status(patient, surgeon):
     today = timezone.localdate()
     with pytest.raises(ValidationError) as exc:
-        services.restriction_create(
+        restriction_create(
             actor=surgeon, patient=patient, activity="lifting", starts_on=today, ends_on=today - timedelta(days=1)
         )
     assert "__all__" in exc.value.message_dict or "ends_on" in str(exc.value)
-    restriction, _ = services.restriction_create(
+    restriction, _ = restriction_create(
         actor=surgeon, patient=patient, activity="lifting", limit_value=10, limit_unit="lb",
         starts_on=today - timedelta(days=3), ends_on=today + timedelta(days=30),
     )
     assert restriction_status(restriction, on=today) == "active"
     assert restriction_status(restriction, on=today - timedelta(days=5)) == "upcoming"
     assert restriction_status(restriction, on=today + timedelta(days=31)) == "ended"
-    lifted = services.restriction_lift(actor=surgeon, restriction=restriction, lifted_on=today)
+    lifted = restriction_lift(actor=surgeon, restriction=restriction, lifted_on=today)
     assert lifted.lifted_by == surgeon
     assert restriction_status(lifted, on=today) == "ended"
     with pytest.raises(ApplicationError):
-        services.restriction_lift(actor=surgeon, restriction=lifted)
+        restriction_lift(actor=surgeon, restriction=lifted)
 
 
 def test_surgery_revision_rules_and_post_op_day(patient, surgeon, other_patient):
     today = timezone.localdate()
-    primary, _ = services.surgery_create(
+    primary, _ = surgery_create(
         actor=surgeon, patient=patient, performed_on=today - timedelta(days=700), region="lumbar",
         levels="L4-L5", procedure="fusion",
     )
     with pytest.raises(ValidationError):
-        services.surgery_create(
+        surgery_create(
             actor=surgeon, patient=patient, performed_on=today, region="lumbar", levels="L4-L5",
             procedure="fusion", revision_reasons=["pseudarthrosis"],
         )
-    revision, _ = services.surgery_create(
+    revision, _ = surgery_create(
         actor=surgeon, patient=patient, performed_on=today - timedelta(days=10), region="lumbar",
         levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
         prior_surgery=primary,
     )
     assert post_op_day(patient=patient, on=today) == 10
     other_surgeon = other_patient.surgeon
-    foreign, _ = services.surgery_create(
+    foreign, _ = surgery_create(
         actor=other_surgeon, patient=other_patient, performed_on=today - timedelta(days=900),
         region="lumbar", levels="L5-S1", procedure="fusion",
     )
     with pytest.raises(ValidationError) as exc:
-        services.surgery_update(actor=surgeon, surgery=revision, prior_surgery=foreign)
+        surgery_update(actor=surgeon, surgery=revision, prior_surgery=foreign)
     assert "prior_surgery" in exc.value.message_dict
     assert Surgery.objects.get(pk=revision.pk).prior_surgery_id == primary.pk
 
@@ -185,7 +206,7 @@ def test_current_surgery_is_the_latest_revision_else_the_latest_and_the_same_in_
 
     def surgery(who, days_ago, **values):
         actor = surgeon if who == patient else who.surgeon
-        record, _ = services.surgery_create(
+        record, _ = surgery_create(
             actor=actor, patient=who, performed_on=today - timedelta(days=days_ago), region="lumbar",
             levels="L4-L5", procedure="fusion", **values,
         )
@@ -204,26 +225,26 @@ def test_current_surgery_is_the_latest_revision_else_the_latest_and_the_same_in_
 
 def test_appointment_reschedule_and_state_rules(patient, surgeon):
     start = timezone.now() + timedelta(days=14)
-    appointment, _ = services.appointment_create(
+    appointment, _ = appointment_create(
         actor=surgeon, patient=patient, starts_at=start, ends_at=start + timedelta(minutes=30),
         purpose="wound_check",
     )
-    moved = services.appointment_reschedule(actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=1))
+    moved = appointment_reschedule(actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=1))
     assert moved.ends_at - moved.starts_at == timedelta(minutes=30)
-    services.appointment_complete(actor=surgeon, appointment=moved)
+    appointment_complete(actor=surgeon, appointment=moved)
     with pytest.raises(ApplicationError) as exc:
-        services.appointment_cancel(actor=surgeon, appointment=moved)
+        appointment_cancel(actor=surgeon, appointment=moved)
     assert exc.value.detail.code == "invalid_state"
 
 
 def test_pt_session_exercises_are_validated(patient):
     with pytest.raises(ValidationError) as exc:
-        services.pt_session_create(
+        pt_session_create(
             actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
             exercises=[{"name": "bridges", "sets": "three"}],
         )
     assert "exercises" in exc.value.message_dict
-    session, _ = services.pt_session_create(
+    session, _ = pt_session_create(
         actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
         exercises=[{"name": "bridges", "sets": 3, "reps": 10}, {"name": "walk", "minutes": 20}],
         pain_before=4, pain_after=3,

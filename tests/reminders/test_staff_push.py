@@ -3,8 +3,8 @@
 import pytest
 from django.core import mail
 
+from recovery.care.tasks import alert_notify
 from recovery.models import Alert
-from recovery.tasks import alert_notify
 from reminders.models import StaffDevice
 
 pytestmark = pytest.mark.django_db

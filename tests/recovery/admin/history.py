@@ -5,7 +5,6 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
-from recovery import services
 from recovery.models import (
     ActivityRestriction,
     Appointment,
@@ -14,6 +13,15 @@ from recovery.models import (
     PainLog,
     PTSession,
     Surgery,
+)
+from recovery.record.services import (
+    appointment_create,
+    hospital_stay_create,
+    milestone_create,
+    pain_log_create,
+    pt_session_create,
+    restriction_create,
+    surgery_create,
 )
 
 
@@ -78,18 +86,18 @@ def build_record(patient, actor, *, days: int = 30, now=None) -> dict:
     today = timezone.localdate(now, timezone=patient.tz)
     surgery_day = today - timedelta(days=days)
     rows: dict = {}
-    prior, _ = services.surgery_create(
+    prior, _ = surgery_create(
         actor=actor, patient=patient, performed_on=surgery_day - timedelta(days=800),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
-    surgery, _ = services.surgery_create(
+    surgery, _ = surgery_create(
         actor=actor, patient=patient, performed_on=surgery_day, region="lumbar",
         levels="L4-L5-S1", procedure="hardware_revision", is_revision=True,
         revision_reasons=["pseudarthrosis", "hardware_complication"], prior_surgery=prior,
         surgeon=patient.surgeon,
     )
     admitted = now - timedelta(days=days)
-    stay, _ = services.hospital_stay_create(
+    stay, _ = hospital_stay_create(
         actor=actor, patient=patient, surgery=surgery, admitted_at=admitted,
         discharged_at=admitted + timedelta(days=3, hours=2), facility="General",
         discharge_disposition="home",
@@ -97,45 +105,45 @@ def build_record(patient, actor, *, days: int = 30, now=None) -> dict:
     pain = []
     for d in range(days):
         for hours, location, intensity in ((9, "back", 3 + d % 5), (20, "leg", 2 + d % 3)):
-            log, _ = services.pain_log_create(
+            log, _ = pain_log_create(
                 actor=patient.user, patient=patient,
                 recorded_at=now - timedelta(days=d, hours=hours % 7),
                 intensity=intensity, location=location,
             )
             pain.append(log)
     pt = [
-        services.pt_session_create(
+        pt_session_create(
             actor=actor, patient=patient, scheduled_for=now - timedelta(days=d),
             performed_at=now - timedelta(days=d), status="completed", setting="clinic",
             duration_minutes=45, pain_before=5, pain_after=3,
         )[0]
         for d in range(1, days, 7)
     ]
-    overdue_pt, _ = services.pt_session_create(
+    overdue_pt, _ = pt_session_create(
         actor=actor, patient=patient, scheduled_for=now - timedelta(hours=30), status="planned",
     )
     appointments = [
-        services.appointment_create(
+        appointment_create(
             actor=actor, patient=patient, starts_at=now + timedelta(days=offset),
             purpose="follow_up", clinician=patient.surgeon, location="Clinic B",
         )[0]
         for offset in (-days + 10, 14)
     ]
     restrictions = [
-        services.restriction_create(
+        restriction_create(
             actor=actor, patient=patient, activity="lifting", limit_value=10, limit_unit="lb",
             starts_on=surgery_day, ends_on=today + timedelta(days=12),
         )[0],
-        services.restriction_create(
+        restriction_create(
             actor=actor, patient=patient, activity="driving", starts_on=surgery_day,
         )[0],
     ]
     milestones = [
-        services.milestone_create(
+        milestone_create(
             actor=actor, patient=patient, title="Walk unaided", kind="walk_unaided",
             target_on=surgery_day + timedelta(days=3), achieved_on=surgery_day + timedelta(days=2),
         )[0],
-        services.milestone_create(
+        milestone_create(
             actor=actor, patient=patient, title="Off opioids", kind="off_opioids",
             target_on=today - timedelta(days=2),
         )[0],

@@ -6,8 +6,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import PatientClock, PHIAccess
-from recovery import services
 from recovery.models import ActivityRestriction, Appointment, Milestone, PainLog
+from recovery.record.services import (
+    appointment_create,
+    milestone_create,
+    pain_log_create,
+    restriction_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +36,7 @@ def test_add_goes_through_the_service(client, surgeon, patient):
 
 
 def test_change_goes_through_the_service(client, surgeon, patient):
-    milestone, _ = services.milestone_create(
+    milestone, _ = milestone_create(
         actor=surgeon, patient=patient, title="Drive", kind="drive"
     )
     client.force_login(surgeon)
@@ -66,7 +71,7 @@ def test_a_service_refusal_is_a_form_error_not_a_500(client, surgeon, patient):
 
 
 def test_patients_own_pain_log_is_read_only(client, surgeon, patient):
-    log, _ = services.pain_log_create(
+    log, _ = pain_log_create(
         actor=patient.user, patient=patient, recorded_at=timezone.now(), intensity=6,
         location="leg",
     )
@@ -85,7 +90,7 @@ def test_patients_own_pain_log_is_read_only(client, surgeon, patient):
 
 
 def test_care_team_pain_log_is_editable(client, surgeon, patient):
-    log, _ = services.pain_log_create(
+    log, _ = pain_log_create(
         actor=surgeon, patient=patient, recorded_at=timezone.now(), intensity=6, location="leg"
     )
     client.force_login(surgeon)
@@ -93,7 +98,7 @@ def test_care_team_pain_log_is_editable(client, surgeon, patient):
 
 
 def test_delete_is_a_tombstone_and_hidden_afterwards(client, surgeon, patient):
-    appointment, _ = services.appointment_create(
+    appointment, _ = appointment_create(
         actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=3),
         purpose="wound_check",
     )
@@ -107,10 +112,10 @@ def test_delete_is_a_tombstone_and_hidden_afterwards(client, surgeon, patient):
 
 
 def test_bulk_delete_skips_rows_the_service_refuses(client, surgeon, patient):
-    own, _ = services.pain_log_create(
+    own, _ = pain_log_create(
         actor=patient.user, patient=patient, recorded_at=timezone.now(), intensity=3, location="back"
     )
-    clinic_log, _ = services.pain_log_create(
+    clinic_log, _ = pain_log_create(
         actor=surgeon, patient=patient, recorded_at=timezone.now(), intensity=3, location="back"
     )
     client.force_login(surgeon)
@@ -128,7 +133,7 @@ def test_bulk_delete_skips_rows_the_service_refuses(client, surgeon, patient):
 
 
 def test_lift_restriction_action(client, surgeon, patient):
-    restriction, _ = services.restriction_create(
+    restriction, _ = restriction_create(
         actor=surgeon, patient=patient, activity="driving",
         starts_on=timezone.localdate() - timedelta(days=10),
     )
@@ -154,7 +159,7 @@ def test_lift_restriction_action(client, surgeon, patient):
 
 @pytest.mark.parametrize(("action", "status"), [("cancel", "cancelled"), ("complete", "completed")])
 def test_appointment_actions(client, surgeon, patient, action, status):
-    appointment, _ = services.appointment_create(
+    appointment, _ = appointment_create(
         actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=2),
         purpose="follow_up",
     )
@@ -174,7 +179,7 @@ def test_appointment_actions(client, surgeon, patient, action, status):
 
 
 def test_achieve_milestone_action(client, nurse, patient):
-    milestone, _ = services.milestone_create(actor=nurse, patient=patient, title="Walk", kind="walk_unaided")
+    milestone, _ = milestone_create(actor=nurse, patient=patient, title="Walk", kind="walk_unaided")
     client.force_login(nurse)
     client.post("/admin/recovery/milestone/", {"action": "achieve", "_selected_action": [milestone.pk]})
     milestone.refresh_from_db()
@@ -182,7 +187,7 @@ def test_achieve_milestone_action(client, nurse, patient):
 
 
 def test_actions_cannot_reach_out_of_scope_rows(client, surgeon, other_patient):
-    appointment, _ = services.appointment_create(
+    appointment, _ = appointment_create(
         actor=other_patient.surgeon, patient=other_patient,
         starts_at=timezone.now() + timedelta(days=2), purpose="follow_up",
     )
@@ -193,7 +198,7 @@ def test_actions_cannot_reach_out_of_scope_rows(client, surgeon, other_patient):
 
 
 def test_change_pages_and_lists_write_phi_access_rows(client, surgeon, patient):
-    log, _ = services.pain_log_create(
+    log, _ = pain_log_create(
         actor=patient.user, patient=patient, recorded_at=timezone.now(), intensity=3, location="back"
     )
     client.force_login(surgeon)

@@ -9,13 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import PHIAccess
-from recovery import services
-from recovery.selectors.timeline import (
-    pain_daily_stats,
-    pain_trend,
-    timeline_for_patient,
-    timeline_header,
-)
+from recovery.admin.timeline import timeline_for_patient, timeline_header
+from recovery.admin.timeline.events import pain_daily_stats, pain_trend
+from recovery.record.services import pain_log_create, surgery_create
 from tests.factories import PatientFactory
 
 from .history import bulk_history
@@ -61,7 +57,7 @@ def test_header_shows_the_recovery_at_a_glance(client, surgeon, patient, record)
 def test_header_selector_in_the_patients_zone(patient, surgeon):
     # 03:30 UTC is still the previous day in New York.
     now = timezone.datetime(2026, 3, 10, 3, 30, tzinfo=UTC)
-    services.surgery_create(
+    surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.datetime(2026, 3, 1).date(),
         region="lumbar", levels="L5-S1", procedure="fusion",
     )
@@ -94,7 +90,7 @@ def test_daily_stats_are_per_local_day_and_location(patient):
     day = timezone.datetime(2026, 6, 1).date()
     for hour, intensity, location in ((1, 2, "back"), (22, 6, "back"), (23, 5, "leg")):
         when = timezone.datetime(2026, 6, 1, hour, tzinfo=tz)
-        services.pain_log_create(
+        pain_log_create(
             actor=patient.user, patient=patient, recorded_at=when, intensity=intensity,
             location=location,
         )
@@ -107,7 +103,7 @@ def test_daily_stats_are_per_local_day_and_location(patient):
 
 
 def test_trend_is_a_trailing_weighted_seven_day_mean():
-    from recovery.selectors.timeline import PainDay
+    from recovery.admin.timeline.events import PainDay
 
     d0 = timezone.datetime(2026, 1, 1).date()
     days = [PainDay(d0 + timedelta(days=i), "back", float(i), i, i, 1, 0) for i in range(10)]

@@ -6,7 +6,21 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recovery import services
+from recovery.outcomes.services import outcome_score_create
+from recovery.preparation.services import (
+    complication_create,
+    imaging_study_create,
+    prep_item_create,
+)
+from recovery.record.services import (
+    appointment_create,
+    hospital_stay_create,
+    milestone_create,
+    pain_log_create,
+    pt_session_create,
+    restriction_create,
+    surgery_create,
+)
 from tests.factories import StaffFactory
 
 
@@ -80,42 +94,42 @@ def make_record(prefix: str, patient, actor, **overrides):
     today = timezone.localdate()
     if prefix == "surgeries":
         values = {"performed_on": today - timedelta(days=10), "region": "lumbar", "levels": "L4-L5", "procedure": "fusion"}
-        create = services.surgery_create
+        create = surgery_create
     elif prefix == "hospital-stays":
         surgery = make_record("surgeries", patient, actor)
         values = {"surgery": surgery, "admitted_at": now - timedelta(days=9)}
-        create = services.hospital_stay_create
+        create = hospital_stay_create
     elif prefix == "pain-logs":
         values = {"recorded_at": now - timedelta(hours=1), "intensity": 6, "location": "leg"}
-        create = services.pain_log_create
+        create = pain_log_create
     elif prefix == "pt-sessions":
         values = {"scheduled_for": now + timedelta(days=1), "status": "planned"}
-        create = services.pt_session_create
+        create = pt_session_create
     elif prefix == "restrictions":
         values = {"activity": "bending", "starts_on": today - timedelta(days=1)}
-        create = services.restriction_create
+        create = restriction_create
     elif prefix == "appointments":
         values = {"starts_at": now + timedelta(days=3), "ends_at": now + timedelta(days=3, minutes=20), "purpose": "follow_up"}
-        create = services.appointment_create
+        create = appointment_create
     elif prefix == "milestones":
         values = {"title": "First shower", "kind": "first_shower", "target_on": today + timedelta(days=5)}
-        create = services.milestone_create
+        create = milestone_create
     elif prefix == "outcome-scores":
         values = {
             "instrument": "nrs_leg", "timepoint": "3m", "completed_at": now - timedelta(hours=2),
             "answers": {"nrs": 4},
         }
-        create = services.outcome_score_create
+        create = outcome_score_create
     elif prefix == "prep-items":
         surgery = make_record("surgeries", patient, actor, performed_on=today + timedelta(days=30)) if "surgery" not in overrides else None
         values = {"surgery": surgery, "kind": "home", "owner": "care_team", "due_on": today + timedelta(days=20)}
-        create = services.prep_item_create
+        create = prep_item_create
     elif prefix == "imaging-studies":
         values = {"modality": "xray", "performed_on": today - timedelta(days=2), "region": "lumbar", "purpose": "post_op_check"}
-        create = services.imaging_study_create
+        create = imaging_study_create
     elif prefix == "complications":
         values = {"kind": "delayed_wound_healing", "noticed_on": today - timedelta(days=2), "severity": "mild"}
-        create = services.complication_create
+        create = complication_create
     else:
         raise KeyError(prefix)
     values.update(overrides)

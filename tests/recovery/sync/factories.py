@@ -4,22 +4,30 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from recovery import services
+from recovery.record.services import (
+    appointment_create,
+    hospital_stay_create,
+    milestone_create,
+    pain_log_create,
+    pt_session_create,
+    restriction_create,
+    surgery_create,
+)
 
 
 def pain_log(patient, actor=None, **values):
     values = {"recorded_at": timezone.now() - timedelta(hours=2), "intensity": 5, "location": "back", **values}
-    return services.pain_log_create(actor=actor or patient.user, patient=patient, **values)[0]
+    return pain_log_create(actor=actor or patient.user, patient=patient, **values)[0]
 
 
 def restriction(patient, actor, **values):
     values = {"activity": "lifting", "starts_on": timezone.localdate(), "limit_value": 10, "limit_unit": "lb", **values}
-    return services.restriction_create(actor=actor, patient=patient, **values)[0]
+    return restriction_create(actor=actor, patient=patient, **values)[0]
 
 
 def milestone(patient, actor, **values):
     values = {"title": "Walk to the mailbox", "kind": "walk_unaided", **values}
-    return services.milestone_create(actor=actor, patient=patient, **values)[0]
+    return milestone_create(actor=actor, patient=patient, **values)[0]
 
 
 def surgery(patient, actor, **values):
@@ -33,17 +41,17 @@ def surgery(patient, actor, **values):
         "surgeon": actor,
         **values,
     }
-    return services.surgery_create(actor=actor, patient=patient, **values)[0]
+    return surgery_create(actor=actor, patient=patient, **values)[0]
 
 
 def pt_session(patient, actor, **values):
     values = {"scheduled_for": timezone.now() + timedelta(days=1), "exercises": [{"name": "bridges", "sets": 3, "reps": 10}], **values}
-    return services.pt_session_create(actor=actor, patient=patient, **values)[0]
+    return pt_session_create(actor=actor, patient=patient, **values)[0]
 
 
 def appointment(patient, actor, **values):
     values = {"starts_at": timezone.now() + timedelta(days=7), "purpose": "wound_check", "clinician": actor, **values}
-    return services.appointment_create(actor=actor, patient=patient, **values)[0]
+    return appointment_create(actor=actor, patient=patient, **values)[0]
 
 
 def year_of_history(patient, surgeon, *, days=365, per_day=5):
@@ -51,7 +59,7 @@ def year_of_history(patient, surgeon, *, days=365, per_day=5):
     restrictions and appointments, the mix a patient's first year produces."""
     start = timezone.now() - timedelta(days=days)
     op = surgery(patient, surgeon, performed_on=start.date())
-    services.hospital_stay_create(
+    hospital_stay_create(
         actor=surgeon, patient=patient, surgery=op, admitted_at=start, discharged_at=start + timedelta(days=3)
     )
     count = 2

@@ -16,8 +16,8 @@ import pytest
 from django.db import connections, transaction
 from django.utils import timezone
 
-from recovery import services
 from recovery.models import PainLog
+from recovery.record.services import pain_log_create, pain_log_delete, pain_log_update
 from recovery.sync.selectors import sync_pull
 from recovery.sync.tables import EPOCH, ONE_MS, SYNC_TABLES
 
@@ -36,12 +36,12 @@ def _writer(patient, seed, errors):
                 action = rng.random()
                 if mine and action < 0.25:
                     log = PainLog.objects.get(pk=mine.pop(rng.randrange(len(mine))))
-                    services.pain_log_delete(actor=patient.user, pain_log=log)
+                    pain_log_delete(actor=patient.user, pain_log=log)
                 elif mine and action < 0.6:
                     log = PainLog.objects.get(pk=rng.choice(mine))
-                    services.pain_log_update(actor=patient.user, pain_log=log, intensity=rng.randrange(11))
+                    pain_log_update(actor=patient.user, pain_log=log, intensity=rng.randrange(11))
                 else:
-                    log, _ = services.pain_log_create(
+                    log, _ = pain_log_create(
                         actor=patient.user,
                         patient=patient,
                         id=f"w{seed}-{n}",

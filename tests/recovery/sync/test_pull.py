@@ -7,8 +7,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import PatientClock
-from recovery import services
 from recovery.models import PainLog
+from recovery.record.services import (
+    hospital_stay_create,
+    milestone_delete,
+    pain_log_delete,
+    pain_log_update,
+    restriction_update,
+)
 
 from . import factories as f
 from .helpers import ids, ms, pull
@@ -23,7 +29,7 @@ def clock(patient) -> int:
 def test_first_pull_sends_every_live_row_under_updated(api, patient, surgeon, other_patient):
     log = f.pain_log(patient, relief=["ice", "brace"], notes="after walking")
     gone = f.pain_log(patient)
-    services.pain_log_delete(actor=patient.user, pain_log=gone)
+    pain_log_delete(actor=patient.user, pain_log=gone)
     rule = f.restriction(patient, surgeon, ends_on=timezone.localdate() + timedelta(days=30))
     op = f.surgery(patient, surgeon)
     f.pain_log(other_patient)
@@ -71,11 +77,11 @@ def test_incremental_pull_sends_changes_and_tombstones_since_last_pull(api, pati
     client = api(patient.user)
     first = pull(client).json()
 
-    services.pain_log_update(actor=patient.user, pain_log=changed, intensity=8)
-    services.pain_log_delete(actor=patient.user, pain_log=deleted)
+    pain_log_update(actor=patient.user, pain_log=changed, intensity=8)
+    pain_log_delete(actor=patient.user, pain_log=deleted)
     new = f.pain_log(patient)
     born_and_gone = f.pain_log(patient)
-    services.pain_log_delete(actor=patient.user, pain_log=born_and_gone)
+    pain_log_delete(actor=patient.user, pain_log=born_and_gone)
 
     body = pull(client, first["timestamp"]).json()
 
@@ -93,7 +99,7 @@ def test_clinician_edit_reaches_the_next_pull(api, patient, surgeon):
     rule = f.restriction(patient, surgeon)
     client = api(patient.user)
     first = pull(client).json()
-    services.restriction_update(actor=surgeon, restriction=rule, limit_value=15)
+    restriction_update(actor=surgeon, restriction=rule, limit_value=15)
     body = pull(client, first["timestamp"]).json()
     assert [r["limit_value"] for r in body["changes"]["restrictions"]["updated"]] == [15.0]
 
@@ -171,7 +177,7 @@ def test_migration_sends_the_named_tables_whole(api, patient, surgeon):
     gone = f.pain_log(patient)
     client = api(patient.user)
     first = pull(client, schema_version=1).json()
-    services.pain_log_delete(actor=patient.user, pain_log=gone)
+    pain_log_delete(actor=patient.user, pain_log=gone)
     rule = f.restriction(patient, surgeon)
 
     migration = {"from": 1, "tables": [], "columns": [{"table": "pain_logs", "columns": ["created_by"]}]}
@@ -244,10 +250,10 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
     f.pt_session(patient, surgeon, exercises=[{"name": "walk", "minutes": 12.5}, {"name": "bridges", "sets": 3, "reps": 10}])
     f.restriction(patient, surgeon, limit_value="12.25", ends_on=None)
     op = f.surgery(patient, surgeon, performed_on=timezone.localdate().replace(year=999))
-    services.hospital_stay_create(actor=surgeon, patient=patient, surgery=op, admitted_at=odd_time)
+    hospital_stay_create(actor=surgeon, patient=patient, surgery=op, admitted_at=odd_time)
     f.appointment(patient, surgeon, ends_at=None)
     gone = f.milestone(patient, surgeon, target_on=None)
-    services.milestone_delete(actor=surgeon, milestone=gone)
+    milestone_delete(actor=surgeon, milestone=gone)
     from reminders.services import notification_create
 
     notification_create(patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time)

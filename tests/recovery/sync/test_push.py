@@ -6,8 +6,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import PatientClock
-from recovery import services
 from recovery.models import ActivityRestriction, Appointment, Milestone, PainLog, PTSession
+from recovery.record.services import pain_log_delete, pain_log_update
 
 from . import factories as f
 from .helpers import PUSH, changes, ids, now_ms, pain_raw, pull, push
@@ -86,7 +86,7 @@ def test_conflict_fails_the_whole_push(api, patient):
     mine = f.pain_log(patient)
     client = api(patient.user)
     since = synced(client)
-    services.pain_log_update(actor=patient.user, pain_log=mine, intensity=2)  # another device
+    pain_log_update(actor=patient.user, pain_log=mine, intensity=2)  # another device
     response = push(
         client,
         changes(pain_logs={"created": [pain_raw("new1")], "updated": [pain_raw(mine.id, intensity=9)]}),
@@ -108,7 +108,7 @@ def test_deleting_a_record_changed_since_the_pull_is_a_conflict(api, patient):
     mine = f.pain_log(patient)
     client = api(patient.user)
     since = synced(client)
-    services.pain_log_update(actor=patient.user, pain_log=mine, notes="edited elsewhere")
+    pain_log_update(actor=patient.user, pain_log=mine, notes="edited elsewhere")
     response = push(client, changes(pain_logs={"deleted": [mine.id]}), since)
     assert response.status_code == 409
     assert PainLog.objects.filter(pk=mine.id).exists()
@@ -116,7 +116,7 @@ def test_deleting_a_record_changed_since_the_pull_is_a_conflict(api, patient):
 
 def test_updating_a_deleted_record_is_a_conflict(api, patient):
     gone = f.pain_log(patient)
-    services.pain_log_delete(actor=patient.user, pain_log=gone)
+    pain_log_delete(actor=patient.user, pain_log=gone)
     client = api(patient.user)
     since = synced(client)
     response = push(client, changes(pain_logs={"updated": [pain_raw(gone.id)]}), since)
@@ -377,7 +377,7 @@ def test_push_uses_the_kind_installed_at_write_time(api, patient, monkeypatch):
     to the kinds it saw at import."""
     import dataclasses
 
-    from recovery.services.records import RECORD_KINDS
+    from recovery.record.writes import RECORD_KINDS
 
     calls = []
     def recorder(record, action, *rest):

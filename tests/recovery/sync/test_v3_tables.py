@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recovery import services
 from recovery.models import Alert, CheckIn, OutcomeScore, PrepItem
+from recovery.preparation.services import complication_create, prep_item_create
+from recovery.record.services import surgery_create
 from reminders.services import notification_create
 
 from .helpers import changes, now_ms, pull, push
@@ -20,7 +21,7 @@ def synced(client, version=3):
 
 
 def test_version_3_pull_has_the_new_tables_and_version_2_does_not(api, patient, surgeon):
-    services.complication_create(
+    complication_create(
         actor=surgeon, patient=patient, id="c1", kind="dural_tear", noticed_on=timezone.localdate(), severity="mild"
     )
     v3 = pull(api(patient.user), schema_version=3).json()["changes"]
@@ -55,12 +56,12 @@ def test_outcome_score_is_scored_by_the_server(api, patient):
 
 
 def test_patient_completes_their_checklist_item_through_sync_but_not_the_care_teams(api, patient, surgeon):
-    surgery, _ = services.surgery_create(
+    surgery, _ = surgery_create(
         actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
     for pid, owner in (("p-own", "patient"), ("p-team", "care_team")):
-        services.prep_item_create(
+        prep_item_create(
             actor=surgeon, patient=patient, id=pid, surgery=surgery, kind="stop_smoking" if owner == "patient" else "consent",
             owner=owner, due_on=timezone.localdate() + timedelta(days=10),
         )

@@ -1,0 +1,268 @@
+"""Red-flag triage and the alert lifecycle.
+
+A check-in or a pain log is triaged in the same transaction that stores it, against the
+clinic's rules (``TriageRule``: defaults overridden per clinic by key). Every tier opens an
+``Alert`` for the care team, at most one unresolved per patient and cause; the care team is
+told after commit (Celery, ``recovery.alert_notify``), and an alert still open at its tier's
+deadline is escalated to the surgeon of record by the beat task ``recovery.escalate_alerts``.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from celery import current_app
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Q
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import CLINICIAN_ROLES, Role, User
+from config.api.errors import ApplicationError
+from recovery.record.models import (
+    PainLog,
+    Region,
+    Surgery,
+)
+from reminders.channels.push import push_to_staff
+
+from .models import (
+    Alert,
+    AlertStatus,
+    CheckIn,
+    Tier,
+    TriageRule,
+)
+
+ALERT_NOTIFY_TASK = "recovery.alert_notify"  # the task in recovery.care.tasks
+
+
+@dataclass(frozen=True)
+class Triage:
+    alerts: list[Alert]
+
+    @property
+    def emergency(self) -> Alert | None:
+        return next((a for a in self.alerts if a.tier == Tier.EMERGENCY), None)
+
+
+def rules_for(clinic_id) -> dict[str, TriageRule]:
+    """The rules in force for a clinic: its own rows replace the defaults with the same key."""
+    rules: dict[str, TriageRule] = {}
+    for rule in TriageRule.objects.filter(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).order_by("clinic_id"):
+        if rule.clinic_id is None and rule.key in rules:
+            continue
+        rules[rule.key] = rule
+    return {key: rule for key, rule in rules.items() if rule.is_active}
+
+
+def _deadline(tier: str, now):
+    return now + timedelta(minutes=settings.ALERT_ACKNOWLEDGE_MINUTES[tier])
+
+
+def alert_open(*, patient, rule: TriageRule, source_table: str, source_id: str, detail: str = "") -> Alert:
+    """Opens the alert for this rule, or returns the one still unresolved for the same cause."""
+    existing = Alert.objects.filter(patient=patient, cause_key=rule.key).exclude(status=AlertStatus.RESOLVED).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                patient=patient, rule_key=rule.key, cause_key=rule.key, tier=rule.tier, title=rule.title,
+                detail=detail, source_table=source_table, source_id=source_id, opened_at=now,
+                acknowledge_by=_deadline(rule.tier, now),
+            )
+    except IntegrityError:  # opened concurrently for the same cause
+        return Alert.objects.filter(patient=patient, cause_key=rule.key).exclude(status=AlertStatus.RESOLVED).get()
+    _notify_on_commit(alert.pk)
+    return alert
+
+
+def _had_neck_surgery(patient) -> bool:
+    return Surgery.objects.filter(patient=patient, region=Region.CERVICAL).exists()
+
+
+TIER_ORDER = list(Tier.values)
+
+
+def check_in_rules_hit(*, check_in: CheckIn) -> list[TriageRule]:
+    """The rules a check-in's answers meet, most urgent first. Opens nothing."""
+    patient = check_in.patient
+    hits = []
+    neck = None
+    for rule in rules_for(patient.clinic_id).values():
+        if rule.source != TriageRule.Source.CHECK_IN:
+            continue
+        value = getattr(check_in, rule.field, None)
+        if value is None:
+            continue
+        if not (value > rule.threshold if rule.threshold is not None else value is True):
+            continue
+        if rule.neck_surgery_only:
+            neck = _had_neck_surgery(patient) if neck is None else neck
+            if not neck:
+                continue
+        hits.append(rule)
+    return sorted(hits, key=lambda r: TIER_ORDER.index(r.tier))
+
+
+def triage_check_in(*, check_in: CheckIn) -> Triage:
+    alerts = []
+    for rule in check_in_rules_hit(check_in=check_in):
+        detail = f"{rule.field} = {getattr(check_in, rule.field)}" if rule.threshold is not None else ""
+        alerts.append(
+            alert_open(patient=check_in.patient, rule=rule, source_table="check_ins", source_id=check_in.pk, detail=detail)
+        )
+    return Triage(alerts=alerts)
+
+
+def triage_pain_log(*, pain_log: PainLog) -> Triage:
+    """The pain-log rules: a 7-day mean rising by ``threshold`` points over the previous 7 days,
+    or ``count`` logs in a row at or above ``threshold``."""
+    patient = pain_log.patient
+    at = pain_log.recorded_at
+    alerts = []
+    for rule in rules_for(patient.clinic_id).values():
+        if rule.source == TriageRule.Source.PAIN_TREND:
+            logs = PainLog.objects.filter(patient=patient)
+            recent = logs.filter(recorded_at__gt=at - timedelta(days=7), recorded_at__lte=at).aggregate(m=Avg("intensity"))["m"]
+            before = logs.filter(
+                recorded_at__gt=at - timedelta(days=14), recorded_at__lte=at - timedelta(days=7)
+            ).aggregate(m=Avg("intensity"))["m"]
+            if recent is not None and before is not None and Decimal(recent) - Decimal(before) >= rule.threshold:
+                detail = f"7-day mean {recent:.1f}, previous 7 days {before:.1f}"
+                alerts.append(alert_open(patient=patient, rule=rule, source_table="pain_logs", source_id=pain_log.pk, detail=detail))
+        elif rule.source == TriageRule.Source.PAIN_STREAK:
+            last = list(
+                PainLog.objects.filter(patient=patient, recorded_at__lte=at)
+                .order_by("-recorded_at", "-id")
+                .values_list("intensity", flat=True)[: rule.count]
+            )
+            if len(last) == rule.count and all(v >= rule.threshold for v in last):
+                detail = f"last {rule.count} logs: {', '.join(map(str, reversed(last)))}"
+                alerts.append(alert_open(patient=patient, rule=rule, source_table="pain_logs", source_id=pain_log.pk, detail=detail))
+    return Triage(alerts=alerts)
+
+
+def _care_team_member(actor: User, alert: Alert) -> None:
+    patient = alert.patient
+    allowed = actor.is_superuser or (
+        actor.clinic_id == patient.clinic_id
+        and (actor.role == Role.CLINIC_ADMIN or (actor.role in CLINICIAN_ROLES and patient.memberships.filter(clinician=actor).exists()))
+    )
+    if not allowed:
+        raise ApplicationError(
+            "Only the patient's care team acts on alerts.", code="permission_denied",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+
+
+def _locked(alert: Alert) -> Alert:
+    return Alert.objects.select_for_update().select_related("patient").get(pk=alert.pk)
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
+    alert = _locked(alert)
+    _care_team_member(actor, alert)
+    if alert.status != AlertStatus.OPEN:
+        raise ApplicationError(f"This alert is already {alert.status}.", code="invalid_state", attr="status")
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_at = timezone.now()
+    alert.acknowledged_by = actor
+    alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, actor: User, alert: Alert, note: str = "") -> Alert:
+    alert = _locked(alert)
+    _care_team_member(actor, alert)
+    if alert.status == AlertStatus.RESOLVED:
+        raise ApplicationError("This alert is already resolved.", code="invalid_state", attr="status")
+    now = timezone.now()
+    if alert.status == AlertStatus.OPEN:  # resolving implies having seen it
+        alert.acknowledged_at, alert.acknowledged_by = now, actor
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_at, alert.resolved_by, alert.resolution_note = now, actor, note[:2000]
+    alert.save()
+    return alert
+
+
+@transaction.atomic
+def alerts_escalate_due(*, now=None, batch: int = 100) -> list[int]:
+    """Claims open alerts past their acknowledgement deadline (SKIP LOCKED: two beats or
+    workers never escalate the same alert twice) and escalates each once."""
+    now = now or timezone.now()
+    due = list(
+        Alert.objects.select_for_update(skip_locked=True)
+        .filter(status=AlertStatus.OPEN, acknowledge_by__lte=now, escalated_at__isnull=True)
+        .order_by("acknowledge_by")[:batch]
+    )
+    for alert in due:
+        alert.escalated_at = now
+        alert.save(update_fields=["escalated_at"])
+        _notify_on_commit(alert.pk, escalation=True)
+    return [a.pk for a in due]
+
+
+def _notify_on_commit(alert_id: int, escalation: bool = False) -> None:
+    """After commit, enqueues ``recovery.care.tasks.alert_notify`` by its stable name: the task
+    calls back into this module, so this module never imports the tasks."""
+    transaction.on_commit(
+        lambda: current_app.send_task(
+            ALERT_NOTIFY_TASK, args=(alert_id,), kwargs={"escalation": escalation}
+        )
+    )
+
+
+def alert_recipients(*, alert: Alert, escalation: bool) -> list[User]:
+    """The surgeon of record, plus the rest of the care team unless this is an escalation."""
+    patient = alert.patient
+    people = [patient.surgeon] if patient.surgeon_id else []
+    if not escalation or not people:
+        people += [m.clinician for m in patient.memberships.select_related("clinician")]
+    seen, result = set(), []
+    for person in people:
+        if person and person.is_active and person.pk not in seen:
+            seen.add(person.pk)
+            result.append(person)
+    return result
+
+
+def alert_notification_send(*, alert_id: int, escalation: bool = False) -> int:
+    """E-mails the care team about an alert (no clinical detail in the e-mail: it names the tier
+    and links to the admin, where the clinician signs in to see the patient). Returns the
+    number of recipients; nothing if the alert has been resolved meanwhile."""
+    alert = Alert.objects.select_related("patient__surgeon").filter(pk=alert_id).first()
+    if alert is None or alert.status == AlertStatus.RESOLVED:
+        return 0
+    if escalation and alert.status != AlertStatus.OPEN:
+        return 0
+    recipients = alert_recipients(alert=alert, escalation=escalation)
+    if not recipients:
+        return 0
+    prefix = "ESCALATED - not acknowledged: " if escalation else ""
+    link = f"{settings.REALIGN_ADMIN_URL.rstrip('/')}/recovery/alert/{alert.pk}/change/"
+    tier = alert.get_tier_display().split(":")[0]
+    # Urgent push first (the same collapse key on a retry replaces, never doubles, it), then e-mail.
+    push_to_staff(
+        user_ids=[person.pk for person in recipients],
+        title=f"Realign: {prefix}{tier.lower()} alert",
+        body="A patient on your care team needs attention. Open Realign to see the alert.",
+        collapse_key=f"alert:{alert.pk}:{'escalation' if escalation else 'open'}",
+        data={"alert_id": alert.pk, "tier": alert.tier},
+    )
+    send_mail(
+        subject=f"[Realign] {prefix}{tier} alert for a patient on your team",
+        message=(
+            f"A patient on your care team has an open {alert.get_tier_display().lower()} alert "
+            f"(opened {alert.opened_at:%Y-%m-%d %H:%M} UTC).\n\nOpen it in Realign: {link}\n"
+        ),
+        from_email=None,
+        recipient_list=[person.email for person in recipients],
+    )
+    return len(recipients)

@@ -1,0 +1,47 @@
+"""``GET /api/v1/me/plan/`` (the patient) and ``GET /api/v1/patients/{id}/plan/`` (care team)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.audit import phi_access_record
+from accounts.selectors import patients_for
+from config.api.errors import ApplicationError
+
+from ..selectors import plan_for_patient
+
+
+class PlanItemOutput(serializers.Serializer):
+    item_type = serializers.CharField()
+    description = serializers.CharField()
+    records = serializers.ListField(child=serializers.CharField(), help_text="ids of the generated records")
+
+
+class PlanOutput(serializers.Serializer):
+    protocol = serializers.CharField()
+    surgery = serializers.CharField()
+    applied_at = serializers.DateTimeField()
+    anchor_on = serializers.DateField(help_text="the surgery date the items were computed from")
+    items = PlanItemOutput(many=True)
+
+
+class PatientPlanView(APIView):
+    @extend_schema(responses={200: PlanOutput(many=True)}, operation_id="patient_plan")
+    def get(self, request, patient_id: int):
+        patient = patients_for(request.user).filter(pk=patient_id).first()
+        if patient is None:
+            raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+        phi_access_record(user=request.user, patient_ids=[patient.pk], action="retrieve", resource="plan", request=request)
+        return Response(PlanOutput(plan_for_patient(patient=patient), many=True).data)
+
+
+class MyPlanView(APIView):
+    @extend_schema(responses={200: PlanOutput(many=True)}, operation_id="me_plan")
+    def get(self, request):
+        if not request.user.is_patient:
+            raise ApplicationError(
+                "Only patients have a plan of their own.", code="permission_denied",
+                status_code=status.HTTP_403_FORBIDDEN,
+            )
+        return Response(PlanOutput(plan_for_patient(patient=request.user.patient_profile), many=True).data)

@@ -1,0 +1,293 @@
+"""Care: recovery protocols (care plans applied per surgery), red-flag check-ins, triage rules and
+the alerts they open for the care team."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import PatientProfile
+from recovery.record.models import (
+    Activity,
+    AppointmentPurpose,
+    ClinicalRecord,
+    Imaging,
+    LimitUnit,
+    MilestoneKind,
+    PTSetting,
+    Surgery,
+    _not_in_future,
+)
+
+
+class Protocol(models.Model):
+    """A care plan set up once per kind of surgery, relative to the surgery date.
+
+    Protocols without a clinic are shipped defaults: every clinic may apply them or copy them
+    into its own, editable protocol.
+    """
+
+    clinic = models.ForeignKey(
+        "accounts.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="protocols"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(max_length=4000, blank=True, validators=[MaxLengthValidator(4000)])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_per_clinic"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(clinic__isnull=True), name="protocol_default_name"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name if self.clinic_id else f"{self.name} (default)"
+
+
+class ProtocolItemType(models.TextChoices):
+    RESTRICTION = "restriction"
+    APPOINTMENT = "appointment"
+    MILESTONE = "milestone"
+    PT_PLAN = "pt_plan", "PT plan"
+
+
+class ProtocolItem(models.Model):
+    """One line of a protocol. Which fields apply depends on ``item_type``."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="items")
+    item_type = models.CharField(max_length=12, choices=ProtocolItemType.choices)
+    # Restrictions: weeks from the surgery; an empty end week means "until lifted".
+    activity = models.CharField(max_length=15, choices=Activity.choices, blank=True)
+    instructions = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+    limit_value = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    limit_unit = models.CharField(max_length=10, choices=LimitUnit.choices, blank=True)
+    start_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    end_week = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Appointments and milestones: days from the surgery.
+    day_offset = models.IntegerField(null=True, blank=True)
+    purpose = models.CharField(max_length=20, choices=AppointmentPurpose.choices, blank=True)
+    imaging = models.CharField(max_length=5, choices=Imaging.choices, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    milestone_kind = models.CharField(max_length=20, choices=MilestoneKind.choices, blank=True)
+    # PT plan: from start_week, sessions_per_week for weeks.
+    sessions_per_week = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(7)])
+    weeks = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(52)])
+    pt_setting = models.CharField(max_length=10, choices=PTSetting.choices, blank=True)
+
+    REQUIRED = {
+        ProtocolItemType.RESTRICTION: ("activity", "start_week"),
+        ProtocolItemType.APPOINTMENT: ("day_offset", "purpose"),
+        ProtocolItemType.MILESTONE: ("day_offset", "title"),
+        ProtocolItemType.PT_PLAN: ("start_week", "sessions_per_week", "weeks"),
+    }
+
+    class Meta:
+        ordering = ["protocol", "item_type", "day_offset", "start_week", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_week__isnull=True) | models.Q(end_week__gte=models.F("start_week")),
+                name="protocol_item_end_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_item_type_display()}: {self.describe()}"
+
+    def clean(self):
+        missing = [name for name in self.REQUIRED.get(self.item_type, ()) if getattr(self, name) in (None, "")]
+        if missing:
+            raise ValidationError(
+                {name: ValidationError(f"A {self.item_type} item needs this.", code="required") for name in missing}
+            )
+        if (self.limit_value is None) != (not self.limit_unit):
+            raise ValidationError({"limit_unit": ValidationError("A limit needs a value and a unit.", code="required")})
+
+    def describe(self) -> str:
+        if self.item_type == ProtocolItemType.RESTRICTION:
+            until = f"to week {self.end_week}" if self.end_week is not None else "until lifted"
+            return f"no {self.activity} from week {self.start_week} {until}"
+        if self.item_type == ProtocolItemType.PT_PLAN:
+            return f"PT {self.sessions_per_week}x/week for {self.weeks} weeks from week {self.start_week}"
+        return f"{self.title or self.purpose} on day {self.day_offset}"
+
+
+class ProtocolApplication(models.Model):
+    """A protocol applied to one surgery. ``anchor_on`` is the surgery date the generated items
+    were last computed from; moving the surgery shifts what has not happened yet."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="applications")
+    surgery = models.ForeignKey(Surgery, on_delete=models.CASCADE, related_name="protocol_applications")
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField(default=timezone.now)
+    anchor_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "surgery"], name="protocol_once_per_surgery"),
+        ]
+
+    def __str__(self):
+        return f"{self.protocol} for {self.surgery}"
+
+    @property
+    def id_prefix(self) -> str:
+        """Generated records have ids ``pa<application>-<item>[-<n>]`` (at most 36 characters)."""
+        return f"pa{self.pk}-"
+
+
+# --- Red-flag check-ins and alerts (issue 7) --------------------------------------------------
+
+
+class CheckIn(ClinicalRecord):
+    """A short symptom check-in answered by the patient. Every answer is optional (null: not
+    asked or skipped); ``True`` means the patient has the symptom now."""
+
+    answered_at = models.DateTimeField()
+    temperature_c = models.DecimalField(
+        max_digits=3, decimal_places=1, null=True, blank=True,
+        validators=[MinValueValidator(30), MaxValueValidator(45)],
+        help_text="Body temperature in degrees Celsius (the app converts from Fahrenheit).",
+    )
+    wound_redness = models.BooleanField(null=True, blank=True)
+    wound_swelling_or_drainage = models.BooleanField(null=True, blank=True)
+    wound_opening = models.BooleanField(null=True, blank=True)
+    new_numbness_or_weakness = models.BooleanField(null=True, blank=True)
+    bowel_bladder_loss_or_saddle_numbness = models.BooleanField(null=True, blank=True)
+    cannot_move_limb = models.BooleanField(null=True, blank=True)
+    calf_pain_or_leg_swelling = models.BooleanField(null=True, blank=True)
+    chest_pain_or_breathless = models.BooleanField(null=True, blank=True)
+    trouble_swallowing_or_breathing = models.BooleanField(
+        null=True, blank=True, help_text="After neck surgery."
+    )
+    pain_uncontrolled = models.BooleanField(null=True, blank=True)
+    fell = models.BooleanField(null=True, blank=True)
+    notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+
+    class Meta:
+        db_table = "recovery_check_in"
+        verbose_name = "check-in"
+        indexes = ClinicalRecord.sync_indexes("checkin", "answered_at")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(temperature_c__isnull=True)
+                | models.Q(temperature_c__gte=30, temperature_c__lte=45),
+                name="checkin_temperature_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Check-in {self.answered_at:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        _not_in_future(self.answered_at, "answered_at")
+
+
+class Tier(models.TextChoices):
+    EMERGENCY = "emergency", "Emergency: call emergency services now"
+    SAME_DAY = "same_day", "Same day"
+    WITHIN_24H = "within_24h", "Within 24 hours"
+
+
+class TriageRule(models.Model):
+    """A rule of red-flag triage, as data. A clinic row with the same ``key`` replaces the
+    default (``clinic`` empty) for that clinic; ``is_active`` off switches it off there."""
+
+    class Source(models.TextChoices):
+        CHECK_IN = "check_in"
+        PAIN_TREND = "pain_trend", "7-day pain mean rise"
+        PAIN_STREAK = "pain_streak", "Consecutive high pain logs"
+
+    clinic = models.ForeignKey(
+        "accounts.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.SlugField(max_length=50)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.CHECK_IN)
+    field = models.CharField(max_length=50, blank=True, help_text="check-in answer this rule reads")
+    threshold = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True,
+        help_text="check-in: above this value (temperature); pain_trend: rise in points; "
+        "pain_streak: the intensity at or above which a log counts",
+    )
+    count = models.PositiveSmallIntegerField(null=True, blank=True, help_text="pain_streak: logs in a row")
+    neck_surgery_only = models.BooleanField(default=False)
+    tier = models.CharField(max_length=12, choices=Tier.choices)
+    title = models.CharField(max_length=200)
+    patient_message = models.TextField(max_length=1000)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "key"], name="triage_rule_key_per_clinic"),
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(clinic__isnull=True), name="triage_rule_default_key"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.tier})"
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(models.Model):
+    """A red flag for the care team: open -> acknowledged -> resolved, each step with who and
+    when. At most one unresolved alert per patient and cause."""
+
+    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="alerts")
+    rule_key = models.SlugField(max_length=50)
+    cause_key = models.CharField(max_length=120)
+    tier = models.CharField(max_length=12, choices=Tier.choices)
+    title = models.CharField(max_length=200)
+    detail = models.TextField(max_length=2000, blank=True)
+    source_table = models.CharField(max_length=30, blank=True)
+    source_id = models.CharField(max_length=36, blank=True)
+    status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    acknowledge_by = models.DateTimeField(help_text="escalated to the surgeon when still open then")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.TextField(max_length=2000, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["patient", "opened_at"]),
+            models.Index(fields=["status", "acknowledge_by"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "cause_key"],
+                condition=~models.Q(status="resolved"),
+                name="alert_one_unresolved_per_cause",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="open")
+                | models.Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False),
+                name="alert_acknowledged_has_who_and_when",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="resolved")
+                | models.Q(resolved_at__isnull=False, resolved_by__isnull=False),
+                name="alert_resolved_has_who_and_when",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_tier_display()}: {self.title}"
+

@@ -1,0 +1,50 @@
+"""The outcome questionnaires a surgery plans, and the reminder a recorded score cancels
+(called by the write path)."""
+
+from datetime import timedelta
+
+from recovery.record.models import Surgery
+from reminders.services import reminders_cancel_for_cause, reminders_sync_for_cause
+
+from .models import OutcomeScore, Timepoint
+
+# Outcome questionnaires: a pre-operative baseline a week before, then after the surgery.
+OUTCOME_SCHEDULE = {
+    Timepoint.BASELINE: timedelta(days=-7),
+    Timepoint.WEEK_6: timedelta(weeks=6),
+    Timepoint.MONTH_3: timedelta(days=91),
+    Timepoint.MONTH_6: timedelta(days=182),
+    Timepoint.MONTH_12: timedelta(days=365),
+    Timepoint.MONTH_24: timedelta(days=730),
+}
+
+
+def _outcome_cause(surgery_id: str, timepoint: str) -> str:
+    return f"{surgery_id}.{timepoint}"
+
+
+def surgery_outcomes_planned(record: Surgery, action: str, actor) -> None:
+    """Plans the outcome questionnaires of a surgery (cancelled when it is deleted, moved when
+    its date changes, and each one cancelled when its score is recorded)."""
+    recorded = set(
+        OutcomeScore.objects.filter(surgery=record).values_list("timepoint", flat=True)
+    )
+    for timepoint, offset in OUTCOME_SCHEDULE.items():
+        cause = _outcome_cause(record.pk, timepoint)
+        active = action != "delete" and timepoint not in recorded
+        reminders_sync_for_cause(
+            patient=record.patient,
+            kind="outcome",
+            cause_type="outcome_due",
+            cause_id=cause,
+            anchor=record.performed_on + offset if active else None,
+            title=f"Outcome questionnaire ({Timepoint(timepoint).label})",
+            active=active,
+        )
+
+
+def outcome_recorded(record: OutcomeScore, action: str, actor) -> None:
+    if action == "create" and record.surgery_id:
+        reminders_cancel_for_cause(
+            cause_type="outcome_due", cause_id=_outcome_cause(record.surgery_id, record.timepoint)
+        )

@@ -1,0 +1,286 @@
+"""The one write path shared by every kind of clinical record.
+
+Each capability describes its tables with a ``RecordKind`` in its ``kinds`` module and registers
+it here; a capability that must act on another's writes (care shifts its protocol items when a
+surgery moves) adds a hook to that table with ``on_write``. ``RecoveryConfig.ready()`` imports
+every ``kinds`` module, so the registry is complete before the first request or task, and the
+write path never imports the capabilities built on it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from rest_framework import status
+
+from accounts.models import CLINICIAN_ROLES, PatientProfile, Role, User
+from accounts.services import patient_clock_tick
+from config.api.errors import ApplicationError, Conflict
+
+from .models import ClinicalRecord
+
+# Columns no caller may set directly: the service owns them.
+SERVER_FIELDS = frozenset(
+    {"patient", "created_by", "created_at", "updated_at", "deleted_at", "sync_version"}
+)
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """What the write path needs to know about one kind of clinical record."""
+
+    model: type[ClinicalRecord]
+    table: str  # wire name, the same in REST and sync (design.md section 2)
+    # Which rows a patient may create, and which of them they may change or delete.
+    patient_may_create: bool = False
+    patient_may_change: Callable[[ClinicalRecord, User], bool] = lambda record, actor: False
+    # Fields a patient may change on rows they may not otherwise change (milestone achieved_on).
+    patient_fields_on_any_row: frozenset = frozenset()
+    # On rows the patient may change: only these fields (None: any), and a check of the values.
+    patient_fields: frozenset | None = None
+    patient_values_check: Callable[[dict], None] | None = None
+    # Rows the care team may not change (a patient's own pain logs).
+    clinician_may_change: Callable[[ClinicalRecord], bool] = lambda record: True
+    # Derives server-computed columns (e.g. a questionnaire's score) before validation.
+    prepare: Callable[[ClinicalRecord], None] | None = None
+    # Called after every write, inside the transaction, with (record, action, actor): what a
+    # change causes (reminders to plan, alerts to open, protocol items to shift).
+    after_write: tuple[Callable[[ClinicalRecord, str, User], None], ...] = ()
+    writable_fields: tuple = field(default=())
+
+    def fields(self) -> tuple[str, ...]:
+        if self.writable_fields:
+            return self.writable_fields
+        return tuple(
+            f.name
+            for f in self.model._meta.concrete_fields
+            if f.name not in SERVER_FIELDS and f.name != "id" and f.editable
+        )
+
+
+def created_by_actor(record, actor) -> bool:
+    return record.created_by_id == actor.pk
+
+
+def not_patients_own(record) -> bool:
+    return record.created_by_id != record.patient.user_id
+
+
+RECORD_KINDS: dict[str, RecordKind] = {}
+WriteHook = Callable[[ClinicalRecord, str, User], None]
+_HOOKS: dict[str, list[WriteHook]] = {}
+
+
+def register(kind: RecordKind) -> RecordKind:
+    RECORD_KINDS[kind.table] = kind
+    return kind
+
+
+def on_write(table: str) -> Callable[[WriteHook], WriteHook]:
+    """Adds a hook, called after every write to ``table`` (after the kind's own hooks), inside
+    the transaction, with ``(record, action, actor)``."""
+
+    def add(hook: WriteHook) -> WriteHook:
+        hooks = _HOOKS.setdefault(table, [])
+        if hook not in hooks:
+            hooks.append(hook)
+        return hook
+
+    return add
+
+
+def write_hooks(kind: RecordKind) -> tuple[WriteHook, ...]:
+    """The kind's own hooks, then those other capabilities added with ``on_write``."""
+    return (*kind.after_write, *_HOOKS.get(kind.table, ()))
+
+
+def kind_for_table(table: str) -> RecordKind:
+    return RECORD_KINDS[table]
+
+
+def kind_for_model(model) -> RecordKind:
+    for kind in RECORD_KINDS.values():
+        if kind.model is model:
+            return kind
+    raise KeyError(model)
+
+
+# --- Role rules (design.md section 3) ---------------------------------------------------------
+
+
+def forbidden(detail: str) -> ApplicationError:
+    return ApplicationError(detail, code="permission_denied", status_code=status.HTTP_403_FORBIDDEN)
+
+
+def _is_care_team_writer(actor: User, patient: PatientProfile) -> bool:
+    if actor.is_superuser:
+        return True
+    if actor.clinic_id != patient.clinic_id:
+        return False
+    if actor.role == Role.CLINIC_ADMIN:
+        return True
+    return actor.role in CLINICIAN_ROLES and patient.memberships.filter(clinician=actor).exists()
+
+
+def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None:
+    if actor.role == Role.PATIENT:
+        if patient.user_id != actor.pk:
+            raise forbidden("Patients write only their own record.")
+        if not spec.patient_may_create:
+            raise forbidden(f"Only the care team writes {spec.table}.")
+        return
+    if not _is_care_team_writer(actor, patient):
+        raise forbidden("Only the patient's care team writes this record.")
+
+
+def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, values=None) -> None:
+    """``values`` are the fields being changed (None: a delete)."""
+    patient = record.patient
+    if actor.role == Role.PATIENT:
+        if patient.user_id != actor.pk:
+            raise forbidden("Patients write only their own record.")
+        if spec.patient_may_change(record, actor):
+            if spec.patient_fields is None:
+                return
+            if values is None:
+                raise forbidden(f"Only the care team deletes {spec.table}.")
+            extra = sorted(set(values) - spec.patient_fields)
+            if extra:
+                raise forbidden("A patient cannot change: " + ", ".join(extra) + ".")
+            if spec.patient_values_check is not None:
+                spec.patient_values_check(values)
+            return
+        if values and set(values) <= spec.patient_fields_on_any_row:
+            return
+        raise forbidden(f"This {spec.model._meta.verbose_name} was set by the care team.")
+    if not _is_care_team_writer(actor, patient):
+        raise forbidden("Only the patient's care team writes this record.")
+    if not spec.clinician_may_change(record):
+        raise forbidden(f"This {spec.model._meta.verbose_name} is the patient's own entry.")
+
+
+# --- Writes -----------------------------------------------------------------------------------
+
+
+def _validate_field_names(spec: RecordKind, values: dict) -> None:
+    unknown = sorted(set(values) - set(spec.fields()))
+    if unknown:
+        raise ValidationError({name: ValidationError("Unknown or read-only field.", code="unknown_field") for name in unknown})
+
+
+def _same_content(record: ClinicalRecord, values: dict) -> bool:
+    for name, value in values.items():
+        try:
+            model_field = record._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        attname = model_field.attname
+        if isinstance(model_field, models.ForeignKey):
+            value = getattr(value, "pk", value)
+        else:
+            value = model_field.to_python(value)
+        if getattr(record, attname) != value:
+            return False
+    return True
+
+
+def _stamp(record: ClinicalRecord, version: int) -> None:
+    record.sync_version = version
+    record.updated_at = timezone.now()
+
+
+def _save(spec: RecordKind, record: ClinicalRecord, *, force_insert=False) -> None:
+    if spec.prepare is not None:
+        spec.prepare(record)
+    record.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            record.save(force_insert=force_insert)
+    except IntegrityError as exc:
+        # full_clean() checked every constraint; what is left is a race on the primary key
+        # (another patient's record took this id between our check and our insert).
+        raise Conflict("This id is already in use.", code="id_taken", attr="id") from exc
+
+
+@transaction.atomic
+def record_create(
+    spec: RecordKind, *, actor: User, patient: PatientProfile, id: str | None = None, **values
+) -> tuple[ClinicalRecord, bool]:
+    """Creates a record, idempotently by id. Returns ``(record, created)``.
+
+    The same id for the same patient with the same content returns the stored row
+    (``created`` False); with different content, or an id used elsewhere, it is a 409.
+    """
+    check_create(spec, actor, patient)
+    _validate_field_names(spec, values)
+    version = patient_clock_tick(patient_id=patient.pk)
+    if id is not None:
+        existing = spec.model.all_objects.filter(pk=id).first()
+        if existing is not None:
+            if existing.patient_id != patient.pk:
+                raise Conflict("This id is already in use.", code="id_taken", attr="id")
+            if existing.deleted_at is not None:
+                raise Conflict("A record with this id was deleted.", code="deleted", attr="id")
+            if _same_content(existing, values):
+                return existing, False
+            raise Conflict(
+                "A record with this id exists with different content.", code="conflict", attr="id"
+            )
+    record = spec.model(patient=patient, created_by=actor, **values)
+    if id is not None:
+        record.id = id
+    _stamp(record, version)
+    _save(spec, record, force_insert=True)
+    for hook in write_hooks(spec):
+        hook(record, "create", actor)
+    return record, True
+
+
+def _locked(spec: RecordKind, record: ClinicalRecord) -> ClinicalRecord:
+    fresh = spec.model.all_objects.select_for_update().select_related("patient").get(pk=record.pk)
+    if fresh.deleted_at is not None:
+        raise ApplicationError(
+            "This record was deleted.", code="not_found", status_code=status.HTTP_404_NOT_FOUND
+        )
+    return fresh
+
+
+@transaction.atomic
+def record_update(
+    spec: RecordKind,
+    *,
+    actor: User,
+    record: ClinicalRecord,
+    require: Callable[[ClinicalRecord], None] | None = None,
+    **values,
+) -> ClinicalRecord:
+    """Changes fields of a live record. ``require`` checks a precondition on the locked, fresh
+    row (a state machine rule such as "only a scheduled appointment can be cancelled")."""
+    _validate_field_names(spec, values)
+    version = patient_clock_tick(patient_id=record.patient_id)
+    record = _locked(spec, record)
+    check_change(spec, actor, record, values=values)
+    if require is not None:
+        require(record)
+    for name, value in values.items():
+        setattr(record, name, value)
+    _stamp(record, version)
+    _save(spec, record)
+    for hook in write_hooks(spec):
+        hook(record, "update", actor)
+    return record
+
+
+@transaction.atomic
+def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord) -> None:
+    """Deletes by tombstone: the row stays (hidden) so sync can tell every device."""
+    version = patient_clock_tick(patient_id=record.patient_id)
+    record = _locked(spec, record)
+    check_change(spec, actor, record)
+    record.deleted_at = timezone.now()
+    _stamp(record, version)
+    record.save(update_fields=["deleted_at", "sync_version", "updated_at"])
+    for hook in write_hooks(spec):
+        hook(record, "delete", actor)
