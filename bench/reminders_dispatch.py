@@ -126,7 +126,7 @@ def cpu_profile(count: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from reminders import dispatch
+    from reminders import delivery
     from reminders.channels import reset_channels
     from reminders.models import Reminder
 
@@ -151,9 +151,9 @@ def cpu_profile(count: int) -> None:
         backend = cur.fetchone()[0]
     chunks: list[list[int]] = []
     wall, cpu, pg = time.perf_counter(), time.process_time(), _backend_cpu_seconds(backend)
-    dispatch.reminders_dispatch_due(enqueue=chunks.append)
+    delivery.reminders_dispatch_due(enqueue=chunks.append)
     for chunk in chunks:
-        dispatch.reminders_deliver(reminder_ids=chunk)
+        delivery.reminders_deliver(reminder_ids=chunk)
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
     pg = _backend_cpu_seconds(backend) - pg

@@ -27,7 +27,7 @@ def main() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from reminders.dispatch import due_reminders_query
+    from reminders.delivery import due_reminders_query
 
     patient = bench_patient()
     limit = args.limit or settings.REMINDERS_DISPATCH_BATCH

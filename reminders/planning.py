@@ -8,6 +8,9 @@ Local-time rules (decided deliberately, see docs/reminders.md):
   forward by the length of the gap (02:30 -> 03:30), which is what ``fold=0`` yields.
 - A local time that happens twice (fall back, e.g. 01:30) is the first occurrence (``fold=0``).
 - "9:00 local" is computed per local date, so it stays 9:00 on the day after a change.
+- Quiet hours defer to the first end of the quiet hours after the instant that lies outside
+  them: never earlier (an instant in the repeated hour of a fall-back night is deferred to the
+  second 01:30, not back to the first).
 """
 
 from __future__ import annotations
@@ -106,7 +109,13 @@ class QuietHours:
         return local >= self.start or local < self.end
 
     def defer(self, instant: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-        """The instant itself, or the end of the quiet hours it falls into."""
+        """The instant itself, or the end of the quiet hours it falls into: the first instant
+        after it whose wall time is the end and lies outside quiet hours. Never earlier.
+
+        At a fall-back change the end can happen twice (01:30 EDT, then 01:30 EST): an instant
+        in the second pass of the repeated hour is deferred to the second one, never back to
+        the first. An end that does not exist (spring forward) is moved forward by the gap,
+        like any local time."""
         local = instant.astimezone(tz)
         wall = local.time().replace(tzinfo=None)
         if not self.contains(wall):
@@ -114,7 +123,17 @@ class QuietHours:
         day = local.date()
         if self.start > self.end and wall >= self.start:
             day += timedelta(days=1)
-        return local_to_utc(day, self.end, tz)
+        for offset in range(3):  # a later day only when the change swallowed the whole end
+            candidates = sorted(
+                datetime.combine(day + timedelta(days=offset), self.end.replace(fold=fold))
+                .replace(tzinfo=tz)
+                .astimezone(UTC)
+                for fold in (0, 1)
+            )
+            for end in candidates:
+                if end > instant and not self.contains(end.astimezone(tz).time()):
+                    return end
+        raise AssertionError("unreachable: quiet hours always end within three days")
 
 
 def step_due(

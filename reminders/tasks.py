@@ -8,7 +8,7 @@ the reminder row is the schedule, and retries are rows with a later ``available_
 
 from celery import shared_task
 
-from . import dispatch, services
+from . import delivery, services
 
 
 def _enqueue(ids: list[int]) -> None:
@@ -17,12 +17,12 @@ def _enqueue(ids: list[int]) -> None:
 
 @shared_task(name="reminders.dispatch_due", time_limit=120, soft_time_limit=100)
 def dispatch_due() -> int:
-    return dispatch.reminders_dispatch_due(enqueue=_enqueue)
+    return delivery.reminders_dispatch_due(enqueue=_enqueue)
 
 
 @shared_task(name="reminders.deliver", time_limit=300, soft_time_limit=270)
 def deliver_reminders(reminder_ids: list[int]) -> dict:
-    return dispatch.reminders_deliver(reminder_ids=reminder_ids)
+    return delivery.reminders_deliver(reminder_ids=reminder_ids)
 
 
 @shared_task(name="reminders.plan_daily_checkins", time_limit=900, soft_time_limit=840)

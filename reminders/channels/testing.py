@@ -5,11 +5,13 @@ provider in another process: it appends one line per accepted call to ``REMINDER
 (so the fault tests can count what a separate worker process delivered), waits
 ``REMINDERS_RECORD_DELAY`` seconds per call like a network round trip, and obeys directives in
 the reminder's title: ``[transient:N]`` times out on the first N attempts, ``[permanent]``
-rejects every call.
+rejects every call, ``[crash]`` kills the process making the call with SIGKILL (an OOM kill or
+a segfault in a provider library: a poison reminder) before anything is recorded.
 """
 
 import os
 import re
+import signal
 import time
 
 from . import SENT, Channel, Outcome, PermanentDeliveryError, TransientDeliveryError
@@ -32,6 +34,8 @@ class RecordingChannel(Channel):
         if delay:
             time.sleep(delay)
         title = reminder.title or ""
+        if "[crash]" in title:
+            os.kill(os.getpid(), signal.SIGKILL)
         transient = _TRANSIENT.search(title)
         if transient and reminder.attempts <= int(transient.group(1)):
             raise TransientDeliveryError(f"provider timed out (attempt {reminder.attempts})")

@@ -160,3 +160,24 @@ def test_transient_failures_are_retried_and_permanent_ones_fail(cluster, patient
     assert not set(cluster.deliveries()) & set(rejected)
     time.sleep(3)  # several more sweeps: the failed ones are not picked up again
     assert set(failed.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_reminder_that_kills_the_worker_fails_alone_and_its_chunk_is_delivered(
+    cluster, patients
+):
+    """The provider call of one reminder SIGKILLs the pool process every time (an OOM kill, a
+    crash in a provider library). Its chunk is requeued again and again; only it is charged,
+    the others of its chunk (it has the lowest id, so it comes first) are delivered, and after
+    REMINDERS_MAX_ATTEMPTS it is failed without another call."""
+    poison = make_due(patients, 1, title="PT [crash]")
+    fine = make_due(patients, 29, start=1, title="PT")
+    cluster.beat("beat")
+    cluster.worker("w1")
+    all_settled(poison + fine, 90)
+    assert_delivered_once(cluster, fine)
+    assert set(Reminder.objects.filter(pk__in=fine).values_list("attempts", flat=True)) == {1}
+    row = Reminder.objects.get(pk=poison[0])
+    assert (row.status, row.attempts) == ("failed", 5)
+    assert "maximum number of attempts" in row.last_error and "interrupted" in row.last_error
+    assert poison[0] not in cluster.deliveries()
+    assert cluster.log("w1").count("signal 9 (SIGKILL)") >= 5  # the pool child really died

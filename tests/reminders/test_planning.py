@@ -1,7 +1,7 @@
 """Local-time arithmetic: DST in three hemispheres' zones, quiet hours, plan validation."""
 
 import zoneinfo
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -145,3 +145,70 @@ def test_valid_plan_passes():
         kind="appointment",
         steps=[{"key": "3d", "minutes": -4320}, {"key": "eve", "days": -1, "at": "18:00"}],
     )
+
+
+# --- Quiet hours across DST changes: a deferral never moves a reminder earlier ---------------
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+# (zone, local date of the change): New York 02:00 -> 03:00 and 02:00 -> 01:00; London
+# 01:00 -> 02:00 and 02:00 -> 01:00.
+DST_NIGHTS = [
+    pytest.param(NY, date(2026, 3, 8), id="new-york-spring-gap"),
+    pytest.param(NY, date(2026, 11, 1), id="new-york-autumn-fold"),
+    pytest.param(LONDON, date(2026, 3, 29), id="london-spring-gap"),
+    pytest.param(LONDON, date(2026, 10, 25), id="london-autumn-fold"),
+]
+# Quiet hours whose end or start lies in (or at the edge of) the gap or the repeated hour.
+EDGES = [
+    (time(21, 0), time(1, 30)),
+    (time(21, 0), time(1, 0)),
+    (time(22, 0), time(2, 0)),
+    (time(22, 0), time(2, 30)),
+    (time(23, 0), time(3, 0)),
+    (time(1, 30), time(8, 0)),
+    (time(2, 30), time(8, 0)),
+    (time(1, 0), time(1, 30)),
+    (time(1, 15), time(2, 45)),
+    (time(21, 0), time(8, 0)),
+]
+
+
+@pytest.mark.parametrize(("tz", "night"), DST_NIGHTS)
+@pytest.mark.parametrize(("start", "end"), EDGES, ids=lambda t: t.strftime("%H%M"))
+def test_deferral_across_a_dst_change_is_never_earlier_and_lands_outside_quiet_hours(
+    tz, night, start, end
+):
+    quiet = QuietHours(start=start, end=end)
+    first = local_to_utc(night - timedelta(days=1), time(12, 0), tz)
+    for minutes in range(0, 36 * 60, 5):  # every 5 minutes from noon before to midnight after
+        due = first + timedelta(minutes=minutes)
+        deferred = quiet.defer(due, tz)
+        wall = deferred.astimezone(tz).time()
+        assert deferred >= due, (due, deferred)
+        assert not quiet.contains(wall), (due, deferred, wall)
+        assert deferred - due <= timedelta(hours=25)
+        if quiet.contains(due.astimezone(tz).time()):
+            # The end of the quiet hours (moved forward by the gap when it does not exist).
+            assert wall in (end, (datetime.combine(night, end) + timedelta(hours=1)).time())
+        else:
+            assert deferred == due
+
+
+def test_second_pass_of_the_repeated_hour_is_deferred_to_the_second_end():
+    quiet = QuietHours(start=time(21, 0), end=time(1, 30))
+    # 01:15 EDT (05:15Z) -> 01:30 EDT; 01:15 EST (06:15Z, the hour again) -> 01:30 EST.
+    assert quiet.defer(utc(2026, 11, 1, 5, 15), NY) == utc(2026, 11, 1, 5, 30)
+    assert quiet.defer(utc(2026, 11, 1, 6, 15), NY) == utc(2026, 11, 1, 6, 30)
+    # An end inside the spring gap is moved forward by the gap: 02:30 -> 03:30 EDT.
+    assert QuietHours(start=time(22, 0), end=time(2, 30)).defer(
+        utc(2026, 3, 8, 6, 45), NY
+    ) == utc(2026, 3, 8, 7, 30)
+
+
+def test_step_due_in_the_second_pass_is_not_moved_earlier():
+    """The review's case as a plan step: 06:15Z on 1 November is not "deferred" to 05:30Z."""
+    step = {"key": "x", "minutes": -45}
+    anchor = utc(2026, 11, 1, 7, 0)
+    quiet = QuietHours(start=time(21, 0), end=time(1, 30))
+    due = step_due(step=step, anchor_at=anchor, anchor_date=None, tz=NY, quiet=quiet)
+    assert due == utc(2026, 11, 1, 6, 30)

@@ -1,4 +1,5 @@
-"""The dispatcher and the delivery of due reminders (design.md section 6, docs/tasks.md).
+"""Services of reminder delivery: the dispatcher's claim and the delivery of claimed reminders
+(design.md section 6, docs/tasks.md). Called by the tasks in ``reminders.tasks``.
 
 Claim: in short transactions, ``SELECT ... FOR UPDATE SKIP LOCKED`` takes a batch of open rows
 whose ``available_at`` has come, marks them claimed with a lease (``available_at`` = now + lease)
@@ -6,11 +7,15 @@ and, after commit, hands them to delivery tasks. Two dispatchers never take the 
 claimed row whose delivery message is lost (worker killed, Redis restarted, crash between commit
 and publish) becomes available again when its lease ends, and is claimed again.
 
-Deliver: first the attempt is counted in its own committed transaction (so a task that crashes
-the worker cannot loop forever: after ``REMINDERS_MAX_ATTEMPTS`` the row is failed), then the
-row is locked, sent only if it is still claimed, and marked sent in the same transaction. A named
-transient error puts the row back to pending with a backoff (``available_at`` in the future; no
-Celery ETA, the row is the schedule); a permanent one fails it with the error.
+Deliver, one reminder at a time: first that reminder's attempt is counted and the row is marked
+in flight, in its own committed transaction, right before the provider call. A call that kills
+the worker (OOM, a crash) therefore charges only the reminder being delivered; when the chunk is
+redelivered, reminders whose previous attempt was interrupted go last, so the others of the
+chunk are delivered, and after ``REMINDERS_MAX_ATTEMPTS`` the poison reminder is failed without
+another send. Then the row is locked, sent only if it is still claimed, and marked sent in the
+same transaction. A named transient error puts the row back to pending with a backoff
+(``available_at`` in the future; no Celery ETA, the row is the schedule); a permanent one fails
+it with the error.
 """
 
 from __future__ import annotations
@@ -93,30 +98,57 @@ def reminders_dispatch_due(
             return total
 
 
-def _count_attempts(ids: list[int]) -> list[int]:
-    """Counts one attempt for each still-claimed row, in its own committed transaction, and
-    fails those that used up their attempts. Returns the ids to deliver now."""
+# ``last_error`` of a row whose attempt has started: replaced when the attempt finishes (sent,
+# cancelled, retry, failed). A claimed row that still carries it when a delivery starts was
+# interrupted mid-call: the worker process died (OOM, a crash, SIGKILL) or the database went away.
+INTERRUPTED = "interrupted: the delivery process was lost during this attempt"
+
+
+def _renew_leases(ids: list[int]) -> list[int]:
+    """Renews the lease of the chunk's still-claimed rows (the message may have waited in the
+    queue) and returns them in delivery order: rows whose previous attempt was interrupted last,
+    so a poison reminder cannot hold the rest of its chunk hostage."""
     now = timezone.now()
     with transaction.atomic():
         rows = list(
             Reminder.objects.select_for_update()
             .filter(id__in=ids, status=ReminderStatus.CLAIMED)
             .order_by("id")
-            .values_list("id", "attempts")
+            .values_list("id", "last_error")
         )
-        exhausted = [pk for pk, attempts in rows if attempts >= settings.REMINDERS_MAX_ATTEMPTS]
-        go = [pk for pk, attempts in rows if attempts < settings.REMINDERS_MAX_ATTEMPTS]
-        if exhausted:
-            Reminder.objects.filter(id__in=exhausted).update(
-                status=ReminderStatus.FAILED,
-                last_error=_prefixed_error("gave up after the maximum number of attempts"),
-                updated_at=now,
+        if rows:
+            Reminder.objects.filter(id__in=[pk for pk, _ in rows]).update(
+                available_at=now + _lease(), updated_at=now
             )
-        if go:
-            Reminder.objects.filter(id__in=go).update(
-                attempts=F("attempts") + 1, available_at=now + _lease(), updated_at=now
-            )
-    return go
+    return [pk for pk, error in rows if error != INTERRUPTED] + [
+        pk for pk, error in rows if error == INTERRUPTED
+    ]
+
+
+def _start_attempt(pk: int) -> str:
+    """Counts one attempt of this reminder and marks it in flight, in its own committed
+    transaction, right before its provider call; a reminder that used up its attempts is failed
+    instead. Returns "go", "failed" or "skipped" (no longer claimed)."""
+    now = timezone.now()
+    with transaction.atomic():
+        # Only a dead worker process has to be survived here, which an asynchronous commit does;
+        # a database crash can forget the mark, and then costs one more try, nothing else.
+        _commit_mode(asynchronous=True)
+        claimed = Reminder.objects.filter(pk=pk, status=ReminderStatus.CLAIMED)
+        if claimed.filter(attempts__lt=settings.REMINDERS_MAX_ATTEMPTS).update(
+            attempts=F("attempts") + 1,
+            available_at=now + _lease(),
+            last_error=INTERRUPTED,
+            updated_at=now,
+        ):
+            return "go"
+        if claimed.update(
+            status=ReminderStatus.FAILED,
+            last_error=_prefixed_error("gave up after the maximum number of attempts"),
+            updated_at=now,
+        ):
+            return "failed"
+    return "skipped"
 
 
 def _prefixed_error(text: str):
@@ -172,32 +204,37 @@ def _retry_or_fail(pk: int, error: str) -> str:
 def _mark_sent_returning(pk: int, now) -> Reminder | None:
     """Locks the row and marks it sent in one statement, if and only if it is still claimed;
     the mark commits with the delivery transaction (or rolls back with it when the channel
-    raises). Returns the row as the channel should see it, or None."""
+    raises). Clears the in-flight mark. Returns the row as written (status sent), or None."""
     table = connection.ops.quote_name(Reminder._meta.db_table)
     rows = list(
         Reminder.objects.raw(
-            f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s "  # noqa: S608
+            f"UPDATE {table} SET status = %s, sent_at = %s, last_error = '', updated_at = %s "  # noqa: S608
             f"WHERE id = %s AND status = %s RETURNING *",
             [ReminderStatus.SENT, now, now, pk, ReminderStatus.CLAIMED],
         )
     )
-    if not rows:
-        return None
-    row = rows[0]
-    row.status = ReminderStatus.CLAIMED  # what the channel sees: the claim being delivered
-    return row
+    return rows[0] if rows else None
 
 
-def _async_commit() -> None:
-    """This transaction's COMMIT does not wait for the WAL flush (PostgreSQL
-    ``synchronous_commit = off``, this transaction only). Only for channels whose delivery
-    writes no synced rows: if the database server itself crashes, the last fraction of a second
-    of "sent" marks can be forgotten and those reminders are sent again (with the same collapse
-    key), never lost; attempt counts stay durable. Halves the cost of a delivery on a busy disk.
+def _commit_mode(*, asynchronous: bool) -> None:
+    """Whether this transaction's COMMIT waits for the WAL flush (PostgreSQL
+    ``synchronous_commit``, this transaction only; set either way, so a mode set earlier in an
+    enclosing transaction never leaks into a delivery that needs the other).
+
+    Asynchronous (with ``REMINDERS_DELIVERY_ASYNC_COMMIT``) for attempt marks and for channels
+    whose delivery writes no synced rows: the commit survives any worker crash, and only a crash
+    of the database server itself can forget the last fraction of a second of marks: such a
+    reminder is sent again (same collapse key) or gets one more try, never lost. Halves the cost
+    of a delivery on a busy disk. Deliveries that write synced rows (the inbox) stay synchronous.
     """
-    if settings.REMINDERS_DELIVERY_ASYNC_COMMIT and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
+    if connection.vendor != "postgresql" or not settings.REMINDERS_DELIVERY_ASYNC_COMMIT:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SET LOCAL synchronous_commit = off"
+            if asynchronous
+            else "SET LOCAL synchronous_commit TO DEFAULT"
+        )
 
 
 def _deliver_one(pk: int, patients: dict) -> str:
@@ -215,15 +252,14 @@ def _deliver_one(pk: int, patients: dict) -> str:
             outcome = Outcome(sent=False, note=refusal) if refusal else None
             if outcome is None:
                 channel = channel_for(row.channel)
-                if not channel.synced_writes:
-                    _async_commit()
+                _commit_mode(asynchronous=not channel.synced_writes)
                 outcome = channel.send(row)
             if not outcome.sent:
                 Reminder.objects.filter(pk=pk).update(
                     status=ReminderStatus.CANCELLED, sent_at=None, last_error=outcome.note[:2000]
                 )
                 return "cancelled"
-            if outcome.note or row.last_error:
+            if outcome.note:
                 Reminder.objects.filter(pk=pk).update(last_error=outcome.note[:2000])
             return "sent"
     except TransientDeliveryError as exc:
@@ -244,16 +280,20 @@ def _deliver_one(pk: int, patients: dict) -> str:
 
 
 def reminders_deliver(*, reminder_ids: list[int]) -> dict[str, int]:
-    """Delivers the given claimed reminders, each in its own transaction."""
+    """Delivers the given claimed reminders, one at a time: each attempt is counted in its own
+    committed transaction right before the provider call, then sent in its own transaction."""
     counts: dict[str, int] = {}
-    go = _count_attempts(sorted({int(pk) for pk in reminder_ids}))
+    order = _renew_leases(sorted({int(pk) for pk in reminder_ids}))
     patients = {
         p.pk: p
         for p in PatientProfile.objects.select_related("user", "clinic").filter(
-            pk__in=Reminder.objects.filter(pk__in=go).values("patient_id")
+            pk__in=Reminder.objects.filter(pk__in=order).values("patient_id")
         )
     }
-    for pk in go:
-        result = _deliver_one(pk, patients)
-        counts[result] = counts.get(result, 0) + 1
+    for pk in order:
+        result = _start_attempt(pk)
+        if result == "go":
+            result = _deliver_one(pk, patients)
+        if result != "skipped":
+            counts[result] = counts.get(result, 0) + 1
     return counts
