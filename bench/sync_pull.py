@@ -71,15 +71,16 @@ def seed_patient(*, days: int = 365):
     from django.utils import timezone
 
     from accounts import services as accounts
-    from recovery.record.services import (
-        appointment_create,
-        hospital_stay_create,
-        milestone_create,
-        pain_log_create,
-        pt_session_create,
-        restriction_create,
-        surgery_create,
+    from recovery.record.kinds import (
+        APPOINTMENTS,
+        HOSPITAL_STAYS,
+        MILESTONES,
+        PAIN_LOGS,
+        PT_SESSIONS,
+        RESTRICTIONS,
+        SURGERIES,
     )
+    from recovery.record.writes import record_create
 
     clinic = accounts.clinic_create(name="Bench clinic")
     surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
@@ -90,37 +91,37 @@ def seed_patient(*, days: int = 365):
     )
     user = patient.user
     start = timezone.now() - timedelta(days=days)
-    surgery, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=start.date(), region="lumbar", levels="L4-L5",
+    surgery, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=start.date(), region="lumbar", levels="L4-L5",
         procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"], surgeon=surgeon,
     )
-    hospital_stay_create(
-        actor=surgeon, patient=patient, surgery=surgery, admitted_at=start,
+    record_create(
+        HOSPITAL_STAYS, actor=surgeon, patient=patient, surgery=surgery, admitted_at=start,
         discharged_at=start + timedelta(days=3), facility="General", discharge_disposition="home",
     )
     for day in range(days):
         when = start + timedelta(days=day, hours=9)
         for n in range(4):
-            pain_log_create(
-                actor=user, patient=patient, recorded_at=when + timedelta(hours=3 * n),
+            record_create(
+                PAIN_LOGS, actor=user, patient=patient, recorded_at=when + timedelta(hours=3 * n),
                 intensity=(day + n) % 11, location="back", relief=["ice", "walking"][: n % 3],
                 notes="after the morning walk" if n == 0 else "",
             )
         if day % 3 == 0:
-            pt_session_create(
-                actor=user, patient=patient, performed_at=when, status="completed",
+            record_create(
+                PT_SESSIONS, actor=user, patient=patient, performed_at=when, status="completed",
                 exercises=[{"name": "bridges", "sets": 3, "reps": 10}], pain_before=5, pain_after=4,
             )
         elif day % 3 == 1:
-            milestone_create(actor=surgeon, patient=patient, title=f"Goal {day}", target_on=when.date())
+            record_create(MILESTONES, actor=surgeon, patient=patient, title=f"Goal {day}", target_on=when.date())
         else:
-            restriction_create(
-                actor=surgeon, patient=patient, activity="lifting", starts_on=when.date(),
+            record_create(
+                RESTRICTIONS, actor=surgeon, patient=patient, activity="lifting", starts_on=when.date(),
                 ends_on=when.date() + timedelta(days=30), limit_value=10, limit_unit="lb",
             )
         if day % 30 == 0:
-            appointment_create(
-                actor=surgeon, patient=patient, starts_at=when, purpose="follow_up", clinician=surgeon,
+            record_create(
+                APPOINTMENTS, actor=surgeon, patient=patient, starts_at=when, purpose="follow_up", clinician=surgeon,
                 status="completed",
             )
     return patient
@@ -130,14 +131,15 @@ def make_changes(patient, count: int = 20) -> None:
     from django.utils import timezone
 
     from recovery.models import PainLog
-    from recovery.record.services import pain_log_create, pain_log_update
+    from recovery.record.kinds import PAIN_LOGS
+    from recovery.record.writes import record_create, record_update
 
     logs = list(PainLog.objects.filter(patient=patient).order_by("-recorded_at")[: count // 2])
     for log in logs:
-        pain_log_update(actor=patient.user, pain_log=log, intensity=(log.intensity + 1) % 11)
+        record_update(PAIN_LOGS, actor=patient.user, record=log, intensity=(log.intensity + 1) % 11)
     for n in range(count - len(logs)):
-        pain_log_create(
-            actor=patient.user, patient=patient, recorded_at=timezone.now() - timedelta(minutes=n),
+        record_create(
+            PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=timezone.now() - timedelta(minutes=n),
             intensity=3, location="leg",
         )
 

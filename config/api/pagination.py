@@ -26,7 +26,7 @@ class KeysetCursor:
     """An opaque cursor for keyset pagination over ``(sort value, id)``, newest first.
 
     The position of the last row served, not an offset: rows inserted or deleted while a client
-    pages shift nothing, so no row is skipped or served twice. ``kind`` is ``date`` or
+    pages shift nothing, so no row is skipped or served twice. ``sort_type`` is ``date`` or
     ``datetime`` (how the sort value is written and read back).
     """
 
@@ -39,13 +39,13 @@ class KeysetCursor:
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str, *, kind: str) -> "KeysetCursor":
+    def decode(cls, token: str, *, sort_type: str) -> "KeysetCursor":
         try:
             padded = token + "=" * (-len(token) % 4)
             value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             if not isinstance(value, str) or not isinstance(row_id, str) or len(row_id) > 36:
                 raise ValueError(token)
-            if kind == "date":
+            if sort_type == "date":
                 parsed = date.fromisoformat(value)
             else:
                 parsed = datetime.fromisoformat(value)

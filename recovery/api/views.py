@@ -137,7 +137,7 @@ class RecordViewSet(viewsets.ViewSet):
             since=since,
             until=until,
             updated_since=query.get("updated_since"),
-            cursor=KeysetCursor.decode(cursor, kind=self.kind.sort_type) if cursor else None,
+            cursor=KeysetCursor.decode(cursor, sort_type=self.kind.sort_type) if cursor else None,
             page_size=query.get("page_size", 50),
         )
         phi_access_record(

@@ -9,26 +9,21 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
-from recovery.outcomes.services import outcome_score_create
-from recovery.preparation.services import (
-    complication_create,
-    complication_resolve,
-    imaging_study_create,
-    prep_item_complete,
-    prep_item_create,
+from recovery.outcomes.kinds import OUTCOME_SCORES
+from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
+from recovery.preparation.services import complication_resolve, prep_item_complete
+from recovery.record.kinds import (
+    APPOINTMENTS,
+    HOSPITAL_STAYS,
+    MILESTONES,
+    PAIN_LOGS,
+    PT_SESSIONS,
+    RESTRICTIONS,
+    SURGERIES,
 )
 from recovery.record.models import Appointment, Surgery
-from recovery.record.services import (
-    appointment_complete,
-    appointment_create,
-    appointment_update,
-    hospital_stay_create,
-    milestone_create,
-    pain_log_create,
-    pt_session_create,
-    restriction_create,
-    surgery_create,
-)
+from recovery.record.services import appointment_complete
+from recovery.record.writes import record_create, record_update
 
 REVISION_ID = "demo-revision-l4l5"
 
@@ -44,21 +39,21 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
     today = timezone.localdate(timezone=patient.tz)
     day0 = today - timedelta(weeks=8)
 
-    primary, _ = surgery_create(
-        actor=surgeon, patient=patient, id="demo-primary-l4l5",
+    primary, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, id="demo-primary-l4l5",
         performed_on=day0 - timedelta(days=730), region="lumbar", levels="L4-L5",
         procedure="fusion", facility="Demo Spine Center", notes="Primary posterolateral fusion.",
     )
-    revision, _ = surgery_create(
-        actor=surgeon, patient=patient, id=REVISION_ID, performed_on=day0, region="lumbar",
+    revision, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, id=REVISION_ID, performed_on=day0, region="lumbar",
         levels="L4-L5", procedure="fusion", is_revision=True,
         revision_reasons=["pseudarthrosis", "hardware_complication"], prior_surgery=primary,
         surgeon=surgeon, facility="Demo Spine Center", estimated_blood_loss_ml=650,
         transfusion_given=False,
         notes="Revision TLIF with screw exchange for pseudarthrosis and a loosened L5 screw.",
     )
-    hospital_stay_create(
-        actor=surgeon, patient=patient, id="demo-stay", surgery=revision,
+    record_create(
+        HOSPITAL_STAYS, actor=surgeon, patient=patient, id="demo-stay", surgery=revision,
         admitted_at=_local(patient, day0, time(6, 30)),
         discharged_at=_local(patient, day0 + timedelta(days=4), time(11, 0)),
         facility="Demo Spine Center", discharge_disposition="home",
@@ -69,8 +64,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         day = day0 + timedelta(days=n)
         for slot, (location, at, start) in enumerate((("back", time(8, 30), 7.5), ("leg", time(20, 0), 6.0))):
             level = start - 4.5 * n / 56 + rng.gauss(0, 0.9)
-            pain_log_create(
-                actor=patient.user, patient=patient, id=f"demo-pain-{n:03d}-{slot}",
+            record_create(
+                PAIN_LOGS, actor=patient.user, patient=patient, id=f"demo-pain-{n:03d}-{slot}",
                 recorded_at=_local(patient, day, at), intensity=max(0, min(10, round(level))),
                 location=location, medication_taken=n < 28 or rng.random() < 0.3,
                 relief=rng.sample(["ice", "heat", "rest", "walking"], k=rng.randint(0, 2)),
@@ -82,8 +77,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
             day = day0 + timedelta(weeks=week, days=weekday)
             when = _local(patient, day, time(10, 0))
             past = day < today
-            pt_session_create(
-                actor=nurse if setting == "clinic" else patient.user, patient=patient,
+            record_create(
+                PT_SESSIONS, actor=nurse if setting == "clinic" else patient.user, patient=patient,
                 id=f"demo-pt-{week}-{weekday}", scheduled_for=when,
                 performed_at=when if past else None, status="completed" if past else "planned",
                 setting=setting, duration_minutes=45 if setting == "clinic" else 25,
@@ -104,8 +99,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         ("demo-r-impact", "high_impact", None, None, "No running or jumping until fusion is confirmed."),
     ):
         values = {"limit_value": limit[0], "limit_unit": limit[1]} if limit else {}
-        restriction_create(
-            actor=surgeon, patient=patient, id=rid, activity=activity, instructions=instructions,
+        record_create(
+            RESTRICTIONS, actor=surgeon, patient=patient, id=rid, activity=activity, instructions=instructions,
             starts_on=day0, ends_on=day0 + timedelta(weeks=weeks) if weeks else None, **values,
         )
 
@@ -118,8 +113,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
     ):
         day = day0 + offset
         starts = _local(patient, day, time(9, 30))
-        appointment, _ = appointment_create(
-            actor=surgeon, patient=patient, id=aid, clinician=surgeon, starts_at=starts,
+        appointment, _ = record_create(
+            APPOINTMENTS, actor=surgeon, patient=patient, id=aid, clinician=surgeon, starts_at=starts,
             ends_at=starts + timedelta(minutes=30), location="Demo Spine Center, clinic 3",
             purpose=purpose, imaging=imaging,
         )
@@ -136,8 +131,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         ("demo-m-work", "return_to_work", "Back to desk work", 70, None),
         ("demo-m-fusion", "fusion_confirmed", "Fusion confirmed on CT", 365, None),
     ):
-        milestone_create(
-            actor=surgeon, patient=patient, id=mid, kind=kind, title=title,
+        record_create(
+            MILESTONES, actor=surgeon, patient=patient, id=mid, kind=kind, title=title,
             target_on=day0 + timedelta(days=target),
             achieved_on=day0 + timedelta(days=achieved) if achieved else None,
         )
@@ -147,28 +142,28 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
 
     # A lighter record for the second patient (another surgeon's).
     other_day0 = timezone.localdate(timezone=patient2.tz) - timedelta(weeks=3)
-    surgery_create(
-        actor=surgeon2, patient=patient2, id="demo2-revision", performed_on=other_day0,
+    record_create(
+        SURGERIES, actor=surgeon2, patient=patient2, id="demo2-revision", performed_on=other_day0,
         region="lumbar", levels="L5-S1", procedure="hardware_revision", is_revision=True,
         revision_reasons=["adjacent_segment_disease"], surgeon=surgeon2,
     )
     for n in range(1, 21):
-        pain_log_create(
-            actor=patient2.user, patient=patient2, id=f"demo2-pain-{n:03d}",
+        record_create(
+            PAIN_LOGS, actor=patient2.user, patient=patient2, id=f"demo2-pain-{n:03d}",
             recorded_at=_local(patient2, other_day0 + timedelta(days=n), time(9, 0)),
             intensity=max(1, 7 - n // 4), location="back",
         )
 
 
 def _seed_preparation(patient, surgeon, revision, day0) -> None:
-    imaging_study_create(
-        actor=surgeon, patient=patient, id="demo-img-preop-ct", surgery=revision, modality="ct",
+    record_create(
+        IMAGING_STUDIES, actor=surgeon, patient=patient, id="demo-img-preop-ct", surgery=revision, modality="ct",
         performed_on=day0 - timedelta(days=35), region="lumbar", levels="L4-L5", purpose="pre_op_planning",
         fusion_status="not_fused", hardware_status="loosened", adjacent_level_change=False,
         reading="No bridging bone across L4-L5 (pseudarthrosis). Lucency around the right L5 screw: loosened.",
     )
-    xray, _ = imaging_study_create(
-        actor=surgeon, patient=patient, id="demo-img-6w-xray", surgery=revision, modality="xray",
+    xray, _ = record_create(
+        IMAGING_STUDIES, actor=surgeon, patient=patient, id="demo-img-6w-xray", surgery=revision, modality="xray",
         performed_on=day0 + timedelta(weeks=6), region="lumbar", levels="L4-L5", purpose="post_op_check",
         hardware_status="intact", reading="Hardware in good position; interbody cage seated. Early, no fusion yet.",
     )
@@ -186,16 +181,16 @@ def _seed_preparation(patient, surgeon, revision, day0) -> None:
         ("demo-prep-home", "home", "patient", 2, {"notes": "Daughter stays the first two weeks; raised toilet seat."}),
     ]
     for iid, kind, owner, days_before, values in items:
-        item, _ = prep_item_create(
-            actor=surgeon, patient=patient, id=iid, surgery=revision, kind=kind, owner=owner,
+        item, _ = record_create(
+            PREP_ITEMS, actor=surgeon, patient=patient, id=iid, surgery=revision, kind=kind, owner=owner,
             due_on=day0 - timedelta(days=days_before),
         )
         actor = patient.user if owner == "patient" else surgeon
         prep_item_complete(
             actor=actor, item=item, completed_on=day0 - timedelta(days=days_before + 1), **values
         )
-    infection, _ = complication_create(
-        actor=surgeon, patient=patient, id="demo-comp-ssi", surgery=revision, kind="ssi_superficial",
+    infection, _ = record_create(
+        COMPLICATIONS, actor=surgeon, patient=patient, id="demo-comp-ssi", surgery=revision, kind="ssi_superficial",
         noticed_on=day0 + timedelta(days=12), severity="mild",
         notes="Redness and a little drainage at the lower end of the incision at the 2-week check.",
     )
@@ -203,8 +198,8 @@ def _seed_preparation(patient, surgeon, revision, day0) -> None:
         actor=surgeon, complication=infection, resolved_on=day0 + timedelta(days=24),
         treatment="Oral cephalexin 500 mg four times daily for 10 days; wound care.",
     )
-    appointment_update(
-        actor=surgeon, appointment=Appointment.objects.get(pk="demo-appt-6w"), imaging_study=xray
+    record_update(
+        APPOINTMENTS, actor=surgeon, record=Appointment.objects.get(pk="demo-appt-6w"), imaging_study=xray
     )
 
 
@@ -220,8 +215,8 @@ def _seed_outcomes(patient, revision, day0) -> None:
         ("demo-back-6w", "nrs_back", "6w", 42, {"nrs": 4}),
         ("demo-leg-6w", "nrs_leg", "6w", 42, {"nrs": 3}),
     ):
-        outcome_score_create(
-            actor=patient.user, patient=patient, id=sid, instrument=instrument, timepoint=timepoint,
+        record_create(
+            OUTCOME_SCORES, actor=patient.user, patient=patient, id=sid, instrument=instrument, timepoint=timepoint,
             version="2.1a" if instrument == "odi" else "", surgery=revision,
             completed_at=_local(patient, day0 + timedelta(days=days), time(18, 0)), answers=answers,
         )

@@ -181,8 +181,8 @@ class Surgery(ClinicalRecord):
         ]
 
     def __str__(self):
-        kind = "Revision " if self.is_revision else ""
-        return f"{kind}{self.get_procedure_display().lower()} {self.levels} on {self.performed_on}"
+        revision = "Revision " if self.is_revision else ""
+        return f"{revision}{self.get_procedure_display().lower()} {self.levels} on {self.performed_on}"
 
     def clean(self):
         _choice_list(self.revision_reasons, RevisionReason, "revision_reasons")

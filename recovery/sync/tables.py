@@ -311,12 +311,15 @@ class Column:
 
 
 class RecordWriter:
-    """Writes a clinical table through the one write path (``recovery.services.records``).
+    """Writes a clinical table through the one write path (``recovery.record.writes``).
 
-    The ``RecordKind`` is looked up when writing, not when this module is imported, so the
-    reminder planning that other modules install on the kinds is always used (the same rule as
-    ``recovery/services/clinical.py``). A table with other rules (the reminders inbox: only
-    ``read_at`` may change) registers its own writer with the same three methods.
+    The ``RecordKind`` is found in the registry by table name when writing: each capability's
+    ``kinds.py`` registers its kinds when ``recovery/apps.py`` imports it at start-up, and this
+    module imports only models, so it does not depend on that order. What a write causes
+    (reminder planning, triage: the ``on_write`` hooks) runs inside ``record_create`` /
+    ``record_update`` / ``record_delete``, whoever calls them. A table with other rules (the
+    reminders inbox: only ``read_at`` may change) registers its own writer with the same three
+    methods.
     """
 
     def __init__(self, table: str):

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.factories import PASSWORD, StaffFactory
-from tests.recovery.admin.history import build_record
+from tests.factories import PASSWORD, StaffFactory, build_record
 
 from .conftest import sign_in
 

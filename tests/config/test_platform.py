@@ -8,6 +8,7 @@ import yaml
 from django.core.management import call_command
 
 from tests.conftest import use_broker
+from tests.factories import PASSWORD, PatientFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,8 +164,24 @@ def test_seed_demo_is_idempotent_and_accounts_can_sign_in(client):
 
 
 @pytest.mark.django_db
-def test_passwords_are_hashed_with_argon2(patient):
-    assert patient.user.password.startswith("argon2")
+def test_passwords_are_hashed_with_argon2(settings, clinic):
+    """Production and development hash with Argon2 (the tests run with a fast hasher:
+    config/settings_test.py)."""
+    from config import settings as production
+
+    assert production.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
+    patient = PatientFactory(clinic=clinic)
+    assert patient.user.password.startswith("argon2$")
+    assert patient.user.check_password(PASSWORD)
+
+
+def test_the_suite_hashes_passwords_fast():
+    """pyproject points pytest at config/settings_test.py: Argon2 would slow every test that
+    makes a user."""
+    from django.conf import settings
+
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.mark.django_db

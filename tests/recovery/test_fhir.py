@@ -70,10 +70,11 @@ def test_export_ids_are_stable_between_exports(api, demo):
 def test_outcome_scores_export_as_questionnaire_response_and_observation(api, demo):
     from django.utils import timezone
 
-    from recovery.outcomes.services import outcome_score_create
+    from recovery.outcomes.kinds import OUTCOME_SCORES
+    from recovery.record.writes import record_create
 
-    outcome_score_create(
-        actor=demo.user, patient=demo, id="test-odi", instrument="odi", timepoint="12m", version="2.1a",
+    record_create(
+        OUTCOME_SCORES, actor=demo.user, patient=demo, id="test-odi", instrument="odi", timepoint="12m", version="2.1a",
         completed_at=timezone.now(), answers={f"s{i}": 2 for i in range(1, 11)},
     )
     data = export(api(demo.user), "/api/v1/me/fhir/")

@@ -6,10 +6,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from recovery.models import MinimalImportantDifference, OutcomeScore
+from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.outcomes.scoring import score_band, score_questionnaire
 from recovery.outcomes.selectors import outcome_changes_for
-from recovery.outcomes.services import outcome_score_create
-from recovery.record.services import surgery_create
+from recovery.record.kinds import SURGERIES
+from recovery.record.writes import record_create
 
 pytestmark = pytest.mark.django_db
 
@@ -57,15 +58,15 @@ def test_bands(instrument, score, band):
 
 
 def _score(patient, instrument, timepoint, answers, days_ago=0):
-    return outcome_score_create(
-        actor=patient.user, patient=patient, instrument=instrument, timepoint=timepoint,
+    return record_create(
+        OUTCOME_SCORES, actor=patient.user, patient=patient, instrument=instrument, timepoint=timepoint,
         completed_at=timezone.now() - timedelta(days=days_ago), answers=answers, version="2.1a",
     )[0]
 
 
 def test_scores_are_computed_by_the_server_and_change_is_judged_against_the_mcid(patient, surgeon):
-    surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=400),
+    record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=400),
         region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
     )
     baseline = _score(patient, "odi", "baseline", odi([3] * 10), days_ago=410)  # 60%
@@ -83,8 +84,8 @@ def test_scores_are_computed_by_the_server_and_change_is_judged_against_the_mcid
 
 
 def test_a_clinic_value_overrides_the_default(patient, surgeon):
-    surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=100),
+    record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=100),
         region="cervical", levels="C5-C6", procedure="fusion",
     )
     _score(patient, "ndi", "baseline", odi([2] * 10), days_ago=110)  # 40%

@@ -7,24 +7,18 @@ from django.utils import timezone
 
 from config.api.errors import ApplicationError
 from recovery.models import Complication, ImagingStudy, PrepItem
-from recovery.preparation.services import (
-    complication_create,
-    complication_resolve,
-    imaging_study_create,
-    prep_item_complete,
-    prep_item_create,
-    prep_item_update,
-    prep_item_waive,
-)
-from recovery.record.services import appointment_create, surgery_create
+from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
+from recovery.preparation.services import complication_resolve, prep_item_complete, prep_item_waive
+from recovery.record.kinds import APPOINTMENTS, SURGERIES
+from recovery.record.writes import record_create, record_update
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def surgery(patient, surgeon):
-    return surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
+    return record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
         region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True,
         revision_reasons=["pseudarthrosis"], estimated_blood_loss_ml=450, transfusion_given=False,
     )[0]
@@ -32,7 +26,7 @@ def surgery(patient, surgeon):
 
 def item(actor, patient, surgery, **values):
     values = {"kind": "stop_smoking", "owner": "patient", "due_on": surgery.performed_on - timedelta(days=28), **values}
-    return prep_item_create(actor=actor, patient=patient, surgery=surgery, **values)[0]
+    return record_create(PREP_ITEMS, actor=actor, patient=patient, surgery=surgery, **values)[0]
 
 
 def test_patient_completes_their_own_item_with_its_values(patient, surgeon, surgery):
@@ -53,7 +47,7 @@ def test_patient_cannot_complete_a_care_team_item_or_waive_or_create(patient, su
     with pytest.raises(ApplicationError):
         prep_item_waive(actor=patient.user, item=own, reason="no")
     with pytest.raises(ApplicationError):
-        prep_item_update(actor=patient.user, item=own, due_on=surgery.performed_on)
+        record_update(PREP_ITEMS, actor=patient.user, record=own, due_on=surgery.performed_on)
     with pytest.raises(ApplicationError):
         item(patient.user, patient, surgery)
     assert PrepItem.objects.filter(status="open").count() == 2
@@ -84,18 +78,18 @@ def test_prep_items_are_due_before_surgery(patient, surgeon, surgery):
 
 def test_imaging_findings_must_fit_the_modality(patient, surgeon, surgery):
     with pytest.raises(ValidationError) as exc:
-        imaging_study_create(
-            actor=surgeon, patient=patient, modality="mri", performed_on=timezone.localdate(),
+        record_create(
+            IMAGING_STUDIES, actor=surgeon, patient=patient, modality="mri", performed_on=timezone.localdate(),
             region="lumbar", levels="L4-L5", purpose="pre_op_planning", fusion_status="not_fused",
         )
     assert "fusion_status" in exc.value.message_dict
-    ct, _ = imaging_study_create(
-        actor=surgeon, patient=patient, modality="ct", performed_on=timezone.localdate() - timedelta(days=10),
+    ct, _ = record_create(
+        IMAGING_STUDIES, actor=surgeon, patient=patient, modality="ct", performed_on=timezone.localdate() - timedelta(days=10),
         region="lumbar", levels="L4-L5", purpose="pre_op_planning", fusion_status="not_fused",
         hardware_status="loosened", reading="Pseudarthrosis L4-L5; loosened right L5 screw.",
     )
-    appointment, _ = appointment_create(
-        actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=2), purpose="imaging_review",
+    appointment, _ = record_create(
+        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=2), purpose="imaging_review",
         imaging_study=ct,
     )
     assert appointment.imaging_study == ct
@@ -104,24 +98,24 @@ def test_imaging_findings_must_fit_the_modality(patient, surgeon, surgery):
 
 def test_patient_cannot_write_imaging_or_complications(patient, surgery):
     with pytest.raises(ApplicationError):
-        complication_create(
-            actor=patient.user, patient=patient, surgery=surgery, kind="ssi_superficial",
+        record_create(
+            COMPLICATIONS, actor=patient.user, patient=patient, surgery=surgery, kind="ssi_superficial",
             noticed_on=timezone.localdate(), severity="mild",
         )
 
 
 def test_complication_dates_in_order(patient, surgeon):
-    surgery, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=40),
+    surgery, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=40),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
     with pytest.raises(ValidationError):
-        complication_create(
-            actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
+        record_create(
+            COMPLICATIONS, actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
             noticed_on=timezone.localdate() - timedelta(days=45),
         )
-    infection, _ = complication_create(
-        actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
+    infection, _ = record_create(
+        COMPLICATIONS, actor=surgeon, patient=patient, surgery=surgery, kind="ssi_superficial", severity="mild",
         noticed_on=timezone.localdate() - timedelta(days=30),
     )
     assert infection.is_open
@@ -139,8 +133,8 @@ def test_complication_dates_in_order(patient, surgeon):
 
 def test_surgery_blood_loss_is_bounded(patient, surgeon):
     with pytest.raises(ValidationError) as exc:
-        surgery_create(
-            actor=surgeon, patient=patient, performed_on=timezone.localdate(), region="lumbar",
+        record_create(
+            SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate(), region="lumbar",
             levels="L4-L5", procedure="fusion", estimated_blood_loss_ml=50000,
         )
     assert "estimated_blood_loss_ml" in exc.value.message_dict

@@ -12,14 +12,9 @@ from recovery.models import (
     Protocol,
     PTSession,
 )
-from recovery.record.services import (
-    appointment_complete,
-    milestone_achieve,
-    restriction_delete,
-    restriction_update,
-    surgery_create,
-    surgery_update,
-)
+from recovery.record.kinds import RESTRICTIONS, SURGERIES
+from recovery.record.services import appointment_complete, milestone_achieve
+from recovery.record.writes import record_create, record_delete, record_update
 from tests.factories import ClinicFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +26,8 @@ def default_protocol():
 
 
 def _surgery(surgeon, patient, days_from_today):
-    return surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
+    return record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
         region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
     )[0]
 
@@ -81,7 +76,7 @@ def test_moving_the_surgery_shifts_what_has_not_happened(default_protocol, patie
     old = (six_weeks.starts_at, driving.ends_on)
 
     # The date was entered wrongly: the operation was three days later.
-    surgery_update(actor=surgeon, surgery=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+    record_update(SURGERIES, actor=surgeon, record=surgery, performed_on=surgery.performed_on + timedelta(days=3))
 
     six_weeks.refresh_from_db()
     driving.refresh_from_db()
@@ -98,9 +93,9 @@ def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(default_p
     surgery = _surgery(surgeon, patient, 5)
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     lifting = ActivityRestriction.objects.get(patient=patient, activity="lifting")
-    restriction_update(actor=surgeon, restriction=lifting, limit_value=5)
+    record_update(RESTRICTIONS, actor=surgeon, record=lifting, limit_value=5)
     bathing = ActivityRestriction.objects.get(patient=patient, activity="bathing")
-    restriction_delete(actor=surgeon, restriction=bathing)
+    record_delete(RESTRICTIONS, actor=surgeon, record=bathing)
 
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     lifting.refresh_from_db()

@@ -9,7 +9,8 @@ from config.api.errors import ApplicationError
 from recovery.care.alerts import alert_acknowledge, alert_resolve, alerts_escalate_due
 from recovery.care.tasks import alert_notify, escalate_alerts
 from recovery.models import Alert, TriageRule
-from recovery.record.services import pain_log_create, surgery_create
+from recovery.record.kinds import PAIN_LOGS, SURGERIES
+from recovery.record.writes import record_create
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +75,8 @@ def test_emergency_answer_comes_first_with_the_instruction(api, patient):
 def test_neck_airway_rule_only_after_neck_surgery(api, patient, surgeon):
     check_in(api, patient, trouble_swallowing_or_breathing=True)
     assert not Alert.objects.exists()
-    surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=3),
+    record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=3),
         region="cervical", levels="C5-C6", procedure="fusion",
     )
     response = check_in(api, patient, trouble_swallowing_or_breathing=True)
@@ -104,8 +105,8 @@ def test_bad_check_ins_are_4xx_and_write_nothing(api, patient, surgeon):
 
 
 def _log(patient, intensity, when):
-    return pain_log_create(
-        actor=patient.user, patient=patient, recorded_at=when, intensity=intensity, location="back"
+    return record_create(
+        PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=when, intensity=intensity, location="back"
     )[0]
 
 

@@ -8,23 +8,25 @@ from django.utils import timezone
 
 from recovery.care.protocols import protocol_apply
 from recovery.models import Surgery
-from recovery.outcomes.services import outcome_score_create
-from recovery.preparation.services import prep_item_complete, prep_item_create
+from recovery.outcomes.kinds import OUTCOME_SCORES
+from recovery.preparation.kinds import PREP_ITEMS
+from recovery.preparation.services import prep_item_complete
+from recovery.record.kinds import (
+    APPOINTMENTS,
+    MILESTONES,
+    PAIN_LOGS,
+    PT_SESSIONS,
+    RESTRICTIONS,
+    SURGERIES,
+)
 from recovery.record.services import (
     appointment_cancel,
     appointment_complete,
-    appointment_create,
     appointment_reschedule,
     milestone_achieve,
-    milestone_create,
-    pain_log_create,
-    pt_session_create,
-    pt_session_delete,
-    restriction_create,
     restriction_lift,
-    surgery_create,
-    surgery_delete,
 )
+from recovery.record.writes import record_create, record_delete
 from reminders.models import Reminder
 from reminders.services import daily_checkins_plan_for_patient
 
@@ -44,7 +46,7 @@ def open_reminders(cause_id):
 
 def test_appointment_reminders_follow_the_appointment(patient, surgeon):
     start = timezone.now() + timedelta(days=10)
-    appointment, _ = appointment_create(actor=surgeon, patient=patient, starts_at=start, purpose="follow_up")
+    appointment, _ = record_create(APPOINTMENTS, actor=surgeon, patient=patient, starts_at=start, purpose="follow_up")
     assert [r.due_at for r in open_reminders(appointment.pk)] == [
         start - timedelta(days=7), start - timedelta(days=1), start - timedelta(hours=2)
     ] or {r.step["key"] for r in open_reminders(appointment.pk)} == {"7d", "1d", "2h"}
@@ -55,13 +57,13 @@ def test_appointment_reminders_follow_the_appointment(patient, surgeon):
 
 
 def test_completed_appointment_and_achieved_milestone_cancel_what_is_left(patient, surgeon):
-    appointment, _ = appointment_create(
-        actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=3), purpose="wound_check"
+    appointment, _ = record_create(
+        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=3), purpose="wound_check"
     )
     appointment_complete(actor=surgeon, appointment=appointment)
     assert open_reminders(appointment.pk) == []
-    milestone, _ = milestone_create(
-        actor=surgeon, patient=patient, title="Walk a mile", target_on=timezone.localdate() + timedelta(days=5)
+    milestone, _ = record_create(
+        MILESTONES, actor=surgeon, patient=patient, title="Walk a mile", target_on=timezone.localdate() + timedelta(days=5)
     )
     assert {r.step["key"] for r in open_reminders(milestone.pk)} == {"on_day", "nudge_3d"}
     milestone_achieve(actor=patient.user, milestone=milestone)
@@ -70,8 +72,8 @@ def test_completed_appointment_and_achieved_milestone_cancel_what_is_left(patien
 
 def test_restriction_end_reminder_at_nine_local_and_lifting_cancels_it(patient, surgeon):
     ends = timezone.localdate(timezone=patient.tz) + timedelta(days=20)
-    restriction, _ = restriction_create(
-        actor=surgeon, patient=patient, activity="driving", starts_on=ends - timedelta(days=30), ends_on=ends
+    restriction, _ = record_create(
+        RESTRICTIONS, actor=surgeon, patient=patient, activity="driving", starts_on=ends - timedelta(days=30), ends_on=ends
     )
     [reminder] = open_reminders(restriction.pk)
     assert reminder.due_at == datetime.combine(ends, time(9, 0), tzinfo=patient.tz)
@@ -81,17 +83,17 @@ def test_restriction_end_reminder_at_nine_local_and_lifting_cancels_it(patient, 
 
 def test_pt_session_reminder_and_delete(patient):
     when = timezone.now() + timedelta(days=2)
-    session, _ = pt_session_create(actor=patient.user, patient=patient, scheduled_for=when)
+    session, _ = record_create(PT_SESSIONS, actor=patient.user, patient=patient, scheduled_for=when)
     [reminder] = open_reminders(session.pk)
     assert reminder.due_at == when - timedelta(hours=1)
-    pt_session_delete(actor=patient.user, session=session)
+    record_delete(PT_SESSIONS, actor=patient.user, record=session)
     assert open_reminders(session.pk) == []
 
 
 def test_a_rolled_back_change_plans_nothing(patient, surgeon):
     with pytest.raises(RuntimeError), transaction.atomic():
-        appointment_create(
-            actor=surgeon, patient=patient, id="rolled-back", starts_at=timezone.now() + timedelta(days=9),
+        record_create(
+            APPOINTMENTS, actor=surgeon, patient=patient, id="rolled-back", starts_at=timezone.now() + timedelta(days=9),
             purpose="follow_up",
         )
         raise RuntimeError("the request failed after the write")
@@ -104,40 +106,40 @@ def test_logging_pain_skips_that_days_check_in(patient, time_machine):
     daily_checkins_plan_for_patient(profile=patient)
     today = Reminder.objects.filter(kind="daily_checkin", anchor_date=local_noon.date())
     assert today.filter(status="pending").exists()
-    pain_log_create(actor=patient.user, patient=patient, recorded_at=local_noon, intensity=3, location="back")
+    record_create(PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=local_noon, intensity=3, location="back")
     assert not today.filter(status="pending").exists()
 
 
 def test_outcome_questionnaires_are_planned_from_the_surgery_and_cancelled_when_done(patient, surgeon):
-    surgery, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=14),
+    surgery, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=14),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
     planned = Reminder.objects.filter(cause_type="outcome_due", status="pending")
     assert {r.cause_id.split(".")[1] for r in planned} == {"baseline", "6w", "3m", "6m", "12m", "24m"}
-    outcome_score_create(
-        actor=patient.user, patient=patient, surgery=surgery, instrument="nrs_back", timepoint="baseline",
+    record_create(
+        OUTCOME_SCORES, actor=patient.user, patient=patient, surgery=surgery, instrument="nrs_back", timepoint="baseline",
         completed_at=timezone.now(), answers={"nrs": 6},
     )
     assert not planned.filter(cause_id=f"{surgery.pk}.baseline").exists()
-    surgery_delete(actor=surgeon, surgery=Surgery.objects.get(pk=surgery.pk))
+    record_delete(SURGERIES, actor=surgeon, record=Surgery.objects.get(pk=surgery.pk))
     assert not Reminder.objects.filter(cause_type="outcome_due", status="pending").exists()
 
 
 def test_open_patient_checklist_items_are_nudged(patient, surgeon):
-    surgery, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=40),
+    surgery, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=40),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
-    item, _ = prep_item_create(
-        actor=surgeon, patient=patient, surgery=surgery, kind="stop_smoking", owner="patient",
+    item, _ = record_create(
+        PREP_ITEMS, actor=surgeon, patient=patient, surgery=surgery, kind="stop_smoking", owner="patient",
         due_on=timezone.localdate() + timedelta(days=10),
     )
     assert {r.step["key"] for r in open_reminders(item.pk)} == {"before_3d", "on_day"}
     prep_item_complete(actor=patient.user, item=item, quit_on=timezone.localdate())
     assert open_reminders(item.pk) == []
-    care_team_item, _ = prep_item_create(
-        actor=surgeon, patient=patient, surgery=surgery, kind="consent", owner="care_team",
+    care_team_item, _ = record_create(
+        PREP_ITEMS, actor=surgeon, patient=patient, surgery=surgery, kind="consent", owner="care_team",
         due_on=timezone.localdate() + timedelta(days=10),
     )
     assert open_reminders(care_team_item.pk) == []
@@ -146,8 +148,8 @@ def test_open_patient_checklist_items_are_nudged(patient, surgeon):
 def test_protocol_application_plans_reminders_for_what_it_creates(patient, surgeon):
     from recovery.models import Protocol
 
-    surgery, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=3),
+    surgery, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=3),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
     protocol_apply(actor=surgeon, protocol=Protocol.objects.get(clinic=None), surgery=surgery)

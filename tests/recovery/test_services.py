@@ -6,7 +6,15 @@ from django.utils import timezone
 
 from accounts.models import PatientClock
 from config.api.errors import ApplicationError, Conflict
-from recovery.models import ActivityRestriction, PainLog, Surgery
+from recovery.models import ActivityRestriction, PainLog, PTSession, Surgery
+from recovery.record.kinds import (
+    APPOINTMENTS,
+    MILESTONES,
+    PAIN_LOGS,
+    PT_SESSIONS,
+    RESTRICTIONS,
+    SURGERIES,
+)
 from recovery.record.selectors import (
     current_surgeries,
     current_surgery,
@@ -16,28 +24,19 @@ from recovery.record.selectors import (
 from recovery.record.services import (
     appointment_cancel,
     appointment_complete,
-    appointment_create,
     appointment_reschedule,
     milestone_achieve,
-    milestone_create,
-    milestone_update,
-    pain_log_create,
-    pain_log_delete,
-    pain_log_update,
-    pt_session_create,
-    restriction_create,
     restriction_lift,
-    surgery_create,
-    surgery_update,
 )
-from tests.factories import StaffFactory
+from recovery.record.writes import record_create, record_delete, record_update
+from tests.factories import StaffFactory, make_record
 
 pytestmark = pytest.mark.django_db
 
 
 def log(patient, actor=None, **values):
     values = {"recorded_at": timezone.now(), "intensity": 5, "location": "back", **values}
-    return pain_log_create(actor=actor or patient.user, patient=patient, **values)
+    return record_create(PAIN_LOGS, actor=actor or patient.user, patient=patient, **values)
 
 
 def test_pain_log_create_stamps_the_patient_clock(patient):
@@ -95,8 +94,8 @@ def test_invalid_id_is_refused(patient):
 
 def test_patient_cannot_write_care_team_records(patient):
     with pytest.raises(ApplicationError) as exc:
-        restriction_create(
-            actor=patient.user, patient=patient, activity="lifting", starts_on=timezone.localdate()
+        record_create(
+            RESTRICTIONS, actor=patient.user, patient=patient, activity="lifting", starts_on=timezone.localdate()
         )
     assert exc.value.status_code == 403
     assert ActivityRestriction.all_objects.count() == 0
@@ -111,29 +110,29 @@ def test_patient_cannot_write_for_another_patient(patient, other_patient):
 def test_clinician_cannot_change_the_patients_own_pain_log(patient, surgeon):
     record, _ = log(patient)
     with pytest.raises(ApplicationError) as exc:
-        pain_log_update(actor=surgeon, pain_log=record, intensity=2)
+        record_update(PAIN_LOGS, actor=surgeon, record=record, intensity=2)
     assert exc.value.status_code == 403
     with pytest.raises(ApplicationError):
-        pain_log_delete(actor=surgeon, pain_log=record)
+        record_delete(PAIN_LOGS, actor=surgeon, record=record)
 
 
 def test_clinician_off_the_team_cannot_write(patient, clinic):
     outsider = StaffFactory(clinic=clinic, role="surgeon")
     with pytest.raises(ApplicationError) as exc:
-        restriction_create(actor=outsider, patient=patient, activity="lifting", starts_on=timezone.localdate())
+        record_create(RESTRICTIONS, actor=outsider, patient=patient, activity="lifting", starts_on=timezone.localdate())
     assert exc.value.status_code == 403
 
 
 def test_clinic_admin_of_another_clinic_cannot_write(patient):
     admin = StaffFactory(role="clinic_admin")
     with pytest.raises(ApplicationError):
-        restriction_create(actor=admin, patient=patient, activity="lifting", starts_on=timezone.localdate())
+        record_create(RESTRICTIONS, actor=admin, patient=patient, activity="lifting", starts_on=timezone.localdate())
 
 
 def test_delete_is_a_tombstone(patient):
     record, _ = log(patient)
     version = record.sync_version
-    pain_log_delete(actor=patient.user, pain_log=record)
+    record_delete(PAIN_LOGS, actor=patient.user, record=record)
     assert not PainLog.objects.filter(pk=record.pk).exists()
     tomb = PainLog.all_objects.get(pk=record.pk)
     assert tomb.deleted_at is not None and tomb.sync_version > version
@@ -142,25 +141,27 @@ def test_delete_is_a_tombstone(patient):
 
 
 def test_patient_may_mark_a_care_team_milestone_achieved_but_not_edit_it(patient, surgeon):
-    milestone, _ = milestone_create(
-        actor=surgeon, patient=patient, title="Walk 1 km", kind="walk_unaided", target_on=timezone.localdate()
+    milestone, _ = record_create(
+        MILESTONES, actor=surgeon, patient=patient, title="Walk 1 km", kind="walk_unaided", target_on=timezone.localdate()
     )
     milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=timezone.localdate())
     milestone.refresh_from_db()
     assert milestone.achieved_on == timezone.localdate()
     with pytest.raises(ApplicationError):
-        milestone_update(actor=patient.user, milestone=milestone, title="Walk 100 m")
+        record_update(MILESTONES, actor=patient.user, record=milestone, title="Walk 100 m")
 
 
 def test_restriction_dates_and_status(patient, surgeon):
     today = timezone.localdate()
     with pytest.raises(ValidationError) as exc:
-        restriction_create(
-            actor=surgeon, patient=patient, activity="lifting", starts_on=today, ends_on=today - timedelta(days=1)
+        record_create(
+            RESTRICTIONS, actor=surgeon, patient=patient, activity="lifting", starts_on=today, ends_on=today - timedelta(days=1)
         )
-    assert "__all__" in exc.value.message_dict or "ends_on" in str(exc.value)
-    restriction, _ = restriction_create(
-        actor=surgeon, patient=patient, activity="lifting", limit_value=10, limit_unit="lb",
+    # The database's rule (restriction_end_after_start), checked by full_clean().
+    assert list(exc.value.message_dict) == ["__all__"]
+    assert "restriction_end_after_start" in exc.value.message_dict["__all__"][0]
+    restriction, _ = record_create(
+        RESTRICTIONS, actor=surgeon, patient=patient, activity="lifting", limit_value=10, limit_unit="lb",
         starts_on=today - timedelta(days=3), ends_on=today + timedelta(days=30),
     )
     assert restriction_status(restriction, on=today) == "active"
@@ -175,28 +176,28 @@ def test_restriction_dates_and_status(patient, surgeon):
 
 def test_surgery_revision_rules_and_post_op_day(patient, surgeon, other_patient):
     today = timezone.localdate()
-    primary, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=today - timedelta(days=700), region="lumbar",
+    primary, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=today - timedelta(days=700), region="lumbar",
         levels="L4-L5", procedure="fusion",
     )
     with pytest.raises(ValidationError):
-        surgery_create(
-            actor=surgeon, patient=patient, performed_on=today, region="lumbar", levels="L4-L5",
+        record_create(
+            SURGERIES, actor=surgeon, patient=patient, performed_on=today, region="lumbar", levels="L4-L5",
             procedure="fusion", revision_reasons=["pseudarthrosis"],
         )
-    revision, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=today - timedelta(days=10), region="lumbar",
+    revision, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=today - timedelta(days=10), region="lumbar",
         levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
         prior_surgery=primary,
     )
     assert post_op_day(patient=patient, on=today) == 10
     other_surgeon = other_patient.surgeon
-    foreign, _ = surgery_create(
-        actor=other_surgeon, patient=other_patient, performed_on=today - timedelta(days=900),
+    foreign, _ = record_create(
+        SURGERIES, actor=other_surgeon, patient=other_patient, performed_on=today - timedelta(days=900),
         region="lumbar", levels="L5-S1", procedure="fusion",
     )
     with pytest.raises(ValidationError) as exc:
-        surgery_update(actor=surgeon, surgery=revision, prior_surgery=foreign)
+        record_update(SURGERIES, actor=surgeon, record=revision, prior_surgery=foreign)
     assert "prior_surgery" in exc.value.message_dict
     assert Surgery.objects.get(pk=revision.pk).prior_surgery_id == primary.pk
 
@@ -206,8 +207,8 @@ def test_current_surgery_is_the_latest_revision_else_the_latest_and_the_same_in_
 
     def surgery(who, days_ago, **values):
         actor = surgeon if who == patient else who.surgeon
-        record, _ = surgery_create(
-            actor=actor, patient=who, performed_on=today - timedelta(days=days_ago), region="lumbar",
+        record, _ = record_create(
+            SURGERIES, actor=actor, patient=who, performed_on=today - timedelta(days=days_ago), region="lumbar",
             levels="L4-L5", procedure="fusion", **values,
         )
         return record
@@ -225,8 +226,8 @@ def test_current_surgery_is_the_latest_revision_else_the_latest_and_the_same_in_
 
 def test_appointment_reschedule_and_state_rules(patient, surgeon):
     start = timezone.now() + timedelta(days=14)
-    appointment, _ = appointment_create(
-        actor=surgeon, patient=patient, starts_at=start, ends_at=start + timedelta(minutes=30),
+    appointment, _ = record_create(
+        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=start, ends_at=start + timedelta(minutes=30),
         purpose="wound_check",
     )
     moved = appointment_reschedule(actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=1))
@@ -239,14 +240,39 @@ def test_appointment_reschedule_and_state_rules(patient, surgeon):
 
 def test_pt_session_exercises_are_validated(patient):
     with pytest.raises(ValidationError) as exc:
-        pt_session_create(
-            actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
+        record_create(
+            PT_SESSIONS, actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
             exercises=[{"name": "bridges", "sets": "three"}],
         )
     assert "exercises" in exc.value.message_dict
-    session, _ = pt_session_create(
-        actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
+    session, _ = record_create(
+        PT_SESSIONS, actor=patient.user, patient=patient, performed_at=timezone.now(), status="completed",
         exercises=[{"name": "bridges", "sets": 3, "reps": 10}, {"name": "walk", "minutes": 20}],
         pain_before=4, pain_after=3,
     )
     assert session.exercises[1]["minutes"] == 20
+
+
+def test_pt_session_complete_takes_only_the_session_report(patient):
+    """Fields left out keep their values, ``None`` clears one, and nothing else can be changed
+    through it (a typed signature: before, any field was passed on to the write path)."""
+    from recovery.record.services import pt_session_complete
+
+    session = make_record(
+        "pt_sessions", patient, patient.user, pain_before=6, notes="Knees sore.",
+        scheduled_for=timezone.now() - timedelta(hours=3),
+    )
+    done = pt_session_complete(
+        actor=patient.user, session=session, performed_at=timezone.now(), pain_after=3, pain_before=None
+    )
+    fresh = PTSession.objects.get(pk=session.pk)
+    assert (fresh.status, fresh.pain_after, fresh.pain_before, fresh.notes) == (
+        "completed", 3, None, "Knees sore.",
+    )
+    assert done.sync_version == fresh.sync_version
+    with pytest.raises(TypeError):
+        pt_session_complete(
+            actor=patient.user, session=fresh, performed_at=timezone.now(),
+            scheduled_for=timezone.now(),
+        )
+    assert PTSession.objects.get(pk=session.pk).scheduled_for == fresh.scheduled_for

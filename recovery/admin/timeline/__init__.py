@@ -120,7 +120,9 @@ class TimelineHeader:
         return [_label(r) for r in self.surgery.revision_reasons] if self.surgery else []
 
     @property
-    def alerts(self) -> int:
+    def overdue_count(self) -> int:
+        """How many appointments, milestones and PT sessions are overdue (alerts are counted
+        apart, in the care summary)."""
         return (
             len(self.overdue_appointments)
             + len(self.overdue_milestones)

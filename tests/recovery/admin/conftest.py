@@ -2,9 +2,7 @@
 
 import pytest
 
-from tests.factories import ClinicFactory, PatientFactory, StaffFactory
-
-from .history import build_record
+from tests.factories import ClinicFactory, PatientFactory, StaffFactory, build_record
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import json
 import pytest
 
 from accounts.models import PatientProfile
-
-from .history import build_record
+from tests.factories import build_record
 
 pytestmark = pytest.mark.django_db
 

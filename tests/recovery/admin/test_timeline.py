@@ -11,10 +11,9 @@ from django.utils import timezone
 from accounts.models import PHIAccess
 from recovery.admin.timeline import timeline_for_patient, timeline_header
 from recovery.admin.timeline.events import pain_daily_stats, pain_trend
-from recovery.record.services import pain_log_create, surgery_create
-from tests.factories import PatientFactory
-
-from .history import bulk_history
+from recovery.record.kinds import PAIN_LOGS, SURGERIES
+from recovery.record.writes import record_create
+from tests.factories import PatientFactory, bulk_history
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +39,8 @@ def test_header_shows_the_recovery_at_a_glance(client, surgeon, patient, record)
     header = html[html.index('id="timeline-header"') : html.index('id="timeline-filters"')]
     assert patient.user.full_name in header
     assert f"{patient.age_on(timezone.localdate(timezone=patient.tz))} years" in header
-    assert "Revision Hardware_Revision L4-L5-S1" in header or "L4-L5-S1" in header
+    performed_on = record["surgery"].performed_on.isoformat()
+    assert f"Revision Hardware Revision L4-L5-S1 (lumbar) on {performed_on}" in header
     assert "pseudarthrosis, hardware complication" in header
     assert "Prior surgery: fusion L4-L5" in header
     assert "Post-op day <strong>30</strong>" in header
@@ -50,15 +50,16 @@ def test_header_shows_the_recovery_at_a_glance(client, surgeon, patient, record)
     assert "Follow Up on" in header
     # Overdue: the appointment 20 days ago still scheduled, the milestone past target, the
     # planned PT session yesterday.
-    assert "Open alerts and overdue items (3)" in header
+    assert "Overdue items (3)" in header
+    assert timeline_header(patient=patient).overdue_count == 3
     assert 'Milestone "Off opioids" past its target' in header
 
 
 def test_header_selector_in_the_patients_zone(patient, surgeon):
     # 03:30 UTC is still the previous day in New York.
     now = timezone.datetime(2026, 3, 10, 3, 30, tzinfo=UTC)
-    surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.datetime(2026, 3, 1).date(),
+    record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.datetime(2026, 3, 1).date(),
         region="lumbar", levels="L5-S1", procedure="fusion",
     )
     header = timeline_header(patient=patient, now=now)
@@ -90,8 +91,8 @@ def test_daily_stats_are_per_local_day_and_location(patient):
     day = timezone.datetime(2026, 6, 1).date()
     for hour, intensity, location in ((1, 2, "back"), (22, 6, "back"), (23, 5, "leg")):
         when = timezone.datetime(2026, 6, 1, hour, tzinfo=tz)
-        pain_log_create(
-            actor=patient.user, patient=patient, recorded_at=when, intensity=intensity,
+        record_create(
+            PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=when, intensity=intensity,
             location=location,
         )
     # 23:00 in New York on June 1 is June 2 in UTC: still June 1 for the patient.

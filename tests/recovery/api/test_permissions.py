@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from recovery.api.kinds import API_KINDS
 from tests.conftest import client_for
+from tests.factories import make_record
 
-from .conftest import make_record, valid_values
+from .conftest import valid_values
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from recovery.api.kinds import API_KINDS
-
-from .conftest import make_record
+from tests.factories import make_record
 
 pytestmark = pytest.mark.django_db
 

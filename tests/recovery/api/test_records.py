@@ -10,9 +10,9 @@ from django.utils import timezone
 from accounts.models import PatientClock, PHIAccess
 from recovery.api.kinds import API_KINDS, Wire
 from recovery.models import ActivityRestriction, Appointment, HospitalStay, PainLog, Surgery
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, make_record
 
-from .conftest import make_record, valid_values
+from .conftest import valid_values
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +299,10 @@ def test_lift_a_restriction(api, patient, surgeon):
 
 
 def test_appointment_state_actions(api, patient, surgeon):
-    appointment = make_record("appointments", patient, surgeon)
+    starts_at = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    appointment = make_record(
+        "appointments", patient, surgeon, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20)
+    )
     length = appointment.ends_at - appointment.starts_at
     client = api(surgeon)
     new_start = (appointment.starts_at + timedelta(days=2)).isoformat()

@@ -17,7 +17,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from recovery.models import PainLog
-from recovery.record.services import pain_log_create, pain_log_delete, pain_log_update
+from recovery.record.kinds import PAIN_LOGS
+from recovery.record.writes import record_create, record_delete, record_update
 from recovery.sync.selectors import sync_pull
 from recovery.sync.tables import EPOCH, ONE_MS, SYNC_TABLES
 
@@ -36,13 +37,13 @@ def _writer(patient, seed, errors):
                 action = rng.random()
                 if mine and action < 0.25:
                     log = PainLog.objects.get(pk=mine.pop(rng.randrange(len(mine))))
-                    pain_log_delete(actor=patient.user, pain_log=log)
+                    record_delete(PAIN_LOGS, actor=patient.user, record=log)
                 elif mine and action < 0.6:
                     log = PainLog.objects.get(pk=rng.choice(mine))
-                    pain_log_update(actor=patient.user, pain_log=log, intensity=rng.randrange(11))
+                    record_update(PAIN_LOGS, actor=patient.user, record=log, intensity=rng.randrange(11))
                 else:
-                    log, _ = pain_log_create(
-                        actor=patient.user,
+                    log, _ = record_create(
+                        PAIN_LOGS, actor=patient.user,
                         patient=patient,
                         id=f"w{seed}-{n}",
                         recorded_at=timezone.now() - timedelta(minutes=n),

@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from accounts.models import PatientClock
 from recovery.models import ActivityRestriction, Appointment, Milestone, PainLog, PTSession
-from recovery.record.services import pain_log_delete, pain_log_update
+from recovery.record.kinds import PAIN_LOGS
+from recovery.record.writes import record_delete, record_update
+from tests import factories as f
 
-from . import factories as f
 from .helpers import PUSH, changes, ids, now_ms, pain_raw, pull, push
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +87,7 @@ def test_conflict_fails_the_whole_push(api, patient):
     mine = f.pain_log(patient)
     client = api(patient.user)
     since = synced(client)
-    pain_log_update(actor=patient.user, pain_log=mine, intensity=2)  # another device
+    record_update(PAIN_LOGS, actor=patient.user, record=mine, intensity=2)  # another device
     response = push(
         client,
         changes(pain_logs={"created": [pain_raw("new1")], "updated": [pain_raw(mine.id, intensity=9)]}),
@@ -108,7 +109,7 @@ def test_deleting_a_record_changed_since_the_pull_is_a_conflict(api, patient):
     mine = f.pain_log(patient)
     client = api(patient.user)
     since = synced(client)
-    pain_log_update(actor=patient.user, pain_log=mine, notes="edited elsewhere")
+    record_update(PAIN_LOGS, actor=patient.user, record=mine, notes="edited elsewhere")
     response = push(client, changes(pain_logs={"deleted": [mine.id]}), since)
     assert response.status_code == 409
     assert PainLog.objects.filter(pk=mine.id).exists()
@@ -116,7 +117,7 @@ def test_deleting_a_record_changed_since_the_pull_is_a_conflict(api, patient):
 
 def test_updating_a_deleted_record_is_a_conflict(api, patient):
     gone = f.pain_log(patient)
-    pain_log_delete(actor=patient.user, pain_log=gone)
+    record_delete(PAIN_LOGS, actor=patient.user, record=gone)
     client = api(patient.user)
     since = synced(client)
     response = push(client, changes(pain_logs={"updated": [pain_raw(gone.id)]}), since)

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from recovery.models import Alert, CheckIn, OutcomeScore, PrepItem
-from recovery.preparation.services import complication_create, prep_item_create
-from recovery.record.services import surgery_create
+from recovery.preparation.kinds import COMPLICATIONS, PREP_ITEMS
+from recovery.record.kinds import SURGERIES
+from recovery.record.writes import record_create
 from reminders.services import notification_create
 
 from .helpers import changes, now_ms, pull, push
@@ -21,8 +22,8 @@ def synced(client, version=3):
 
 
 def test_version_3_pull_has_the_new_tables_and_version_2_does_not(api, patient, surgeon):
-    complication_create(
-        actor=surgeon, patient=patient, id="c1", kind="dural_tear", noticed_on=timezone.localdate(), severity="mild"
+    record_create(
+        COMPLICATIONS, actor=surgeon, patient=patient, id="c1", kind="dural_tear", noticed_on=timezone.localdate(), severity="mild"
     )
     v3 = pull(api(patient.user), schema_version=3).json()["changes"]
     assert {"outcome_scores", "prep_items", "imaging_studies", "complications", "check_ins", "notifications"} <= set(v3)
@@ -56,13 +57,13 @@ def test_outcome_score_is_scored_by_the_server(api, patient):
 
 
 def test_patient_completes_their_checklist_item_through_sync_but_not_the_care_teams(api, patient, surgeon):
-    surgery, _ = surgery_create(
-        actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
+    surgery, _ = record_create(
+        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=30),
         region="lumbar", levels="L4-L5", procedure="fusion",
     )
     for pid, owner in (("p-own", "patient"), ("p-team", "care_team")):
-        prep_item_create(
-            actor=surgeon, patient=patient, id=pid, surgery=surgery, kind="stop_smoking" if owner == "patient" else "consent",
+        record_create(
+            PREP_ITEMS, actor=surgeon, patient=patient, id=pid, surgery=surgery, kind="stop_smoking" if owner == "patient" else "consent",
             owner=owner, due_on=timezone.localdate() + timedelta(days=10),
         )
     client = api(patient.user)

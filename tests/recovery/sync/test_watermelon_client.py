@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.tokens import tokens_for
 from recovery.models import ActivityRestriction, Milestone, PainLog
+from tests import factories as f
 
-from . import factories as f
 from .helpers import now_ms
 from .node_client import Device, NodeClient
 
@@ -138,7 +138,7 @@ def test_6_lost_push_response_creates_no_duplicate(phones):
 
 def clinician_edits_restriction(surgeon, restriction, **values):
     """The care team's edit, made in the admin: the surgeon posts the restriction's change form
-    (which saves through ``restriction_update``)."""
+    (which saves through ``record_update``)."""
     from django.test import Client
 
     client = Client()
