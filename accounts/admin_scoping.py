@@ -12,8 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
-from .models import CLINICIAN_ROLES
-from .roles import is_clinic_admin, is_staff_member, role_of
+from .roles import is_clinic_admin, is_clinician, is_staff_member
 from .selectors import patients_for, staff_for
 from .two_factor import AdminLoginForm, confirmed_device_for, enrol_view, second_factor_satisfied
 
@@ -124,7 +123,7 @@ class ScopedAdmin(admin.ModelAdmin):
         user = request.user
         if is_clinic_admin(user):
             return True
-        return self.clinician_can_write and role_of(user) in CLINICIAN_ROLES and is_staff_member(user)
+        return self.clinician_can_write and is_clinician(user)
 
     def has_module_permission(self, request):
         return self._may_read(request)

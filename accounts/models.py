@@ -113,11 +113,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def is_clinician(self) -> bool:
+        """The role alone. Whether the user acts as staff (active, ``is_staff``): ``accounts.roles``."""
         return self.role in CLINICIAN_ROLES
-
-    @property
-    def is_clinic_admin(self) -> bool:
-        return self.role == Role.CLINIC_ADMIN
 
     def clean(self):
         super().clean()

@@ -1,6 +1,25 @@
-"""Who a signed-in user is to the admin: their role, staff membership, clinic admin."""
+"""Who a signed-in user is: their role, staff membership, clinic admin, and whose care team they
+are on. Every permission decision about staff (admin, API, write path, alerts) asks these
+functions; nothing else restates them.
 
-from .models import Role
+The rules:
+
+- A **staff member** is authenticated, active and ``is_staff``, and a superuser or not a
+  patient. Every staff power below needs this first: a clinician or clinic admin whose
+  ``is_staff`` is off (access withdrawn) has none of them, in the admin or the API; so has a
+  superuser whose ``is_staff`` is off.
+- A **clinic admin** is a staff member who is a superuser or has the clinic-admin role.
+- The **care team of a patient** (who may see and write the patient's record): a staff
+  superuser; a clinic admin of the patient's clinic; a clinician (surgeon, nurse, PT) of the
+  patient's clinic with a care-team membership for the patient.
+
+``care_team_scope(user)`` is that last rule once; ``accounts.selectors.patients_for`` applies it
+to a queryset and ``is_care_team_member`` to one loaded patient.
+"""
+
+from dataclasses import dataclass
+
+from .models import CLINICIAN_ROLES, CareTeamMembership, Role
 
 
 def role_of(user) -> str | None:
@@ -9,7 +28,7 @@ def role_of(user) -> str | None:
 
 
 def is_staff_member(user) -> bool:
-    return (
+    return bool(
         user.is_authenticated
         and user.is_active
         and user.is_staff
@@ -19,3 +38,62 @@ def is_staff_member(user) -> bool:
 
 def is_clinic_admin(user) -> bool:
     return is_staff_member(user) and (user.is_superuser or role_of(user) == Role.CLINIC_ADMIN)
+
+
+def is_clinician(user) -> bool:
+    """A staff member with a clinician role (surgeon, nurse, PT)."""
+    return is_staff_member(user) and role_of(user) in CLINICIAN_ROLES
+
+
+@dataclass(frozen=True)
+class CareTeamScope:
+    """The patients a staff member's care-team powers cover: every patient (``everyone``), or
+    those of ``clinic_id``, and of those only the patients on ``clinician_id``'s care team when
+    that is set."""
+
+    everyone: bool = False
+    clinic_id: int | None = None
+    clinician_id: int | None = None
+
+    def filter(self, patients):
+        """``patients`` (a PatientProfile queryset) narrowed to this scope."""
+        if self.everyone:
+            return patients
+        if self.clinician_id is not None:
+            return patients.filter(clinic_id=self.clinic_id, memberships__clinician_id=self.clinician_id)
+        return patients.filter(clinic_id=self.clinic_id)
+
+    def covers(self, patient) -> bool:
+        """Whether one loaded ``PatientProfile`` is in scope: asks the database only for a
+        clinician's membership."""
+        if self.everyone:
+            return True
+        if patient.clinic_id != self.clinic_id:
+            return False
+        if self.clinician_id is None:
+            return True
+        return CareTeamMembership.objects.filter(
+            patient_id=patient.pk, clinician_id=self.clinician_id
+        ).exists()
+
+
+def care_team_scope(user) -> CareTeamScope | None:
+    """The patients whose care team ``user`` is on, or None when they are on none (not a staff
+    member, no clinic, or a role without patients)."""
+    if not is_staff_member(user):
+        return None
+    if user.is_superuser:
+        return CareTeamScope(everyone=True)
+    if not user.clinic_id:
+        return None
+    if role_of(user) == Role.CLINIC_ADMIN:
+        return CareTeamScope(clinic_id=user.clinic_id)
+    if role_of(user) in CLINICIAN_ROLES:
+        return CareTeamScope(clinic_id=user.clinic_id, clinician_id=user.pk)
+    return None
+
+
+def is_care_team_member(user, patient) -> bool:
+    """May staff member ``user`` see and write ``patient``'s record (a PatientProfile)?"""
+    scope = care_team_scope(user)
+    return scope is not None and scope.covers(patient)

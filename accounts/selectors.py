@@ -3,21 +3,20 @@
 from django.db.models import QuerySet
 
 from .models import PatientProfile, Role, User
+from .roles import care_team_scope, is_staff_member, role_of
 
 
 def patients_for(user: User) -> QuerySet[PatientProfile]:
-    """The patients ``user`` may see: themselves, their care-team patients or their clinic's."""
+    """The patients ``user`` may see: a patient themselves; staff the patients whose care team
+    they are on (``accounts.roles.care_team_scope``: one rule with ``is_care_team_member``)."""
     qs = PatientProfile.objects.all()
     if not user.is_authenticated or not user.is_active:
         return qs.none()
-    if user.is_superuser:
-        return qs
-    if user.role == Role.PATIENT:
+    scope = care_team_scope(user)
+    if scope is not None:
+        return scope.filter(qs)
+    if role_of(user) == Role.PATIENT and not user.is_superuser:
         return qs.filter(user=user)
-    if user.role == Role.CLINIC_ADMIN:
-        return qs.filter(clinic_id=user.clinic_id) if user.clinic_id else qs.none()
-    if user.is_clinician and user.clinic_id:
-        return qs.filter(clinic_id=user.clinic_id, memberships__clinician=user)
     return qs.none()
 
 
@@ -39,9 +38,11 @@ def patient_ids_for(user: User) -> QuerySet:
 def staff_for(user: User) -> QuerySet[User]:
     """Clinicians and clinic admins ``user`` may see in pickers and lists."""
     qs = User.objects.exclude(role=Role.PATIENT)
+    if not is_staff_member(user):
+        return qs.none()
     if user.is_superuser:
         return qs
-    if user.clinic_id and user.role != Role.PATIENT:
+    if user.clinic_id:
         return qs.filter(clinic_id=user.clinic_id)
     return qs.none()
 

@@ -45,10 +45,40 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off in production mode")
 
 # A development-only key: production has no default (checked above).
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY", default="dev-only-insecure-key-never-use-in-production-0123456789"
-)
+DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production-0123456789"  # noqa: S105 - refused in production
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+
+def weak_secret_key(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions and tokens, or None: shorter than 50 characters
+    (Django's deploy check, security.W009), fewer than 10 different characters (W009 asks 5; any
+    random key of 50 or more characters has far more), Django's ``django-insecure`` prefix or
+    the development key."""
+    if key == DEV_SECRET_KEY or "dev-only-insecure-key" in key:
+        return "is the development key"
+    if key.startswith("django-insecure"):
+        return "starts with 'django-insecure' (a key startproject generated for development)"
+    if len(key) < 50:
+        return f"is {len(key)} characters long; use at least 50"
+    if len(set(key)) < 10:
+        return f"has {len(set(key))} different characters; use a random key"
+    return None
+
+
+if PRODUCTION:
+    for _name in ("DJANGO_SECRET_KEY", "JWT_SIGNING_KEY"):  # the second defaults to the first
+        _why = weak_secret_key(env.str(_name, default=SECRET_KEY))
+        if _why:
+            raise ImproperlyConfigured(
+                f"{_name} {_why}. Production mode needs a long random key, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+            )
+    if any("*" in host for host in ALLOWED_HOSTS):
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS must name the hosts in production mode, not a wildcard: "
+            + ",".join(ALLOWED_HOSTS)
+        )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -176,8 +206,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0) or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client's address (lockout and rate limits): the socket's unless reverse proxies are
+# declared; behind N proxies the N-th address from the right of X-Forwarded-For
+# (accounts/client_address.py). Never "trust whatever the client sent".
+REALIGN_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+if REALIGN_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("AXES_PROXY_COUNT must be 0 (no proxy) or the number of reverse proxies")
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_ip"
 
 # django-otp: TOTP devices for two-factor sign-in to the admin (accounts/two_factor.py).
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Realign")
@@ -200,7 +235,9 @@ REST_FRAMEWORK = {
         "activation": env.str("THROTTLE_ACTIVATION", default="10/min"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/min"),
     },
-    "NUM_PROXIES": env.int("AXES_PROXY_COUNT", default=0) or None,
+    # An int, never None: None makes DRF's throttles key on the client's own X-Forwarded-For.
+    # 0 is REMOTE_ADDR; N picks the entry accounts.client_address.client_ip picks.
+    "NUM_PROXIES": REALIGN_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }

@@ -5,7 +5,7 @@ by hand: the actions call the services."""
 from django.contrib import admin, messages
 
 from accounts.admin_scoping import ScopedAdmin
-from accounts.models import Role
+from accounts.roles import is_clinic_admin
 
 from . import services
 from .models import Device, Notification, Reminder, ReminderPlan
@@ -91,8 +91,7 @@ class ReminderPlanAdmin(admin.ModelAdmin):
     list_display = ["clinic", "kind", "steps", "updated_at"]
 
     def _is_clinic_admin(self, request):
-        user = request.user
-        return user.is_active and (user.is_superuser or user.role == Role.CLINIC_ADMIN)
+        return is_clinic_admin(request.user)
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)

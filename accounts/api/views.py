@@ -12,16 +12,25 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from config.api.errors import ApplicationError
 
 from .. import services
+from ..client_address import client_ip
 from ..settings_hooks import patient_settings_changed
 from ..tokens import refresh_rotate, tokens_for
 from ..two_factor import api_second_factor_check
 from . import serializers as s
 
 
+class AddressThrottle(ScopedRateThrottle):
+    """Per-scope rate limit keyed on the client's address as the lockout sees it
+    (``accounts.client_address.client_ip``: the socket's unless proxies are configured)."""
+
+    def get_ident(self, request):
+        return client_ip(request) or ""
+
+
 class _Throttled(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [AddressThrottle]
 
 
 class TokenObtainView(_Throttled):
@@ -125,7 +134,7 @@ class PasswordResetConfirmView(_Throttled):
 
 
 class PasswordChangeView(APIView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [AddressThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(request=s.PasswordChangeInput, responses={200: s.TokenPairOutput})

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from accounts.admin_scoping import ScopedAdmin
-from accounts.models import CLINICIAN_ROLES, Role
-from accounts.roles import is_clinic_admin, role_of
+from accounts.models import Role
+from accounts.roles import is_clinic_admin, is_clinician
 from accounts.selectors import patients_for
 from config.api.errors import ApplicationError
 from recovery.record.admin import ClinicDataAdmin, PatientFilter, RecordAdmin, refusal_text
@@ -149,7 +149,7 @@ class ProtocolApplicationAdmin(ScopedAdmin):
         self.message_user(request, f"{created} records created from {obj.protocol}.", messages.SUCCESS)
 
     def _may_write(self, request) -> bool:
-        return is_clinic_admin(request.user) or role_of(request.user) in CLINICIAN_ROLES
+        return is_clinic_admin(request.user) or is_clinician(request.user)
 
 
 @admin.register(TriageRule)

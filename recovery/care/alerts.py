@@ -19,7 +19,8 @@ from django.db.models import Avg, Q
 from django.utils import timezone
 from rest_framework import status
 
-from accounts.models import CLINICIAN_ROLES, Role, User
+from accounts.models import User
+from accounts.roles import is_care_team_member
 from config.api.errors import ApplicationError
 from recovery.record.models import (
     PainLog,
@@ -148,12 +149,7 @@ def triage_pain_log(*, pain_log: PainLog) -> Triage:
 
 
 def _care_team_member(actor: User, alert: Alert) -> None:
-    patient = alert.patient
-    allowed = actor.is_superuser or (
-        actor.clinic_id == patient.clinic_id
-        and (actor.role == Role.CLINIC_ADMIN or (actor.role in CLINICIAN_ROLES and patient.memberships.filter(clinician=actor).exists()))
-    )
-    if not allowed:
+    if not is_care_team_member(actor, alert.patient):
         raise ApplicationError(
             "Only the patient's care team acts on alerts.", code="permission_denied",
             status_code=status.HTTP_403_FORBIDDEN,

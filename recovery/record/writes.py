@@ -15,7 +15,8 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from accounts.models import CLINICIAN_ROLES, PatientProfile, Role, User
+from accounts.models import PatientProfile, Role, User
+from accounts.roles import is_care_team_member
 from accounts.services import patient_clock_tick
 from config.api.errors import ApplicationError, Conflict
 
@@ -114,16 +115,6 @@ def forbidden(detail: str) -> ApplicationError:
     return ApplicationError(detail, code="permission_denied", status_code=status.HTTP_403_FORBIDDEN)
 
 
-def _is_care_team_writer(actor: User, patient: PatientProfile) -> bool:
-    if actor.is_superuser:
-        return True
-    if actor.clinic_id != patient.clinic_id:
-        return False
-    if actor.role == Role.CLINIC_ADMIN:
-        return True
-    return actor.role in CLINICIAN_ROLES and patient.memberships.filter(clinician=actor).exists()
-
-
 def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None:
     if actor.role == Role.PATIENT:
         if patient.user_id != actor.pk:
@@ -131,7 +122,7 @@ def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None
         if not spec.patient_may_create:
             raise forbidden(f"Only the care team writes {spec.table}.")
         return
-    if not _is_care_team_writer(actor, patient):
+    if not is_care_team_member(actor, patient):
         raise forbidden("Only the patient's care team writes this record.")
 
 
@@ -155,7 +146,7 @@ def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, values=N
         if values and set(values) <= spec.patient_fields_on_any_row:
             return
         raise forbidden(f"This {spec.model._meta.verbose_name} was set by the care team.")
-    if not _is_care_team_writer(actor, patient):
+    if not is_care_team_member(actor, patient):
         raise forbidden("Only the patient's care team writes this record.")
     if not spec.clinician_may_change(record):
         raise forbidden(f"This {spec.model._meta.verbose_name} is the patient's own entry.")

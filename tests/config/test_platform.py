@@ -127,6 +127,42 @@ def test_production_refuses_to_start_without_secrets(missing, tmp_path):
     assert missing in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DJANGO_SECRET_KEY", "change-me-to-a-long-random-string", "is 33 characters long"),
+        ("DJANGO_SECRET_KEY", "ab" * 40, "has 2 different characters"),
+        ("DJANGO_SECRET_KEY", "django-insecure-" + "k3$x9!q@z7#m2&w5*r8^t1%y4(u6)p0_a" * 2, "django-insecure"),
+        ("DJANGO_SECRET_KEY", "dev-only-insecure-key-never-use-in-production-0123456789", "development key"),
+        ("JWT_SIGNING_KEY", "short-jwt-key", "JWT_SIGNING_KEY is 13 characters long"),
+        ("ALLOWED_HOSTS", "*", "ALLOWED_HOSTS must name the hosts"),
+        ("ALLOWED_HOSTS", "api.example.com,*", "ALLOWED_HOSTS must name the hosts"),
+    ],
+)
+def test_production_refuses_a_weak_key_or_a_wildcard_host(variable, value, message, tmp_path):
+    env = {**PRODUCTION_ENV, variable: value, "REALIGN_VAR_DIR": str(tmp_path)}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr, result.stderr[-2000:]
+    if variable != "ALLOWED_HOSTS":
+        assert value not in result.stderr  # the key itself is never printed
+
+
+def test_production_loads_with_a_random_key_and_named_hosts(tmp_path):
+    import secrets
+
+    env = {
+        **PRODUCTION_ENV,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "api.example.com,.example.org",
+        "REALIGN_VAR_DIR": str(tmp_path),
+    }
+    result = _manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
 def test_seed_demo_refuses_production(tmp_path):
     result = _manage("seed_demo", env={**PRODUCTION_ENV, "REALIGN_VAR_DIR": str(tmp_path)})
     assert result.returncode != 0
