@@ -419,6 +419,55 @@ def test_too_many_bytes_is_a_413(api, patient):
     assert not PainLog.all_objects.exists()
 
 
+class Trickle:
+    """A WSGI server's decoded chunked body: no Content-Length, read in small pieces."""
+
+    def __init__(self, data: bytes, piece: int = 100):
+        self.data, self.piece, self.read_bytes = data, piece, 0
+
+    def read(self, size=-1):
+        size = self.piece if size is None or size < 0 else min(size, self.piece)
+        part = self.data[self.read_bytes : self.read_bytes + size]
+        self.read_bytes += len(part)
+        return part
+
+    def readline(self, size=-1):
+        return self.read(size)
+
+
+def chunked_push(client, changes, last_pulled_at):
+    stream = Trickle(json.dumps(changes).encode())
+    response = client.post(
+        f"{PUSH}?last_pulled_at={last_pulled_at}",
+        data=b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": stream},
+    )
+    return response, stream
+
+
+def test_a_chunked_push_is_read_whole(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw(f"ch{n}", notes="n" * 50) for n in range(20)]})
+    response, _ = chunked_push(client, body, synced(client))
+    assert response.status_code == 200, response.content
+    assert PainLog.objects.filter(pk__startswith="ch").count() == 20
+
+
+@override_settings(SYNC_PUSH_MAX_BYTES=2000)
+def test_a_chunked_push_over_the_limit_is_a_413_read_no_further(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw(f"big{n}", notes="x" * 1900) for n in range(5)]})
+    response, stream = chunked_push(client, body, synced(client))
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "payload_too_large"
+    assert response.json()["max_bytes"] == 2000
+    assert stream.read_bytes == 2001  # one byte past the limit, not the whole body
+    assert not PainLog.all_objects.exists()
+
+
 def test_clinicians_cannot_push(api, patient, surgeon):
     response = push(api(surgeon), changes(pain_logs={"created": [pain_raw("c1")]}), 1)
     assert response.status_code == 403
