@@ -121,16 +121,27 @@ def parse_migration(raw: str | None, *, schema_version: int) -> Migration | None
         raise bad("migration.tables and migration.columns must be lists.", attr="migration")
     names = set()
     for table in tables:
+        if not isinstance(table, str):
+            raise bad("migration.tables is a list of table names.", attr="migration.tables")
         if table not in SYNC_TABLES:
-            raise bad(f"Unknown table {table!r}.", attr="migration.tables", code="unknown_table")
+            raise bad(f"Unknown table {table[:60]!r}.", attr="migration.tables", code="unknown_table")
         names.add(table)
     for entry in columns:
-        if not isinstance(entry, dict) or not isinstance(entry.get("columns"), list):
-            raise bad('Each entry looks like {"table": ..., "columns": [...]}.', attr="migration.columns")
-        table = SYNC_TABLES.get(entry.get("table"))
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"table", "columns"}
+            or not isinstance(entry["table"], str)
+            or not isinstance(entry["columns"], list)
+            or not all(isinstance(c, str) for c in entry["columns"])
+        ):
+            raise bad(
+                'Each entry of migration.columns looks like {"table": "<name>", "columns": ["<name>", ...]}.',
+                attr="migration.columns",
+            )
+        table = SYNC_TABLES.get(entry["table"])
         if table is None:
-            raise bad(f"Unknown table {entry.get('table')!r}.", attr="migration.columns", code="unknown_table")
-        unknown = [c for c in entry["columns"] if not isinstance(c, str) or table.column(c) is None]
+            raise bad(f"Unknown table {entry['table'][:60]!r}.", attr="migration.columns", code="unknown_table")
+        unknown = [c[:60] for c in entry["columns"] if table.column(c) is None]
         if unknown:
             raise bad(
                 f"Unknown column(s) of {table.name}: {unknown!r}.",
