@@ -19,7 +19,7 @@ from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 
 from accounts.models import PatientProfile, User
-from accounts.services import patient_clock_read
+from accounts.services import patient_clock_read, patient_clock_tick
 from config.api.errors import ApplicationError, Conflict
 
 from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
@@ -190,16 +190,16 @@ def _check_conflicts(batch: PushBatch, existing: dict, patient: PatientProfile, 
         )
 
 
-def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile) -> None:
+def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile, version) -> None:
     writer = record.table.writer
     if row is None:
         values = _resolve_foreign_keys(record, record.values, patient)
-        writer.create(actor=actor, patient=patient, id=record.id, values=values)
+        writer.create(actor=actor, patient=patient, id=record.id, values=values, version=version())
         return
     changed = _changed_values(record, row)
     if changed:
         values = _resolve_foreign_keys(record, changed, patient)
-        writer.update(actor=actor, row=row, values=values)
+        writer.update(actor=actor, row=row, values=values, version=version())
 
 
 def _table_order(name: str) -> int:
@@ -242,10 +242,19 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
             return  # already applied (the answer to the first try was lost): nothing to write
         raise
 
+    # One clock tick for the whole push (taken at the first write): every row it writes carries
+    # the same stamp.
+    stamp: list[int] = []
+
+    def version() -> int:
+        if not stamp:
+            stamp.append(patient_clock_tick(patient_id=patient.pk))
+        return stamp[0]
+
     for record in sorted(batch.records, key=lambda r: _table_order(r.table.name)):
         row = existing[record.table.name].get(record.id)
         try:
-            _apply_record(record, row, actor=actor, patient=patient)
+            _apply_record(record, row, actor=actor, patient=patient, version=version)
         except DjangoValidationError as exc:
             raise _validation_error(exc, record.attr) from exc
         except ApplicationError as exc:
@@ -255,7 +264,7 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             continue  # unknown (or already deleted) ids are ignored
         try:
-            table.writer.delete(actor=actor, row=row)
+            table.writer.delete(actor=actor, row=row, version=version())
         except ApplicationError as exc:
             raise _renamed(exc, f"{table.name}.{record_id}") from exc
     last = patient_clock_read(patient_id=patient.pk)
