@@ -197,16 +197,24 @@ def _save(spec: RecordKind, record: ClinicalRecord, *, force_insert=False) -> No
 
 @transaction.atomic
 def record_create(
-    spec: RecordKind, *, actor: User, patient: PatientProfile, id: str | None = None, **values
+    spec: RecordKind,
+    *,
+    actor: User,
+    patient: PatientProfile,
+    id: str | None = None,
+    clock: int | None = None,
+    **values,
 ) -> tuple[ClinicalRecord, bool]:
     """Creates a record, idempotently by id. Returns ``(record, created)``.
 
     The same id for the same patient with the same content returns the stored row
     (``created`` False); with different content, or an id used elsewhere, it is a 409.
+    ``clock``: a clock value the caller took for a batch of writes in this transaction
+    (``patient_clock_tick``, once: a sync push); otherwise the clock ticks here.
     """
     check_create(spec, actor, patient)
     _validate_field_names(spec, values)
-    version = patient_clock_tick(patient_id=patient.pk)
+    version = clock if clock is not None else patient_clock_tick(patient_id=patient.pk)
     if id is not None:
         existing = spec.model.all_objects.filter(pk=id).first()
         if existing is not None:
@@ -245,12 +253,14 @@ def record_update(
     actor: User,
     record: ClinicalRecord,
     require: Callable[[ClinicalRecord], None] | None = None,
+    clock: int | None = None,
     **values,
 ) -> ClinicalRecord:
     """Changes fields of a live record. ``require`` checks a precondition on the locked, fresh
-    row (a state machine rule such as "only a scheduled appointment can be cancelled")."""
+    row (a state machine rule such as "only a scheduled appointment can be cancelled").
+    ``clock``: as for ``record_create``."""
     _validate_field_names(spec, values)
-    version = patient_clock_tick(patient_id=record.patient_id)
+    version = clock if clock is not None else patient_clock_tick(patient_id=record.patient_id)
     record = _locked(spec, record)
     check_change(spec, actor, record, values=values)
     if require is not None:
@@ -265,9 +275,10 @@ def record_update(
 
 
 @transaction.atomic
-def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord) -> None:
-    """Deletes by tombstone: the row stays (hidden) so sync can tell every device."""
-    version = patient_clock_tick(patient_id=record.patient_id)
+def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord, clock: int | None = None) -> None:
+    """Deletes by tombstone: the row stays (hidden) so sync can tell every device.
+    ``clock``: as for ``record_create``."""
+    version = clock if clock is not None else patient_clock_tick(patient_id=record.patient_id)
     record = _locked(spec, record)
     check_change(spec, actor, record)
     record.deleted_at = timezone.now()

@@ -121,16 +121,27 @@ def parse_migration(raw: str | None, *, schema_version: int) -> Migration | None
         raise bad("migration.tables and migration.columns must be lists.", attr="migration")
     names = set()
     for table in tables:
+        if not isinstance(table, str):
+            raise bad("migration.tables is a list of table names.", attr="migration.tables")
         if table not in SYNC_TABLES:
-            raise bad(f"Unknown table {table!r}.", attr="migration.tables", code="unknown_table")
+            raise bad(f"Unknown table {table[:60]!r}.", attr="migration.tables", code="unknown_table")
         names.add(table)
     for entry in columns:
-        if not isinstance(entry, dict) or not isinstance(entry.get("columns"), list):
-            raise bad('Each entry looks like {"table": ..., "columns": [...]}.', attr="migration.columns")
-        table = SYNC_TABLES.get(entry.get("table"))
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != {"table", "columns"}
+            or not isinstance(entry["table"], str)
+            or not isinstance(entry["columns"], list)
+            or not all(isinstance(c, str) for c in entry["columns"])
+        ):
+            raise bad(
+                'Each entry of migration.columns looks like {"table": "<name>", "columns": ["<name>", ...]}.',
+                attr="migration.columns",
+            )
+        table = SYNC_TABLES.get(entry["table"])
         if table is None:
-            raise bad(f"Unknown table {entry.get('table')!r}.", attr="migration.columns", code="unknown_table")
-        unknown = [c for c in entry["columns"] if not isinstance(c, str) or table.column(c) is None]
+            raise bad(f"Unknown table {entry['table'][:60]!r}.", attr="migration.columns", code="unknown_table")
+        unknown = [c[:60] for c in entry["columns"] if table.column(c) is None]
         if unknown:
             raise bad(
                 f"Unknown column(s) of {table.name}: {unknown!r}.",
@@ -158,15 +169,34 @@ def check_push_size(content_length: str | None, body_size: int | None = None) ->
 
 
 def read_push_body(request) -> bytes:
-    """The raw body, after the size checks (declared length first, then what arrived)."""
-    check_push_size(request.META.get("CONTENT_LENGTH"))
+    """The raw body, after the size checks (declared length first, then what arrived).
+
+    A chunked body (``Transfer-Encoding: chunked``, no ``Content-Length``: the WSGI server
+    decodes the chunks) is read from the stream itself, at most one byte past the limit:
+    Django reads a request without ``Content-Length`` as empty."""
+    meta = request.META
+    if not meta.get("CONTENT_LENGTH") and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return _read_chunked(meta["wsgi.input"], settings.SYNC_PUSH_MAX_BYTES)
+    check_push_size(meta.get("CONTENT_LENGTH"))
     try:
         body = request.body
-    except RequestDataTooBig:  # a chunked body beyond Django's own limit
+    except RequestDataTooBig:  # beyond Django's own limit
         check_push_size(None, settings.SYNC_PUSH_MAX_BYTES + 1)
         raise
     check_push_size(None, len(body))
     return body
+
+
+def _read_chunked(stream, limit: int) -> bytes:
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(min(64 * 1024, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    check_push_size(None, size)
+    return b"".join(parts)
 
 
 def load_push_body(body: bytes):

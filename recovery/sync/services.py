@@ -9,6 +9,9 @@ push stays.
 
 from __future__ import annotations
 
+import logging
+
+from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -16,11 +19,63 @@ from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 
 from accounts.models import PatientProfile, User
-from accounts.services import patient_clock_read
+from accounts.services import patient_clock_read, patient_clock_tick
 from config.api.errors import ApplicationError, Conflict
 
 from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
 from .tables import SYNC_TABLES, ForeignId
+
+logger = logging.getLogger(__name__)
+
+# --- Replays: a push whose answer was lost, sent again -------------------------------------------
+# A push holds the patient's clock lock from start to commit, so every stamp in (clock at the
+# start, clock at the end] was given by that push and no other writer. After commit, that range
+# and the pushing user are remembered (the last few pushes per patient): a row changed after
+# ``last_pulled_at`` whose stamp falls in such a range of the same user was last changed by that
+# user's push. Losing the memory (cache flushed) only turns a replay back into a 409: the app
+# pulls and pushes again, nothing is lost.
+PUSH_MEMORY = 20
+PUSH_MEMORY_SECONDS = 7 * 24 * 3600
+
+
+def _pushes_key(patient_id: int) -> str:
+    return f"sync:pushes:{patient_id}"
+
+
+def _remembered_pushes(patient_id: int) -> list:
+    try:
+        return cache.get(_pushes_key(patient_id)) or []
+    except Exception:  # the cache is an optimisation of the answer, never a reason to fail
+        logger.warning("sync push memory unavailable", exc_info=True)
+        return []
+
+
+def _remember_push(patient_id: int, actor_id: int, first: int, last: int) -> None:
+    pushes = [*_remembered_pushes(patient_id), (first, last, actor_id)][-PUSH_MEMORY:]
+    cache.set(_pushes_key(patient_id), pushes, PUSH_MEMORY_SECONDS)
+
+
+def _is_replay(batch: PushBatch, existing: dict, actor: User, patient: PatientProfile, last_pulled_at: int) -> bool:
+    """The push is already applied: every pushed record is stored with the same values, every
+    one changed since ``last_pulled_at`` was last changed by a push of ``actor``, and every
+    deleted id is gone."""
+    pushes = None
+    for record in batch.records:
+        row = existing[record.table.name].get(record.id)
+        if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
+            return False
+        if _changed_values(record, row):
+            return False
+        if row.sync_version > last_pulled_at:
+            if pushes is None:
+                pushes = [(low, high) for low, high, who in _remembered_pushes(patient.pk) if who == actor.pk]
+            if not any(low < row.sync_version <= high for low, high in pushes):
+                return False
+    for table, record_id in batch.deleted:
+        row = existing[table.name].get(record_id)
+        if row is not None and row.patient_id == patient.pk and row.deleted_at is None:
+            return False
+    return True
 
 
 def _validation_error(exc: DjangoValidationError, attr: str) -> exceptions.ValidationError:
@@ -135,16 +190,16 @@ def _check_conflicts(batch: PushBatch, existing: dict, patient: PatientProfile, 
         )
 
 
-def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile) -> None:
+def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile, version) -> None:
     writer = record.table.writer
     if row is None:
         values = _resolve_foreign_keys(record, record.values, patient)
-        writer.create(actor=actor, patient=patient, id=record.id, values=values)
+        writer.create(actor=actor, patient=patient, id=record.id, values=values, version=version())
         return
     changed = _changed_values(record, row)
     if changed:
         values = _resolve_foreign_keys(record, changed, patient)
-        writer.update(actor=actor, row=row, values=values)
+        writer.update(actor=actor, row=row, values=values, version=version())
 
 
 def _table_order(name: str) -> int:
@@ -162,7 +217,9 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
     - 400 with ``<table>.<id>.<field>`` for a value the write path refuses.
 
     ``created`` with an existing id updates it, ``updated`` with an unknown id creates it,
-    unknown ``deleted`` ids are ignored.
+    unknown ``deleted`` ids are ignored. A replay of a push already applied (same records, same
+    values, the rows last changed by this user's push: its answer was lost) is answered as
+    applied without writing.
     """
     denied = forbidden_tables(batch)
     if denied:
@@ -178,12 +235,26 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
             attr="last_pulled_at",
         )
     existing = _existing_rows(batch)
-    _check_conflicts(batch, existing, patient, last_pulled_at)
+    try:
+        _check_conflicts(batch, existing, patient, last_pulled_at)
+    except Conflict:
+        if _is_replay(batch, existing, actor, patient, last_pulled_at):
+            return  # already applied (the answer to the first try was lost): nothing to write
+        raise
+
+    # One clock tick for the whole push (taken at the first write): every row it writes carries
+    # the same stamp.
+    stamp: list[int] = []
+
+    def version() -> int:
+        if not stamp:
+            stamp.append(patient_clock_tick(patient_id=patient.pk))
+        return stamp[0]
 
     for record in sorted(batch.records, key=lambda r: _table_order(r.table.name)):
         row = existing[record.table.name].get(record.id)
         try:
-            _apply_record(record, row, actor=actor, patient=patient)
+            _apply_record(record, row, actor=actor, patient=patient, version=version)
         except DjangoValidationError as exc:
             raise _validation_error(exc, record.attr) from exc
         except ApplicationError as exc:
@@ -193,6 +264,9 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             continue  # unknown (or already deleted) ids are ignored
         try:
-            table.writer.delete(actor=actor, row=row)
+            table.writer.delete(actor=actor, row=row, version=version())
         except ApplicationError as exc:
             raise _renamed(exc, f"{table.name}.{record_id}") from exc
+    last = patient_clock_read(patient_id=patient.pk)
+    if last > clock:
+        transaction.on_commit(lambda: _remember_push(patient.pk, actor.pk, clock, last), robust=True)

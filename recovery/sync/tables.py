@@ -335,14 +335,14 @@ class RecordWriter:
         completes their own checklist items without being able to create any)."""
         return self.kind.patient_may_create or self.kind.patient_fields is not None
 
-    def create(self, *, actor, patient, id: str, values: dict) -> None:
-        record_create(self.kind, actor=actor, patient=patient, id=id, **values)
+    def create(self, *, actor, patient, id: str, values: dict, version: int | None = None) -> None:
+        record_create(self.kind, actor=actor, patient=patient, id=id, clock=version, **values)
 
-    def update(self, *, actor, row, values: dict) -> None:
-        record_update(self.kind, actor=actor, record=row, **values)
+    def update(self, *, actor, row, values: dict, version: int | None = None) -> None:
+        record_update(self.kind, actor=actor, record=row, clock=version, **values)
 
-    def delete(self, *, actor, row) -> None:
-        record_delete(self.kind, actor=actor, record=row)
+    def delete(self, *, actor, row, version: int | None = None) -> None:
+        record_delete(self.kind, actor=actor, record=row, clock=version)
 
 
 @dataclass(frozen=True)
@@ -601,13 +601,14 @@ class InboxWriter:
 
     patient_may_write = True
 
-    def create(self, *, actor, patient, id: str, values: dict) -> None:
+    def create(self, *, actor, patient, id: str, values: dict, version: int | None = None) -> None:
         raise ApplicationError(
             "Notifications are created by the server.", code="permission_denied",
             status_code=status.HTTP_403_FORBIDDEN,
         )  # no attr: the push names the record (notifications.<id>)
 
-    def update(self, *, actor, row, values: dict) -> None:
+    def update(self, *, actor, row, values: dict, version: int | None = None) -> None:
+        # The reminders services tick the clock themselves (``version`` is not used).
         if set(values) - {"read_at"}:
             raise ApplicationError(
                 "Only read_at of a notification can change.", code="permission_denied",
@@ -616,7 +617,7 @@ class InboxWriter:
         if values.get("read_at") is not None and row.read_at is None:
             notification_mark_read(notification=row)
 
-    def delete(self, *, actor, row) -> None:
+    def delete(self, *, actor, row, version: int | None = None) -> None:
         notification_delete(notification=row)
 
 

@@ -140,6 +140,70 @@ def test_bad_parameters_are_a_clear_400(api, patient, params, attr, code):
     assert body["errors"][0]["code"] == code
 
 
+def _columns(*entries):
+    return {"from": 1, "tables": [], "columns": list(entries)}
+
+
+@pytest.mark.parametrize(
+    ("migration", "attr"),
+    [
+        # the object itself
+        ([], "migration"),
+        ("v1", "migration"),
+        (1, "migration"),
+        (True, "migration"),
+        ({"from": 1, "tables": [], "columns": [], "extra": 1}, "migration"),
+        # from
+        ({"tables": [], "columns": []}, "migration.from"),
+        ({"from": None, "tables": [], "columns": []}, "migration.from"),
+        ({"from": "1", "tables": [], "columns": []}, "migration.from"),
+        ({"from": 1.5, "tables": [], "columns": []}, "migration.from"),
+        ({"from": True, "tables": [], "columns": []}, "migration.from"),
+        ({"from": [1], "tables": [], "columns": []}, "migration.from"),
+        ({"from": {"v": 1}, "tables": [], "columns": []}, "migration.from"),
+        # tables and its items
+        ({"from": 1, "tables": None, "columns": []}, "migration"),
+        ({"from": 1, "tables": "pain_logs", "columns": []}, "migration"),
+        ({"from": 1, "tables": {"pain_logs": 1}, "columns": []}, "migration"),
+        ({"from": 1, "tables": [[1]], "columns": []}, "migration.tables"),
+        ({"from": 1, "tables": [{"table": "pain_logs"}], "columns": []}, "migration.tables"),
+        ({"from": 1, "tables": [1], "columns": []}, "migration.tables"),
+        ({"from": 1, "tables": [None], "columns": []}, "migration.tables"),
+        ({"from": 1, "tables": [True], "columns": []}, "migration.tables"),
+        # columns and its entries
+        ({"from": 1, "tables": [], "columns": None}, "migration"),
+        ({"from": 1, "tables": [], "columns": "pain_logs"}, "migration"),
+        ({"from": 1, "tables": [], "columns": {"table": "pain_logs", "columns": []}}, "migration"),
+        (_columns("pain_logs"), "migration.columns"),
+        (_columns(["pain_logs"]), "migration.columns"),
+        (_columns(None), "migration.columns"),
+        (_columns({}), "migration.columns"),
+        (_columns({"columns": ["created_by"]}), "migration.columns"),
+        (_columns({"table": "pain_logs"}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": ["created_by"], "more": 1}), "migration.columns"),
+        (_columns({"table": [1], "columns": ["x"]}), "migration.columns"),
+        (_columns({"table": {"name": "pain_logs"}, "columns": ["x"]}), "migration.columns"),
+        (_columns({"table": None, "columns": ["x"]}), "migration.columns"),
+        (_columns({"table": 1, "columns": ["x"]}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": None}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": "created_by"}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": {"created_by": 1}}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": [["created_by"]]}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": [1]}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": [None]}), "migration.columns"),
+        (_columns({"table": "pain_logs", "columns": [{"name": "created_by"}]}), "migration.columns"),
+    ],
+)
+def test_a_malformed_migration_is_a_400_naming_it(api, patient, migration, attr):
+    query = {"last_pulled_at": "1", "schema_version": "2", "migration": json.dumps(migration)}
+    response = api(patient.user).get("/api/v1/sync/pull/", query)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert body["errors"][0]["attr"] == attr
+    assert body["errors"][0]["code"] == "invalid"
+
+
 def test_unsupported_schema_version_states_the_range(api, patient):
     response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null", "schema_version": 99})
     assert response.status_code == 400

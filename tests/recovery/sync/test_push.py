@@ -71,6 +71,96 @@ def test_retried_push_is_a_no_op(api, patient):
     assert PainLog.objects.get(pk="once").sync_version == version
 
 
+def milestone_raw(id, **values):
+    return {"id": id, "title": "Walk to the mailbox", "kind": "walk_unaided", "target_on": None,
+            "achieved_on": None, "notes": "", **values}
+
+
+def committed_push(capture, client, body, since):
+    """A push whose transaction commits (the test's own transaction stays open, so the push's
+    after-commit work runs here)."""
+    with capture(execute=True):
+        return push(client, body, since)
+
+
+def test_a_push_replayed_after_its_answer_was_lost_is_applied_once(api, patient, django_capture_on_commit_callbacks):
+    """Same body, same last_pulled_at: the rows changed after the pull by this very push."""
+    old = f.pain_log(patient)
+    gone = f.pain_log(patient)
+    client = api(patient.user)
+    since = synced(client)
+    body = changes(
+        pain_logs={"created": [pain_raw("lost1"), pain_raw("lost2", intensity=8)],
+                   "updated": [pain_raw(old.id, intensity=1, notes="better")], "deleted": [gone.id]},
+        milestones={"created": [milestone_raw("m1", achieved_on="2025-01-02")]},
+    )
+    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    versions = dict(PainLog.all_objects.values_list("id", "sync_version"))
+    clock = PatientClock.objects.get(patient=patient).value
+    for _ in range(2):
+        response = push(client, body, since)
+        assert response.status_code == 200, response.content
+        assert response.json() == {"ok": True}
+    assert dict(PainLog.all_objects.values_list("id", "sync_version")) == versions
+    assert PatientClock.objects.get(patient=patient).value == clock  # nothing written
+    assert PainLog.objects.get(pk=old.id).intensity == 1
+    assert PainLog.all_objects.get(pk=gone.id).deleted_at is not None
+
+
+def test_a_replay_with_other_values_is_still_a_conflict(api, patient, django_capture_on_commit_callbacks):
+    client = api(patient.user)
+    since = synced(client)
+    body = changes(pain_logs={"created": [pain_raw("r1", intensity=3)]})
+    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    response = push(client, changes(pain_logs={"created": [pain_raw("r1", intensity=9)]}), since)
+    assert response.status_code == 409
+    assert response.json()["conflicts"] == {"pain_logs": ["r1"]}
+    assert PainLog.objects.get(pk="r1").intensity == 3
+    # a replay that also brings a record the first push did not have is not a replay
+    response = push(client, changes(pain_logs={"created": [pain_raw("r1", intensity=3), pain_raw("r2")]}), since)
+    assert response.status_code == 409
+    assert not PainLog.all_objects.filter(pk="r2").exists()
+
+
+@pytest.mark.parametrize("who", ["care_team", "same_user_elsewhere"])
+def test_a_replay_after_someone_else_changed_the_row_is_still_a_conflict(
+    api, patient, surgeon, who, django_capture_on_commit_callbacks
+):
+    """Even when the other change left the values the push carries: the row's last change was
+    not this push's."""
+    client = api(patient.user)
+    since = synced(client)
+    body = changes(milestones={"created": [milestone_raw("m2", title="Stairs")]})
+    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    from recovery.record.services import milestone_update
+
+    actor = surgeon if who == "care_team" else patient.user
+    milestone_update(actor=actor, milestone=Milestone.objects.get(pk="m2"), title="Stairs")
+    response = push(client, body, since)
+    assert response.status_code == 409
+    assert response.json()["conflicts"] == {"milestones": ["m2"]}
+
+
+def test_a_replay_trusts_only_this_users_pushes(api, patient, django_capture_on_commit_callbacks):
+    """The memory of pushes names the user: rows stamped by another user's push are no replay;
+    nor are they when the memory is gone (the app pulls and pushes again)."""
+    client = api(patient.user)
+    since = synced(client)
+    body = changes(pain_logs={"created": [pain_raw("p1")]})
+    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    from django.core.cache import cache
+
+    from recovery.sync.services import _pushes_key
+
+    key = _pushes_key(patient.pk)
+    remembered = cache.get(key)
+    assert push(client, body, since).status_code == 200
+    cache.set(key, [(low, high, who + 1000) for low, high, who in remembered])
+    assert push(client, body, since).status_code == 409
+    cache.delete(key)
+    assert push(client, body, since).status_code == 409
+
+
 def test_delete_and_unknown_deletes(api, patient):
     log = f.pain_log(patient)
     client = api(patient.user)
@@ -327,6 +417,55 @@ def test_too_many_bytes_is_a_413(api, patient):
     assert response.status_code == 413
     assert response.json()["errors"][0]["code"] == "payload_too_large"
     assert response.json()["max_bytes"] == 2000
+    assert not PainLog.all_objects.exists()
+
+
+class Trickle:
+    """A WSGI server's decoded chunked body: no Content-Length, read in small pieces."""
+
+    def __init__(self, data: bytes, piece: int = 100):
+        self.data, self.piece, self.read_bytes = data, piece, 0
+
+    def read(self, size=-1):
+        size = self.piece if size is None or size < 0 else min(size, self.piece)
+        part = self.data[self.read_bytes : self.read_bytes + size]
+        self.read_bytes += len(part)
+        return part
+
+    def readline(self, size=-1):
+        return self.read(size)
+
+
+def chunked_push(client, changes, last_pulled_at):
+    stream = Trickle(json.dumps(changes).encode())
+    response = client.post(
+        f"{PUSH}?last_pulled_at={last_pulled_at}",
+        data=b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": stream},
+    )
+    return response, stream
+
+
+def test_a_chunked_push_is_read_whole(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw(f"ch{n}", notes="n" * 50) for n in range(20)]})
+    response, _ = chunked_push(client, body, synced(client))
+    assert response.status_code == 200, response.content
+    assert PainLog.objects.filter(pk__startswith="ch").count() == 20
+
+
+@override_settings(SYNC_PUSH_MAX_BYTES=2000)
+def test_a_chunked_push_over_the_limit_is_a_413_read_no_further(api, patient):
+    client = api(patient.user)
+    body = changes(pain_logs={"created": [pain_raw(f"big{n}", notes="x" * 1900) for n in range(5)]})
+    response, stream = chunked_push(client, body, synced(client))
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "payload_too_large"
+    assert response.json()["max_bytes"] == 2000
+    assert stream.read_bytes == 2001  # one byte past the limit, not the whole body
     assert not PainLog.all_objects.exists()
 
 
