@@ -338,8 +338,10 @@ class AlertNotification(models.Model):
     escalation): the idempotency key of ``alert_notification_send``.
 
     A row is claimed (``claimed_at``) in its own transaction before anything is sent, marked
-    ``sent_at`` after; a failed send releases the claim, so a retry tells only those not told.
-    A claim older than ``CLAIM_LEASE`` (a worker that died mid-send) may be taken again."""
+    ``pushed_at`` once the push is out and ``sent_at`` once the e-mail is; a failed send
+    releases the claim, so a retry tells only those not told yet (and does not push again to
+    whom the push reached). A claim older than ``CLAIM_LEASE`` (a worker that died mid-send)
+    may be taken again."""
 
     class Kind(models.TextChoices):
         OPENED = "opened"
@@ -351,6 +353,7 @@ class AlertNotification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
