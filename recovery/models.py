@@ -7,12 +7,14 @@ Django loads an app's models from ``<app>.models`` and the migrations name ``rec
 
 from recovery.care.models import (  # noqa: F401
     Alert,
+    AlertNotification,
     AlertStatus,
     CheckIn,
     Protocol,
     ProtocolApplication,
     ProtocolItem,
     ProtocolItemType,
+    ProtocolRecord,
     Tier,
     TriageRule,
 )

@@ -10,6 +10,7 @@ deadline is escalated to the surgeon of record by the beat task ``recovery.escal
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from smtplib import SMTPException
 
 from celery import current_app
 from django.conf import settings
@@ -27,10 +28,12 @@ from recovery.record.models import (
     Region,
     Surgery,
 )
+from reminders.channels import TransientDeliveryError
 from reminders.channels.push import push_to_staff
 
 from .models import (
     Alert,
+    AlertNotification,
     AlertStatus,
     CheckIn,
     Tier,
@@ -38,6 +41,8 @@ from .models import (
 )
 
 ALERT_NOTIFY_TASK = "recovery.alert_notify"  # the task in recovery.care.tasks
+# What a retry of the notification may cure (the task retries exactly these).
+TRANSIENT_NOTIFY_ERRORS = (SMTPException, ConnectionError, TimeoutError, TransientDeliveryError)
 
 
 @dataclass(frozen=True)
@@ -229,36 +234,80 @@ def alert_recipients(*, alert: Alert, escalation: bool) -> list[User]:
     return result
 
 
+def _claim(*, alert: Alert, person: User, kind: str) -> AlertNotification | None:
+    """Claims telling ``person`` about this event, in its own transaction (committed before
+    anything is sent). None when they were told already, or another worker is telling them."""
+    now = timezone.now()
+    with transaction.atomic():
+        marker, _ = AlertNotification.objects.get_or_create(alert=alert, recipient=person, kind=kind)
+        marker = AlertNotification.objects.select_for_update().get(pk=marker.pk)
+        if marker.sent_at is not None:
+            return None
+        if marker.claimed_at is not None and marker.claimed_at > now - AlertNotification.CLAIM_LEASE:
+            return None
+        marker.claimed_at = now
+        marker.save(update_fields=["claimed_at"])
+    return marker
+
+
+def _release(marker: AlertNotification) -> None:
+    AlertNotification.objects.filter(pk=marker.pk, sent_at__isnull=True).update(claimed_at=None)
+
+
 def alert_notification_send(*, alert_id: int, escalation: bool = False) -> int:
-    """E-mails the care team about an alert (no clinical detail in the e-mail: it names the tier
+    """Pushes to and e-mails the care team about an alert (no clinical detail: it names the tier
     and links to the admin, where the clinician signs in to see the patient). Returns the
-    number of recipients; nothing if the alert has been resolved meanwhile."""
+    number of people told now; nothing if the alert has been resolved meanwhile.
+
+    Idempotent by state: each recipient is told once per alert and kind (``AlertNotification``
+    claimed before sending), so a retried or duplicated task tells only those not told yet. A
+    failure for one recipient does not hold up the others; the first error is raised at the
+    end, for the task to retry."""
     alert = Alert.objects.select_related("patient__surgeon").filter(pk=alert_id).first()
     if alert is None or alert.status == AlertStatus.RESOLVED:
         return 0
     if escalation and alert.status != AlertStatus.OPEN:
         return 0
-    recipients = alert_recipients(alert=alert, escalation=escalation)
-    if not recipients:
-        return 0
+    kind = AlertNotification.Kind.ESCALATION if escalation else AlertNotification.Kind.OPENED
     prefix = "ESCALATED - not acknowledged: " if escalation else ""
     link = f"{settings.REALIGN_ADMIN_URL.rstrip('/')}/recovery/alert/{alert.pk}/change/"
     tier = alert.get_tier_display().split(":")[0]
-    # Urgent push first (the same collapse key on a retry replaces, never doubles, it), then e-mail.
-    push_to_staff(
-        user_ids=[person.pk for person in recipients],
-        title=f"Realign: {prefix}{tier.lower()} alert",
-        body="A patient on your care team needs attention. Open Realign to see the alert.",
-        collapse_key=f"alert:{alert.pk}:{'escalation' if escalation else 'open'}",
-        data={"alert_id": alert.pk, "tier": alert.tier},
-    )
-    send_mail(
-        subject=f"[Realign] {prefix}{tier} alert for a patient on your team",
-        message=(
-            f"A patient on your care team has an open {alert.get_tier_display().lower()} alert "
-            f"(opened {alert.opened_at:%Y-%m-%d %H:%M} UTC).\n\nOpen it in Realign: {link}\n"
-        ),
-        from_email=None,
-        recipient_list=[person.email for person in recipients],
-    )
-    return len(recipients)
+    told, failure = 0, None
+    for person in alert_recipients(alert=alert, escalation=escalation):
+        marker = _claim(alert=alert, person=person, kind=kind)
+        if marker is None:
+            continue
+        try:
+            if marker.pushed_at is None:  # urgent push first, then e-mail
+                push_to_staff(
+                    user_ids=[person.pk],
+                    title=f"Realign: {prefix}{tier.lower()} alert",
+                    body="A patient on your care team needs attention. Open Realign to see the alert.",
+                    collapse_key=f"alert:{alert.pk}:{kind}",
+                    data={"alert_id": alert.pk, "tier": alert.tier},
+                )
+                marker.pushed_at = timezone.now()
+                marker.save(update_fields=["pushed_at"])
+            if person.email:
+                send_mail(
+                    subject=f"[Realign] {prefix}{tier} alert for a patient on your team",
+                    message=(
+                        f"A patient on your care team has an open {alert.get_tier_display().lower()} alert "
+                        f"(opened {alert.opened_at:%Y-%m-%d %H:%M} UTC).\n\nOpen it in Realign: {link}\n"
+                    ),
+                    from_email=None,
+                    recipient_list=[person.email],
+                )
+        except TRANSIENT_NOTIFY_ERRORS as exc:  # released; the others are still told; raised below
+            _release(marker)
+            failure = failure or exc
+            continue
+        except BaseException:
+            _release(marker)
+            raise
+        marker.sent_at = timezone.now()
+        marker.save(update_fields=["sent_at"])
+        told += 1
+    if failure is not None:
+        raise failure
+    return told

@@ -1,6 +1,8 @@
 """Care: recovery protocols (care plans applied per surgery), red-flag check-ins, triage rules and
 the alerts they open for the care team."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
@@ -10,11 +12,15 @@ from django.utils import timezone
 from accounts.models import PatientProfile
 from recovery.record.models import (
     Activity,
+    ActivityRestriction,
+    Appointment,
     AppointmentPurpose,
     ClinicalRecord,
     Imaging,
     LimitUnit,
+    Milestone,
     MilestoneKind,
+    PTSession,
     PTSetting,
     Surgery,
     _not_in_future,
@@ -135,10 +141,44 @@ class ProtocolApplication(models.Model):
     def __str__(self):
         return f"{self.protocol} for {self.surgery}"
 
-    @property
-    def id_prefix(self) -> str:
-        """Generated records have ids ``pa<application>-<item>[-<n>]`` (at most 36 characters)."""
-        return f"pa{self.pk}-"
+
+GENERATED_FIELDS = ("restriction", "appointment", "milestone", "pt_session")
+
+
+class ProtocolRecord(models.Model):
+    """One record an application generated: which item (and which of its sessions, ``slot``)
+    it came from, with a foreign key to the record itself (exactly one of the four is set).
+
+    This link, not the record's id, says what a protocol generated: ids are the patient's to
+    choose too, so nothing is found by an id pattern. The link stays when the care team deletes
+    the record (a tombstone), so applying again does not re-create it."""
+
+    application = models.ForeignKey(ProtocolApplication, on_delete=models.CASCADE, related_name="records")
+    item = models.ForeignKey(ProtocolItem, null=True, on_delete=models.SET_NULL, related_name="+")
+    slot = models.PositiveSmallIntegerField(default=0, help_text="the n-th session of a PT plan; 0 otherwise")
+    restriction = models.OneToOneField(
+        ActivityRestriction, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    appointment = models.OneToOneField(Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    milestone = models.OneToOneField(Milestone, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    pt_session = models.OneToOneField(PTSession, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "item", "slot"], name="protocol_record_once_per_slot"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(restriction__isnull=False, appointment__isnull=True, milestone__isnull=True, pt_session__isnull=True)
+                    | models.Q(restriction__isnull=True, appointment__isnull=False, milestone__isnull=True, pt_session__isnull=True)
+                    | models.Q(restriction__isnull=True, appointment__isnull=True, milestone__isnull=False, pt_session__isnull=True)
+                    | models.Q(restriction__isnull=True, appointment__isnull=True, milestone__isnull=True, pt_session__isnull=False)
+                ),
+                name="protocol_record_links_one_record",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.application} item {self.item_id} #{self.slot}"
 
 
 # --- Red-flag check-ins and alerts (issue 7) --------------------------------------------------
@@ -291,3 +331,35 @@ class Alert(models.Model):
     def __str__(self):
         return f"{self.get_tier_display()}: {self.title}"
 
+
+
+class AlertNotification(models.Model):
+    """That one recipient was told about one alert, once per kind (the alert opening, its
+    escalation): the idempotency key of ``alert_notification_send``.
+
+    A row is claimed (``claimed_at``) in its own transaction before anything is sent, marked
+    ``pushed_at`` once the push is out and ``sent_at`` once the e-mail is; a failed send
+    releases the claim, so a retry tells only those not told yet (and does not push again to
+    whom the push reached). A claim older than ``CLAIM_LEASE`` (a worker that died mid-send)
+    may be taken again."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened"
+        ESCALATION = "escalation"
+
+    CLAIM_LEASE = timedelta(minutes=10)  # far longer than the task's time limit
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "recipient", "kind"], name="alert_notified_once_per_kind"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} of alert {self.alert_id} to user {self.recipient_id}"

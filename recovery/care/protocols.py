@@ -1,11 +1,13 @@
 """Recovery protocols: a clinic's care plan per kind of surgery, applied to one surgery.
 
 Applying creates the plan's restrictions, appointments, milestones and PT sessions through the
-ordinary services (so role rules, sync stamps and reminders follow). Generated records get
-deterministic ids (``pa<application>-<item>[-<n>]``), which makes applying twice create nothing
-new, and lets a moved surgery shift exactly the items that have not happened yet. A surgeon may
-edit or delete any generated record for one patient; the protocol is not touched, and a deleted
-item is not re-created by applying again.
+ordinary services (so role rules, sync stamps and reminders follow). Each generated record is
+linked to its application, item and slot (the n-th session of a PT plan) by a ``ProtocolRecord``
+row with a foreign key to the record: applying twice creates nothing new, and a moved surgery
+shifts exactly the linked records of that patient that have not happened yet. Generated records
+get ordinary server ids; nothing is found by an id pattern (ids are the patient's to choose
+too). A surgeon may edit or delete any generated record for one patient; the protocol is not
+touched, and a deleted item is not re-created by applying again (its link stays).
 """
 
 from datetime import date, datetime, time, timedelta
@@ -31,7 +33,15 @@ from .models import (
     ProtocolApplication,
     ProtocolItem,
     ProtocolItemType,
+    ProtocolRecord,
 )
+
+LINK_FIELD = {  # the ProtocolRecord field that points at each generated table
+    ActivityRestriction: "restriction",
+    Appointment: "appointment",
+    Milestone: "milestone",
+    PTSession: "pt_session",
+}
 
 APPOINTMENT_TIME = time(9, 0)
 APPOINTMENT_LENGTH = timedelta(minutes=30)
@@ -42,11 +52,10 @@ def _at(day: date, at: time, tz) -> datetime:
     return datetime.combine(day, at, tzinfo=tz)
 
 
-def planned_records(application: ProtocolApplication, item: ProtocolItem, anchor: date, tz):
-    """Yields ``(model, id, values)`` for what ``item`` plans from surgery date ``anchor``."""
-    base = f"{application.id_prefix}{item.pk}"
+def planned_records(item: ProtocolItem, anchor: date, tz):
+    """Yields ``(model, slot, values)`` for what ``item`` plans from surgery date ``anchor``."""
     if item.item_type == ProtocolItemType.RESTRICTION:
-        yield ActivityRestriction, base, {
+        yield ActivityRestriction, 0, {
             "activity": item.activity,
             "instructions": item.instructions,
             "limit_value": item.limit_value,
@@ -56,7 +65,7 @@ def planned_records(application: ProtocolApplication, item: ProtocolItem, anchor
         }
     elif item.item_type == ProtocolItemType.APPOINTMENT:
         starts = _at(anchor + timedelta(days=item.day_offset), APPOINTMENT_TIME, tz)
-        yield Appointment, base, {
+        yield Appointment, 0, {
             "starts_at": starts,
             "ends_at": starts + APPOINTMENT_LENGTH,
             "purpose": item.purpose,
@@ -64,7 +73,7 @@ def planned_records(application: ProtocolApplication, item: ProtocolItem, anchor
             "notes": item.title,
         }
     elif item.item_type == ProtocolItemType.MILESTONE:
-        yield Milestone, base, {
+        yield Milestone, 0, {
             "title": item.title,
             "kind": item.milestone_kind or "other",
             "target_on": anchor + timedelta(days=item.day_offset),
@@ -74,7 +83,7 @@ def planned_records(application: ProtocolApplication, item: ProtocolItem, anchor
         for week in range(item.weeks):
             for k in range(item.sessions_per_week):
                 day = anchor + timedelta(weeks=item.start_week + week, days=int(k * spacing))
-                yield PTSession, f"{base}-{week * item.sessions_per_week + k}", {
+                yield PTSession, week * item.sessions_per_week + k, {
                     "scheduled_for": _at(day, PT_TIME, tz),
                     "status": PTStatus.PLANNED,
                     "setting": item.pt_setting or "clinic",
@@ -102,36 +111,47 @@ def protocol_apply(*, actor: User, protocol: Protocol, surgery: Surgery) -> tupl
     if application.anchor_on != surgery.performed_on:
         _shift(actor=actor, application=application, surgery=surgery)
     tz = surgery.patient.tz
+    # Under the application's row lock: a concurrent apply waits, then sees these links.
+    done = set(ProtocolRecord.objects.filter(application=application).values_list("item_id", "slot"))
     created = 0
     for item in protocol.items.all():
-        for model, record_id, values in planned_records(application, item, application.anchor_on, tz):
-            if model.all_objects.filter(pk=record_id).exists():
+        for model, slot, values in planned_records(item, application.anchor_on, tz):
+            if (item.pk, slot) in done:
                 continue  # applied before, or deleted on purpose by the care team
-            record_create(kind_for_model(model), actor=actor, patient=surgery.patient, id=record_id, **values)
+            record, _ = record_create(kind_for_model(model), actor=actor, patient=surgery.patient, **values)
+            ProtocolRecord.objects.create(application=application, item=item, slot=slot, **{LINK_FIELD[model]: record})
             created += 1
     return application, created
+
+
+def generated_records(model, *, application: ProtocolApplication, patient):
+    """The live records of ``model`` this application generated, of its own patient only."""
+    field = LINK_FIELD[model]
+    linked = ProtocolRecord.objects.filter(application=application, **{f"{field}__isnull": False})
+    return model.objects.filter(patient=patient, pk__in=linked.values(f"{field}_id"))
 
 
 def _shift(*, actor: User, application: ProtocolApplication, surgery: Surgery) -> int:
     """Moves the generated items that have not happened yet by the change of surgery date."""
     delta = surgery.performed_on - application.anchor_on
-    today = timezone.localdate(timezone=surgery.patient.tz)
-    prefix = application.id_prefix
+    patient = surgery.patient
+    today = timezone.localdate(timezone=patient.tz)
+    mine = {"application": application, "patient": patient}
     moved = 0
-    for appointment in Appointment.objects.filter(pk__startswith=prefix, status=AppointmentStatus.SCHEDULED):
+    for appointment in generated_records(Appointment, **mine).filter(status=AppointmentStatus.SCHEDULED):
         record_update(
             kind_for_model(Appointment), actor=actor, record=appointment,
             starts_at=appointment.starts_at + delta,
             ends_at=appointment.ends_at + delta if appointment.ends_at else None,
         )
         moved += 1
-    for session in PTSession.objects.filter(pk__startswith=prefix, status=PTStatus.PLANNED):
+    for session in generated_records(PTSession, **mine).filter(status=PTStatus.PLANNED, scheduled_for__isnull=False):
         record_update(kind_for_model(PTSession), actor=actor, record=session, scheduled_for=session.scheduled_for + delta)
         moved += 1
-    for milestone in Milestone.objects.filter(pk__startswith=prefix, achieved_on__isnull=True):
+    for milestone in generated_records(Milestone, **mine).filter(achieved_on__isnull=True, target_on__isnull=False):
         record_update(kind_for_model(Milestone), actor=actor, record=milestone, target_on=milestone.target_on + delta)
         moved += 1
-    for restriction in ActivityRestriction.objects.filter(pk__startswith=prefix, lifted_on__isnull=True):
+    for restriction in generated_records(ActivityRestriction, **mine).filter(lifted_on__isnull=True):
         if restriction.starts_on > today:
             values = {"starts_on": restriction.starts_on + delta}
         elif restriction.ends_on is None or restriction.ends_on < today:

@@ -1,42 +1,38 @@
 """The care plan a patient follows: protocols applied to their surgeries and what they created."""
 
-from recovery.record.models import (
-    ActivityRestriction,
-    Appointment,
-    Milestone,
-    PTSession,
-)
+from django.db.models import Q
 
 from .models import (
+    GENERATED_FIELDS,
     ProtocolApplication,
-)
-
-GENERATED = (
-    ("restrictions", ActivityRestriction),
-    ("appointments", Appointment),
-    ("milestones", Milestone),
-    ("pt_sessions", PTSession),
+    ProtocolRecord,
 )
 
 
 def plan_for_patient(*, patient) -> list[dict]:
     """One entry per applied protocol, with the ids of the live records it generated (edited or
-    not). A fixed number of queries: applications with their items, then one per table."""
+    not), found through their ``ProtocolRecord`` links and only among this patient's rows. A
+    fixed number of queries: applications with their items, then the links."""
     applications = list(
         ProtocolApplication.objects.filter(surgery__patient=patient)
         .select_related("protocol", "surgery")
         .prefetch_related("protocol__items")
         .order_by("applied_at")
     )
-    generated: dict[str, list[tuple[str, str]]] = {}
-    for table, model in GENERATED:
-        for record_id in model.objects.filter(patient=patient, pk__startswith="pa").values_list("pk", flat=True):
-            prefix = record_id.split("-", 1)[0] + "-"
-            generated.setdefault(prefix, []).append((table, record_id))
-    plan = []
-    for application in applications:
-        records = generated.get(application.id_prefix, [])
-        plan.append({
+    live = Q()
+    for name in GENERATED_FIELDS:
+        live |= Q(**{f"{name}__patient": patient, f"{name}__deleted_at__isnull": True})
+    links = (
+        ProtocolRecord.objects.filter(application__in=[a.pk for a in applications])
+        .filter(live)
+        .order_by("slot")
+        .values_list("application_id", "item_id", *(f"{name}_id" for name in GENERATED_FIELDS))
+    )
+    records: dict[tuple[int, int], list[str]] = {}
+    for application_id, item_id, *ids in links:
+        records.setdefault((application_id, item_id), []).append(next(i for i in ids if i))
+    return [
+        {
             "protocol": application.protocol.name,
             "surgery": application.surgery_id,
             "applied_at": application.applied_at,
@@ -45,11 +41,10 @@ def plan_for_patient(*, patient) -> list[dict]:
                 {
                     "item_type": item.item_type,
                     "description": item.describe(),
-                    "records": sorted(
-                        rid for _, rid in records if rid.split("-")[1] == str(item.pk)
-                    ),
+                    "records": records.get((application.pk, item.pk), []),
                 }
                 for item in application.protocol.items.all()
             ],
-        })
-    return plan
+        }
+        for application in applications
+    ]

@@ -1,15 +1,16 @@
-from smtplib import SMTPException
-
 from celery import shared_task
 
-from reminders.channels import TransientDeliveryError
-
-from .alerts import ALERT_NOTIFY_TASK, alert_notification_send, alerts_escalate_due
+from .alerts import (
+    ALERT_NOTIFY_TASK,
+    TRANSIENT_NOTIFY_ERRORS,
+    alert_notification_send,
+    alerts_escalate_due,
+)
 
 
 @shared_task(
     name=ALERT_NOTIFY_TASK,
-    autoretry_for=(SMTPException, ConnectionError, TimeoutError, TransientDeliveryError),
+    autoretry_for=TRANSIENT_NOTIFY_ERRORS,
     retry_backoff=True,
     retry_backoff_max=300,
     max_retries=8,
@@ -17,7 +18,8 @@ from .alerts import ALERT_NOTIFY_TASK, alert_notification_send, alerts_escalate_
     soft_time_limit=50,
 )
 def alert_notify(alert_id: int, escalation: bool = False) -> None:
-    """Tells the care team about an alert. Safe to run twice (it re-reads the alert's state)."""
+    """Tells the care team about an alert. Safe to run twice: each recipient is told once per
+    alert and kind (``AlertNotification``); a retry tells only those not told yet."""
     alert_notification_send(alert_id=alert_id, escalation=escalation)
 
 

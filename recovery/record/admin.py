@@ -7,12 +7,16 @@ narrowed to ``patients_for(user)``) and adds what the clinical record needs:
 - every add, change and delete goes through the services (``recovery.record.writes`` and the named services) with ``actor=request.user``.
   The service is called while the form validates, inside the admin's transaction, so a refusal
   (``ValidationError`` or ``ApplicationError``) is shown on the form instead of a 500;
+- a change form carries the row's ``sync_version`` from when it was opened (hidden
+  ``record_version``); the save is refused, on the locked row, when the row has changed since
+  (a patient's push meanwhile), so a stale form never silently undoes someone else's change;
 - rows the services would refuse to change (a patient's own pain logs) are shown read-only;
 - actions call the named domain services (lift a restriction, cancel or complete an
   appointment, mark a milestone achieved);
 - each change page and changelist writes a PHI access row (``accounts.audit``).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -42,7 +46,14 @@ from .models import (
     PTSession,
     Surgery,
 )
-from .writes import kind_for_model, record_create, record_delete, record_update
+from .writes import (
+    STALE_RECORD,
+    kind_for_model,
+    record_create,
+    record_delete,
+    record_update,
+    unchanged_since,
+)
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -103,8 +114,31 @@ class ScopedRelatedOnlyFilter(admin.RelatedOnlyFieldListFilter):
 # --- base ----------------------------------------------------------------------------------------
 
 
+class RecordForm(forms.ModelForm):
+    """A clinical record's admin form. A change form carries the version of the row it was
+    opened on, so the write can refuse when the row has changed since."""
+
+    VERSION = "record_version"
+    record_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding:
+            self.fields.pop(self.VERSION, None)
+        elif self.VERSION in self.fields:
+            self.fields[self.VERSION].initial = self.instance.sync_version
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.VERSION in self.fields and cleaned.get(self.VERSION) is None:
+            raise ValidationError(STALE_RECORD, code="stale")
+        return cleaned
+
+
 class RecordAdmin(ScopedAdmin):
     """Admin of one kind of clinical record, writing only through the services."""
+
+    form = RecordForm
 
     patient_path = "patient"
     list_select_related = ["patient__user"]
@@ -128,7 +162,8 @@ class RecordAdmin(ScopedAdmin):
         fields = list(self.kind.fields())
         if obj is None:
             return ["patient", *fields]
-        return ["id", "patient", *fields, "created_by", "created_at", "updated_at"]
+        version = [RecordForm.VERSION] if self.has_change_permission(request, obj) else []
+        return ["id", "patient", *fields, "created_by", "created_at", "updated_at", *version]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -171,7 +206,10 @@ class RecordAdmin(ScopedAdmin):
             return record
         if not values:
             return form.instance
-        return record_update(self.kind, actor=request.user, record=form.instance, **values)
+        return record_update(
+            self.kind, actor=request.user, record=form.instance,
+            require=unchanged_since(form.cleaned_data[RecordForm.VERSION]), **values,
+        )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         base = super().get_form(request, obj, change=change, **kwargs)

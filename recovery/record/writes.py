@@ -246,6 +246,20 @@ def _locked(spec: RecordKind, record: ClinicalRecord) -> ClinicalRecord:
     return fresh
 
 
+STALE_RECORD = "This record changed since you opened it; reload the page and make your change again."
+
+
+def unchanged_since(version: int) -> Callable[[ClinicalRecord], None]:
+    """A ``require`` for ``record_update``: the locked row still has the ``sync_version`` the
+    caller read (an admin form opened before someone else's change must not undo it)."""
+
+    def check(record: ClinicalRecord) -> None:
+        if record.sync_version != version:
+            raise Conflict(STALE_RECORD, code="stale")
+
+    return check
+
+
 @transaction.atomic
 def record_update(
     spec: RecordKind,

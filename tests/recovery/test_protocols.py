@@ -10,12 +10,14 @@ from recovery.models import (
     Appointment,
     Milestone,
     Protocol,
+    ProtocolApplication,
+    ProtocolRecord,
     PTSession,
 )
-from recovery.record.kinds import RESTRICTIONS, SURGERIES
+from recovery.record.kinds import MILESTONES, PT_SESSIONS, RESTRICTIONS, SURGERIES
 from recovery.record.services import appointment_complete, milestone_achieve
 from recovery.record.writes import record_create, record_delete, record_update
-from tests.factories import ClinicFactory
+from tests.factories import ClinicFactory, PatientFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +137,134 @@ def test_plan_api_for_patient_and_care_team(api, default_protocol, patient, surg
     assert api(surgeon).get(f"/api/v1/patients/{patient.pk}/plan/").json() == response.json()
     assert api(surgeon).get(f"/api/v1/patients/{other_patient.pk}/plan/").status_code == 404
     assert api(patient.user).get(f"/api/v1/patients/{other_patient.pk}/plan/").status_code == 404
+
+
+# --- Generated records are linked to their application, not found by an id prefix ------------
+
+
+@pytest.fixture
+def foreign_patient(db):
+    """A patient of another clinic, with a surgeon there."""
+    other = ClinicFactory()
+    return PatientFactory(clinic=other, surgeon=StaffFactory(clinic=other, role="surgeon"))
+
+
+def _pt_item(protocol):
+    return protocol.items.filter(item_type="pt_plan").first()
+
+
+def test_another_clinics_patient_choosing_a_generated_id_changes_nothing_in_apply(
+    default_protocol, patient, surgeon, foreign_patient
+):
+    surgery = _surgery(surgeon, patient, 10)
+    # The application row exists (as on a second apply); its ids used to be guessable.
+    application = ProtocolApplication.objects.create(
+        protocol=default_protocol, surgery=surgery, applied_by=surgeon, anchor_on=surgery.performed_on
+    )
+    walking = default_protocol.items.get(item_type="milestone", milestone_kind="walk_unaided")
+    taken, _ = record_create(MILESTONES, 
+        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-{walking.pk}",
+        title="mine", kind="other",
+    )
+    _, created = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    assert created == 7 + 5 + 6 + 16
+    assert _counts(patient) == (7, 5, 6, 16)
+    assert Milestone.objects.filter(patient=patient, kind="walk_unaided").exists()
+    taken.refresh_from_db()
+    assert (taken.patient, taken.title) == (foreign_patient, "mine")
+    assert protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)[1] == 0  # still idempotent
+
+
+def test_moving_the_surgery_ignores_records_of_another_patient_with_a_generated_looking_id(
+    default_protocol, patient, surgeon, foreign_patient
+):
+    surgery = _surgery(surgeon, patient, 10)
+    application, _ = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    pt = _pt_item(default_protocol)
+    their_session, _ = record_create(PT_SESSIONS, 
+        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-{pt.pk}-99",
+        scheduled_for=timezone.now() + timedelta(days=30),
+    )
+    their_milestone, _ = record_create(MILESTONES, 
+        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-x",
+        title="mine", kind="other", target_on=timezone.localdate() + timedelta(days=30),
+    )
+    six_weeks = Appointment.objects.get(patient=patient, purpose="follow_up")
+    before = six_weeks.starts_at
+
+    record_update(SURGERIES, actor=surgeon, record=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+
+    six_weeks.refresh_from_db()
+    assert six_weeks.starts_at == before + timedelta(days=3)
+    for theirs, stamp in ((their_session, their_session.scheduled_for), (their_milestone, their_milestone.target_on)):
+        fresh = type(theirs).objects.get(pk=theirs.pk)
+        assert fresh.sync_version == theirs.sync_version
+        assert (fresh.scheduled_for if isinstance(fresh, PTSession) else fresh.target_on) == stamp
+
+
+def test_a_patients_own_generated_looking_records_are_not_part_of_their_plan_nor_shifted(
+    api, default_protocol, patient, surgeon, foreign_patient
+):
+    surgery = _surgery(surgeon, patient, 10)
+    application, _ = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    pt = _pt_item(default_protocol)
+    when = timezone.now() + timedelta(days=30)
+    own, _ = record_create(PT_SESSIONS, actor=patient.user, patient=patient, id=f"pa{application.pk}-{pt.pk}-99", scheduled_for=when)
+    record_create(PT_SESSIONS, 
+        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-{pt.pk}-98", scheduled_for=when
+    )
+
+    [plan] = api(patient.user).get("/api/v1/me/plan/").json()
+    records = next(i for i in plan["items"] if i["item_type"] == "pt_plan")["records"]
+    assert len(records) == 16
+    assert set(records) == set(
+        PTSession.objects.filter(patient=patient).exclude(pk=own.pk).values_list("pk", flat=True)
+    )
+    assert api(surgeon).get(f"/api/v1/patients/{patient.pk}/plan/").json() == [plan]
+    assert api(foreign_patient.user).get("/api/v1/me/plan/").json() == []
+
+    record_update(SURGERIES, actor=surgeon, record=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+    own.refresh_from_db()
+    assert own.scheduled_for == when  # the patient's own session is not the protocol's
+
+
+def test_migration_links_existing_generated_records_of_the_same_patient_only(
+    default_protocol, patient, surgeon, foreign_patient
+):
+    """Rows generated before ``ProtocolRecord`` existed carry ids ``pa<application>-<item>[-<n>]``;
+    0011 links those of the application's own patient that the care team created."""
+    import importlib
+
+    from django.apps import apps
+
+    link_generated_records = importlib.import_module("recovery.migrations.0011_protocol_records").link_generated_records
+    surgery = _surgery(surgeon, patient, 10)
+    application = ProtocolApplication.objects.create(
+        protocol=default_protocol, surgery=surgery, applied_by=surgeon, anchor_on=surgery.performed_on
+    )
+    walking = default_protocol.items.get(item_type="milestone", milestone_kind="walk_unaided")
+    driving = default_protocol.items.get(item_type="restriction", activity="driving")
+    pt = _pt_item(default_protocol)
+    prefix = f"pa{application.pk}-"
+    when = timezone.now() + timedelta(days=40)
+    milestone, _ = record_create(MILESTONES, actor=surgeon, patient=patient, id=f"{prefix}{walking.pk}", title="Walk", kind="walk_unaided")
+    session, _ = record_create(PT_SESSIONS, actor=surgeon, patient=patient, id=f"{prefix}{pt.pk}-3", scheduled_for=when)
+    deleted, _ = record_create(RESTRICTIONS, 
+        actor=surgeon, patient=patient, id=f"{prefix}{driving.pk}", activity="driving", starts_on=surgery.performed_on
+    )
+    record_delete(RESTRICTIONS, actor=surgeon, record=deleted)
+    record_create(PT_SESSIONS, actor=patient.user, patient=patient, id=f"{prefix}{pt.pk}-4", scheduled_for=when)  # the patient's
+    record_create(PT_SESSIONS, actor=foreign_patient.user, patient=foreign_patient, id=f"{prefix}{pt.pk}-5", scheduled_for=when)
+    record_create(MILESTONES, actor=surgeon, patient=patient, id=f"{prefix}{pt.pk}", title="wrong type", kind="other")
+
+    link_generated_records(apps, None)
+
+    links = {
+        (link.item_id, link.slot, link.milestone_id or link.pt_session_id or link.restriction_id)
+        for link in ProtocolRecord.objects.filter(application=application)
+    }
+    assert links == {(walking.pk, 0, milestone.pk), (pt.pk, 3, session.pk), (driving.pk, 0, deleted.pk)}
+    # Applying now fills in the rest, and the deleted restriction stays deleted.
+    _, created = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
+    assert created == 34 - 3
+    assert not ActivityRestriction.objects.filter(patient=patient, activity="driving").exists()

@@ -1,14 +1,17 @@
+from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from smtplib import SMTPServerDisconnected
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from config.api.errors import ApplicationError
 from recovery.care.alerts import alert_acknowledge, alert_resolve, alerts_escalate_due
 from recovery.care.tasks import alert_notify, escalate_alerts
-from recovery.models import Alert, TriageRule
+from recovery.models import Alert, AlertNotification, TriageRule
 from recovery.record.kinds import PAIN_LOGS, SURGERIES
 from recovery.record.writes import record_create
 from tests.factories import StaffFactory
@@ -183,9 +186,9 @@ def test_alert_list_is_scoped(api, patient, surgeon, other_patient):
 def test_care_team_is_emailed_without_clinical_detail(api, patient, surgeon, nurse):
     alert = _open_alert(api, patient)
     alert_notify(alert.pk)
-    [message] = mail.outbox
-    assert set(message.to) == {surgeon.email, nurse.email}
-    assert "wound" not in message.body.lower() and patient.user.last_name not in message.body
+    assert sorted(m.to for m in mail.outbox) == sorted([[surgeon.email], [nurse.email]])  # one each
+    for message in mail.outbox:
+        assert "wound" not in message.body.lower() and patient.user.last_name not in message.body
 
 
 def test_unacknowledged_alert_escalates_to_the_surgeon_once(api, patient, surgeon, nurse, time_machine, django_capture_on_commit_callbacks):
@@ -254,3 +257,58 @@ def test_concurrent_escalators_escalate_each_alert_once(patient):
     assert errors == []
     assert sorted(claimed) == sorted(Alert.objects.values_list("pk", flat=True))
     assert len(claimed) == len(set(claimed)) == 8
+
+
+# --- Notifications are idempotent by state: one per alert, recipient and kind ------------------
+
+
+class FlakyEmailBackend(locmem.EmailBackend):
+    """The test outbox, with an SMTP server that refuses the addresses in ``failing``."""
+
+    failing: set[str] = set()
+
+    def send_messages(self, messages):
+        for message in messages:
+            if set(message.to) & self.failing:
+                raise SMTPServerDisconnected("connection lost")
+        return super().send_messages(messages)
+
+
+def _mailed(kind=""):
+    return Counter(address for m in mail.outbox if kind in m.subject for address in m.to)
+
+
+def test_a_retried_or_duplicated_notification_tells_nobody_twice(api, patient, surgeon, nurse):
+    alert = _open_alert(api, patient)
+    alert_notify(alert.pk)
+    alert_notify(alert.pk)  # a retry, or the same task delivered twice
+    assert _mailed() == {surgeon.email: 1, nurse.email: 1}
+    assert AlertNotification.objects.filter(alert=alert, kind="opened", sent_at__isnull=False).count() == 2
+
+    alerts_escalate_due(now=alert.acknowledge_by + timedelta(minutes=1))
+    alert_notify(alert.pk, escalation=True)
+    alert_notify(alert.pk, escalation=True)
+    assert _mailed("ESCALATED") == {surgeon.email: 1}  # the escalation is its own event, told once
+    assert _mailed() == {surgeon.email: 2, nurse.email: 1}
+
+
+def test_a_retry_after_a_transient_failure_tells_only_those_not_yet_told(api, patient, surgeon, nurse, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyEmailBackend"
+    FlakyEmailBackend.failing = {nurse.email}
+    alert = _open_alert(api, patient)
+    with pytest.raises(SMTPServerDisconnected):
+        alert_notify(alert.pk)  # the worker retries this with backoff
+    assert _mailed() == {surgeon.email: 1}
+    marker = AlertNotification.objects.get(alert=alert, recipient=nurse)
+    assert (marker.claimed_at, marker.sent_at) == (None, None)  # released: the retry may send it
+
+    FlakyEmailBackend.failing = set()
+    alert_notify(alert.pk)
+    assert _mailed() == {surgeon.email: 1, nurse.email: 1}
+
+
+def test_a_claim_held_by_another_worker_is_not_sent_again(api, patient, surgeon, nurse):
+    alert = _open_alert(api, patient)
+    AlertNotification.objects.create(alert=alert, recipient=nurse, kind="opened", claimed_at=timezone.now())
+    alert_notify(alert.pk)
+    assert _mailed() == {surgeon.email: 1}

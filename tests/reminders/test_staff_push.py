@@ -39,7 +39,9 @@ def test_alert_is_pushed_to_surgeon_and_nurse_with_a_collapse_key(api, patient, 
     assert {m["token"] for m in sent} == {"s-phone", "n-phone"}
     assert sent[0]["android"]["priority"] == "high" and sent[0]["android"]["collapse_key"]
     assert "chest" not in str(sent).lower()  # no clinical detail on a lock screen
-    assert len(mail.outbox) == 1  # and the e-mail still goes out
+    assert len(mail.outbox) == 2  # and the e-mail still goes out, one to each
+    alert_notify(alert.pk)  # a retry, or the same task twice: nobody is told again
+    assert (len(fcm.requests), len(mail.outbox)) == (2, 2)
 
 
 def test_escalation_pushes_only_the_surgeon_and_dead_tokens_are_deactivated(api, patient, surgeon, nurse, fcm):

@@ -9,6 +9,7 @@ from django.utils.html import escape
 from accounts.models import PatientClock, PHIAccess
 from recovery.models import ActivityRestriction, Appointment, Milestone, PainLog
 from recovery.record.kinds import APPOINTMENTS, MILESTONES, PAIN_LOGS, RESTRICTIONS
+from recovery.record.services import milestone_achieve
 from recovery.record.writes import record_create
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def test_change_goes_through_the_service(client, surgeon, patient):
     before = milestone.sync_version
     response = client.post(
         f"/admin/recovery/milestone/{milestone.pk}/change/",
-        {"title": "Drive short distances", "kind": "drive", "notes": ""},
+        {"title": "Drive short distances", "kind": "drive", "notes": "", "record_version": before},
     )
     assert response.status_code == 302
     milestone.refresh_from_db()
@@ -235,3 +236,52 @@ def test_changelists_have_no_n_plus_one(client, surgeon, patient, clinic):
         bulk_history(more, surgeon, days=120)
     many = {model: changelist_queries(client, model) for model in CHANGELISTS}
     assert many == few
+
+
+def _version_on_page(page) -> str | None:
+    import re
+
+    found = re.search(r'name="record_version" value="(\d+)"', page.content.decode())
+    return found.group(1) if found else None
+
+
+def test_a_stale_change_form_is_refused_and_undoes_nothing(client, surgeon, patient):
+    """The surgeon opens a milestone; the patient marks it achieved; the surgeon's save of the
+    form opened before must not put ``achieved_on`` back to empty."""
+    milestone, _ = record_create(MILESTONES, actor=surgeon, patient=patient, title="Walk", kind="walk_unaided")
+    url = f"/admin/recovery/milestone/{milestone.pk}/change/"
+    client.force_login(surgeon)
+    page = client.get(url)
+    assert page.status_code == 200
+    version = _version_on_page(page)
+    stale = {"title": "Walk", "kind": "walk_unaided", "target_on": "", "achieved_on": "", "notes": "Walks daily"}
+    if version is not None:
+        stale["record_version"] = version
+
+    milestone_achieve(actor=patient.user, milestone=milestone)  # the patient, from the app
+    milestone.refresh_from_db()
+    achieved = (milestone.achieved_on, milestone.sync_version)
+
+    response = client.post(url, stale)
+    assert response.status_code == 200  # the form again, with the error
+    assert "This record changed since you opened it; reload" in response.content.decode()
+    milestone.refresh_from_db()
+    assert (milestone.achieved_on, milestone.sync_version, milestone.notes) == (*achieved, "")
+
+    fresh_page = client.get(url)
+    fresh = {**stale, "achieved_on": achieved[0].isoformat(), "record_version": _version_on_page(fresh_page)}
+    assert client.post(url, fresh).status_code == 302
+    milestone.refresh_from_db()
+    assert (milestone.achieved_on, milestone.notes) == (achieved[0], "Walks daily")
+
+
+def test_a_change_form_without_its_version_is_refused(client, surgeon, patient):
+    milestone, _ = record_create(MILESTONES, actor=surgeon, patient=patient, title="Walk", kind="walk_unaided")
+    client.force_login(surgeon)
+    response = client.post(
+        f"/admin/recovery/milestone/{milestone.pk}/change/", {"title": "Run", "kind": "walk_unaided", "notes": ""}
+    )
+    assert response.status_code == 200
+    assert "reload" in response.content.decode()
+    milestone.refresh_from_db()
+    assert milestone.title == "Walk"
