@@ -237,7 +237,7 @@ def test_migration_links_existing_generated_records_of_the_same_patient_only(
 
     from django.apps import apps
 
-    link_generated_records = importlib.import_module("recovery.migrations.0011_protocol_records").link_generated_records
+    link_generated_records = importlib.import_module("recovery.migrations.0010_protocol_records").link_generated_records
     surgery = _surgery(surgeon, patient, 10)
     application = ProtocolApplication.objects.create(
         protocol=default_protocol, surgery=surgery, applied_by=surgeon, anchor_on=surgery.performed_on

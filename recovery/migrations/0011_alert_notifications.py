@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recovery', '0011_protocol_records'),
+        ('recovery', '0010_protocol_records'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
