@@ -262,10 +262,11 @@ SPECTACULAR_SETTINGS = {
 # --- REST API input limits (docs/api.md "Limits") ----------------------------------------------
 # A JSON body over API_MAX_BODY_BYTES is a 413, one nested deeper than API_MAX_JSON_DEPTH a 400
 # (config.api.parsers); a query string over API_MAX_QUERY_STRING_BYTES under /api/ is a JSON
-# 414 (config.api.middleware), well below gunicorn's request-line limit (config/gunicorn.conf.py).
+# 414 (config.api.middleware), well below gunicorn's request-line limit (config/gunicorn.conf.py);
+# 6 KB takes a sync pull's percent-encoded `migration` naming every table and column (~4.7 KB).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_621_440)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
-API_MAX_QUERY_STRING_BYTES = env.int("API_MAX_QUERY_STRING_BYTES", default=4096)
+API_MAX_QUERY_STRING_BYTES = env.int("API_MAX_QUERY_STRING_BYTES", default=6144)
 
 # --- Offline sync (docs/sync.md) --------------------------------------------------------------
 # Sync schema versions the server serves (the app sends its WatermelonDB schema version).

@@ -122,6 +122,8 @@ def test_bad_bodies_are_json_4xx(method, path, public, query, required, patient,
 
 @pytest.mark.parametrize("path", GETS)
 def test_a_too_long_query_string_is_json_414(path, patient):
-    response = client_for(patient.user).get(path.replace("{", "").replace("}", "") + "?since=" + "9" * 5000)
+    limit = settings.API_MAX_QUERY_STRING_BYTES
+    url = path.replace("{", "").replace("}", "")
+    response = client_for(patient.user).get(url + "?since=" + "9" * (limit - len("since=") + 1))
     assert_error_shape(response, 414, "uri_too_long")
-    assert response.json()["max_bytes"] == 4096
+    assert response.json()["max_bytes"] == limit

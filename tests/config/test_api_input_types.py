@@ -173,7 +173,7 @@ def test_gunicorn_takes_request_lines_up_to_its_maximum():
 
 @pytest.mark.integration
 def test_a_long_query_string_through_gunicorn_is_django_json_not_gunicorn_html(tmp_path):
-    """The real server: a 6 KB query string used to be gunicorn's HTML 414 (its default limit
+    """The real server: a 7 KB query string used to be gunicorn's HTML error (its default limit
     is 4094 bytes); now it reaches Django, which answers JSON. Only beyond 8190 is it gunicorn's."""
     port = free_port()
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "PYTHONPATH": str(ROOT)}
@@ -200,10 +200,29 @@ def test_a_long_query_string_through_gunicorn_is_django_json_not_gunicorn_html(t
 
     try:
         wait_for(up, timeout=60, what="gunicorn")
-        status, content_type, body = get(PAIN_LOGS + "?x=" + "a" * 6000)
+        status, content_type, body = get(PAIN_LOGS + "?x=" + "a" * 7000)
         assert (status, content_type) == (414, "application/json"), body[:200]
         assert b'"uri_too_long"' in body
         status, content_type, _ = get(PAIN_LOGS + "?x=" + "a" * 9000)
         assert status in (400, 414) and "json" not in content_type  # gunicorn's own page
     finally:
         stop(proc)
+
+
+def test_request_data_too_big_from_anywhere_is_a_json_413(settings):
+    """Whatever reads ``request.body`` past Django's own limit answers like the parser does."""
+    from django.core.exceptions import RequestDataTooBig
+
+    from config.api.errors import exception_handler
+
+    response = exception_handler(RequestDataTooBig("too big"), {})
+    assert response.status_code == 413
+    assert response.data == {
+        "type": "client_error",
+        "errors": [{
+            "code": "payload_too_large",
+            "detail": f"A request body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            "attr": None,
+        }],
+        "max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    }
