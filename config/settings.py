@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.api.middleware.QueryStringLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -223,7 +224,7 @@ REST_FRAMEWORK = {
     # two-factor step) never authenticates an API call.
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
@@ -294,6 +295,15 @@ SPECTACULAR_SETTINGS = {
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
     ],
 }
+
+# --- REST API input limits (docs/api.md "Limits") ----------------------------------------------
+# A JSON body over API_MAX_BODY_BYTES is a 413, one nested deeper than API_MAX_JSON_DEPTH a 400
+# (config.api.parsers); a query string over API_MAX_QUERY_STRING_BYTES under /api/ is a JSON
+# 414 (config.api.middleware), well below gunicorn's request-line limit (config/gunicorn.conf.py);
+# 6 KB takes a sync pull's percent-encoded `migration` naming every table and column (~4.7 KB).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2_621_440)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
+API_MAX_QUERY_STRING_BYTES = env.int("API_MAX_QUERY_STRING_BYTES", default=6144)
 
 # --- Offline sync (docs/sync.md) --------------------------------------------------------------
 # Sync schema versions the server serves (the app sends its WatermelonDB schema version).

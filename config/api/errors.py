@@ -6,6 +6,8 @@ Services raise ``ApplicationError`` (or Django's ``ValidationError``); both are 
 views never translate errors by hand.
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -42,6 +44,11 @@ class RealignExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc):
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(as_serializer_error(exc))
+        if isinstance(exc, RequestDataTooBig):  # whatever read ``request.body`` past Django's limit
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return PayloadTooLarge(
+                f"A request body may be at most {limit} bytes.", extra={"max_bytes": limit}
+            )
         return super().convert_known_exceptions(exc)
 
     def format_exception(self, exc):
