@@ -16,7 +16,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from config.api.errors import ApplicationError
+from config.errors import Invalid
 
 from .models import (
     CLINICIAN_ROLES,
@@ -65,7 +65,7 @@ def staff_create(
     title: str = "",
 ) -> User:
     if role not in STAFF_ROLES:
-        raise ApplicationError(f"{role!r} is not a staff role.", attr="role")
+        raise Invalid(f"{role!r} is not a staff role.", attr="role")
     user = User.objects.create_user(
         email=email,
         password=password,
@@ -81,7 +81,7 @@ def staff_create(
 
 def care_team_add(*, patient: PatientProfile, clinician: User) -> CareTeamMembership:
     if clinician.role not in CLINICIAN_ROLES or clinician.clinic_id != patient.clinic_id:
-        raise ApplicationError(
+        raise Invalid(
             "Only clinicians of the patient's clinic can join the care team.", attr="clinician"
         )
     membership, _ = CareTeamMembership.objects.get_or_create(patient=patient, clinician=clinician)
@@ -105,7 +105,7 @@ def patient_create(
     **risk_factors,
 ) -> PatientProfile:
     if surgeon is not None and (surgeon.role != Role.SURGEON or surgeon.clinic_id != clinic.pk):
-        raise ApplicationError("The surgeon of record must be a surgeon of this clinic.", attr="surgeon")
+        raise Invalid("The surgeon of record must be a surgeon of this clinic.", attr="surgeon")
     user = User.objects.create_user(
         email=email,
         password=password,
@@ -195,11 +195,11 @@ def invitation_activate(*, code: str, password: str) -> User:
         .first()
     )
     if invitation is None:
-        raise ApplicationError("This invitation code is not valid.", code="invalid_invitation", attr="code")
+        raise Invalid("This invitation code is not valid.", code="invalid_invitation", attr="code")
     if invitation.accepted_at is not None:
-        raise ApplicationError("This invitation has already been used.", code="invitation_used", attr="code")
+        raise Invalid("This invitation has already been used.", code="invitation_used", attr="code")
     if invitation.is_expired():
-        raise ApplicationError(
+        raise Invalid(
             "This invitation has expired; ask your clinic for a new one.",
             code="invitation_expired",
             attr="code",
@@ -269,7 +269,7 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     except (ValueError, TypeError, OverflowError, User.DoesNotExist):
         user = None
     if user is None or not default_token_generator.check_token(user, token):
-        raise ApplicationError(
+        raise Invalid(
             "This reset link is invalid or has expired.", code="invalid_reset_token", attr="token"
         )
     user_set_password(user=user, password=password)
@@ -282,7 +282,7 @@ def patient_preferences_update(*, profile: PatientProfile, **changes) -> tuple[P
     Returns the profile and the names of the fields that changed."""
     unknown = set(changes) - set(PATIENT_PREFERENCE_FIELDS)
     if unknown:
-        raise ApplicationError(
+        raise Invalid(
             "A patient cannot change: " + ", ".join(sorted(unknown)), code="forbidden_field"
         )
     changed = {name for name, value in changes.items() if getattr(profile, name) != value}

@@ -7,14 +7,13 @@
 """
 
 from django.db import transaction
-from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from config.api.errors import ApplicationError
+from config.errors import DomainError, Unauthenticated
 
 from .models import User
 
@@ -24,9 +23,9 @@ def tokens_for(user: User) -> dict:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def _invalid(detail: str) -> ApplicationError:
-    return ApplicationError(
-        detail, code="token_not_valid", status_code=status.HTTP_401_UNAUTHORIZED, attr="refresh"
+def _invalid(detail: str) -> DomainError:
+    return Unauthenticated(
+        detail, code="token_not_valid", attr="refresh"
     )
 
 

@@ -30,9 +30,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework import status
 
-from config.api.errors import ApplicationError
+from config.errors import Forbidden, Unauthenticated
 
 from .models import Role
 from .roles import is_staff_member
@@ -70,30 +69,28 @@ def second_factor_satisfied(request) -> bool:
 
 
 def api_second_factor_check(*, request, user, email: str, token: str) -> None:
-    """The second factor of an API sign-in, after the password: raises ``ApplicationError``
+    """The second factor of an API sign-in, after the password: raises ``DomainError``
     (401 ``otp_required`` / ``otp_invalid``, 403 ``two_factor_enrolment_required``) or passes."""
     device = confirmed_device_for(user)
     if device is None:
         if user.role != Role.PATIENT and two_factor_required(user):
-            raise ApplicationError(
+            raise Forbidden(
                 "Your clinic requires two-factor sign-in: set up an authenticator app in the "
                 "admin (/admin/two-factor/) first.",
                 code="two_factor_enrolment_required",
-                status_code=status.HTTP_403_FORBIDDEN,
             )
         return
     if not token:
-        raise ApplicationError(
+        raise Unauthenticated(
             "Enter the 6-digit code from your authenticator app.", code="otp_required", attr="otp",
-            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     allowed, _ = device.verify_is_allowed()
     if not allowed or not device.verify_token(token):
         # A wrong code is a failed sign-in: django-axes counts it toward the lockout.
         user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
-        raise ApplicationError(
+        raise Unauthenticated(
             "That code is not right (or too many wrong codes: wait and retry).", code="otp_invalid",
-            attr="otp", status_code=status.HTTP_401_UNAUTHORIZED,
+            attr="otp",
         )
 
 

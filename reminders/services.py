@@ -14,11 +14,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import PatientProfile
 from accounts.services import patient_clock_tick
-from config.api.errors import ApplicationError
+from config.errors import Forbidden
 
 from .models import (
     OPEN_STATUSES,
@@ -499,9 +498,8 @@ def device_remove(*, patient: PatientProfile, token: str) -> bool:
 def staff_device_register(*, user, token: str, platform: str) -> tuple[StaffDevice, bool]:
     """A clinician registers (or re-activates) a phone for urgent alerts. Returns (device, created)."""
     if user.role == "patient":
-        raise ApplicationError(
+        raise Forbidden(
             "Patients register devices at /api/v1/devices/.", code="permission_denied",
-            status_code=status.HTTP_403_FORBIDDEN,
         )
     digest = _token_hash(token)
     device = StaffDevice.objects.filter(token_hash=digest).first()

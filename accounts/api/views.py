@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.api.errors import ApplicationError
+from config.errors import Forbidden, Invalid, TooManyRequests, Unauthenticated
 
 from .. import services
 from ..client_address import client_ip
@@ -46,16 +46,14 @@ class TokenObtainView(_Throttled):
             request, email=data.validated_data["email"], password=data.validated_data["password"]
         )
         if getattr(request, "axes_locked_out", False):
-            raise ApplicationError(
+            raise TooManyRequests(
                 "Too many failed sign-ins for this account from this address; try again later.",
                 code="locked_out",
-                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             )
         if user is None or not user.is_active:
-            raise ApplicationError(
+            raise Unauthenticated(
                 "No active account with this e-mail and password.",
                 code="authentication_failed",
-                status_code=status.HTTP_401_UNAUTHORIZED,
             )
         api_second_factor_check(
             request=request, user=user, email=data.validated_data["email"],
@@ -86,9 +84,9 @@ class LogoutView(APIView):
         try:
             token = RefreshToken(data.validated_data["refresh"])
         except TokenError as exc:
-            raise ApplicationError(str(exc), code="token_not_valid", attr="refresh") from exc
+            raise Invalid(str(exc), code="token_not_valid", attr="refresh") from exc
         if str(token.get("user_id")) != str(request.user.pk):
-            raise ApplicationError(
+            raise Invalid(
                 "This refresh token belongs to another account.", code="token_not_valid", attr="refresh"
             )
         token.blacklist()
@@ -142,7 +140,7 @@ class PasswordChangeView(APIView):
         data = s.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         if not request.user.check_password(data.validated_data["current_password"]):
-            raise ApplicationError(
+            raise Invalid(
                 "The current password is wrong.", code="wrong_password", attr="current_password"
             )
         services.user_set_password(user=request.user, password=data.validated_data["new_password"])
@@ -159,10 +157,9 @@ class MeView(APIView):
     @extend_schema(request=s.MeUpdateInput, responses={200: s.MeOutput})
     def patch(self, request):
         if not request.user.is_patient:
-            raise ApplicationError(
+            raise Forbidden(
                 "Only patients have settings to change here.",
                 code="permission_denied",
-                status_code=status.HTTP_403_FORBIDDEN,
             )
         data = s.MeUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

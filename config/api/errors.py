@@ -2,8 +2,9 @@
 
 drf-standardized-errors renders every error as
 ``{"type": "validation_error" | "client_error" | "server_error", "errors": [{code, detail, attr}]}``.
-Services raise ``ApplicationError`` (or Django's ``ValidationError``); both are mapped here so
-views never translate errors by hand.
+Services raise the domain's refusals (``config.errors``: ``Invalid``, ``Forbidden``, ``NotFound``,
+``Conflict``...) or Django's ``ValidationError``; this module alone maps them to HTTP, so neither
+services nor views translate errors by hand.
 """
 
 from django.conf import settings
@@ -15,44 +16,61 @@ from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 
+from config.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthenticated,
+)
 
-class ApplicationError(exceptions.APIException):
-    """A rule of the domain said no. Carries its own status, code and optional field."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid"
-
-    def __init__(self, detail, *, code=None, status_code=None, attr=None, extra=None):
-        super().__init__(detail=detail, code=code or self.default_code)
-        if status_code is not None:
-            self.status_code = status_code
-        self.attr = attr
-        self.extra = extra or {}
+# The domain's refusals (``config.errors``) mapped to HTTP: the only place that does it.
+DOMAIN_STATUS = {
+    Invalid: status.HTTP_400_BAD_REQUEST,
+    Unauthenticated: status.HTTP_401_UNAUTHORIZED,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    TooManyRequests: status.HTTP_429_TOO_MANY_REQUESTS,
+}
 
 
-class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+def domain_status(exc: DomainError) -> int:
+    for kind in type(exc).__mro__:
+        if kind in DOMAIN_STATUS:
+            return DOMAIN_STATUS[kind]
+    return status.HTTP_400_BAD_REQUEST
 
 
-class PayloadTooLarge(ApplicationError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
+class DomainErrorResponse(exceptions.APIException):
+    """A domain refusal on its way out of the API, with the status of its kind."""
+
+    def __init__(self, exc: DomainError):
+        super().__init__(detail=exc.detail, code=exc.code)
+        self.status_code = domain_status(exc)
+        self.attr = exc.attr
+        self.extra = exc.extra
 
 
 class RealignExceptionHandler(ExceptionHandler):
     def convert_known_exceptions(self, exc):
+        if isinstance(exc, DomainError):
+            return DomainErrorResponse(exc)
         if isinstance(exc, DjangoValidationError):
             return exceptions.ValidationError(as_serializer_error(exc))
         if isinstance(exc, RequestDataTooBig):  # whatever read ``request.body`` past Django's limit
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            return PayloadTooLarge(
-                f"A request body may be at most {limit} bytes.", extra={"max_bytes": limit}
+            return DomainErrorResponse(
+                PayloadTooLarge(f"A request body may be at most {limit} bytes.", extra={"max_bytes": limit})
             )
         return super().convert_known_exceptions(exc)
 
     def format_exception(self, exc):
-        if isinstance(exc, ApplicationError):
+        if isinstance(exc, DomainErrorResponse):
             data = {
                 "type": "validation_error"
                 if exc.status_code == status.HTTP_400_BAD_REQUEST

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from rest_framework import pagination
 
-from .errors import ApplicationError
+from config.errors import Invalid
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -52,7 +52,7 @@ class KeysetCursor:
                 if parsed.tzinfo is None:
                     raise ValueError(token)
         except (ValueError, TypeError, UnicodeError, binascii.Error, json.JSONDecodeError) as exc:
-            raise ApplicationError(
+            raise Invalid(
                 "This cursor is not valid; start again without it.", code="invalid_cursor", attr="cursor"
             ) from exc
         return cls(parsed, row_id)

@@ -18,12 +18,10 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 
+from config.errors import PayloadTooLarge
+
 
 def body_too_large():
-    # Imported here: DRF imports this module (DEFAULT_PARSER_CLASSES) while errors.py, through
-    # drf-standardized-errors and rest_framework.views, is still being imported.
-    from .errors import PayloadTooLarge
-
     limit = settings.API_MAX_BODY_BYTES
     return PayloadTooLarge(
         f"A request body may be at most {limit} bytes.", extra={"max_bytes": limit}

@@ -20,7 +20,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import CLINICIAN_ROLES, PatientProfile, Role, User
-from config.api.errors import ApplicationError
+from config.errors import DomainError, Invalid
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.outcomes.scoring import score_band
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
@@ -48,8 +48,8 @@ SORT = "_sort"
 # --- Related rows named in an input ---------------------------------------------------------
 
 
-def _not_found(attr: str) -> ApplicationError:
-    return ApplicationError("No such record for this patient.", code="does_not_exist", attr=attr)
+def _not_found(attr: str) -> DomainError:
+    return Invalid("No such record for this patient.", code="does_not_exist", attr=attr)
 
 
 def surgery_ref(patient: PatientProfile, value: str, attr: str):
@@ -65,7 +65,7 @@ def _staff_ref(roles):
             pk=value, clinic_id=patient.clinic_id, role__in=roles, is_active=True
         ).first()
         if found is None:
-            raise ApplicationError(
+            raise Invalid(
                 "No such clinician in the patient's clinic.", code="does_not_exist", attr=attr
             )
         return found

@@ -16,10 +16,10 @@ from rest_framework.utils.urls import replace_query_param
 from accounts.audit import phi_access_record
 from accounts.models import PatientProfile
 from accounts.selectors import own_patient_id, patients_for
-from config.api.errors import ApplicationError
 from config.api.openapi import ErrorResponseSerializer
 from config.api.pagination import KeysetCursor
 from config.api.renderers import OrjsonRenderer
+from config.errors import Invalid
 from recovery.record import services
 from recovery.record.models import RECORD_ID_PATTERN
 from recovery.record.selectors import record_get
@@ -93,7 +93,7 @@ class RecordViewSet(viewsets.ViewSet):
         user = self.request.user
         if user.is_patient:
             if patient_id is not None:
-                raise ApplicationError(
+                raise Invalid(
                     "Patients do not send this field: their records are their own.",
                     code="not_allowed", attr="patient",
                 )
@@ -102,10 +102,10 @@ class RecordViewSet(viewsets.ViewSet):
                 raise forbidden("This account has no patient record.")
             return patient
         if patient_id is None:
-            raise ApplicationError("This field is required.", code="required", attr="patient")
+            raise Invalid("This field is required.", code="required", attr="patient")
         patient = patients_for(user).filter(pk=patient_id).first()
         if patient is None:
-            raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
+            raise Invalid("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient
 
     def _list_patient(self, patient_id: int | None) -> int | None:
@@ -113,10 +113,10 @@ class RecordViewSet(viewsets.ViewSet):
         user = self.request.user
         if user.is_patient:
             if patient_id is not None and patient_id != own_patient_id(user):
-                raise ApplicationError("No such patient.", code="does_not_exist", attr="patient")
+                raise Invalid("No such patient.", code="does_not_exist", attr="patient")
             return None
         if patient_id is not None and not patients_for(user).filter(pk=patient_id).exists():
-            raise ApplicationError("No such patient in your care.", code="does_not_exist", attr="patient")
+            raise Invalid("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient_id
 
     def _answer(self, record, code=status.HTTP_200_OK) -> Response:
@@ -128,7 +128,7 @@ class RecordViewSet(viewsets.ViewSet):
         query = self.list_query_validator.run_validation(request.query_params)
         since, until = query.get("since"), query.get("until")
         if since is not None and until is not None and until <= since:
-            raise ApplicationError("until must be after since.", code="invalid_range", attr="until")
+            raise Invalid("until must be after since.", code="invalid_range", attr="until")
         cursor = query.get("cursor")
         page = record_page(
             user=request.user,

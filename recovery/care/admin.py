@@ -10,7 +10,7 @@ from accounts.admin_scoping import ScopedAdmin
 from accounts.models import Role
 from accounts.roles import is_clinic_admin, is_clinician
 from accounts.selectors import patients_for
-from config.api.errors import ApplicationError
+from config.errors import DomainError
 from recovery.record.admin import ClinicDataAdmin, PatientFilter, RecordAdmin, refusal_text
 from recovery.record.models import Surgery
 
@@ -69,7 +69,7 @@ class AlertAdmin(ScopedAdmin):
             try:
                 call(alert)
                 done += 1
-            except (ValidationError, ApplicationError) as exc:
+            except (ValidationError, DomainError) as exc:
                 self.message_user(request, f"Not {verb.lower()}: {alert}: {refusal_text(exc)}", messages.ERROR)
         if done:
             self.message_user(request, f"{verb}: {done}.", messages.SUCCESS)

@@ -18,11 +18,10 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Q
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import User
 from accounts.roles import is_care_team_member
-from config.api.errors import ApplicationError
+from config.errors import Forbidden, Invalid
 from recovery.record.models import (
     PainLog,
     Region,
@@ -155,9 +154,8 @@ def triage_pain_log(*, pain_log: PainLog) -> Triage:
 
 def _care_team_member(actor: User, alert: Alert) -> None:
     if not is_care_team_member(actor, alert.patient):
-        raise ApplicationError(
+        raise Forbidden(
             "Only the patient's care team acts on alerts.", code="permission_denied",
-            status_code=status.HTTP_403_FORBIDDEN,
         )
 
 
@@ -170,7 +168,7 @@ def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     alert = _locked(alert)
     _care_team_member(actor, alert)
     if alert.status != AlertStatus.OPEN:
-        raise ApplicationError(f"This alert is already {alert.status}.", code="invalid_state", attr="status")
+        raise Invalid(f"This alert is already {alert.status}.", code="invalid_state", attr="status")
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_at = timezone.now()
     alert.acknowledged_by = actor
@@ -183,7 +181,7 @@ def alert_resolve(*, actor: User, alert: Alert, note: str = "") -> Alert:
     alert = _locked(alert)
     _care_team_member(actor, alert)
     if alert.status == AlertStatus.RESOLVED:
-        raise ApplicationError("This alert is already resolved.", code="invalid_state", attr="status")
+        raise Invalid("This alert is already resolved.", code="invalid_state", attr="status")
     now = timezone.now()
     if alert.status == AlertStatus.OPEN:  # resolving implies having seen it
         alert.acknowledged_at, alert.acknowledged_by = now, actor

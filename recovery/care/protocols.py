@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.api.errors import ApplicationError
+from config.errors import Invalid
 from recovery.record.models import (
     ActivityRestriction,
     Appointment,
@@ -92,9 +92,9 @@ def planned_records(item: ProtocolItem, anchor: date, tz):
 
 def _check_protocol_for(protocol: Protocol, surgery: Surgery) -> None:
     if protocol.clinic_id not in (None, surgery.patient.clinic_id):
-        raise ApplicationError("This protocol belongs to another clinic.", attr="protocol")
+        raise Invalid("This protocol belongs to another clinic.", attr="protocol")
     if not protocol.is_active:
-        raise ApplicationError("This protocol is not active.", attr="protocol")
+        raise Invalid("This protocol is not active.", attr="protocol")
 
 
 @transaction.atomic

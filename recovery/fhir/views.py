@@ -1,12 +1,11 @@
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.views import APIView
 
 from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
-from config.api.errors import ApplicationError
+from config.errors import Forbidden, NotFound
 
 from .bundle import bundle_stream
 
@@ -27,7 +26,7 @@ class PatientFhirExportView(APIView):
     def get(self, request, patient_id: int):
         patient = patients_for(request.user).select_related("user").filter(pk=patient_id).first()
         if patient is None:
-            raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+            raise NotFound("Not found.", code="not_found")
         phi_access_record(
             user=request.user, patient_ids=[patient.pk], action="export", resource="fhir", request=request
         )
@@ -40,8 +39,7 @@ class MeFhirExportView(APIView):
     @extend_schema(responses={200: BUNDLE}, operation_id="me_fhir_export")
     def get(self, request):
         if not request.user.is_patient:
-            raise ApplicationError(
+            raise Forbidden(
                 "Only patients have a record of their own.", code="permission_denied",
-                status_code=status.HTTP_403_FORBIDDEN,
             )
         return _stream(request.user.patient_profile)

@@ -6,7 +6,7 @@ narrowed to ``patients_for(user)``) and adds what the clinical record needs:
 - tombstones stay invisible: querysets come from the ``objects`` manager, which hides them;
 - every add, change and delete goes through the services (``recovery.record.writes`` and the named services) with ``actor=request.user``.
   The service is called while the form validates, inside the admin's transaction, so a refusal
-  (``ValidationError`` or ``ApplicationError``) is shown on the form instead of a 500;
+  (``ValidationError`` or ``DomainError``) is shown on the form instead of a 500;
 - a change form carries the row's ``sync_version`` from when it was opened (hidden
   ``record_version``); the save is refused, on the locked row, when the row has changed since
   (a patient's push meanwhile), so a stale form never silently undoes someone else's change;
@@ -29,7 +29,7 @@ from accounts.audit import phi_access_record
 from accounts.models import Role
 from accounts.roles import is_staff_member, role_of
 from accounts.selectors import patients_for
-from config.api.errors import ApplicationError
+from config.errors import DomainError
 from recovery.record.services import (
     appointment_cancel,
     appointment_complete,
@@ -66,7 +66,7 @@ def local_time(value, patient) -> str:
 
 
 def refusal_text(exc: Exception) -> str:
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, DomainError):
         return str(exc.detail)
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
@@ -79,7 +79,7 @@ def add_service_errors(form, exc: Exception) -> None:
         for name, errors in exc.error_dict.items():
             form.add_error(name if name in form.fields else None, errors)
         return
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, DomainError):
         attr = exc.attr if exc.attr in form.fields else None
         form.add_error(attr, str(exc.detail))
         return
@@ -224,7 +224,7 @@ class RecordAdmin(ScopedAdmin):
                     # A savepoint: a refused write leaves nothing behind.
                     with transaction.atomic():
                         self.instance = model_admin.write(request, self, change)
-                except (ValidationError, ApplicationError) as exc:
+                except (ValidationError, DomainError) as exc:
                     add_service_errors(self, exc)
 
         return ServiceForm
@@ -244,7 +244,7 @@ class RecordAdmin(ScopedAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         try:
             return super().delete_view(request, object_id, extra_context)
-        except (ValidationError, ApplicationError) as exc:
+        except (ValidationError, DomainError) as exc:
             self.message_user(request, f"Not deleted: {refusal_text(exc)}", messages.ERROR)
             return HttpResponseRedirect(request.path)
 
@@ -262,7 +262,7 @@ class RecordAdmin(ScopedAdmin):
                 with transaction.atomic():
                     call(record)
                 done += 1
-            except (ValidationError, ApplicationError) as exc:
+            except (ValidationError, DomainError) as exc:
                 refused.append(f"{record}: {refusal_text(exc)}")
         if done:
             self.message_user(request, f"{verb}: {done}.", messages.SUCCESS)

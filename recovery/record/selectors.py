@@ -4,11 +4,10 @@ from datetime import date, datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import PatientProfile, User
 from accounts.selectors import own_patient_id, patients_for
-from config.api.errors import ApplicationError
+from config.errors import NotFound
 
 from .models import (
     Appointment,
@@ -32,7 +31,7 @@ def record_get(user: User, kind: RecordKind, record_id: str) -> ClinicalRecord:
     """One live row by id, through the caller's scope: outside it, a 404 as if it did not exist."""
     record = records_for(user, kind).select_related("patient").filter(pk=record_id).first()
     if record is None:
-        raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise NotFound("Not found.", code="not_found")
     return record
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import User
-from config.api.errors import ApplicationError
+from config.errors import Invalid
 
 from .kinds import APPOINTMENTS, HOSPITAL_STAYS, MILESTONES, PT_SESSIONS, RESTRICTIONS
 from .models import (
@@ -88,7 +88,7 @@ def pt_session_complete(
 
 def _not_lifted(restriction: ActivityRestriction) -> None:
     if restriction.lifted_on is not None:
-        raise ApplicationError("This restriction was already lifted.", code="already_lifted")
+        raise Invalid("This restriction was already lifted.", code="already_lifted")
 
 
 def restriction_lift(
@@ -104,7 +104,7 @@ def restriction_lift(
 
 def _require_scheduled(appointment: Appointment) -> None:
     if appointment.status != AppointmentStatus.SCHEDULED:
-        raise ApplicationError(
+        raise Invalid(
             f"This appointment is {appointment.status}, not scheduled.", code="invalid_state", attr="status"
         )
 

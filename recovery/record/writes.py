@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import PatientProfile, Role, User
 from accounts.roles import is_care_team_member
 from accounts.services import patient_clock_tick
-from config.api.errors import ApplicationError, Conflict
+from config.errors import Conflict, DomainError, Forbidden, NotFound
 
 from .models import ClinicalRecord
 
@@ -111,8 +110,8 @@ def kind_for_model(model) -> RecordKind:
 # --- Role rules (design.md section 3) ---------------------------------------------------------
 
 
-def forbidden(detail: str) -> ApplicationError:
-    return ApplicationError(detail, code="permission_denied", status_code=status.HTTP_403_FORBIDDEN)
+def forbidden(detail: str) -> DomainError:
+    return Forbidden(detail, code="permission_denied")
 
 
 def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None:
@@ -240,8 +239,8 @@ def record_create(
 def _locked(spec: RecordKind, record: ClinicalRecord) -> ClinicalRecord:
     fresh = spec.model.all_objects.select_for_update().select_related("patient").get(pk=record.pk)
     if fresh.deleted_at is not None:
-        raise ApplicationError(
-            "This record was deleted.", code="not_found", status_code=status.HTTP_404_NOT_FOUND
+        raise NotFound(
+            "This record was deleted.", code="not_found"
         )
     return fresh
 

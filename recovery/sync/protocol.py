@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 
-from config.api.errors import ApplicationError, PayloadTooLarge
+from config.errors import DomainError, Forbidden, Invalid, PayloadTooLarge
 
 from .tables import ID_RE, SYNC_TABLES, SyncTable, WireError, schema_version_range
 
@@ -25,8 +25,8 @@ CHANGE_KEYS = ("created", "updated", "deleted")
 MAX_TIMESTAMP = 2**53 - 1  # JavaScript's largest safe integer
 
 
-def bad(detail: str, *, attr: str | None, code: str = "invalid") -> ApplicationError:
-    return ApplicationError(detail, code=code, attr=attr)
+def bad(detail: str, *, attr: str | None, code: str = "invalid") -> DomainError:
+    return Invalid(detail, code=code, attr=attr)
 
 
 class Problems:
@@ -81,7 +81,7 @@ def parse_schema_version(raw: str | None, *, required: bool) -> int | None:
         raise bad("schema_version must be an integer.", attr="schema_version")
     version = int(raw)
     if not low <= version <= high:
-        raise ApplicationError(
+        raise Invalid(
             f"Schema version {version} is not supported; this server syncs versions {low} to "
             f"{high}. Update the app.",
             code="unsupported_schema_version",
@@ -205,7 +205,7 @@ def load_push_body(body: bytes):
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ApplicationError(f"The body is not valid JSON: {exc}", code="parse_error") from None
+        raise Invalid(f"The body is not valid JSON: {exc}", code="parse_error") from None
 
 
 @dataclass
@@ -317,10 +317,9 @@ def forbidden_tables(batch: PushBatch) -> list[str]:
 
 
 def raise_forbidden_tables(names: list[str]) -> None:
-    raise ApplicationError(
+    raise Forbidden(
         f"You may not write {', '.join(names)}: the care team keeps these. Nothing was applied.",
         code="permission_denied",
-        status_code=status.HTTP_403_FORBIDDEN,
         attr=names[0],
         extra={"tables": names},
     )

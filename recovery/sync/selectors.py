@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from accounts.services import patient_clock_read
-from config.api.errors import ApplicationError
+from config.errors import Invalid
 
 from .protocol import Migration
 from .tables import SYNC_TABLES, Codec, SyncTable, tables_for
@@ -49,7 +49,7 @@ def sync_pull(
     with transaction.atomic():
         timestamp = patient_clock_read(patient_id=patient_id)
         if last_pulled_at is not None and last_pulled_at > timestamp:
-            raise ApplicationError(
+            raise Invalid(
                 "last_pulled_at is later than any timestamp this server handed out.",
                 code="in_future",
                 attr="last_pulled_at",

@@ -20,7 +20,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from accounts.models import PatientProfile, User
 from accounts.services import patient_clock_read, patient_clock_tick
-from config.api.errors import ApplicationError, Conflict
+from config.errors import Conflict, DomainError, Invalid
 
 from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
 from .tables import SYNC_TABLES, ForeignId
@@ -92,17 +92,6 @@ def _validation_error(exc: DjangoValidationError, attr: str) -> exceptions.Valid
             message = error.message % error.params if error.params else error.message
             errors.setdefault(attr, []).append(ErrorDetail(message, code=error.code or "invalid"))
     return exceptions.ValidationError(errors)
-
-
-def _renamed(exc: ApplicationError, attr: str) -> ApplicationError:
-    """The same refusal, pointing at the record (and its field, if the service named one)."""
-    return type(exc)(
-        str(exc.detail),
-        code=exc.detail.code,
-        status_code=exc.status_code,
-        attr=f"{attr}.{exc.attr}" if exc.attr else attr,
-        extra=exc.extra,
-    )
 
 
 def _resolve_foreign_keys(record: PushedRecord, values: dict, patient: PatientProfile) -> dict:
@@ -229,7 +218,7 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
     # below cannot be overtaken by a concurrent write.
     clock = patient_clock_read(patient_id=patient.pk)
     if last_pulled_at > clock:
-        raise ApplicationError(
+        raise Invalid(
             "last_pulled_at is later than any timestamp this server handed out.",
             code="in_future",
             attr="last_pulled_at",
@@ -257,16 +246,16 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
             _apply_record(record, row, actor=actor, patient=patient, version=version)
         except DjangoValidationError as exc:
             raise _validation_error(exc, record.attr) from exc
-        except ApplicationError as exc:
-            raise _renamed(exc, record.attr) from exc
+        except DomainError as exc:
+            raise exc.renamed(record.attr) from exc
     for table, record_id in sorted(batch.deleted, key=lambda d: -_table_order(d[0].name)):
         row = existing[table.name].get(record_id)
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             continue  # unknown (or already deleted) ids are ignored
         try:
             table.writer.delete(actor=actor, row=row, version=version())
-        except ApplicationError as exc:
-            raise _renamed(exc, f"{table.name}.{record_id}") from exc
+        except DomainError as exc:
+            raise exc.renamed(f"{table.name}.{record_id}") from exc
     last = patient_clock_read(patient_id=patient.pk)
     if last > clock:
         transaction.on_commit(lambda: _remember_push(patient.pk, actor.pk, clock, last), robust=True)

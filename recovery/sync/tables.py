@@ -27,9 +27,8 @@ from decimal import Decimal, InvalidOperation
 import orjson
 from django.conf import settings
 from django.db import models
-from rest_framework import status
 
-from config.api.errors import ApplicationError
+from config.errors import Forbidden
 from recovery.care.models import (
     CheckIn,
 )
@@ -602,17 +601,15 @@ class InboxWriter:
     patient_may_write = True
 
     def create(self, *, actor, patient, id: str, values: dict, version: int | None = None) -> None:
-        raise ApplicationError(
+        raise Forbidden(
             "Notifications are created by the server.", code="permission_denied",
-            status_code=status.HTTP_403_FORBIDDEN,
         )  # no attr: the push names the record (notifications.<id>)
 
     def update(self, *, actor, row, values: dict, version: int | None = None) -> None:
         # The reminders services tick the clock themselves (``version`` is not used).
         if set(values) - {"read_at"}:
-            raise ApplicationError(
+            raise Forbidden(
                 "Only read_at of a notification can change.", code="permission_denied",
-                status_code=status.HTTP_403_FORBIDDEN,
             )
         if values.get("read_at") is not None and row.read_at is None:
             notification_mark_read(notification=row)

@@ -301,7 +301,7 @@ def test_concurrent_refreshes_of_one_token_cannot_both_win(patient):
     from django.db import connection
 
     from accounts.tokens import refresh_rotate, tokens_for
-    from config.api.errors import ApplicationError
+    from config.api.errors import DomainError
 
     raw = tokens_for(patient.user)["refresh"]
     barrier = threading.Barrier(4)
@@ -312,7 +312,7 @@ def test_concurrent_refreshes_of_one_token_cannot_both_win(patient):
         try:
             refresh_rotate(raw=raw)
             outcomes.append("ok")
-        except ApplicationError:
+        except DomainError:
             outcomes.append("refused")
         finally:
             connection.close()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import care_team_scope, is_care_team_member, is_clinic_admin, is_staff_member
 from accounts.selectors import patients_for
-from config.api.errors import ApplicationError
+from config.errors import DomainError
 from recovery.care.alerts import alert_acknowledge
 from recovery.care.models import Alert
 from recovery.record.writes import check_create, kind_for_table
@@ -109,7 +109,7 @@ def _check_care_team(world, role, *, is_staff, is_active):
         if member:
             check_create(restrictions, user, patient)
         else:
-            with pytest.raises(ApplicationError) as refused:
+            with pytest.raises(DomainError) as refused:
                 check_create(restrictions, user, patient)
             assert refused.value.status_code == 403
         alert = Alert.objects.create(
@@ -119,7 +119,7 @@ def _check_care_team(world, role, *, is_staff, is_active):
         if member:
             assert alert_acknowledge(actor=user, alert=alert).status == "acknowledged"
         else:
-            with pytest.raises(ApplicationError) as refused:
+            with pytest.raises(DomainError) as refused:
                 alert_acknowledge(actor=user, alert=alert)
             assert refused.value.status_code == 403
 

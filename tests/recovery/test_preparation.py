@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from config.api.errors import ApplicationError
+from config.errors import DomainError, Forbidden
 from recovery.models import Complication, ImagingStudy, PrepItem
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.preparation.services import complication_resolve, prep_item_complete, prep_item_waive
@@ -40,15 +40,15 @@ def test_patient_completes_their_own_item_with_its_values(patient, surgeon, surg
 
 def test_patient_cannot_complete_a_care_team_item_or_waive_or_create(patient, surgeon, surgery):
     consent = item(surgeon, patient, surgery, kind="consent", owner="care_team")
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         prep_item_complete(actor=patient.user, item=consent)
-    assert exc.value.status_code == 403
+    assert isinstance(exc.value, Forbidden)
     own = item(surgeon, patient, surgery)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         prep_item_waive(actor=patient.user, item=own, reason="no")
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         record_update(PREP_ITEMS, actor=patient.user, record=own, due_on=surgery.performed_on)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         item(patient.user, patient, surgery)
     assert PrepItem.objects.filter(status="open").count() == 2
 
@@ -97,7 +97,7 @@ def test_imaging_findings_must_fit_the_modality(patient, surgeon, surgery):
 
 
 def test_patient_cannot_write_imaging_or_complications(patient, surgery):
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         record_create(
             COMPLICATIONS, actor=patient.user, patient=patient, surgery=surgery, kind="ssi_superficial",
             noticed_on=timezone.localdate(), severity="mild",

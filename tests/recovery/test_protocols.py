@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from config.api.errors import ApplicationError
+from config.errors import DomainError
 from recovery.care.protocols import protocol_apply, protocol_copy
 from recovery.models import (
     ActivityRestriction,
@@ -108,12 +108,12 @@ def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(default_p
 
 def test_only_the_care_team_applies_and_only_their_clinics_protocols(default_protocol, patient, surgeon, other_patient):
     surgery = _surgery(surgeon, patient, 5)
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         protocol_apply(actor=patient.user, protocol=default_protocol, surgery=surgery)
     foreign = protocol_copy(protocol=default_protocol, clinic=ClinicFactory())
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         protocol_apply(actor=surgeon, protocol=foreign, surgery=surgery)
-    assert exc.value.detail.code == "invalid"
+    assert exc.value.code == "invalid"
     assert _counts(patient) == (0, 0, 0, 0)
 
 

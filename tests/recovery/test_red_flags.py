@@ -8,7 +8,7 @@ from django.core import mail
 from django.core.mail.backends import locmem
 from django.utils import timezone
 
-from config.api.errors import ApplicationError
+from config.errors import DomainError, Forbidden
 from recovery.care.alerts import alert_acknowledge, alert_resolve, alerts_escalate_due
 from recovery.care.tasks import alert_notify, escalate_alerts
 from recovery.models import Alert, AlertNotification, TriageRule
@@ -156,9 +156,9 @@ def _open_alert(api, patient):
 
 def test_alert_lifecycle_and_permissions(api, patient, surgeon, nurse, other_patient, clinic):
     alert = _open_alert(api, patient)
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         alert_acknowledge(actor=patient.user, alert=alert)
-    assert exc.value.status_code == 403
+    assert isinstance(exc.value, Forbidden)
     outsider = StaffFactory(clinic=clinic, role="surgeon")
     assert api(outsider).post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 404
     assert api(patient.user).post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 403

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import PatientClock
-from config.api.errors import ApplicationError, Conflict
+from config.errors import Conflict, DomainError, Forbidden
 from recovery.models import ActivityRestriction, PainLog, PTSession, Surgery
 from recovery.record.kinds import (
     APPOINTMENTS,
@@ -58,7 +58,7 @@ def test_idempotent_create_by_client_id(patient):
     assert PainLog.objects.count() == 1
     with pytest.raises(Conflict) as exc:
         log(patient, id="abc123XYZ_-", recorded_at=when, intensity=9)
-    assert exc.value.detail.code == "conflict"
+    assert exc.value.code == "conflict"
     assert PainLog.objects.get().intensity == 5
 
 
@@ -66,7 +66,7 @@ def test_another_patients_id_is_a_conflict_not_a_leak(patient, other_patient):
     log(patient, id="shared-id")
     with pytest.raises(Conflict) as exc:
         log(other_patient, id="shared-id")
-    assert exc.value.detail.code == "id_taken"
+    assert exc.value.code == "id_taken"
 
 
 @pytest.mark.parametrize(
@@ -93,39 +93,39 @@ def test_invalid_id_is_refused(patient):
 
 
 def test_patient_cannot_write_care_team_records(patient):
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         record_create(
             RESTRICTIONS, actor=patient.user, patient=patient, activity="lifting", starts_on=timezone.localdate()
         )
-    assert exc.value.status_code == 403
+    assert isinstance(exc.value, Forbidden)
     assert ActivityRestriction.all_objects.count() == 0
 
 
 def test_patient_cannot_write_for_another_patient(patient, other_patient):
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         log(other_patient, actor=patient.user)
-    assert exc.value.status_code == 403
+    assert isinstance(exc.value, Forbidden)
 
 
 def test_clinician_cannot_change_the_patients_own_pain_log(patient, surgeon):
     record, _ = log(patient)
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         record_update(PAIN_LOGS, actor=surgeon, record=record, intensity=2)
-    assert exc.value.status_code == 403
-    with pytest.raises(ApplicationError):
+    assert isinstance(exc.value, Forbidden)
+    with pytest.raises(DomainError):
         record_delete(PAIN_LOGS, actor=surgeon, record=record)
 
 
 def test_clinician_off_the_team_cannot_write(patient, clinic):
     outsider = StaffFactory(clinic=clinic, role="surgeon")
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         record_create(RESTRICTIONS, actor=outsider, patient=patient, activity="lifting", starts_on=timezone.localdate())
-    assert exc.value.status_code == 403
+    assert isinstance(exc.value, Forbidden)
 
 
 def test_clinic_admin_of_another_clinic_cannot_write(patient):
     admin = StaffFactory(role="clinic_admin")
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         record_create(RESTRICTIONS, actor=admin, patient=patient, activity="lifting", starts_on=timezone.localdate())
 
 
@@ -147,7 +147,7 @@ def test_patient_may_mark_a_care_team_milestone_achieved_but_not_edit_it(patient
     milestone_achieve(actor=patient.user, milestone=milestone, achieved_on=timezone.localdate())
     milestone.refresh_from_db()
     assert milestone.achieved_on == timezone.localdate()
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         record_update(MILESTONES, actor=patient.user, record=milestone, title="Walk 100 m")
 
 
@@ -170,7 +170,7 @@ def test_restriction_dates_and_status(patient, surgeon):
     lifted = restriction_lift(actor=surgeon, restriction=restriction, lifted_on=today)
     assert lifted.lifted_by == surgeon
     assert restriction_status(lifted, on=today) == "ended"
-    with pytest.raises(ApplicationError):
+    with pytest.raises(DomainError):
         restriction_lift(actor=surgeon, restriction=lifted)
 
 
@@ -233,9 +233,9 @@ def test_appointment_reschedule_and_state_rules(patient, surgeon):
     moved = appointment_reschedule(actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=1))
     assert moved.ends_at - moved.starts_at == timedelta(minutes=30)
     appointment_complete(actor=surgeon, appointment=moved)
-    with pytest.raises(ApplicationError) as exc:
+    with pytest.raises(DomainError) as exc:
         appointment_cancel(actor=surgeon, appointment=moved)
-    assert exc.value.detail.code == "invalid_state"
+    assert exc.value.code == "invalid_state"
 
 
 def test_pt_session_exercises_are_validated(patient):

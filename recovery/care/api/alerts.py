@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 from accounts.audit import phi_access_record
 from accounts.models import Role
 from accounts.selectors import patients_for
-from config.api.errors import ApplicationError
 from config.api.serializers import StrictSerializer
+from config.errors import Forbidden, Invalid, NotFound
 from recovery.care.models import (
     Alert,
     AlertStatus,
@@ -87,9 +87,8 @@ class CheckInView(APIView):
     )
     def post(self, request):
         if request.user.role != Role.PATIENT:
-            raise ApplicationError(
+            raise Forbidden(
                 "Check-ins are answered by patients.", code="permission_denied",
-                status_code=status.HTTP_403_FORBIDDEN,
             )
         data = CheckInInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -123,8 +122,8 @@ class ResolveInput(StrictSerializer):
 
 def _alerts_for(user):
     if user.role == Role.PATIENT:
-        raise ApplicationError(
-            "Alerts are for the care team.", code="permission_denied", status_code=status.HTTP_403_FORBIDDEN
+        raise Forbidden(
+            "Alerts are for the care team.", code="permission_denied"
         )
     return Alert.objects.filter(patient__in=patients_for(user).values("pk")).select_related("patient__user")
 
@@ -132,7 +131,7 @@ def _alerts_for(user):
 def _alert_get(user, alert_id) -> Alert:
     alert = _alerts_for(user).filter(pk=alert_id).first()
     if alert is None:
-        raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise NotFound("Not found.", code="not_found")
     return alert
 
 
@@ -146,7 +145,7 @@ class AlertListView(APIView):
         if wanted in AlertStatus.values:
             qs = qs.filter(status=wanted)
         elif wanted:
-            raise ApplicationError(f"Unknown status {wanted!r}.", attr="status")
+            raise Invalid(f"Unknown status {wanted!r}.", attr="status")
         else:
             qs = qs.exclude(status=AlertStatus.RESOLVED)
         alerts = list(qs.order_by("opened_at")[:200])

@@ -1,13 +1,13 @@
 """``GET /api/v1/me/plan/`` (the patient) and ``GET /api/v1/patients/{id}/plan/`` (care team)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
-from config.api.errors import ApplicationError
+from config.errors import Forbidden, NotFound
 
 from ..selectors import plan_for_patient
 
@@ -31,7 +31,7 @@ class PatientPlanView(APIView):
     def get(self, request, patient_id: int):
         patient = patients_for(request.user).filter(pk=patient_id).first()
         if patient is None:
-            raise ApplicationError("Not found.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+            raise NotFound("Not found.", code="not_found")
         phi_access_record(user=request.user, patient_ids=[patient.pk], action="retrieve", resource="plan", request=request)
         return Response(PlanOutput(plan_for_patient(patient=patient), many=True).data)
 
@@ -40,8 +40,7 @@ class MyPlanView(APIView):
     @extend_schema(responses={200: PlanOutput(many=True)}, operation_id="me_plan")
     def get(self, request):
         if not request.user.is_patient:
-            raise ApplicationError(
+            raise Forbidden(
                 "Only patients have a plan of their own.", code="permission_denied",
-                status_code=status.HTTP_403_FORBIDDEN,
             )
         return Response(PlanOutput(plan_for_patient(patient=request.user.patient_profile), many=True).data)
