@@ -3,7 +3,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import Http404
 
 from .admin_scoping import ScopedAdmin
-from .audit import phi_access_record
 from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
 from .roles import is_clinic_admin, is_staff_member
 from .selectors import staff_for
@@ -112,6 +111,7 @@ class CareTeamInline(admin.TabularInline):
 @admin.register(PatientProfile)
 class PatientProfileAdmin(ScopedAdmin):
     patient_path = ""
+    phi_resource = "patient_profile"
     list_display = ["__str__", "mrn", "date_of_birth", "surgeon", "time_zone", "clinic"]
     list_select_related = ["user", "surgeon", "clinic"]
     list_filter = ["smoking_status", "has_diabetes"]
@@ -165,34 +165,10 @@ class PatientProfileAdmin(ScopedAdmin):
             profile, changed = patient_preferences_update(profile=fresh, **preferences)
             patient_settings_changed(profile=profile, changed=changed)
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and request.method == "GET":
-            phi_access_record(
-                user=request.user,
-                patient_ids=[obj.pk],
-                action="admin_change",
-                resource="patient_profile",
-                request=request,
-                object_id=obj.pk,
-            )
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        cl = (getattr(response, "context_data", None) or {}).get("cl")
-        if cl is not None:
-            phi_access_record(
-                user=request.user,
-                patient_ids={p.pk for p in cl.result_list},
-                action="admin_list",
-                resource="patient_profile",
-                request=request,
-            )
-        return response
-
 
 @admin.register(Invitation)
 class InvitationAdmin(ScopedAdmin):
+    phi_resource = "invitations"
     list_display = ["email", "patient", "created_at", "expires_at", "accepted_at"]
     list_select_related = ["patient__user"]
     readonly_fields = ["clinic", "patient", "email", "created_by", "created_at", "expires_at", "accepted_at"]

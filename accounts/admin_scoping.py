@@ -4,14 +4,20 @@ Staff never get Django model permissions one by one: what a role may do is decid
 every queryset, search, filter, autocomplete and foreign-key picker is narrowed to the patients
 the signed-in user may see (``accounts.selectors.patients_for``). A URL typed by hand for a row
 outside that scope is a 404, because the change view looks rows up through the scoped queryset.
+
+Every page of ``ScopedAdmin`` that shows patients' rows writes the PHI access log
+(``accounts.audit``): changelists, change, history and delete pages, and the autocomplete
+answers drawn from a scoped admin (the patient picker).
 """
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
+from .audit import phi_access_record
 from .roles import is_clinic_admin, is_clinician, is_staff_member
 from .selectors import patients_for, staff_for
 from .two_factor import AdminLoginForm, confirmed_device_for, enrol_view, second_factor_satisfied
@@ -56,6 +62,9 @@ class RealignAdminSite(admin.AdminSite):
         extra_context = {**(extra_context or {}), "needs_code": is_staff_member(user)}
         return super().login(request, extra_context)
 
+    def autocomplete_view(self, request):
+        return AuditedAutocompleteJsonView.as_view(admin_site=self)(request)
+
     def get_urls(self):
 
         def enrol(request):
@@ -74,6 +83,18 @@ class RealignAdminSite(admin.AdminSite):
         return never_cache(csrf_protect(view))
 
 
+class AuditedAutocompleteJsonView(AutocompleteJsonView):
+    """Django's autocomplete, writing a PHI access row per patient on the page it answers with
+    when the answer comes from a scoped admin (the patient picker lists names and MRNs)."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if isinstance(self.model_admin, ScopedAdmin):
+            # The page's rows are fetched here once; the response reuses the same queryset.
+            self.model_admin.phi_log(self.request, context["object_list"], action="admin_autocomplete")
+        return context
+
+
 class ScopedAdmin(admin.ModelAdmin):
     """Base for admin pages of patient data.
 
@@ -85,6 +106,54 @@ class ScopedAdmin(admin.ModelAdmin):
     patient_path = "patient"
     clinician_can_write = True
     staff_only_fields: tuple = ()
+    phi_resource = ""  # the ``resource`` of this page's PHI access rows; default: the model name
+
+    # --- PHI access log
+
+    def phi_resource_name(self) -> str:
+        return self.phi_resource or self.model._meta.model_name
+
+    def patient_id_of(self, obj) -> int | None:
+        """The patient a row belongs to, following ``patient_path`` through rows the page has
+        already loaded (``list_select_related``), so no query per row."""
+        if not self.patient_path:
+            return obj.pk
+        *hops, last = self.patient_path.split("__")
+        for hop in hops:
+            obj = getattr(obj, hop)
+            if obj is None:
+                return None
+        return getattr(obj, f"{last}_id")
+
+    def phi_log(self, request, rows, *, action: str, object_id="") -> None:
+        """One bulk insert naming every patient whose rows ``rows`` holds."""
+        ids = {self.patient_id_of(row) for row in rows}
+        ids.discard(None)
+        phi_access_record(
+            user=request.user,
+            patient_ids=ids,
+            action=action,
+            resource=self.phi_resource_name(),
+            request=request,
+            object_id=object_id,
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET":
+            self.phi_log(request, [obj], action="admin_change", object_id=obj.pk)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None:
+            self.phi_log(request, cl.result_list, action="admin_list")
+        return response
+
+    def _log_page_of(self, request, response, obj, action: str):
+        if obj is not None and request.method == "GET" and response.status_code == 200:
+            self.phi_log(request, [obj], action=action, object_id=obj.pk)
+        return response
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Outside the caller's scope is indistinguishable from not existing: 404, no redirect.
@@ -100,21 +169,26 @@ class ScopedAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(**self._scope_filter(request))
 
-    def _ensure_in_scope(self, request, object_id) -> None:
+    def _ensure_in_scope(self, request, object_id):
         """Django checks delete permission before looking the row up (a 403 for any id); look
-        it up through the scope first, so a row outside it is a 404 on every page."""
-        if self.has_view_or_change_permission(request) and (
-            self.get_object(request, unquote(object_id)) is None
-        ):
+        it up through the scope first, so a row outside it is a 404 on every page. Returns the
+        row (None when the caller may not read this page at all)."""
+        if not self.has_view_or_change_permission(request):
+            return None
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
             raise Http404("No such record.")
+        return obj
 
     def delete_view(self, request, object_id, extra_context=None):
-        self._ensure_in_scope(request, object_id)
-        return super().delete_view(request, object_id, extra_context)
+        obj = self._ensure_in_scope(request, object_id)
+        response = super().delete_view(request, object_id, extra_context)
+        return self._log_page_of(request, response, obj, "admin_delete")
 
     def history_view(self, request, object_id, extra_context=None):
-        self._ensure_in_scope(request, object_id)
-        return super().history_view(request, object_id, extra_context)
+        obj = self._ensure_in_scope(request, object_id)
+        response = super().history_view(request, object_id, extra_context)
+        return self._log_page_of(request, response, obj, "admin_history")
 
     def _may_read(self, request) -> bool:
         return is_staff_member(request.user)

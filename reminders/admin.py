@@ -1,6 +1,6 @@
 """Reminders in the admin, scoped like every patient page (ScopedAdmin): listed per patient with
 status and errors; a clinician on the care team can cancel or resend one. Rows are never edited
-by hand: the actions call the services."""
+by hand: the actions call the services. Each page writes the PHI access log (ScopedAdmin)."""
 
 from django.contrib import admin, messages
 
@@ -24,6 +24,7 @@ class _ReadOnly(ScopedAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(_ReadOnly):
+    phi_resource = "reminders"
     list_display = [
         "due_at", "patient", "kind", "title", "channel", "status", "attempts", "sent_at",
         "last_error",
@@ -70,6 +71,7 @@ class ReminderAdmin(_ReadOnly):
 
 @admin.register(Notification)
 class NotificationAdmin(_ReadOnly):
+    phi_resource = "notifications"
     list_display = ["created_at", "patient", "kind", "title", "read_at", "deleted_at"]
     list_select_related = ["patient__user"]
     list_filter = ["kind"]
@@ -78,6 +80,7 @@ class NotificationAdmin(_ReadOnly):
 
 @admin.register(Device)
 class DeviceAdmin(_ReadOnly):
+    phi_resource = "devices"
     list_display = ["patient", "platform", "active", "deactivated_reason", "last_used_at", "created_at"]
     list_select_related = ["patient__user"]
     list_filter = ["platform", "active"]

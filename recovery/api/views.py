@@ -119,7 +119,15 @@ class RecordViewSet(viewsets.ViewSet):
             raise Invalid("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient_id
 
-    def _answer(self, record, code=status.HTTP_200_OK) -> Response:
+    def _answer(self, record, code=status.HTTP_200_OK, *, audit: bool = True) -> Response:
+        """The record on the wire. Every answer that shows staff an existing record (retrieve,
+        change, and every action such as ``lift`` or ``cancel``) is written to the PHI access
+        log; a create passes ``audit=False``: its answer echoes what the caller just wrote."""
+        if audit:
+            phi_access_record(
+                user=self.request.user, patient_ids=[record.patient_id], action=self.action,
+                resource=self.kind.table, request=self.request, object_id=record.pk,
+            )
         return Response(wire(self.kind, record), status=code)
 
     # --- collection -----------------------------------------------------------------------
@@ -157,17 +165,12 @@ class RecordViewSet(viewsets.ViewSet):
         record, created = record_create(
             self.spec, actor=request.user, patient=patient, id=values.pop("id", None), **values
         )
-        return self._answer(record, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return self._answer(record, status.HTTP_201_CREATED if created else status.HTTP_200_OK, audit=False)
 
     # --- one record -----------------------------------------------------------------------
 
     def retrieve(self, request, id):
-        record = self._record(id)
-        phi_access_record(
-            user=request.user, patient_ids=[record.patient_id], action="retrieve",
-            resource=self.kind.table, request=request, object_id=record.pk,
-        )
-        return self._answer(record)
+        return self._answer(self._record(id))
 
     def partial_update(self, request, id):
         record = self._record(id)

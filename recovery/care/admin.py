@@ -37,6 +37,8 @@ class AlertAdmin(ScopedAdmin):
     """Open alerts first; acknowledge and resolve through the services. Nothing is edited or
     deleted by hand: the lifecycle is the record."""
 
+    phi_resource = "alerts"
+
     list_display = ["opened_at", "tier", "title", "patient_label", "status", "acknowledge_by", "escalated_at"]
     list_filter = ["status", "tier", PatientFilter]
     list_select_related = ["patient__user", "acknowledged_by", "resolved_by"]
@@ -122,6 +124,8 @@ class ProtocolAdmin(ClinicDataAdmin):
 @admin.register(ProtocolApplication)
 class ProtocolApplicationAdmin(ScopedAdmin):
     """Apply a protocol to a surgery: adding a row here creates the plan (once)."""
+
+    phi_resource = "protocol_applications"
 
     patient_path = "surgery__patient"
     list_display = ["protocol", "surgery", "applied_at", "applied_by", "anchor_on"]

@@ -13,7 +13,7 @@ narrowed to ``patients_for(user)``) and adds what the clinical record needs:
 - rows the services would refuse to change (a patient's own pain logs) are shown read-only;
 - actions call the named domain services (lift a restriction, cancel or complete an
   appointment, mark a milestone achieved);
-- each change page and changelist writes a PHI access row (``accounts.audit``).
+- each page showing patients' rows writes the PHI access log (``ScopedAdmin``, ``accounts.audit``).
 """
 
 from django import forms
@@ -25,7 +25,6 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from accounts.admin_scoping import ScopedAdmin
-from accounts.audit import phi_access_record
 from accounts.models import Role
 from accounts.roles import is_staff_member, role_of
 from accounts.selectors import patients_for
@@ -278,33 +277,10 @@ class RecordAdmin(ScopedAdmin):
 
     actions = ["delete_through_services"]
 
-    # --- PHI access log
+    # --- PHI access log (written by ScopedAdmin's pages)
 
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and request.method == "GET":
-            phi_access_record(
-                user=request.user,
-                patient_ids=[obj.patient_id],
-                action="admin_change",
-                resource=self.kind.table,
-                request=request,
-                object_id=obj.pk,
-            )
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}) or {}
-        cl = changelist.get("cl")
-        if cl is not None:
-            phi_access_record(
-                user=request.user,
-                patient_ids={row.patient_id for row in cl.result_list},
-                action="admin_list",
-                resource=self.kind.table,
-                request=request,
-            )
-        return response
+    def phi_resource_name(self) -> str:
+        return self.kind.table
 
 
 # --- one page per kind ------------------------------------------------------------------------

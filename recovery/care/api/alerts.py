@@ -135,6 +135,15 @@ def _alert_get(user, alert_id) -> Alert:
     return alert
 
 
+def _alert_answer(request, alert: Alert, *, action: str) -> Response:
+    """The alert after a lifecycle step: it shows the patient's data, so the read is logged."""
+    phi_access_record(
+        user=request.user, patient_ids=[alert.patient_id], action=action, resource="alerts",
+        request=request, object_id=alert.pk,
+    )
+    return Response(AlertOutput(alert).data)
+
+
 class AlertListView(APIView):
     @extend_schema(responses={200: AlertOutput(many=True)}, operation_id="alerts_list",
                    description="Unresolved alerts of the caller's patients, most urgent and oldest first; "
@@ -160,7 +169,7 @@ class AlertAcknowledgeView(APIView):
     @extend_schema(request=None, responses={200: AlertOutput}, operation_id="alert_acknowledge")
     def post(self, request, alert_id: int):
         alert = alert_acknowledge(actor=request.user, alert=_alert_get(request.user, alert_id))
-        return Response(AlertOutput(alert).data)
+        return _alert_answer(request, alert, action="acknowledge")
 
 
 class AlertResolveView(APIView):
@@ -169,4 +178,4 @@ class AlertResolveView(APIView):
         data = ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
         alert = alert_resolve(actor=request.user, alert=_alert_get(request.user, alert_id), note=data.validated_data["note"])
-        return Response(AlertOutput(alert).data)
+        return _alert_answer(request, alert, action="resolve")
