@@ -28,7 +28,7 @@ from recovery.care.models import Alert, Protocol
 from recovery.care.protocols import protocol_apply
 from reminders import services as reminder_services
 from tests.conftest import client_for
-from tests.recovery.api.conftest import make_record
+from tests.factories import make_record
 
 pytestmark = pytest.mark.django_db
 

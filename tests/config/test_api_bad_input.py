@@ -13,7 +13,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from recovery.api.kinds import API_KINDS
 from tests.conftest import client_for
-from tests.recovery.api.conftest import make_record
+from tests.factories import make_record
 
 pytestmark = pytest.mark.django_db
 

@@ -132,10 +132,11 @@ def test_a_replay_after_someone_else_changed_the_row_is_still_a_conflict(
     since = synced(client)
     body = changes(milestones={"created": [milestone_raw("m2", title="Stairs")]})
     assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
-    from recovery.record.services import milestone_update
+    from recovery.record.kinds import MILESTONES
+    from recovery.record.writes import record_update
 
     actor = surgeon if who == "care_team" else patient.user
-    milestone_update(actor=actor, milestone=Milestone.objects.get(pk="m2"), title="Stairs")
+    record_update(MILESTONES, actor=actor, record=Milestone.objects.get(pk="m2"), title="Stairs")
     response = push(client, body, since)
     assert response.status_code == 409
     assert response.json()["conflicts"] == {"milestones": ["m2"]}
