@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import care_team_scope, is_care_team_member, is_clinic_admin, is_staff_member
 from accounts.selectors import patients_for
-from config.errors import DomainError
+from config.errors import DomainError, Forbidden
 from recovery.care.alerts import alert_acknowledge
 from recovery.care.models import Alert
 from recovery.record.writes import check_create, kind_for_table
@@ -111,7 +111,7 @@ def _check_care_team(world, role, *, is_staff, is_active):
         else:
             with pytest.raises(DomainError) as refused:
                 check_create(restrictions, user, patient)
-            assert refused.value.status_code == 403
+            assert isinstance(refused.value, Forbidden)
         alert = Alert.objects.create(
             patient=patient, rule_key="r", cause_key=f"c-{name}-{user.pk}", tier="same_day", title="t",
             acknowledge_by=timezone.now() + timedelta(hours=1),
@@ -121,7 +121,7 @@ def _check_care_team(world, role, *, is_staff, is_active):
         else:
             with pytest.raises(DomainError) as refused:
                 alert_acknowledge(actor=user, alert=alert)
-            assert refused.value.status_code == 403
+            assert isinstance(refused.value, Forbidden)
 
 
 def test_a_patient_sees_only_themselves_whatever_is_staff_says(world):

@@ -152,6 +152,7 @@ def clinician_edits_restriction(surgeon, restriction, **values):
         "ends_on": restriction.ends_on.isoformat() if restriction.ends_on else "",
         "lifted_on": "",
         "lifted_by": "",
+        "record_version": restriction.sync_version,  # the version the form was opened at
     }
     form.update(values)
     response = client.post(f"/admin/recovery/activityrestriction/{restriction.pk}/change/", form)
