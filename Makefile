@@ -42,6 +42,7 @@ node-deps:
 ## Lint: ruff, migrations in step with the models, and the import contracts (docs/architecture.md).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/lint-imports
 

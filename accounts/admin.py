@@ -52,7 +52,10 @@ class UserAdmin(DjangoUserAdmin):
         ("Access", {"fields": ["is_active", "is_staff", "is_superuser", "last_login"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["email", "role", "clinic", "password1", "password2"]}),
+        (
+            None,
+            {"classes": ["wide"], "fields": ["email", "role", "clinic", "password1", "password2"]},
+        ),
     ]
     readonly_fields = ["last_login"]
 
@@ -171,7 +174,15 @@ class InvitationAdmin(ScopedAdmin):
     phi_resource = "invitations"
     list_display = ["email", "patient", "created_at", "expires_at", "accepted_at"]
     list_select_related = ["patient__user"]
-    readonly_fields = ["clinic", "patient", "email", "created_by", "created_at", "expires_at", "accepted_at"]
+    readonly_fields = [
+        "clinic",
+        "patient",
+        "email",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
     exclude = ["code_hash"]
 
     def has_add_permission(self, request):

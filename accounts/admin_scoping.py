@@ -71,7 +71,9 @@ class RealignAdminSite(admin.AdminSite):
             return enrol_view(request, self)
 
         return [
-            path("two-factor/", self.admin_view_without_second_factor(enrol), name="two_factor_enrol"),
+            path(
+                "two-factor/", self.admin_view_without_second_factor(enrol), name="two_factor_enrol"
+            ),
             *super().get_urls(),
         ]
 
@@ -91,7 +93,9 @@ class AuditedAutocompleteJsonView(AutocompleteJsonView):
         context = super().get_context_data(**kwargs)
         if isinstance(self.model_admin, ScopedAdmin):
             # The page's rows are fetched here once; the response reuses the same queryset.
-            self.model_admin.phi_log(self.request, context["object_list"], action="admin_autocomplete")
+            self.model_admin.phi_log(
+                self.request, context["object_list"], action="admin_autocomplete"
+            )
         return context
 
 

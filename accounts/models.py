@@ -212,7 +212,9 @@ class ClinicianProfile(models.Model):
 
 
 class CareTeamMembership(models.Model):
-    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="memberships")
+    patient = models.ForeignKey(
+        PatientProfile, on_delete=models.CASCADE, related_name="memberships"
+    )
     clinician = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     added_at = models.DateTimeField(default=timezone.now)
 
@@ -273,7 +275,9 @@ class PHIAccess(models.Model):
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(PatientProfile, on_delete=models.PROTECT, related_name="+")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(max_length=20, help_text="list, retrieve, timeline, admin_change, export, sync")
+    action = models.CharField(
+        max_length=20, help_text="list, retrieve, timeline, admin_change, export, sync"
+    )
     resource = models.CharField(max_length=60, help_text="what was read, e.g. pain_logs")
     object_id = models.CharField(max_length=64, blank=True)
     path = models.CharField(max_length=500, blank=True)

@@ -60,7 +60,9 @@ class CareTeamScope:
         if self.everyone:
             return patients
         if self.clinician_id is not None:
-            return patients.filter(clinic_id=self.clinic_id, memberships__clinician_id=self.clinician_id)
+            return patients.filter(
+                clinic_id=self.clinic_id, memberships__clinician_id=self.clinician_id
+            )
         return patients.filter(clinic_id=self.clinic_id)
 
     def covers(self, patient) -> bool:

@@ -24,9 +24,7 @@ def tokens_for(user: User) -> dict:
 
 
 def _invalid(detail: str) -> DomainError:
-    return Unauthenticated(
-        detail, code="token_not_valid", attr="refresh"
-    )
+    return Unauthenticated(detail, code="token_not_valid", attr="refresh")
 
 
 @transaction.atomic

@@ -82,14 +82,17 @@ def api_second_factor_check(*, request, user, email: str, token: str) -> None:
         return
     if not token:
         raise Unauthenticated(
-            "Enter the 6-digit code from your authenticator app.", code="otp_required", attr="otp",
+            "Enter the 6-digit code from your authenticator app.",
+            code="otp_required",
+            attr="otp",
         )
     allowed, _ = device.verify_is_allowed()
     if not allowed or not device.verify_token(token):
         # A wrong code is a failed sign-in: django-axes counts it toward the lockout.
         user_login_failed.send(sender=__name__, credentials={"email": email}, request=request)
         raise Unauthenticated(
-            "That code is not right (or too many wrong codes: wait and retry).", code="otp_invalid",
+            "That code is not right (or too many wrong codes: wait and retry).",
+            code="otp_invalid",
             attr="otp",
         )
 
@@ -111,9 +114,13 @@ def totp_device_confirm(*, device: TOTPDevice, token: str) -> TOTPDevice:
     """Confirms the device with a code from the app; other unconfirmed devices are removed."""
     allowed, _ = device.verify_is_allowed()
     if not allowed:
-        raise ValidationError("Too many wrong codes. Wait a little and try again.", code="throttled")
+        raise ValidationError(
+            "Too many wrong codes. Wait a little and try again.", code="throttled"
+        )
     if not device.verify_token(token):
-        raise ValidationError("That code is not right. Check the app and try again.", code="invalid_token")
+        raise ValidationError(
+            "That code is not right. Check the app and try again.", code="invalid_token"
+        )
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()

@@ -31,6 +31,10 @@ def application(environ, start_response):
     names = os.environ["BENCH_FLOOR_NAMES"].split(",")
     param = parse_qs(environ.get("QUERY_STRING", "")).get("p", [""])[0]
     rows = _connection().execute(sql, (param,)).fetchall()
-    body = orjson.dumps({"next": None, "results": [dict(zip(names, row, strict=True)) for row in rows]})
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    body = orjson.dumps(
+        {"next": None, "results": [dict(zip(names, row, strict=True)) for row in rows]}
+    )
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
     return [body]

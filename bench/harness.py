@@ -87,12 +87,20 @@ class Gunicorn:
     def __enter__(self) -> Self:
         env = {**os.environ, **self.env, "PYTHONPATH": str(self.root)}
         command = [
-            sys.executable, "-m", "gunicorn", self.app,
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers),
-            "--threads", str(self.threads),
-            "--worker-class", "sync",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            self.app,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--worker-class",
+            "sync",
+            "--log-level",
+            "warning",
         ]
         self.process = subprocess.Popen(command, cwd=self.root, env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -130,7 +138,9 @@ def _timed_get(session: requests.Session, target: Target) -> tuple[float, reques
     return time.perf_counter() - start, response
 
 
-def interleave(targets: dict[str, Target], *, requests_per_target: int, warmup: int = 20) -> dict[str, list[float]]:
+def interleave(
+    targets: dict[str, Target], *, requests_per_target: int, warmup: int = 20
+) -> dict[str, list[float]]:
     """Seconds per request for each target, requested in turn."""
     samples: dict[str, list[float]] = {name: [] for name in targets}
     with requests.Session() as session:

@@ -14,11 +14,31 @@ from . import harness
 
 NAME = "pain-log-list"
 COLUMNS = (
-    "id", "patient_id", "created_by_id", "created_at", "updated_at", "recorded_at",
-    "intensity", "location", "medication_taken", "relief", "notes",
+    "id",
+    "patient_id",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "recorded_at",
+    "intensity",
+    "location",
+    "medication_taken",
+    "relief",
+    "notes",
 )
-WIRE = ("id", "patient", "created_by", "created_at", "updated_at", "recorded_at",
-        "intensity", "location", "medication_taken", "relief", "notes")
+WIRE = (
+    "id",
+    "patient",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "recorded_at",
+    "intensity",
+    "location",
+    "medication_taken",
+    "relief",
+    "notes",
+)
 
 
 def seed(*, rows: int, noise_rows: int) -> dict:
@@ -32,8 +52,13 @@ def seed(*, rows: int, noise_rows: int) -> dict:
     surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
     patients = [
         accounts.patient_create(
-            clinic=clinic, email=f"patient{i}@bench.test", first_name="Bench", last_name=f"P{i}",
-            date_of_birth=date(1968, 4, 2), time_zone="America/New_York", surgeon=surgeon,
+            clinic=clinic,
+            email=f"patient{i}@bench.test",
+            first_name="Bench",
+            last_name=f"P{i}",
+            date_of_birth=date(1968, 4, 2),
+            time_zone="America/New_York",
+            surgeon=surgeon,
         )
         for i in range(2)
     ]
@@ -81,22 +106,36 @@ def run(args) -> dict:
         f"ORDER BY recorded_at DESC, id DESC LIMIT {args.page_size}"
     )
     common = {"GUNICORN_CMD_ARGS": ""}
-    api_env = {**common, "DATABASE_URL": url, "DJANGO_DEBUG": "false", "REDIS_URL": "", "CACHE_URL": ""}
+    api_env = {
+        **common,
+        "DATABASE_URL": url,
+        "DJANGO_DEBUG": "false",
+        "REDIS_URL": "",
+        "CACHE_URL": "",
+    }
     floor_env = {
-        **common, "BENCH_DATABASE_URL": url, "BENCH_FLOOR_SQL": floor_sql,
+        **common,
+        "BENCH_DATABASE_URL": url,
+        "BENCH_FLOOR_SQL": floor_sql,
         "BENCH_FLOOR_NAMES": ",".join(WIRE),
     }
     apis = {"api": (harness.ROOT, {})}
     for spec in args.compare:  # other versions of the API, served side by side (A/B)
         tree, _, extra = spec.partition(":")
         apis[f"api {tree}{':' + extra if extra else ''}"] = (
-            Path(tree).resolve(), dict(pair.split("=", 1) for pair in extra.split(",") if pair),
+            Path(tree).resolve(),
+            dict(pair.split("=", 1) for pair in extra.split(",") if pair),
         )
     with ExitStack() as servers:
         targets = {}
         for name, (root, extra_env) in apis.items():
             api = servers.enter_context(
-                harness.Gunicorn("config.wsgi:application", env={**api_env, **extra_env}, ready_path="/healthz", root=root)
+                harness.Gunicorn(
+                    "config.wsgi:application",
+                    env={**api_env, **extra_env},
+                    ready_path="/healthz",
+                    root=root,
+                )
             )
             targets[name] = harness.Target(
                 f"{api.url}/api/v1/pain-logs/?page_size={args.page_size}",
@@ -128,13 +167,18 @@ def _check_same_rows(targets, page_size) -> None:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--rows", type=int, default=10_000, help="pain logs of the listed patient")
-    parser.add_argument("--noise-rows", type=int, default=2_000, help="pain logs of another patient")
+    parser.add_argument(
+        "--noise-rows", type=int, default=2_000, help="pain logs of another patient"
+    )
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--requests", type=int, default=300, help="timed requests per endpoint")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--database", default="realign_bench", help="dropped and recreated")
     parser.add_argument(
-        "--compare", nargs="*", default=[], metavar="TREE[:ENV=VALUE,...]",
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="TREE[:ENV=VALUE,...]",
         help="also serve the API from these trees (e.g. a git worktree of another commit), "
         "interleaved with the current one and the floor",
     )
@@ -146,8 +190,16 @@ def report(result: dict, args) -> str:
     for name, api in result.items():
         if name.startswith("api"):
             label = f"API `GET /api/v1/pain-logs/?page_size={args.page_size}`" + name[3:]
-            lines.append(f"| {label} | {api['median_ms']:.2f} | {api['p90_ms']:.2f} | {api['mean_ms']:.2f} | {api['n']} |")
-    lines.append(f"| floor (psycopg + orjson, bare WSGI) | {floor['median_ms']:.2f} | {floor['p90_ms']:.2f} | {floor['mean_ms']:.2f} | {floor['n']} |")
+            lines.append(
+                f"| {label} | {api['median_ms']:.2f} | {api['p90_ms']:.2f} | {api['mean_ms']:.2f} | {api['n']} |"
+            )
+    lines.append(
+        f"| floor (psycopg + orjson, bare WSGI) | {floor['median_ms']:.2f} | {floor['p90_ms']:.2f} | {floor['mean_ms']:.2f} | {floor['n']} |"
+    )
     lines.append("")
-    lines += [f"Ratio of medians{name[3:]}: **{api['ratio']:.2f}x** the floor." for name, api in result.items() if name.startswith("api")]
+    lines += [
+        f"Ratio of medians{name[3:]}: **{api['ratio']:.2f}x** the floor."
+        for name, api in result.items()
+        if name.startswith("api")
+    ]
     return "\n".join(lines)

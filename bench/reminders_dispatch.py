@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--chunk", type=int, default=None, help="REMINDERS_DELIVERY_CHUNK")
     parser.add_argument(
-        "--cpu", type=int, default=0, metavar="N",
+        "--cpu",
+        type=int,
+        default=0,
+        metavar="N",
         help="instead: deliver N reminders in this process and report CPU time per reminder "
         "(this process + its PostgreSQL backend), which does not depend on other load",
     )
@@ -54,9 +57,16 @@ def main() -> None:
             Reminder.objects.bulk_create(
                 [
                     Reminder(
-                        patient=patient, kind="appointment", cause_type="bench", cause_id=str(i),
-                        title="Bench", channel="inbox", step={"key": "x", "minutes": -60},
-                        due_at=now, available_at=now, dedup_key=f"bench:{i}:x:inbox",
+                        patient=patient,
+                        kind="appointment",
+                        cause_type="bench",
+                        cause_id=str(i),
+                        title="Bench",
+                        channel="inbox",
+                        step={"key": "x", "minutes": -60},
+                        due_at=now,
+                        available_at=now,
+                        dedup_key=f"bench:{i}:x:inbox",
                     )
                     for i in range(args.count)
                 ],
@@ -73,10 +83,24 @@ def main() -> None:
             if args.chunk:
                 env["REMINDERS_DELIVERY_CHUNK"] = str(args.chunk)
             worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "--app", "config", "worker", "--loglevel",
-                 "WARNING", "--concurrency", str(concurrency), "--without-gossip",
-                 "--without-mingle", "--without-heartbeat"],
-                cwd=ROOT, env=env, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "--app",
+                    "config",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    str(concurrency),
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
                 stdout=open(workdir / f"worker{concurrency}.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
             )
@@ -88,10 +112,14 @@ def main() -> None:
                 started = time.perf_counter()
                 publisher.send_task("reminders.dispatch_due", args=[])
                 wait_for(
-                    lambda: not Reminder.objects.filter(
-                        cause_type="bench", status__in=["pending", "claimed"]
-                    ).exists(),
-                    timeout=900, interval=0.05, what="all bench reminders",
+                    lambda: (
+                        not Reminder.objects.filter(
+                            cause_type="bench", status__in=["pending", "claimed"]
+                        ).exists()
+                    ),
+                    timeout=900,
+                    interval=0.05,
+                    what="all bench reminders",
                 )
                 elapsed = time.perf_counter() - started
             finally:
@@ -105,8 +133,10 @@ def main() -> None:
 
     from django.conf import settings
 
-    print(f"\nchunk={args.chunk or settings.REMINDERS_DELIVERY_CHUNK}, "
-          f"batch={settings.REMINDERS_DISPATCH_BATCH}")
+    print(
+        f"\nchunk={args.chunk or settings.REMINDERS_DELIVERY_CHUNK}, "
+        f"batch={settings.REMINDERS_DISPATCH_BATCH}"
+    )
     print("| worker processes (--concurrency) | reminders | seconds | reminders/s |")
     print("|---|---|---|---|")
     for concurrency, count, elapsed, rate in results:
@@ -138,8 +168,15 @@ def cpu_profile(count: int) -> None:
     Reminder.objects.bulk_create(
         [
             Reminder(
-                patient=patient, kind="appointment", cause_type="benchcpu", cause_id=str(i),
-                title="Bench", channel="inbox", step={}, due_at=now, available_at=now,
+                patient=patient,
+                kind="appointment",
+                cause_type="benchcpu",
+                cause_id=str(i),
+                title="Bench",
+                channel="inbox",
+                step={},
+                due_at=now,
+                available_at=now,
                 dedup_key=f"benchcpu:{i}",
             )
             for i in range(count)
@@ -162,10 +199,14 @@ def cpu_profile(count: int) -> None:
     assert sent == count
     per = (cpu + pg) / count * 1000
     print(f"\n{count} reminders in one process: {count / wall:,.0f}/s wall clock")
-    print(f"CPU per reminder: Python {cpu / count * 1000:.3f} ms + PostgreSQL backend "
-          f"{pg / count * 1000:.3f} ms = {per:.3f} ms")
-    print(f"CPU-bound ceiling on 2 cores: {2000 / per:,.0f} reminders/s "
-          "(excluding Celery's per-task overhead and the WAL flush wait)")
+    print(
+        f"CPU per reminder: Python {cpu / count * 1000:.3f} ms + PostgreSQL backend "
+        f"{pg / count * 1000:.3f} ms = {per:.3f} ms"
+    )
+    print(
+        f"CPU-bound ceiling on 2 cores: {2000 / per:,.0f} reminders/s "
+        "(excluding Celery's per-task overhead and the WAL flush wait)"
+    )
 
 
 if __name__ == "__main__":

@@ -75,13 +75,17 @@ def main() -> None:
     with connection.cursor() as cur:
         cur.execute("DELETE FROM reminders_reminder WHERE cause_type = 'benchq'")
 
-    print(f"\nfilled {args.rows:,} future + {args.due:,} due pending rows in {fill:.1f} s "
-          f"({pending:,} pending in the table)")
+    print(
+        f"\nfilled {args.rows:,} future + {args.due:,} due pending rows in {fill:.1f} s "
+        f"({pending:,} pending in the table)"
+    )
     print(f"query (limit {limit}), {len(rows)} rows returned:\n")
     print(sql % tuple(repr(str(p)) for p in params))
     print("\n" + plan + "\n")
-    print(f"median {statistics.median(timings):.2f} ms, p95 "
-          f"{sorted(timings)[int(len(timings) * 0.95) - 1]:.2f} ms over {len(timings)} runs")
+    print(
+        f"median {statistics.median(timings):.2f} ms, p95 "
+        f"{sorted(timings)[int(len(timings) * 0.95) - 1]:.2f} ms over {len(timings)} runs"
+    )
 
 
 if __name__ == "__main__":

@@ -85,43 +85,89 @@ def seed_patient(*, days: int = 365):
     clinic = accounts.clinic_create(name="Bench clinic")
     surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
     patient = accounts.patient_create(
-        clinic=clinic, email="patient@bench.test", first_name="Bench", last_name="Patient",
-        date_of_birth=timezone.localdate().replace(year=1970), time_zone="America/New_York",
+        clinic=clinic,
+        email="patient@bench.test",
+        first_name="Bench",
+        last_name="Patient",
+        date_of_birth=timezone.localdate().replace(year=1970),
+        time_zone="America/New_York",
         surgeon=surgeon,
     )
     user = patient.user
     start = timezone.now() - timedelta(days=days)
     surgery, _ = record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=start.date(), region="lumbar", levels="L4-L5",
-        procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"], surgeon=surgeon,
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=start.date(),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
+        is_revision=True,
+        revision_reasons=["pseudarthrosis"],
+        surgeon=surgeon,
     )
     record_create(
-        HOSPITAL_STAYS, actor=surgeon, patient=patient, surgery=surgery, admitted_at=start,
-        discharged_at=start + timedelta(days=3), facility="General", discharge_disposition="home",
+        HOSPITAL_STAYS,
+        actor=surgeon,
+        patient=patient,
+        surgery=surgery,
+        admitted_at=start,
+        discharged_at=start + timedelta(days=3),
+        facility="General",
+        discharge_disposition="home",
     )
     for day in range(days):
         when = start + timedelta(days=day, hours=9)
         for n in range(4):
             record_create(
-                PAIN_LOGS, actor=user, patient=patient, recorded_at=when + timedelta(hours=3 * n),
-                intensity=(day + n) % 11, location="back", relief=["ice", "walking"][: n % 3],
+                PAIN_LOGS,
+                actor=user,
+                patient=patient,
+                recorded_at=when + timedelta(hours=3 * n),
+                intensity=(day + n) % 11,
+                location="back",
+                relief=["ice", "walking"][: n % 3],
                 notes="after the morning walk" if n == 0 else "",
             )
         if day % 3 == 0:
             record_create(
-                PT_SESSIONS, actor=user, patient=patient, performed_at=when, status="completed",
-                exercises=[{"name": "bridges", "sets": 3, "reps": 10}], pain_before=5, pain_after=4,
+                PT_SESSIONS,
+                actor=user,
+                patient=patient,
+                performed_at=when,
+                status="completed",
+                exercises=[{"name": "bridges", "sets": 3, "reps": 10}],
+                pain_before=5,
+                pain_after=4,
             )
         elif day % 3 == 1:
-            record_create(MILESTONES, actor=surgeon, patient=patient, title=f"Goal {day}", target_on=when.date())
+            record_create(
+                MILESTONES,
+                actor=surgeon,
+                patient=patient,
+                title=f"Goal {day}",
+                target_on=when.date(),
+            )
         else:
             record_create(
-                RESTRICTIONS, actor=surgeon, patient=patient, activity="lifting", starts_on=when.date(),
-                ends_on=when.date() + timedelta(days=30), limit_value=10, limit_unit="lb",
+                RESTRICTIONS,
+                actor=surgeon,
+                patient=patient,
+                activity="lifting",
+                starts_on=when.date(),
+                ends_on=when.date() + timedelta(days=30),
+                limit_value=10,
+                limit_unit="lb",
             )
         if day % 30 == 0:
             record_create(
-                APPOINTMENTS, actor=surgeon, patient=patient, starts_at=when, purpose="follow_up", clinician=surgeon,
+                APPOINTMENTS,
+                actor=surgeon,
+                patient=patient,
+                starts_at=when,
+                purpose="follow_up",
+                clinician=surgeon,
                 status="completed",
             )
     return patient
@@ -139,8 +185,12 @@ def make_changes(patient, count: int = 20) -> None:
         record_update(PAIN_LOGS, actor=patient.user, record=log, intensity=(log.intensity + 1) % 11)
     for n in range(count - len(logs)):
         record_create(
-            PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=timezone.now() - timedelta(minutes=n),
-            intensity=3, location="leg",
+            PAIN_LOGS,
+            actor=patient.user,
+            patient=patient,
+            recorded_at=timezone.now() - timedelta(minutes=n),
+            intensity=3,
+            location="leg",
         )
 
 
@@ -158,8 +208,10 @@ def floor_spec(schema_version: int = 2) -> list:
     return [
         [
             table.model._meta.db_table,
-            [[c.name, table.model._meta.get_field(c.name).column, kinds.get(type(c.codec), "")]
-             for c in table.columns_for(schema_version)],
+            [
+                [c.name, table.model._meta.get_field(c.name).column, kinds.get(type(c.codec), "")]
+                for c in table.columns_for(schema_version)
+            ],
             table.name,
         ]
         for table in tables_for(schema_version)
@@ -186,7 +238,9 @@ def _floor_queries():
         queries = []
         for db_table, columns, wire_table in spec:
             names = ["id", *(name for name, _, _ in columns)]
-            select = ", ".join(["id", *(_SQL_FOR_KIND[kind].format(c=f'"{col}"') for _, col, kind in columns)])
+            select = ", ".join(
+                ["id", *(_SQL_FOR_KIND[kind].format(c=f'"{col}"') for _, col, kind in columns)]
+            )
             sql = (
                 f'SELECT deleted_at IS NOT NULL, {select} FROM "{db_table}" '
                 "WHERE patient_id = %(patient)s AND ((%(since)s::bigint IS NULL AND deleted_at IS NULL) "
@@ -212,10 +266,14 @@ def floor_app(environ, start_response):
     changes = {}
     with conn.transaction():
         timestamp = conn.execute(
-            "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE", args
+            "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE",
+            args,
         ).fetchone()[0]
         with conn.pipeline():
-            cursors = [(wire_table, names, conn.execute(sql, args)) for wire_table, names, sql in _floor_queries()]
+            cursors = [
+                (wire_table, names, conn.execute(sql, args))
+                for wire_table, names, sql in _floor_queries()
+            ]
         for wire_table, names, cursor in cursors:
             updated, deleted = [], []
             for row in cursor.fetchall():
@@ -225,7 +283,9 @@ def floor_app(environ, start_response):
                     updated.append(dict(zip(names, row[1:], strict=True)))
             changes[wire_table] = {"created": [], "updated": updated, "deleted": deleted}
     body = orjson.dumps({"changes": changes, "timestamp": timestamp})
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
@@ -241,9 +301,23 @@ def free_port() -> int:
 def serve(app: str, *, env: dict, chdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--chdir", str(chdir), "--log-level", "warning"],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--chdir",
+            str(chdir),
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -265,7 +339,9 @@ def time_one(session, url: str, headers=None) -> tuple[float, int]:
     return elapsed, len(body)
 
 
-def time_pairs(session, a: tuple, b: tuple, *, rounds: int, warmup: int = 5) -> list[tuple[float, int]]:
+def time_pairs(
+    session, a: tuple, b: tuple, *, rounds: int, warmup: int = 5
+) -> list[tuple[float, int]]:
     """Median wall time (ms) and body size of two requests, timed alternately so that noise
     from other processes on the machine falls on both alike. ``a`` and ``b`` are (url, headers)."""
     for _ in range(warmup):
@@ -288,7 +364,9 @@ NAME = "sync-pull"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument(
+        "--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    )
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--days", type=int, default=365)
 
@@ -305,7 +383,11 @@ def run(args) -> dict:
 
     from accounts.tokens import tokens_for
 
-    env = {"DATABASE_URL": database_url, "DJANGO_DEBUG": "false", "SYNC_FLOOR_SPEC": json.dumps(floor_spec())}
+    env = {
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "false",
+        "SYNC_FLOOR_SPEC": json.dumps(floor_spec()),
+    }
     django_server, django_url = serve("config.wsgi:application", env=env, chdir=ROOT)
     floor_server, floor_url = serve("sync_pull:floor_app", env=env, chdir=ROOT / "bench")
     results = {}
@@ -323,9 +405,18 @@ def run(args) -> dict:
         for name, last_pulled_at, rounds in cases:
             rows = row_count(session.get(pull + last_pulled_at, headers=auth).json())
             (ms, size), (floor_ms, _) = time_pairs(
-                session, (pull + last_pulled_at, auth), (floor + last_pulled_at, None), rounds=rounds
+                session,
+                (pull + last_pulled_at, auth),
+                (floor + last_pulled_at, None),
+                rounds=rounds,
             )
-            results[name] = {"rows": rows, "bytes": size, "endpoint_ms": ms, "floor_ms": floor_ms, "rounds": rounds}
+            results[name] = {
+                "rows": rows,
+                "bytes": size,
+                "endpoint_ms": ms,
+                "floor_ms": floor_ms,
+                "rounds": rounds,
+            }
     finally:
         for server in (django_server, floor_server):
             server.terminate()
@@ -334,7 +425,10 @@ def run(args) -> dict:
 
 
 def report(result: dict, args=None) -> str:
-    lines = ["| pull | rows | body | endpoint median | floor median | ratio |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| pull | rows | body | endpoint median | floor median | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in result.items():
         lines.append(
             f"| {name} | {r['rows']} | {r['bytes'] / 1024:.0f} KiB | {r['endpoint_ms']:.1f} ms "

@@ -32,8 +32,12 @@ def seed():
     clinic = accounts.clinic_create(name="Bench clinic")
     surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
     return accounts.patient_create(
-        clinic=clinic, email="patient@bench.test", first_name="Bench", last_name="Patient",
-        date_of_birth=timezone.localdate().replace(year=1970), time_zone="America/New_York",
+        clinic=clinic,
+        email="patient@bench.test",
+        first_name="Bench",
+        last_name="Patient",
+        date_of_birth=timezone.localdate().replace(year=1970),
+        time_zone="America/New_York",
         surgeon=surgeon,
     )
 
@@ -50,7 +54,8 @@ def pain_logs(prefix: str, count: int) -> dict:
     records = [
         {
             "id": f"{prefix}-{n}",
-            "recorded_at": (now - timedelta(minutes=count - n) - epoch) // timedelta(milliseconds=1),
+            "recorded_at": (now - timedelta(minutes=count - n) - epoch)
+            // timedelta(milliseconds=1),
             "intensity": n % 8,
             "location": "back",
             "medication_taken": n % 2 == 0,
@@ -65,7 +70,9 @@ def pain_logs(prefix: str, count: int) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=10, help="pushes per size (1,000-record pushes: a third)")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="pushes per size (1,000-record pushes: a third)"
+    )
 
 
 def run(args) -> dict:
@@ -82,7 +89,9 @@ def run(args) -> dict:
     results = {}
     # A slow push must be measured, not killed by gunicorn's 30 s worker timeout.
     env = {"DATABASE_URL": url, "DJANGO_DEBUG": "false", "GUNICORN_CMD_ARGS": "--timeout 600"}
-    with harness.Gunicorn("config.wsgi:application", env=env, ready_path="/api/v1/sync/pull/") as server:
+    with harness.Gunicorn(
+        "config.wsgi:application", env=env, ready_path="/api/v1/sync/pull/"
+    ) as server:
         session = requests.Session()
         headers = {
             "Authorization": f"Bearer {tokens_for(patient.user)['access']}",
@@ -96,16 +105,25 @@ def run(args) -> dict:
                 since = clock_value(patient)
                 started = time.perf_counter()
                 response = session.post(
-                    f"{server.url}/api/v1/sync/push/?last_pulled_at={since}", data=body, headers=headers,
+                    f"{server.url}/api/v1/sync/push/?last_pulled_at={since}",
+                    data=body,
+                    headers=headers,
                     timeout=300,
                 )
                 elapsed = time.perf_counter() - started
                 if response.status_code != 200:
-                    raise RuntimeError(f"push of {size} answered {response.status_code}: {response.text[:500]}")
+                    raise RuntimeError(
+                        f"push of {size} answered {response.status_code}: {response.text[:500]}"
+                    )
                 if attempt:
                     samples.append(elapsed)
             summary = harness.summary(samples)
-            results[str(size)] = {**summary, "records": size, "rounds": rounds, "per_record_ms": summary["median_ms"] / size}
+            results[str(size)] = {
+                **summary,
+                "records": size,
+                "rounds": rounds,
+                "per_record_ms": summary["median_ms"] / size,
+            }
     return results
 
 

@@ -75,13 +75,22 @@ def seed(days: int = DAYS, seed_value: int = 3, tag: str = ""):
     rng = random.Random(seed_value)
     clinic = accounts.clinic_create(name=f"Bench clinic{tag}", time_zone="America/New_York")
     surgeon = accounts.staff_create(
-        clinic=clinic, email=f"bench-surgeon{tag}@example.test", role="surgeon", password=PASSWORD,
-        first_name="Bench", last_name="Surgeon",
+        clinic=clinic,
+        email=f"bench-surgeon{tag}@example.test",
+        role="surgeon",
+        password=PASSWORD,
+        first_name="Bench",
+        last_name="Surgeon",
     )
     patient = accounts.patient_create(
-        clinic=clinic, email=f"bench-patient{tag}@example.test", first_name="Bench",
-        last_name="Patient", date_of_birth=date(1968, 4, 2), time_zone="America/New_York",
-        mrn=f"BENCH-1{tag}", surgeon=surgeon,
+        clinic=clinic,
+        email=f"bench-patient{tag}@example.test",
+        first_name="Bench",
+        last_name="Patient",
+        date_of_birth=date(1968, 4, 2),
+        time_zone="America/New_York",
+        mrn=f"BENCH-1{tag}",
+        surgeon=surgeon,
     )
     tz = patient.tz
     today = timezone.localdate(timezone=tz)
@@ -92,17 +101,29 @@ def seed(days: int = DAYS, seed_value: int = 3, tag: str = ""):
 
     common = {"patient": patient, "created_by": surgeon}
     prior = Surgery.objects.create(
-        performed_on=first - timedelta(days=900), region="lumbar", levels="L4-L5",
-        procedure="fusion", **common,
+        performed_on=first - timedelta(days=900),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
+        **common,
     )
     surgery = Surgery.objects.create(
-        performed_on=first, region="lumbar", levels="L4-L5-S1", procedure="hardware_revision",
-        is_revision=True, revision_reasons=["pseudarthrosis"], prior_surgery=prior,
-        surgeon=surgeon, **common,
+        performed_on=first,
+        region="lumbar",
+        levels="L4-L5-S1",
+        procedure="hardware_revision",
+        is_revision=True,
+        revision_reasons=["pseudarthrosis"],
+        prior_surgery=prior,
+        surgeon=surgeon,
+        **common,
     )
     HospitalStay.objects.create(
-        surgery=surgery, admitted_at=at(first, 7), discharged_at=at(first + timedelta(days=4), 11),
-        discharge_disposition="home", **common,
+        surgery=surgery,
+        admitted_at=at(first, 7),
+        discharged_at=at(first + timedelta(days=4), 11),
+        discharge_disposition="home",
+        **common,
     )
     pain, pt, appts, restrictions, milestones = [], [], [], [], []
     now = timezone.now()
@@ -110,36 +131,69 @@ def seed(days: int = DAYS, seed_value: int = 3, tag: str = ""):
         day = first + timedelta(days=i)
         for hour, location in ((8, "back"), (14, "leg"), (21, "back")):
             if at(day, hour) < now and rng.random() < 0.92:
-                pain.append(PainLog(
-                    recorded_at=at(day, hour), intensity=max(0, min(10, int(rng.gauss(5, 2)))),
-                    location=location, medication_taken=rng.random() < 0.3,
-                    patient=patient, created_by=patient.user,
-                ))
+                pain.append(
+                    PainLog(
+                        recorded_at=at(day, hour),
+                        intensity=max(0, min(10, int(rng.gauss(5, 2)))),
+                        location=location,
+                        medication_taken=rng.random() < 0.3,
+                        patient=patient,
+                        created_by=patient.user,
+                    )
+                )
         if i % 7 == 2:
-            pt.append(PTSession(
-                scheduled_for=at(day, 10), performed_at=at(day, 10), status="completed",
-                duration_minutes=45, pain_before=5, pain_after=3,
-                exercises=[{"name": "bridges", "sets": 3, "reps": 10}], **common,
-            ))
+            pt.append(
+                PTSession(
+                    scheduled_for=at(day, 10),
+                    performed_at=at(day, 10),
+                    status="completed",
+                    duration_minutes=45,
+                    pain_before=5,
+                    pain_after=3,
+                    exercises=[{"name": "bridges", "sets": 3, "reps": 10}],
+                    **common,
+                )
+            )
         if i % 27 == 4:
-            appts.append(Appointment(starts_at=at(day, 9), purpose="follow_up",
-                                     status="completed", clinician=surgeon, **common))
+            appts.append(
+                Appointment(
+                    starts_at=at(day, 9),
+                    purpose="follow_up",
+                    status="completed",
+                    clinician=surgeon,
+                    **common,
+                )
+            )
         if i % 36 == 1:
-            restrictions.append(ActivityRestriction(
-                activity=rng.choice(["lifting", "bending", "driving"]), starts_on=day,
-                ends_on=day + timedelta(days=30), **common,
-            ))
-            milestones.append(Milestone(
-                title=f"Milestone {i}", kind="other", target_on=day + timedelta(days=20),
-                achieved_on=day + timedelta(days=rng.randint(10, 25)), **common,
-            ))
+            restrictions.append(
+                ActivityRestriction(
+                    activity=rng.choice(["lifting", "bending", "driving"]),
+                    starts_on=day,
+                    ends_on=day + timedelta(days=30),
+                    **common,
+                )
+            )
+            milestones.append(
+                Milestone(
+                    title=f"Milestone {i}",
+                    kind="other",
+                    target_on=day + timedelta(days=20),
+                    achieved_on=day + timedelta(days=rng.randint(10, 25)),
+                    **common,
+                )
+            )
     PainLog.objects.bulk_create(pain, batch_size=1000)
     PTSession.objects.bulk_create(pt)
     Appointment.objects.bulk_create(appts)
     ActivityRestriction.objects.bulk_create(restrictions)
     Milestone.objects.bulk_create(milestones)
-    sizes = {"pain_logs": len(pain), "pt_sessions": len(pt), "appointments": len(appts),
-             "restrictions": len(restrictions), "milestones": len(milestones)}
+    sizes = {
+        "pain_logs": len(pain),
+        "pt_sessions": len(pt),
+        "appointments": len(appts),
+        "restrictions": len(restrictions),
+        "milestones": len(milestones),
+    }
     return surgeon, patient, sizes
 
 
@@ -169,12 +223,28 @@ def bench_test_client(surgeon, patient, runs: int, query: dict) -> tuple[float, 
 def bench_gunicorn(url: str, patient_pk: int, runs: int, query: dict, port: int = 8765) -> float:
     import requests
 
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "false",
-           "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_DEBUG": "false",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi",
-         "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.conf.py",
+            "config.wsgi",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -189,9 +259,13 @@ def bench_gunicorn(url: str, patient_pk: int, runs: int, query: dict, port: int 
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)[1]
         done = session.post(
             f"{base}/admin/login/?next=/admin/",
-            data={"username": "bench-surgeon@example.test", "password": PASSWORD,
-                  "csrfmiddlewaretoken": token},
-            headers={"Referer": f"{base}/admin/login/"}, timeout=10,
+            data={
+                "username": "bench-surgeon@example.test",
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": token,
+            },
+            headers={"Referer": f"{base}/admin/login/"},
+            timeout=10,
         )
         assert done.url.endswith("/admin/"), "login failed"
         page = f"{base}/admin/accounts/patientprofile/{patient_pk}/timeline/"
@@ -223,13 +297,18 @@ def main(argv=None) -> None:
     print(f"{'case':28} {'test client ms':>15} {'queries':>8} {'gunicorn ms':>12}")
     for name, query in cases.items():
         ms, queries = bench_test_client(surgeon, patient, args.runs, query)
-        http = "-" if args.no_gunicorn else f"{bench_gunicorn(url, patient.pk, args.runs, query):.1f}"
+        http = (
+            "-" if args.no_gunicorn else f"{bench_gunicorn(url, patient.pk, args.runs, query):.1f}"
+        )
         print(f"{name:28} {ms:15.1f} {queries:8d} {http:>12}")
     # A one-month patient: the query count does not depend on the length of the history.
     small_surgeon, small, small_sizes = seed(days=30, tag="-month")
     _, small_queries = bench_test_client(small_surgeon, small, 3, {"period": "all"})
-    print(f"queries for a patient with one month ({small_sizes['pain_logs']} pain logs): "
-          f"{small_queries}")
+    print(
+        f"queries for a patient with one month ({small_sizes['pain_logs']} pain logs): "
+        f"{small_queries}"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,14 @@ class DomainError(Exception):
 
     default_code = "invalid"
 
-    def __init__(self, detail: str, *, code: str | None = None, attr: str | None = None, extra: dict | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        attr: str | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.code = code or self.default_code
@@ -21,7 +28,10 @@ class DomainError(Exception):
     def renamed(self, attr: str) -> "DomainError":
         """The same refusal, pointing at ``attr`` (and the field the service named, if any)."""
         return type(self)(
-            self.detail, code=self.code, attr=f"{attr}.{self.attr}" if self.attr else attr, extra=self.extra
+            self.detail,
+            code=self.code,
+            attr=f"{attr}.{self.attr}" if self.attr else attr,
+            extra=self.extra,
         )
 
 

@@ -21,7 +21,9 @@ env = environ.Env()
 
 REALIGN_MODE = env.str("REALIGN_MODE", default="development")
 if REALIGN_MODE not in ("development", "production"):
-    raise ImproperlyConfigured(f"REALIGN_MODE must be development or production, not {REALIGN_MODE!r}")
+    raise ImproperlyConfigured(
+        f"REALIGN_MODE must be development or production, not {REALIGN_MODE!r}"
+    )
 PRODUCTION = REALIGN_MODE == "production"
 
 REQUIRED_IN_PRODUCTION = (
@@ -137,9 +139,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'realign.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'realign.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: wait for locks instead of failing, and take the write
@@ -149,7 +149,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=True)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool(
+        "DATABASE_CONN_HEALTH_CHECKS", default=True
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits) ----------------------------------------------------------------------
@@ -178,8 +180,10 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -212,7 +216,9 @@ AXES_HTTP_RESPONSE_CODE = 429
 # (accounts/client_address.py). Never "trust whatever the client sent".
 REALIGN_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 if REALIGN_PROXY_COUNT < 0:
-    raise ImproperlyConfigured("AXES_PROXY_COUNT must be 0 (no proxy) or the number of reverse proxies")
+    raise ImproperlyConfigured(
+        "AXES_PROXY_COUNT must be 0 (no proxy) or the number of reverse proxies"
+    )
 AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_ip"
 
 # django-otp: TOTP devices for two-factor sign-in to the admin (accounts/two_factor.py).
@@ -390,7 +396,9 @@ REMINDERS_DISPATCH_TIME_BUDGET = env.float("REMINDERS_DISPATCH_TIME_BUDGET", def
 REMINDERS_CLAIM_LEASE_SECONDS = env.int("REMINDERS_CLAIM_LEASE_SECONDS", default=600)
 REMINDERS_MAX_ATTEMPTS = env.int("REMINDERS_MAX_ATTEMPTS", default=5)
 REMINDERS_RETRY_BACKOFF_SECONDS = env.float("REMINDERS_RETRY_BACKOFF_SECONDS", default=60.0)
-REMINDERS_RETRY_BACKOFF_MAX_SECONDS = env.float("REMINDERS_RETRY_BACKOFF_MAX_SECONDS", default=3600.0)
+REMINDERS_RETRY_BACKOFF_MAX_SECONDS = env.float(
+    "REMINDERS_RETRY_BACKOFF_MAX_SECONDS", default=3600.0
+)
 REMINDERS_PROVIDER_TIMEOUT = env.int("REMINDERS_PROVIDER_TIMEOUT", default=10)
 # PostgreSQL: push/e-mail deliveries commit without waiting for the WAL flush (docs/tasks.md).
 REMINDERS_DELIVERY_ASYNC_COMMIT = env.bool("REMINDERS_DELIVERY_ASYNC_COMMIT", default=True)

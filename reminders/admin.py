@@ -26,12 +26,24 @@ class _ReadOnly(ScopedAdmin):
 class ReminderAdmin(_ReadOnly):
     phi_resource = "reminders"
     list_display = [
-        "due_at", "patient", "kind", "title", "channel", "status", "attempts", "sent_at",
+        "due_at",
+        "patient",
+        "kind",
+        "title",
+        "channel",
+        "status",
+        "attempts",
+        "sent_at",
         "last_error",
     ]
     list_select_related = ["patient__user"]
     list_filter = ["status", "kind", "channel"]
-    search_fields = ["patient__user__first_name", "patient__user__last_name", "patient__mrn", "title"]
+    search_fields = [
+        "patient__user__first_name",
+        "patient__user__last_name",
+        "patient__mrn",
+        "title",
+    ]
     date_hierarchy = "due_at"
     ordering = ["-due_at", "-id"]
     actions = ["cancel_reminders", "resend_reminders"]
@@ -81,7 +93,14 @@ class NotificationAdmin(_ReadOnly):
 @admin.register(Device)
 class DeviceAdmin(_ReadOnly):
     phi_resource = "devices"
-    list_display = ["patient", "platform", "active", "deactivated_reason", "last_used_at", "created_at"]
+    list_display = [
+        "patient",
+        "platform",
+        "active",
+        "deactivated_reason",
+        "last_used_at",
+        "created_at",
+    ]
     list_select_related = ["patient__user"]
     list_filter = ["platform", "active"]
     exclude = ["token", "token_hash"]

@@ -178,9 +178,7 @@ class Device(models.Model):
 class StaffDevice(models.Model):
     """A push token of a clinician's phone: urgent red-flag alerts reach the care team there."""
 
-    user = models.ForeignKey(
-        "accounts.User", on_delete=models.CASCADE, related_name="push_devices"
-    )
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="push_devices")
     token = models.CharField(max_length=4096)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     platform = models.CharField(max_length=10, choices=DevicePlatform.choices)
@@ -201,7 +199,9 @@ class Notification(models.Model):
     """The in-app inbox (wire name ``notifications``), synced to the app like clinical rows:
     string id, tombstone, and ``sync_version`` stamped from the patient's clock on every write."""
 
-    id = models.CharField(primary_key=True, max_length=36, default=new_id, validators=[ID_VALIDATOR])
+    id = models.CharField(
+        primary_key=True, max_length=36, default=new_id, validators=[ID_VALIDATOR]
+    )
     patient = models.ForeignKey(
         PatientProfile, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -225,7 +225,9 @@ class Notification(models.Model):
         db_table = "reminders_notification"
         indexes = [
             models.Index(fields=["patient", "sync_version"], name="notification_patient_sync"),
-            models.Index(fields=["patient", "-created_at", "-id"], name="notification_patient_list"),
+            models.Index(
+                fields=["patient", "-created_at", "-id"], name="notification_patient_list"
+            ),
         ]
 
     def __str__(self):

@@ -35,5 +35,13 @@ def reminders_sent_for_patient(
     if until is not None:
         qs = qs.filter(sent_at__lt=until)
     return qs.only(
-        "id", "patient_id", "kind", "title", "channel", "due_at", "sent_at", "cause_type", "cause_id"
+        "id",
+        "patient_id",
+        "kind",
+        "title",
+        "channel",
+        "due_at",
+        "sent_at",
+        "cause_type",
+        "cause_id",
     ).order_by("sent_at", "id")

@@ -266,7 +266,9 @@ def daily_checkins_plan_for_patient(
     today = now.astimezone(profile.tz).date()
     rows = []
     for offset in range(days):
-        for row in _checkin_rows(profile=profile, local_date=today + timedelta(days=offset), now=now):
+        for row in _checkin_rows(
+            profile=profile, local_date=today + timedelta(days=offset), now=now
+        ):
             if row.due_at > now:
                 rows.append(row)
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)
@@ -482,7 +484,9 @@ def device_register(*, patient: PatientProfile, token: str, platform: str) -> tu
         return device, True
     existing.patient, existing.platform, existing.active = patient, platform, True
     existing.deactivated_reason = ""
-    existing.save(update_fields=["patient", "platform", "active", "deactivated_reason", "updated_at"])
+    existing.save(
+        update_fields=["patient", "platform", "active", "deactivated_reason", "updated_at"]
+    )
     return existing, False
 
 
@@ -499,7 +503,8 @@ def staff_device_register(*, user, token: str, platform: str) -> tuple[StaffDevi
     """A clinician registers (or re-activates) a phone for urgent alerts. Returns (device, created)."""
     if user.role == "patient":
         raise Forbidden(
-            "Patients register devices at /api/v1/devices/.", code="permission_denied",
+            "Patients register devices at /api/v1/devices/.",
+            code="permission_denied",
         )
     digest = _token_hash(token)
     device = StaffDevice.objects.filter(token_hash=digest).first()

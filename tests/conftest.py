@@ -85,7 +85,9 @@ def _default_clinical_data(request):
     """The shipped defaults (MCIDs, the default protocol, triage rules) come from data
     migrations. A transactional test empties every table when it ends, so a later test on the
     same worker would see none of them: put them back when they are missing."""
-    if not (request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)):
+    if not (
+        request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)
+    ):
         return
     import importlib
 

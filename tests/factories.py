@@ -118,22 +118,42 @@ def hospital_stay(patient, actor, **values):
 
 
 def pain_log(patient, actor=None, **values):
-    values = {"recorded_at": timezone.now() - timedelta(hours=2), "intensity": 5, "location": "back", **values}
+    values = {
+        "recorded_at": timezone.now() - timedelta(hours=2),
+        "intensity": 5,
+        "location": "back",
+        **values,
+    }
     return _create(PAIN_LOGS, patient, actor or patient.user, values)
 
 
 def pt_session(patient, actor, **values):
-    values = {"scheduled_for": timezone.now() + timedelta(days=1), "exercises": [{"name": "bridges", "sets": 3, "reps": 10}], **values}
+    values = {
+        "scheduled_for": timezone.now() + timedelta(days=1),
+        "exercises": [{"name": "bridges", "sets": 3, "reps": 10}],
+        **values,
+    }
     return _create(PT_SESSIONS, patient, actor, values)
 
 
 def restriction(patient, actor, **values):
-    values = {"activity": "lifting", "starts_on": timezone.localdate(), "limit_value": 10, "limit_unit": "lb", **values}
+    values = {
+        "activity": "lifting",
+        "starts_on": timezone.localdate(),
+        "limit_value": 10,
+        "limit_unit": "lb",
+        **values,
+    }
     return _create(RESTRICTIONS, patient, actor, values)
 
 
 def appointment(patient, actor, **values):
-    values = {"starts_at": timezone.now() + timedelta(days=7), "purpose": "wound_check", "clinician": actor, **values}
+    values = {
+        "starts_at": timezone.now() + timedelta(days=7),
+        "purpose": "wound_check",
+        "clinician": actor,
+        **values,
+    }
     return _create(APPOINTMENTS, patient, actor, values)
 
 
@@ -144,8 +164,10 @@ def milestone(patient, actor, **values):
 
 def outcome_score(patient, actor, **values):
     values = {
-        "instrument": "nrs_leg", "timepoint": "3m",
-        "completed_at": timezone.now().replace(microsecond=0) - timedelta(hours=2), "answers": {"nrs": 4},
+        "instrument": "nrs_leg",
+        "timepoint": "3m",
+        "completed_at": timezone.now().replace(microsecond=0) - timedelta(hours=2),
+        "answers": {"nrs": 4},
         **values,
     }
     return _create(OUTCOME_SCORES, patient, actor, values)
@@ -154,22 +176,34 @@ def outcome_score(patient, actor, **values):
 def prep_item(patient, actor, **values):
     """A checklist item; without ``surgery``, of a new surgery 30 days ahead."""
     if "surgery" not in values:
-        values["surgery"] = surgery(patient, actor, performed_on=timezone.localdate() + timedelta(days=30))
-    values = {"kind": "home", "owner": "care_team", "due_on": timezone.localdate() + timedelta(days=20), **values}
+        values["surgery"] = surgery(
+            patient, actor, performed_on=timezone.localdate() + timedelta(days=30)
+        )
+    values = {
+        "kind": "home",
+        "owner": "care_team",
+        "due_on": timezone.localdate() + timedelta(days=20),
+        **values,
+    }
     return _create(PREP_ITEMS, patient, actor, values)
 
 
 def imaging_study(patient, actor, **values):
     values = {
-        "modality": "xray", "performed_on": timezone.localdate() - timedelta(days=2), "region": "lumbar",
-        "purpose": "post_op_check", **values,
+        "modality": "xray",
+        "performed_on": timezone.localdate() - timedelta(days=2),
+        "region": "lumbar",
+        "purpose": "post_op_check",
+        **values,
     }
     return _create(IMAGING_STUDIES, patient, actor, values)
 
 
 def complication(patient, actor, **values):
     values = {
-        "kind": "delayed_wound_healing", "noticed_on": timezone.localdate() - timedelta(days=2), "severity": "mild",
+        "kind": "delayed_wound_healing",
+        "noticed_on": timezone.localdate() - timedelta(days=2),
+        "severity": "mild",
         **values,
     }
     return _create(COMPLICATIONS, patient, actor, values)
@@ -208,23 +242,40 @@ def build_record(patient, actor, *, days: int = 30, now=None) -> dict:
     surgery_day = today - timedelta(days=days)
     rows: dict = {}
     prior = surgery(
-        patient, actor, performed_on=surgery_day - timedelta(days=800),
-        levels="L4-L5", procedure="fusion", is_revision=False, revision_reasons=[], surgeon=None,
+        patient,
+        actor,
+        performed_on=surgery_day - timedelta(days=800),
+        levels="L4-L5",
+        procedure="fusion",
+        is_revision=False,
+        revision_reasons=[],
+        surgeon=None,
     )
     revision = surgery(
-        patient, actor, performed_on=surgery_day, levels="L4-L5-S1", procedure="hardware_revision",
-        revision_reasons=["pseudarthrosis", "hardware_complication"], prior_surgery=prior,
+        patient,
+        actor,
+        performed_on=surgery_day,
+        levels="L4-L5-S1",
+        procedure="hardware_revision",
+        revision_reasons=["pseudarthrosis", "hardware_complication"],
+        prior_surgery=prior,
         surgeon=patient.surgeon,
     )
     admitted = now - timedelta(days=days)
     stay = hospital_stay(
-        patient, actor, surgery=revision, admitted_at=admitted,
-        discharged_at=admitted + timedelta(days=3, hours=2), facility="General",
+        patient,
+        actor,
+        surgery=revision,
+        admitted_at=admitted,
+        discharged_at=admitted + timedelta(days=3, hours=2),
+        facility="General",
         discharge_disposition="home",
     )
     pain = [
         pain_log(
-            patient, recorded_at=now - timedelta(days=d, hours=hours % 7), intensity=intensity,
+            patient,
+            recorded_at=now - timedelta(days=d, hours=hours % 7),
+            intensity=intensity,
             location=location,
         )
         for d in range(days)
@@ -232,44 +283,83 @@ def build_record(patient, actor, *, days: int = 30, now=None) -> dict:
     ]
     pt = [
         pt_session(
-            patient, actor, scheduled_for=now - timedelta(days=d), performed_at=now - timedelta(days=d),
-            status="completed", setting="clinic", duration_minutes=45, pain_before=5, pain_after=3,
+            patient,
+            actor,
+            scheduled_for=now - timedelta(days=d),
+            performed_at=now - timedelta(days=d),
+            status="completed",
+            setting="clinic",
+            duration_minutes=45,
+            pain_before=5,
+            pain_after=3,
             exercises=[],
         )
         for d in range(1, days, 7)
     ]
     overdue_pt = pt_session(
-        patient, actor, scheduled_for=now - timedelta(hours=30), status="planned", exercises=[],
+        patient,
+        actor,
+        scheduled_for=now - timedelta(hours=30),
+        status="planned",
+        exercises=[],
     )
     appointments = [
         appointment(
-            patient, actor, starts_at=now + timedelta(days=offset), purpose="follow_up",
-            clinician=patient.surgeon, location="Clinic B",
+            patient,
+            actor,
+            starts_at=now + timedelta(days=offset),
+            purpose="follow_up",
+            clinician=patient.surgeon,
+            location="Clinic B",
         )
         for offset in (-days + 10, 14)
     ]
     restrictions = [
         restriction(
-            patient, actor, activity="lifting", limit_value=10, limit_unit="lb",
-            starts_on=surgery_day, ends_on=today + timedelta(days=12),
+            patient,
+            actor,
+            activity="lifting",
+            limit_value=10,
+            limit_unit="lb",
+            starts_on=surgery_day,
+            ends_on=today + timedelta(days=12),
         ),
         restriction(
-            patient, actor, activity="driving", starts_on=surgery_day, limit_value=None, limit_unit="",
+            patient,
+            actor,
+            activity="driving",
+            starts_on=surgery_day,
+            limit_value=None,
+            limit_unit="",
         ),
     ]
     milestones = [
         milestone(
-            patient, actor, title="Walk unaided", kind="walk_unaided",
-            target_on=surgery_day + timedelta(days=3), achieved_on=surgery_day + timedelta(days=2),
+            patient,
+            actor,
+            title="Walk unaided",
+            kind="walk_unaided",
+            target_on=surgery_day + timedelta(days=3),
+            achieved_on=surgery_day + timedelta(days=2),
         ),
         milestone(
-            patient, actor, title="Off opioids", kind="off_opioids",
+            patient,
+            actor,
+            title="Off opioids",
+            kind="off_opioids",
             target_on=today - timedelta(days=2),
         ),
     ]
     rows.update(
-        surgery=revision, prior=prior, stay=stay, pain=pain, pt=pt, overdue_pt=overdue_pt,
-        appointments=appointments, restrictions=restrictions, milestones=milestones,
+        surgery=revision,
+        prior=prior,
+        stay=stay,
+        pain=pain,
+        pt=pt,
+        overdue_pt=overdue_pt,
+        appointments=appointments,
+        restrictions=restrictions,
+        milestones=milestones,
     )
     return rows
 
@@ -280,7 +370,9 @@ def year_of_history(patient, surgeon, *, days=365, per_day=5):
     produces."""
     start = timezone.now() - timedelta(days=days)
     op = surgery(patient, surgeon, performed_on=start.date())
-    hospital_stay(patient, surgeon, surgery=op, admitted_at=start, discharged_at=start + timedelta(days=3))
+    hospital_stay(
+        patient, surgeon, surgery=op, admitted_at=start, discharged_at=start + timedelta(days=3)
+    )
     count = 2
     for day in range(days):
         when = start + timedelta(days=day, hours=9)
@@ -288,11 +380,15 @@ def year_of_history(patient, surgeon, *, days=365, per_day=5):
             pain_log(patient, recorded_at=when + timedelta(minutes=n), intensity=(day + n) % 11)
             count += 1
         if day % 3 == 0:
-            pt_session(patient, patient.user, performed_at=when, status="completed", scheduled_for=None)
+            pt_session(
+                patient, patient.user, performed_at=when, status="completed", scheduled_for=None
+            )
         elif day % 3 == 1:
             milestone(patient, surgeon, title=f"Goal {day}", target_on=when.date())
         else:
-            restriction(patient, surgeon, starts_on=when.date(), ends_on=when.date() + timedelta(days=30))
+            restriction(
+                patient, surgeon, starts_on=when.date(), ends_on=when.date() + timedelta(days=30)
+            )
         count += 1
     return count
 
@@ -312,12 +408,20 @@ def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
 
     common = {"patient": patient, "created_by": actor}
     op = Surgery.objects.create(
-        performed_on=first, region="lumbar", levels="L4-L5", procedure="fusion",
-        is_revision=True, revision_reasons=["pseudarthrosis"], **common,
+        performed_on=first,
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
+        is_revision=True,
+        revision_reasons=["pseudarthrosis"],
+        **common,
     )
     HospitalStay.objects.create(
-        surgery=op, admitted_at=at(first, 7), discharged_at=at(first + timedelta(days=4), 11),
-        discharge_disposition="home", **common,
+        surgery=op,
+        admitted_at=at(first, 7),
+        discharged_at=at(first + timedelta(days=4), 11),
+        discharge_disposition="home",
+        **common,
     )
     pain, pt, appts, restrictions, milestones = [], [], [], [], []
     for i in range(days):
@@ -325,27 +429,54 @@ def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
         for hour, location in ((8, "back"), (13, "leg"), (20, "back")):
             when = at(day, hour)
             if when < now:
-                pain.append(PainLog(
-                    recorded_at=when, intensity=rng.randint(0, 10), location=location,
-                    medication_taken=rng.random() < 0.3, **common,
-                ))
+                pain.append(
+                    PainLog(
+                        recorded_at=when,
+                        intensity=rng.randint(0, 10),
+                        location=location,
+                        medication_taken=rng.random() < 0.3,
+                        **common,
+                    )
+                )
         if i % 7 == 3:
-            pt.append(PTSession(
-                scheduled_for=at(day, 10), performed_at=at(day, 10), status="completed",
-                duration_minutes=40, pain_before=5, pain_after=3, **common,
-            ))
+            pt.append(
+                PTSession(
+                    scheduled_for=at(day, 10),
+                    performed_at=at(day, 10),
+                    status="completed",
+                    duration_minutes=40,
+                    pain_before=5,
+                    pain_after=3,
+                    **common,
+                )
+            )
         if i % 27 == 5:
-            appts.append(Appointment(starts_at=at(day, 9), purpose="follow_up",
-                                     status="completed", **common))
+            appts.append(
+                Appointment(starts_at=at(day, 9), purpose="follow_up", status="completed", **common)
+            )
         if i % 36 == 1:
-            restrictions.append(ActivityRestriction(
-                activity="lifting", starts_on=day, ends_on=day + timedelta(days=30), **common))
-            milestones.append(Milestone(title=f"Milestone {i}", target_on=day + timedelta(days=20),
-                                        achieved_on=day + timedelta(days=18), **common))
+            restrictions.append(
+                ActivityRestriction(
+                    activity="lifting", starts_on=day, ends_on=day + timedelta(days=30), **common
+                )
+            )
+            milestones.append(
+                Milestone(
+                    title=f"Milestone {i}",
+                    target_on=day + timedelta(days=20),
+                    achieved_on=day + timedelta(days=18),
+                    **common,
+                )
+            )
     PainLog.objects.bulk_create(pain, batch_size=500)
     PTSession.objects.bulk_create(pt)
     Appointment.objects.bulk_create(appts)
     ActivityRestriction.objects.bulk_create(restrictions)
     Milestone.objects.bulk_create(milestones)
-    return {"pain": len(pain), "pt": len(pt), "appointments": len(appts),
-            "restrictions": len(restrictions), "milestones": len(milestones)}
+    return {
+        "pain": len(pain),
+        "pt": len(pt),
+        "appointments": len(appts),
+        "restrictions": len(restrictions),
+        "milestones": len(milestones),
+    }

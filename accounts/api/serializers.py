@@ -11,7 +11,9 @@ class TokenObtainInput(StrictSerializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, max_length=256)
     otp = serializers.RegexField(
-        r"^[0-9]{6,8}$", required=False, allow_blank=True,
+        r"^[0-9]{6,8}$",
+        required=False,
+        allow_blank=True,
         help_text="The current code of the authenticator app, for accounts with two-factor sign-in.",
     )
 

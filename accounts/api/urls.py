@@ -7,7 +7,9 @@ urlpatterns = [
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/activate/", views.ActivateView.as_view(), name="auth-activate"),
-    path("auth/password/reset/", views.PasswordResetRequestView.as_view(), name="auth-password-reset"),
+    path(
+        "auth/password/reset/", views.PasswordResetRequestView.as_view(), name="auth-password-reset"
+    ),
     path(
         "auth/password/reset/confirm/",
         views.PasswordResetConfirmView.as_view(),

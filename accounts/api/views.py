@@ -56,7 +56,9 @@ class TokenObtainView(_Throttled):
                 code="authentication_failed",
             )
         api_second_factor_check(
-            request=request, user=user, email=data.validated_data["email"],
+            request=request,
+            user=user,
+            email=data.validated_data["email"],
             token=data.validated_data.get("otp", ""),
         )
         return Response(tokens_for(user))
@@ -87,7 +89,9 @@ class LogoutView(APIView):
             raise Invalid(str(exc), code="token_not_valid", attr="refresh") from exc
         if str(token.get("user_id")) != str(request.user.pk):
             raise Invalid(
-                "This refresh token belongs to another account.", code="token_not_valid", attr="refresh"
+                "This refresh token belongs to another account.",
+                code="token_not_valid",
+                attr="refresh",
             )
         token.blacklist()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -65,7 +65,9 @@ class RealignExceptionHandler(ExceptionHandler):
         if isinstance(exc, RequestDataTooBig):  # whatever read ``request.body`` past Django's limit
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return DomainErrorResponse(
-                PayloadTooLarge(f"A request body may be at most {limit} bytes.", extra={"max_bytes": limit})
+                PayloadTooLarge(
+                    f"A request body may be at most {limit} bytes.", extra={"max_bytes": limit}
+                )
             )
         return super().convert_known_exceptions(exc)
 

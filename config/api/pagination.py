@@ -53,6 +53,8 @@ class KeysetCursor:
                     raise ValueError(token)
         except (ValueError, TypeError, UnicodeError, binascii.Error, json.JSONDecodeError) as exc:
             raise Invalid(
-                "This cursor is not valid; start again without it.", code="invalid_cursor", attr="cursor"
+                "This cursor is not valid; start again without it.",
+                code="invalid_cursor",
+                attr="cursor",
             ) from exc
         return cls(parsed, row_id)

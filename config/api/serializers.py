@@ -95,9 +95,7 @@ class StrictFieldsMixin:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            writable = {
-                name for name, field in self.fields.items() if not field.read_only
-            }
+            writable = {name for name, field in self.fields.items() if not field.read_only}
             unknown = sorted(set(data) - writable)
             if unknown:
                 raise serializers.ValidationError(

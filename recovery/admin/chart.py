@@ -73,9 +73,11 @@ def pain_chart_svg(
     weekly = span > WEEKLY_AFTER_DAYS
     points = _weekly(pain_days) if weekly else pain_days
     out = [
-        (f'<svg xmlns="http://www.w3.org/2000/svg" class="pain-chart" viewBox="0 0 {WIDTH} {HEIGHT}"'
-        f' width="100%" role="img" aria-label="Pain over time" data-points="{len(points)}"'
-        f' data-granularity="{"week" if weekly else "day"}">')
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="pain-chart" viewBox="0 0 {WIDTH} {HEIGHT}"'
+            f' width="100%" role="img" aria-label="Pain over time" data-points="{len(points)}"'
+            f' data-granularity="{"week" if weekly else "day"}">'
+        )
     ]
     # Grid and axes.
     for v in range(0, 11, 2):

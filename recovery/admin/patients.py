@@ -18,11 +18,21 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
     """The accounts patient page, plus a link to and the URL of the recovery timeline
     (``accounts`` may not import ``recovery``, so the timeline is added from here)."""
 
-    list_display = [*PatientProfileAdmin.list_display, "open_alerts", "outcome_3m", "outcome_12m", "timeline_link"]
+    list_display = [
+        *PatientProfileAdmin.list_display,
+        "open_alerts",
+        "outcome_3m",
+        "outcome_12m",
+        "timeline_link",
+    ]
 
     def get_queryset(self, request):
         unresolved = Q(alerts__status__in=[AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED])
-        return super().get_queryset(request).annotate(open_alert_count=Count("alerts", filter=unresolved))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(open_alert_count=Count("alerts", filter=unresolved))
+        )
 
     def get_changelist_instance(self, request):
         cl = super().get_changelist_instance(request)
@@ -53,6 +63,7 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
     @admin.display(description="12 months vs baseline")
     def outcome_12m(self, obj):
         return self._outcome(obj, "12m")
+
     readonly_fields = ["timeline_link", *PatientProfileAdmin.readonly_fields]
 
     def get_fieldsets(self, request, obj=None):

@@ -90,7 +90,8 @@ def _run(connection, sql: str, params, order: list[int] | None) -> list[tuple]:
     with connection.cursor() as cursor:
         adapters = cursor.cursor.adapters
         adapters.register_loader(
-            "timestamptz", psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, Format.TEXT)
+            "timestamptz",
+            psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, Format.TEXT),
         )
         adapters.register_loader("jsonb", JsonbLoader)
         set_json_loads(orjson.loads, cursor.cursor)

@@ -57,7 +57,9 @@ class ChoiceListField(serializers.ListField):
 def text(max_length: int, **kwargs) -> serializers.CharField:
     """Free text that may be empty (``notes``, ``facility``...)."""
     kwargs.setdefault("required", False)
-    return serializers.CharField(max_length=max_length, allow_blank=True, trim_whitespace=False, **kwargs)
+    return serializers.CharField(
+        max_length=max_length, allow_blank=True, trim_whitespace=False, **kwargs
+    )
 
 
 def score(**kwargs) -> serializers.IntegerField:

@@ -48,7 +48,9 @@ def record_page(
     if updated_since is not None:
         conditions.append(("updated_since", Q(updated_at__gte=updated_since), [updated_since]))
     if cursor is not None:
-        after = Q(**{f"{sort}__lt": cursor.value}) | Q(**{sort: cursor.value, "id__lt": cursor.row_id})
+        after = Q(**{f"{sort}__lt": cursor.value}) | Q(
+            **{sort: cursor.value, "id__lt": cursor.row_id}
+        )
         conditions.append(("cursor", after, [cursor.value, cursor.value, cursor.row_id]))
     shape = Wire(kind, with_sort=True)
 

@@ -72,9 +72,15 @@ class SurgeryOutput(RecordOutput):
     levels = serializers.CharField()
     procedure = serializers.ChoiceField(choices=Procedure.choices)
     is_revision = serializers.BooleanField()
-    revision_reasons = serializers.ListField(child=serializers.ChoiceField(choices=RevisionReason.choices))
-    prior_surgery = serializers.CharField(allow_null=True, help_text="Id of the surgery this one revises.")
-    surgeon = serializers.IntegerField(allow_null=True, help_text="User id of the operating surgeon.")
+    revision_reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=RevisionReason.choices)
+    )
+    prior_surgery = serializers.CharField(
+        allow_null=True, help_text="Id of the surgery this one revises."
+    )
+    surgeon = serializers.IntegerField(
+        allow_null=True, help_text="User id of the operating surgeon."
+    )
     facility = serializers.CharField()
     estimated_blood_loss_ml = serializers.IntegerField(allow_null=True)
     transfusion_given = serializers.BooleanField(allow_null=True)
@@ -107,7 +113,9 @@ class Exercise(StrictSerializer):
     name = serializers.CharField(max_length=100)
     sets = serializers.IntegerField(min_value=0, max_value=EXERCISE_LIMITS["sets"], required=False)
     reps = serializers.IntegerField(min_value=0, max_value=EXERCISE_LIMITS["reps"], required=False)
-    minutes = serializers.FloatField(min_value=0, max_value=EXERCISE_LIMITS["minutes"], required=False)
+    minutes = serializers.FloatField(
+        min_value=0, max_value=EXERCISE_LIMITS["minutes"], required=False
+    )
 
 
 class PTSessionOutput(RecordOutput):
@@ -146,7 +154,9 @@ class AppointmentOutput(RecordOutput):
     purpose = serializers.ChoiceField(choices=AppointmentPurpose.choices)
     imaging = serializers.ChoiceField(choices=Imaging.choices)
     status = serializers.ChoiceField(choices=AppointmentStatus.choices)
-    imaging_study = serializers.CharField(allow_null=True, help_text="Id of the imaging study it reviews.")
+    imaging_study = serializers.CharField(
+        allow_null=True, help_text="Id of the imaging study it reviews."
+    )
     notes = serializers.CharField()
 
 
@@ -166,7 +176,9 @@ class OutcomeScoreOutput(RecordOutput):
     surgery = serializers.CharField(allow_null=True)
     answers = serializers.DictField(child=serializers.IntegerField(allow_null=True))
     sections_answered = serializers.IntegerField()
-    score = serializers.DecimalField(max_digits=5, decimal_places=1, help_text="ODI/NDI percent, or the NRS value.")
+    score = serializers.DecimalField(
+        max_digits=5, decimal_places=1, help_text="ODI/NDI percent, or the NRS value."
+    )
     band = serializers.CharField(allow_null=True, help_text="ODI/NDI severity band.")
 
 
@@ -198,7 +210,9 @@ class ImagingStudyOutput(RecordOutput):
     purpose = serializers.ChoiceField(choices=ImagingPurpose.choices)
     reading = serializers.CharField()
     fusion_status = serializers.ChoiceField(choices=[("", "Not reported"), *FusionStatus.choices])
-    hardware_status = serializers.ChoiceField(choices=[("", "Not reported"), *HardwareStatus.choices])
+    hardware_status = serializers.ChoiceField(
+        choices=[("", "Not reported"), *HardwareStatus.choices]
+    )
     adjacent_level_change = serializers.BooleanField(allow_null=True)
 
 
@@ -234,14 +248,20 @@ def page_serializer(output: type[serializers.Serializer]) -> type[serializers.Se
 class SurgeryInput(StrictSerializer):
     performed_on = BoundedDateField()
     region = serializers.ChoiceField(choices=Region.choices)
-    levels = serializers.RegexField(LEVELS_PATTERN, max_length=40, help_text="e.g. L4-L5 or C5-C6-C7")
+    levels = serializers.RegexField(
+        LEVELS_PATTERN, max_length=40, help_text="e.g. L4-L5 or C5-C6-C7"
+    )
     procedure = serializers.ChoiceField(choices=Procedure.choices)
     is_revision = serializers.BooleanField(required=False)
     revision_reasons = ChoiceListField(RevisionReason.choices, required=False)
-    prior_surgery = RecordIdField(required=False, allow_null=True, help_text="Id of an earlier surgery.")
+    prior_surgery = RecordIdField(
+        required=False, allow_null=True, help_text="Id of an earlier surgery."
+    )
     surgeon = staff_ref(help_text="User id of a surgeon of the patient's clinic.")
     facility = text(200)
-    estimated_blood_loss_ml = serializers.IntegerField(min_value=0, max_value=20000, required=False, allow_null=True)
+    estimated_blood_loss_ml = serializers.IntegerField(
+        min_value=0, max_value=20000, required=False, allow_null=True
+    )
     transfusion_given = serializers.BooleanField(required=False, allow_null=True)
     notes = text(4000)
 
@@ -270,7 +290,9 @@ class PTSessionInput(StrictSerializer):
     performed_at = AwareDateTimeField(required=False, allow_null=True)
     status = serializers.ChoiceField(choices=PTStatus.choices, required=False)
     setting = serializers.ChoiceField(choices=PTSetting.choices, required=False)
-    duration_minutes = serializers.IntegerField(min_value=0, max_value=600, required=False, allow_null=True)
+    duration_minutes = serializers.IntegerField(
+        min_value=0, max_value=600, required=False, allow_null=True
+    )
     exercises = serializers.ListField(child=Exercise(), max_length=50, required=False)
     pain_before = score(required=False, allow_null=True)
     pain_after = score(required=False, allow_null=True)
@@ -284,7 +306,9 @@ class RestrictionInput(StrictSerializer):
     limit_value = serializers.DecimalField(
         max_digits=7, decimal_places=2, min_value=0, required=False, allow_null=True
     )
-    limit_unit = serializers.ChoiceField(choices=LimitUnit.choices, required=False, allow_blank=True)
+    limit_unit = serializers.ChoiceField(
+        choices=LimitUnit.choices, required=False, allow_blank=True
+    )
     starts_on = BoundedDateField()
     ends_on = BoundedDateField(required=False, allow_null=True, help_text="Empty: until lifted.")
 
@@ -298,7 +322,9 @@ class AppointmentInput(StrictSerializer):
     purpose = serializers.ChoiceField(choices=AppointmentPurpose.choices)
     imaging = serializers.ChoiceField(choices=Imaging.choices, required=False)
     status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
-    imaging_study = RecordIdField(required=False, allow_null=True, help_text="Id of the study it reviews.")
+    imaging_study = RecordIdField(
+        required=False, allow_null=True, help_text="Id of the study it reviews."
+    )
     notes = text(2000)
 
 
@@ -315,7 +341,9 @@ class OutcomeScoreInput(StrictSerializer):
     version = serializers.CharField(max_length=20, required=False, allow_blank=True)
     timepoint = serializers.ChoiceField(choices=Timepoint.choices)
     completed_at = AwareDateTimeField()
-    surgery = RecordIdField(required=False, allow_null=True, help_text="Id of the surgery it follows.")
+    surgery = RecordIdField(
+        required=False, allow_null=True, help_text="Id of the surgery it follows."
+    )
     answers = serializers.DictField(
         child=serializers.IntegerField(min_value=0, max_value=10, allow_null=True),
         help_text='ODI/NDI: {"s1": 0..5, ..., "s10": 0..5}; pain NRS: {"nrs": 0..10}.',
@@ -333,11 +361,19 @@ class PrepItemInput(StrictSerializer):
     waived_reason = text(500)
     quit_on = BoundedDateField(required=False, allow_null=True)
     nicotine_free_confirmed = serializers.BooleanField(required=False, allow_null=True)
-    second_opinion = serializers.ChoiceField(choices=["offered", "obtained"], required=False, allow_blank=True)
-    hba1c_percent = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=3, max_value=20, required=False, allow_null=True)
+    second_opinion = serializers.ChoiceField(
+        choices=["offered", "obtained"], required=False, allow_blank=True
+    )
+    hba1c_percent = serializers.DecimalField(
+        max_digits=4, decimal_places=1, min_value=3, max_value=20, required=False, allow_null=True
+    )
     hba1c_on = BoundedDateField(required=False, allow_null=True)
-    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, min_value=20, max_value=400, required=False, allow_null=True)
-    bmi = serializers.DecimalField(max_digits=4, decimal_places=1, min_value=10, max_value=90, required=False, allow_null=True)
+    weight_kg = serializers.DecimalField(
+        max_digits=5, decimal_places=1, min_value=20, max_value=400, required=False, allow_null=True
+    )
+    bmi = serializers.DecimalField(
+        max_digits=4, decimal_places=1, min_value=10, max_value=90, required=False, allow_null=True
+    )
     notes = text(2000)
 
 
@@ -349,8 +385,12 @@ class ImagingStudyInput(StrictSerializer):
     levels = serializers.RegexField(LEVELS_PATTERN, max_length=40, required=False, allow_blank=True)
     purpose = serializers.ChoiceField(choices=ImagingPurpose.choices)
     reading = text(4000)
-    fusion_status = serializers.ChoiceField(choices=FusionStatus.choices, required=False, allow_blank=True)
-    hardware_status = serializers.ChoiceField(choices=HardwareStatus.choices, required=False, allow_blank=True)
+    fusion_status = serializers.ChoiceField(
+        choices=FusionStatus.choices, required=False, allow_blank=True
+    )
+    hardware_status = serializers.ChoiceField(
+        choices=HardwareStatus.choices, required=False, allow_blank=True
+    )
     adjacent_level_change = serializers.BooleanField(required=False, allow_null=True)
 
 
@@ -404,7 +444,9 @@ class EmptyInput(StrictSerializer):
 
 
 class AchieveInput(StrictSerializer):
-    achieved_on = BoundedDateField(required=False, help_text="Default: today in the patient's zone.")
+    achieved_on = BoundedDateField(
+        required=False, help_text="Default: today in the patient's zone."
+    )
 
 
 class DischargeInput(StrictSerializer):
@@ -414,7 +456,9 @@ class DischargeInput(StrictSerializer):
 
 class CompleteSessionInput(StrictSerializer):
     performed_at = AwareDateTimeField()
-    duration_minutes = serializers.IntegerField(min_value=0, max_value=600, required=False, allow_null=True)
+    duration_minutes = serializers.IntegerField(
+        min_value=0, max_value=600, required=False, allow_null=True
+    )
     exercises = serializers.ListField(child=Exercise(), max_length=50, required=False)
     pain_before = score(required=False, allow_null=True)
     pain_after = score(required=False, allow_null=True)
@@ -425,7 +469,9 @@ class CompleteSessionInput(StrictSerializer):
 # --- Input: list filters ------------------------------------------------------------------------
 
 
-def list_query_serializer(name: str, time_field_type: str, time_help: str) -> type[StrictSerializer]:
+def list_query_serializer(
+    name: str, time_field_type: str, time_help: str
+) -> type[StrictSerializer]:
     time_field = BoundedDateField if time_field_type == "date" else AwareDateTimeField
     return type(
         f"{name}ListQuery",
@@ -437,7 +483,9 @@ def list_query_serializer(name: str, time_field_type: str, time_help: str) -> ty
                 required=False, help_text="Only rows changed at or after this time."
             ),
             "patient": serializers.IntegerField(
-                min_value=1, max_value=PK_MAX, required=False,
+                min_value=1,
+                max_value=PK_MAX,
+                required=False,
                 help_text="Clinicians: only this patient (a patient profile id in your scope).",
             ),
             "cursor": serializers.CharField(

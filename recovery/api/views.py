@@ -45,7 +45,10 @@ def _errors(*codes: int) -> dict:
         404: "No such record in your scope.",
         409: "Conflicts with the stored record (id taken, deleted, or another state).",
     }
-    return {code: OpenApiResponse(ErrorResponseSerializer, description=described[code]) for code in codes}
+    return {
+        code: OpenApiResponse(ErrorResponseSerializer, description=described[code])
+        for code in codes
+    }
 
 
 WRITE_ERRORS = _errors(400, 401, 403, 404, 409)
@@ -95,7 +98,8 @@ class RecordViewSet(viewsets.ViewSet):
             if patient_id is not None:
                 raise Invalid(
                     "Patients do not send this field: their records are their own.",
-                    code="not_allowed", attr="patient",
+                    code="not_allowed",
+                    attr="patient",
                 )
             patient = patients_for(user).first()
             if patient is None:
@@ -125,8 +129,12 @@ class RecordViewSet(viewsets.ViewSet):
         log; a create passes ``audit=False``: its answer echoes what the caller just wrote."""
         if audit:
             phi_access_record(
-                user=self.request.user, patient_ids=[record.patient_id], action=self.action,
-                resource=self.kind.table, request=self.request, object_id=record.pk,
+                user=self.request.user,
+                patient_ids=[record.patient_id],
+                action=self.action,
+                resource=self.kind.table,
+                request=self.request,
+                object_id=record.pk,
             )
         return Response(wire(self.kind, record), status=code)
 
@@ -149,8 +157,11 @@ class RecordViewSet(viewsets.ViewSet):
             page_size=query.get("page_size", 50),
         )
         phi_access_record(
-            user=request.user, patient_ids=page.patient_ids, action="list",
-            resource=self.kind.table, request=request,
+            user=request.user,
+            patient_ids=page.patient_ids,
+            action="list",
+            resource=self.kind.table,
+            request=request,
         )
         next_url = None
         if page.next_cursor:
@@ -165,7 +176,9 @@ class RecordViewSet(viewsets.ViewSet):
         record, created = record_create(
             self.spec, actor=request.user, patient=patient, id=values.pop("id", None), **values
         )
-        return self._answer(record, status.HTTP_201_CREATED if created else status.HTTP_200_OK, audit=False)
+        return self._answer(
+            record, status.HTTP_201_CREATED if created else status.HTTP_200_OK, audit=False
+        )
 
     # --- one record -----------------------------------------------------------------------
 
@@ -222,7 +235,9 @@ def _viewset(kind: ApiKind, actions: type | None = None) -> type[RecordViewSet]:
             request=create_input,
             responses={
                 201: OpenApiResponse(out, description="Created."),
-                200: OpenApiResponse(out, description="This id was created before: the stored record."),
+                200: OpenApiResponse(
+                    out, description="This id was created before: the stored record."
+                ),
                 **_errors(400, 401, 403, 409),
             },
         ),
@@ -253,25 +268,35 @@ def _action_schema(tag, request, response, summary):
 
 
 class _RestrictionActions:
-    @_action_schema("restrictions", s.LiftInput, s.RestrictionOutput, "Lift a restriction (care team)")
+    @_action_schema(
+        "restrictions", s.LiftInput, s.RestrictionOutput, "Lift a restriction (care team)"
+    )
     @action(detail=True, methods=["post"])
     def lift(self, request, id):
         record = self._record(id)
         self._patients_may_not_write()
         values = self._valid(s.LiftInput, request.data)
-        return self._answer(services.restriction_lift(actor=request.user, restriction=record, **values))
+        return self._answer(
+            services.restriction_lift(actor=request.user, restriction=record, **values)
+        )
 
 
 class _AppointmentActions:
-    @_action_schema("appointments", s.RescheduleInput, s.AppointmentOutput, "Move a scheduled appointment")
+    @_action_schema(
+        "appointments", s.RescheduleInput, s.AppointmentOutput, "Move a scheduled appointment"
+    )
     @action(detail=True, methods=["post"])
     def reschedule(self, request, id):
         record = self._record(id)
         self._patients_may_not_write()
         values = self._valid(s.RescheduleInput, request.data)
-        return self._answer(services.appointment_reschedule(actor=request.user, appointment=record, **values))
+        return self._answer(
+            services.appointment_reschedule(actor=request.user, appointment=record, **values)
+        )
 
-    @_action_schema("appointments", s.EmptyInput, s.AppointmentOutput, "Cancel a scheduled appointment")
+    @_action_schema(
+        "appointments", s.EmptyInput, s.AppointmentOutput, "Cancel a scheduled appointment"
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, id):
         record = self._record(id)
@@ -279,7 +304,9 @@ class _AppointmentActions:
         self._valid(s.EmptyInput, request.data)
         return self._answer(services.appointment_cancel(actor=request.user, appointment=record))
 
-    @_action_schema("appointments", s.EmptyInput, s.AppointmentOutput, "Mark a scheduled appointment completed")
+    @_action_schema(
+        "appointments", s.EmptyInput, s.AppointmentOutput, "Mark a scheduled appointment completed"
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, id):
         record = self._record(id)
@@ -289,31 +316,46 @@ class _AppointmentActions:
 
 
 class _MilestoneActions:
-    @_action_schema("milestones", s.AchieveInput, s.MilestoneOutput, "Mark a milestone achieved (patient or care team)")
+    @_action_schema(
+        "milestones",
+        s.AchieveInput,
+        s.MilestoneOutput,
+        "Mark a milestone achieved (patient or care team)",
+    )
     @action(detail=True, methods=["post"])
     def achieve(self, request, id):
         record = self._record(id)
         values = self._valid(s.AchieveInput, request.data)
-        return self._answer(services.milestone_achieve(actor=request.user, milestone=record, **values))
+        return self._answer(
+            services.milestone_achieve(actor=request.user, milestone=record, **values)
+        )
 
 
 class _HospitalStayActions:
-    @_action_schema("hospital-stays", s.DischargeInput, s.HospitalStayOutput, "Discharge (care team)")
+    @_action_schema(
+        "hospital-stays", s.DischargeInput, s.HospitalStayOutput, "Discharge (care team)"
+    )
     @action(detail=True, methods=["post"])
     def discharge(self, request, id):
         record = self._record(id)
         self._patients_may_not_write()
         values = self._valid(s.DischargeInput, request.data)
-        return self._answer(services.hospital_stay_discharge(actor=request.user, stay=record, **values))
+        return self._answer(
+            services.hospital_stay_discharge(actor=request.user, stay=record, **values)
+        )
 
 
 class _PTSessionActions:
-    @_action_schema("pt-sessions", s.CompleteSessionInput, s.PTSessionOutput, "Mark a PT session completed")
+    @_action_schema(
+        "pt-sessions", s.CompleteSessionInput, s.PTSessionOutput, "Mark a PT session completed"
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, id):
         record = self._record(id)
         values = self._valid(s.CompleteSessionInput, request.data)
-        return self._answer(services.pt_session_complete(actor=request.user, session=record, **values))
+        return self._answer(
+            services.pt_session_complete(actor=request.user, session=record, **values)
+        )
 
 
 ACTIONS = {

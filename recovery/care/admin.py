@@ -39,15 +39,36 @@ class AlertAdmin(ScopedAdmin):
 
     phi_resource = "alerts"
 
-    list_display = ["opened_at", "tier", "title", "patient_label", "status", "acknowledge_by", "escalated_at"]
+    list_display = [
+        "opened_at",
+        "tier",
+        "title",
+        "patient_label",
+        "status",
+        "acknowledge_by",
+        "escalated_at",
+    ]
     list_filter = ["status", "tier", PatientFilter]
     list_select_related = ["patient__user", "acknowledged_by", "resolved_by"]
     search_fields = ["title", "patient__user__last_name", "patient__mrn"]
     ordering = ["status", "acknowledge_by"]
     readonly_fields = [
-        "patient", "tier", "title", "detail", "rule_key", "source_table", "source_id", "status", "opened_at",
-        "acknowledge_by", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
-        "resolution_note", "escalated_at",
+        "patient",
+        "tier",
+        "title",
+        "detail",
+        "rule_key",
+        "source_table",
+        "source_id",
+        "status",
+        "opened_at",
+        "acknowledge_by",
+        "acknowledged_at",
+        "acknowledged_by",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+        "escalated_at",
     ]
     exclude = ["cause_key"]
     actions = ["acknowledge", "resolve"]
@@ -72,25 +93,47 @@ class AlertAdmin(ScopedAdmin):
                 call(alert)
                 done += 1
             except (ValidationError, DomainError) as exc:
-                self.message_user(request, f"Not {verb.lower()}: {alert}: {refusal_text(exc)}", messages.ERROR)
+                self.message_user(
+                    request, f"Not {verb.lower()}: {alert}: {refusal_text(exc)}", messages.ERROR
+                )
         if done:
             self.message_user(request, f"{verb}: {done}.", messages.SUCCESS)
 
     @admin.action(description="Acknowledge selected alerts")
     def acknowledge(self, request, queryset):
-        self._lifecycle(request, queryset, "Acknowledged", lambda a: alert_acknowledge(actor=request.user, alert=a))
+        self._lifecycle(
+            request,
+            queryset,
+            "Acknowledged",
+            lambda a: alert_acknowledge(actor=request.user, alert=a),
+        )
 
     @admin.action(description="Resolve selected alerts")
     def resolve(self, request, queryset):
-        self._lifecycle(request, queryset, "Resolved", lambda a: alert_resolve(actor=request.user, alert=a))
+        self._lifecycle(
+            request, queryset, "Resolved", lambda a: alert_resolve(actor=request.user, alert=a)
+        )
 
 
 class ProtocolItemInline(admin.TabularInline):
     model = ProtocolItem
     extra = 0
     fields = [
-        "item_type", "activity", "limit_value", "limit_unit", "start_week", "end_week", "day_offset", "purpose",
-        "imaging", "title", "milestone_kind", "sessions_per_week", "weeks", "pt_setting", "instructions",
+        "item_type",
+        "activity",
+        "limit_value",
+        "limit_unit",
+        "start_week",
+        "end_week",
+        "day_offset",
+        "purpose",
+        "imaging",
+        "title",
+        "milestone_kind",
+        "sessions_per_week",
+        "weeks",
+        "pt_setting",
+        "instructions",
     ]
 
 
@@ -110,13 +153,21 @@ class ProtocolAdmin(ClinicDataAdmin):
     @admin.action(description="Copy to my clinic (to adapt it)")
     def copy_to_my_clinic(self, request, queryset):
         if not self._editor(request) or not request.user.clinic_id:
-            self.message_user(request, "Only your clinic's admins and surgeons copy protocols.", messages.ERROR)
+            self.message_user(
+                request, "Only your clinic's admins and surgeons copy protocols.", messages.ERROR
+            )
             return
         for protocol in queryset:
             try:
-                protocol_copy(protocol=protocol, clinic=request.user.clinic, name=f"{protocol.name} ({request.user.clinic})")
+                protocol_copy(
+                    protocol=protocol,
+                    clinic=request.user.clinic,
+                    name=f"{protocol.name} ({request.user.clinic})",
+                )
             except ValidationError as exc:
-                self.message_user(request, f"Not copied: {protocol}: {refusal_text(exc)}", messages.ERROR)
+                self.message_user(
+                    request, f"Not copied: {protocol}: {refusal_text(exc)}", messages.ERROR
+                )
             else:
                 self.message_user(request, f"Copied {protocol}.", messages.SUCCESS)
 
@@ -140,7 +191,9 @@ class ProtocolApplicationAdmin(ScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "surgery" and not request.user.is_superuser:
-            kwargs["queryset"] = Surgery.objects.filter(patient__in=patients_for(request.user).values("pk"))
+            kwargs["queryset"] = Surgery.objects.filter(
+                patient__in=patients_for(request.user).values("pk")
+            )
         if db_field.name == "protocol" and not request.user.is_superuser:
             kwargs["queryset"] = Protocol.objects.filter(
                 Q(clinic__isnull=True) | Q(clinic_id=request.user.clinic_id), is_active=True
@@ -148,9 +201,13 @@ class ProtocolApplicationAdmin(ScopedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        application, created = protocol_apply(actor=request.user, protocol=obj.protocol, surgery=obj.surgery)
+        application, created = protocol_apply(
+            actor=request.user, protocol=obj.protocol, surgery=obj.surgery
+        )
         obj.pk = application.pk
-        self.message_user(request, f"{created} records created from {obj.protocol}.", messages.SUCCESS)
+        self.message_user(
+            request, f"{created} records created from {obj.protocol}.", messages.SUCCESS
+        )
 
     def _may_write(self, request) -> bool:
         return is_clinic_admin(request.user) or is_clinician(request.user)

@@ -56,7 +56,9 @@ class Triage:
 def rules_for(clinic_id) -> dict[str, TriageRule]:
     """The rules in force for a clinic: its own rows replace the defaults with the same key."""
     rules: dict[str, TriageRule] = {}
-    for rule in TriageRule.objects.filter(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).order_by("clinic_id"):
+    for rule in TriageRule.objects.filter(Q(clinic__isnull=True) | Q(clinic_id=clinic_id)).order_by(
+        "clinic_id"
+    ):
         if rule.clinic_id is None and rule.key in rules:
             continue
         rules[rule.key] = rule
@@ -67,21 +69,38 @@ def _deadline(tier: str, now):
     return now + timedelta(minutes=settings.ALERT_ACKNOWLEDGE_MINUTES[tier])
 
 
-def alert_open(*, patient, rule: TriageRule, source_table: str, source_id: str, detail: str = "") -> Alert:
+def alert_open(
+    *, patient, rule: TriageRule, source_table: str, source_id: str, detail: str = ""
+) -> Alert:
     """Opens the alert for this rule, or returns the one still unresolved for the same cause."""
-    existing = Alert.objects.filter(patient=patient, cause_key=rule.key).exclude(status=AlertStatus.RESOLVED).first()
+    existing = (
+        Alert.objects.filter(patient=patient, cause_key=rule.key)
+        .exclude(status=AlertStatus.RESOLVED)
+        .first()
+    )
     if existing is not None:
         return existing
     now = timezone.now()
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
-                patient=patient, rule_key=rule.key, cause_key=rule.key, tier=rule.tier, title=rule.title,
-                detail=detail, source_table=source_table, source_id=source_id, opened_at=now,
+                patient=patient,
+                rule_key=rule.key,
+                cause_key=rule.key,
+                tier=rule.tier,
+                title=rule.title,
+                detail=detail,
+                source_table=source_table,
+                source_id=source_id,
+                opened_at=now,
                 acknowledge_by=_deadline(rule.tier, now),
             )
     except IntegrityError:  # opened concurrently for the same cause
-        return Alert.objects.filter(patient=patient, cause_key=rule.key).exclude(status=AlertStatus.RESOLVED).get()
+        return (
+            Alert.objects.filter(patient=patient, cause_key=rule.key)
+            .exclude(status=AlertStatus.RESOLVED)
+            .get()
+        )
     _notify_on_commit(alert.pk)
     return alert
 
@@ -117,9 +136,17 @@ def check_in_rules_hit(*, check_in: CheckIn) -> list[TriageRule]:
 def triage_check_in(*, check_in: CheckIn) -> Triage:
     alerts = []
     for rule in check_in_rules_hit(check_in=check_in):
-        detail = f"{rule.field} = {getattr(check_in, rule.field)}" if rule.threshold is not None else ""
+        detail = (
+            f"{rule.field} = {getattr(check_in, rule.field)}" if rule.threshold is not None else ""
+        )
         alerts.append(
-            alert_open(patient=check_in.patient, rule=rule, source_table="check_ins", source_id=check_in.pk, detail=detail)
+            alert_open(
+                patient=check_in.patient,
+                rule=rule,
+                source_table="check_ins",
+                source_id=check_in.pk,
+                detail=detail,
+            )
         )
     return Triage(alerts=alerts)
 
@@ -133,13 +160,27 @@ def triage_pain_log(*, pain_log: PainLog) -> Triage:
     for rule in rules_for(patient.clinic_id).values():
         if rule.source == TriageRule.Source.PAIN_TREND:
             logs = PainLog.objects.filter(patient=patient)
-            recent = logs.filter(recorded_at__gt=at - timedelta(days=7), recorded_at__lte=at).aggregate(m=Avg("intensity"))["m"]
+            recent = logs.filter(
+                recorded_at__gt=at - timedelta(days=7), recorded_at__lte=at
+            ).aggregate(m=Avg("intensity"))["m"]
             before = logs.filter(
                 recorded_at__gt=at - timedelta(days=14), recorded_at__lte=at - timedelta(days=7)
             ).aggregate(m=Avg("intensity"))["m"]
-            if recent is not None and before is not None and Decimal(recent) - Decimal(before) >= rule.threshold:
+            if (
+                recent is not None
+                and before is not None
+                and Decimal(recent) - Decimal(before) >= rule.threshold
+            ):
                 detail = f"7-day mean {recent:.1f}, previous 7 days {before:.1f}"
-                alerts.append(alert_open(patient=patient, rule=rule, source_table="pain_logs", source_id=pain_log.pk, detail=detail))
+                alerts.append(
+                    alert_open(
+                        patient=patient,
+                        rule=rule,
+                        source_table="pain_logs",
+                        source_id=pain_log.pk,
+                        detail=detail,
+                    )
+                )
         elif rule.source == TriageRule.Source.PAIN_STREAK:
             last = list(
                 PainLog.objects.filter(patient=patient, recorded_at__lte=at)
@@ -148,14 +189,23 @@ def triage_pain_log(*, pain_log: PainLog) -> Triage:
             )
             if len(last) == rule.count and all(v >= rule.threshold for v in last):
                 detail = f"last {rule.count} logs: {', '.join(map(str, reversed(last)))}"
-                alerts.append(alert_open(patient=patient, rule=rule, source_table="pain_logs", source_id=pain_log.pk, detail=detail))
+                alerts.append(
+                    alert_open(
+                        patient=patient,
+                        rule=rule,
+                        source_table="pain_logs",
+                        source_id=pain_log.pk,
+                        detail=detail,
+                    )
+                )
     return Triage(alerts=alerts)
 
 
 def _care_team_member(actor: User, alert: Alert) -> None:
     if not is_care_team_member(actor, alert.patient):
         raise Forbidden(
-            "Only the patient's care team acts on alerts.", code="permission_denied",
+            "Only the patient's care team acts on alerts.",
+            code="permission_denied",
         )
 
 
@@ -237,11 +287,16 @@ def _claim(*, alert: Alert, person: User, kind: str) -> AlertNotification | None
     anything is sent). None when they were told already, or another worker is telling them."""
     now = timezone.now()
     with transaction.atomic():
-        marker, _ = AlertNotification.objects.get_or_create(alert=alert, recipient=person, kind=kind)
+        marker, _ = AlertNotification.objects.get_or_create(
+            alert=alert, recipient=person, kind=kind
+        )
         marker = AlertNotification.objects.select_for_update().get(pk=marker.pk)
         if marker.sent_at is not None:
             return None
-        if marker.claimed_at is not None and marker.claimed_at > now - AlertNotification.CLAIM_LEASE:
+        if (
+            marker.claimed_at is not None
+            and marker.claimed_at > now - AlertNotification.CLAIM_LEASE
+        ):
             return None
         marker.claimed_at = now
         marker.save(update_fields=["claimed_at"])

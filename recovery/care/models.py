@@ -38,7 +38,9 @@ class Protocol(models.Model):
         "accounts.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="protocols"
     )
     name = models.CharField(max_length=200)
-    description = models.TextField(max_length=4000, blank=True, validators=[MaxLengthValidator(4000)])
+    description = models.TextField(
+        max_length=4000, blank=True, validators=[MaxLengthValidator(4000)]
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -46,7 +48,9 @@ class Protocol(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_per_clinic"),
             models.UniqueConstraint(
-                fields=["name"], condition=models.Q(clinic__isnull=True), name="protocol_default_name"
+                fields=["name"],
+                condition=models.Q(clinic__isnull=True),
+                name="protocol_default_name",
             ),
         ]
 
@@ -68,7 +72,9 @@ class ProtocolItem(models.Model):
     item_type = models.CharField(max_length=12, choices=ProtocolItemType.choices)
     # Restrictions: weeks from the surgery; an empty end week means "until lifted".
     activity = models.CharField(max_length=15, choices=Activity.choices, blank=True)
-    instructions = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+    instructions = models.TextField(
+        max_length=2000, blank=True, validators=[MaxLengthValidator(2000)]
+    )
     limit_value = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
     limit_unit = models.CharField(max_length=10, choices=LimitUnit.choices, blank=True)
     start_week = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -80,8 +86,12 @@ class ProtocolItem(models.Model):
     title = models.CharField(max_length=200, blank=True)
     milestone_kind = models.CharField(max_length=20, choices=MilestoneKind.choices, blank=True)
     # PT plan: from start_week, sessions_per_week for weeks.
-    sessions_per_week = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(7)])
-    weeks = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(52)])
+    sessions_per_week = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(7)]
+    )
+    weeks = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(52)]
+    )
     pt_setting = models.CharField(max_length=10, choices=PTSetting.choices, blank=True)
 
     REQUIRED = {
@@ -95,7 +105,8 @@ class ProtocolItem(models.Model):
         ordering = ["protocol", "item_type", "day_offset", "start_week", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(end_week__isnull=True) | models.Q(end_week__gte=models.F("start_week")),
+                condition=models.Q(end_week__isnull=True)
+                | models.Q(end_week__gte=models.F("start_week")),
                 name="protocol_item_end_after_start",
             ),
         ]
@@ -104,13 +115,26 @@ class ProtocolItem(models.Model):
         return f"{self.get_item_type_display()}: {self.describe()}"
 
     def clean(self):
-        missing = [name for name in self.REQUIRED.get(self.item_type, ()) if getattr(self, name) in (None, "")]
+        missing = [
+            name
+            for name in self.REQUIRED.get(self.item_type, ())
+            if getattr(self, name) in (None, "")
+        ]
         if missing:
             raise ValidationError(
-                {name: ValidationError(f"A {self.item_type} item needs this.", code="required") for name in missing}
+                {
+                    name: ValidationError(f"A {self.item_type} item needs this.", code="required")
+                    for name in missing
+                }
             )
         if (self.limit_value is None) != (not self.limit_unit):
-            raise ValidationError({"limit_unit": ValidationError("A limit needs a value and a unit.", code="required")})
+            raise ValidationError(
+                {
+                    "limit_unit": ValidationError(
+                        "A limit needs a value and a unit.", code="required"
+                    )
+                }
+            )
 
     def describe(self) -> str:
         if self.item_type == ProtocolItemType.RESTRICTION:
@@ -126,7 +150,9 @@ class ProtocolApplication(models.Model):
     were last computed from; moving the surgery shifts what has not happened yet."""
 
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="applications")
-    surgery = models.ForeignKey(Surgery, on_delete=models.CASCADE, related_name="protocol_applications")
+    surgery = models.ForeignKey(
+        Surgery, on_delete=models.CASCADE, related_name="protocol_applications"
+    )
     applied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -135,7 +161,9 @@ class ProtocolApplication(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["protocol", "surgery"], name="protocol_once_per_surgery"),
+            models.UniqueConstraint(
+                fields=["protocol", "surgery"], name="protocol_once_per_surgery"
+            ),
         ]
 
     def __str__(self):
@@ -153,25 +181,57 @@ class ProtocolRecord(models.Model):
     choose too, so nothing is found by an id pattern. The link stays when the care team deletes
     the record (a tombstone), so applying again does not re-create it."""
 
-    application = models.ForeignKey(ProtocolApplication, on_delete=models.CASCADE, related_name="records")
+    application = models.ForeignKey(
+        ProtocolApplication, on_delete=models.CASCADE, related_name="records"
+    )
     item = models.ForeignKey(ProtocolItem, null=True, on_delete=models.SET_NULL, related_name="+")
-    slot = models.PositiveSmallIntegerField(default=0, help_text="the n-th session of a PT plan; 0 otherwise")
+    slot = models.PositiveSmallIntegerField(
+        default=0, help_text="the n-th session of a PT plan; 0 otherwise"
+    )
     restriction = models.OneToOneField(
         ActivityRestriction, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    appointment = models.OneToOneField(Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    milestone = models.OneToOneField(Milestone, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    pt_session = models.OneToOneField(PTSession, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    appointment = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    milestone = models.OneToOneField(
+        Milestone, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    pt_session = models.OneToOneField(
+        PTSession, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["application", "item", "slot"], name="protocol_record_once_per_slot"),
+            models.UniqueConstraint(
+                fields=["application", "item", "slot"], name="protocol_record_once_per_slot"
+            ),
             models.CheckConstraint(
                 condition=(
-                    models.Q(restriction__isnull=False, appointment__isnull=True, milestone__isnull=True, pt_session__isnull=True)
-                    | models.Q(restriction__isnull=True, appointment__isnull=False, milestone__isnull=True, pt_session__isnull=True)
-                    | models.Q(restriction__isnull=True, appointment__isnull=True, milestone__isnull=False, pt_session__isnull=True)
-                    | models.Q(restriction__isnull=True, appointment__isnull=True, milestone__isnull=True, pt_session__isnull=False)
+                    models.Q(
+                        restriction__isnull=False,
+                        appointment__isnull=True,
+                        milestone__isnull=True,
+                        pt_session__isnull=True,
+                    )
+                    | models.Q(
+                        restriction__isnull=True,
+                        appointment__isnull=False,
+                        milestone__isnull=True,
+                        pt_session__isnull=True,
+                    )
+                    | models.Q(
+                        restriction__isnull=True,
+                        appointment__isnull=True,
+                        milestone__isnull=False,
+                        pt_session__isnull=True,
+                    )
+                    | models.Q(
+                        restriction__isnull=True,
+                        appointment__isnull=True,
+                        milestone__isnull=True,
+                        pt_session__isnull=False,
+                    )
                 ),
                 name="protocol_record_links_one_record",
             ),
@@ -190,7 +250,10 @@ class CheckIn(ClinicalRecord):
 
     answered_at = models.DateTimeField()
     temperature_c = models.DecimalField(
-        max_digits=3, decimal_places=1, null=True, blank=True,
+        max_digits=3,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(30), MaxValueValidator(45)],
         help_text="Body temperature in degrees Celsius (the app converts from Fahrenheit).",
     )
@@ -250,11 +313,16 @@ class TriageRule(models.Model):
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.CHECK_IN)
     field = models.CharField(max_length=50, blank=True, help_text="check-in answer this rule reads")
     threshold = models.DecimalField(
-        max_digits=5, decimal_places=1, null=True, blank=True,
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
         help_text="check-in: above this value (temperature); pain_trend: rise in points; "
         "pain_streak: the intensity at or above which a log counts",
     )
-    count = models.PositiveSmallIntegerField(null=True, blank=True, help_text="pain_streak: logs in a row")
+    count = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="pain_streak: logs in a row"
+    )
     neck_surgery_only = models.BooleanField(default=False)
     tier = models.CharField(max_length=12, choices=Tier.choices)
     title = models.CharField(max_length=200)
@@ -265,7 +333,9 @@ class TriageRule(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "key"], name="triage_rule_key_per_clinic"),
             models.UniqueConstraint(
-                fields=["key"], condition=models.Q(clinic__isnull=True), name="triage_rule_default_key"
+                fields=["key"],
+                condition=models.Q(clinic__isnull=True),
+                name="triage_rule_default_key",
             ),
         ]
 
@@ -332,7 +402,6 @@ class Alert(models.Model):
         return f"{self.get_tier_display()}: {self.title}"
 
 
-
 class AlertNotification(models.Model):
     """That one recipient was told about one alert, once per kind (the alert opening, its
     escalation): the idempotency key of ``alert_notification_send``.
@@ -350,7 +419,9 @@ class AlertNotification(models.Model):
     CLAIM_LEASE = timedelta(minutes=10)  # far longer than the task's time limit
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     claimed_at = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
@@ -358,7 +429,9 @@ class AlertNotification(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["alert", "recipient", "kind"], name="alert_notified_once_per_kind"),
+            models.UniqueConstraint(
+                fields=["alert", "recipient", "kind"], name="alert_notified_once_per_kind"
+            ),
         ]
 
     def __str__(self):

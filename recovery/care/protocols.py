@@ -55,39 +55,57 @@ def _at(day: date, at: time, tz) -> datetime:
 def planned_records(item: ProtocolItem, anchor: date, tz):
     """Yields ``(model, slot, values)`` for what ``item`` plans from surgery date ``anchor``."""
     if item.item_type == ProtocolItemType.RESTRICTION:
-        yield ActivityRestriction, 0, {
-            "activity": item.activity,
-            "instructions": item.instructions,
-            "limit_value": item.limit_value,
-            "limit_unit": item.limit_unit,
-            "starts_on": anchor + timedelta(weeks=item.start_week),
-            "ends_on": anchor + timedelta(weeks=item.end_week) if item.end_week is not None else None,
-        }
+        yield (
+            ActivityRestriction,
+            0,
+            {
+                "activity": item.activity,
+                "instructions": item.instructions,
+                "limit_value": item.limit_value,
+                "limit_unit": item.limit_unit,
+                "starts_on": anchor + timedelta(weeks=item.start_week),
+                "ends_on": anchor + timedelta(weeks=item.end_week)
+                if item.end_week is not None
+                else None,
+            },
+        )
     elif item.item_type == ProtocolItemType.APPOINTMENT:
         starts = _at(anchor + timedelta(days=item.day_offset), APPOINTMENT_TIME, tz)
-        yield Appointment, 0, {
-            "starts_at": starts,
-            "ends_at": starts + APPOINTMENT_LENGTH,
-            "purpose": item.purpose,
-            "imaging": item.imaging or "none",
-            "notes": item.title,
-        }
+        yield (
+            Appointment,
+            0,
+            {
+                "starts_at": starts,
+                "ends_at": starts + APPOINTMENT_LENGTH,
+                "purpose": item.purpose,
+                "imaging": item.imaging or "none",
+                "notes": item.title,
+            },
+        )
     elif item.item_type == ProtocolItemType.MILESTONE:
-        yield Milestone, 0, {
-            "title": item.title,
-            "kind": item.milestone_kind or "other",
-            "target_on": anchor + timedelta(days=item.day_offset),
-        }
+        yield (
+            Milestone,
+            0,
+            {
+                "title": item.title,
+                "kind": item.milestone_kind or "other",
+                "target_on": anchor + timedelta(days=item.day_offset),
+            },
+        )
     elif item.item_type == ProtocolItemType.PT_PLAN:
         spacing = 7 / item.sessions_per_week
         for week in range(item.weeks):
             for k in range(item.sessions_per_week):
                 day = anchor + timedelta(weeks=item.start_week + week, days=int(k * spacing))
-                yield PTSession, week * item.sessions_per_week + k, {
-                    "scheduled_for": _at(day, PT_TIME, tz),
-                    "status": PTStatus.PLANNED,
-                    "setting": item.pt_setting or "clinic",
-                }
+                yield (
+                    PTSession,
+                    week * item.sessions_per_week + k,
+                    {
+                        "scheduled_for": _at(day, PT_TIME, tz),
+                        "status": PTStatus.PLANNED,
+                        "setting": item.pt_setting or "clinic",
+                    },
+                )
 
 
 def _check_protocol_for(protocol: Protocol, surgery: Surgery) -> None:
@@ -98,7 +116,9 @@ def _check_protocol_for(protocol: Protocol, surgery: Surgery) -> None:
 
 
 @transaction.atomic
-def protocol_apply(*, actor: User, protocol: Protocol, surgery: Surgery) -> tuple[ProtocolApplication, int]:
+def protocol_apply(
+    *, actor: User, protocol: Protocol, surgery: Surgery
+) -> tuple[ProtocolApplication, int]:
     """Creates what the protocol plans for this surgery and is not there yet. Returns the
     application and how many records were created (0 when applied before)."""
     surgery = Surgery.objects.select_related("patient").get(pk=surgery.pk)
@@ -112,14 +132,20 @@ def protocol_apply(*, actor: User, protocol: Protocol, surgery: Surgery) -> tupl
         _shift(actor=actor, application=application, surgery=surgery)
     tz = surgery.patient.tz
     # Under the application's row lock: a concurrent apply waits, then sees these links.
-    done = set(ProtocolRecord.objects.filter(application=application).values_list("item_id", "slot"))
+    done = set(
+        ProtocolRecord.objects.filter(application=application).values_list("item_id", "slot")
+    )
     created = 0
     for item in protocol.items.all():
         for model, slot, values in planned_records(item, application.anchor_on, tz):
             if (item.pk, slot) in done:
                 continue  # applied before, or deleted on purpose by the care team
-            record, _ = record_create(kind_for_model(model), actor=actor, patient=surgery.patient, **values)
-            ProtocolRecord.objects.create(application=application, item=item, slot=slot, **{LINK_FIELD[model]: record})
+            record, _ = record_create(
+                kind_for_model(model), actor=actor, patient=surgery.patient, **values
+            )
+            ProtocolRecord.objects.create(
+                application=application, item=item, slot=slot, **{LINK_FIELD[model]: record}
+            )
             created += 1
     return application, created
 
@@ -138,20 +164,40 @@ def _shift(*, actor: User, application: ProtocolApplication, surgery: Surgery) -
     today = timezone.localdate(timezone=patient.tz)
     mine = {"application": application, "patient": patient}
     moved = 0
-    for appointment in generated_records(Appointment, **mine).filter(status=AppointmentStatus.SCHEDULED):
+    for appointment in generated_records(Appointment, **mine).filter(
+        status=AppointmentStatus.SCHEDULED
+    ):
         record_update(
-            kind_for_model(Appointment), actor=actor, record=appointment,
+            kind_for_model(Appointment),
+            actor=actor,
+            record=appointment,
             starts_at=appointment.starts_at + delta,
             ends_at=appointment.ends_at + delta if appointment.ends_at else None,
         )
         moved += 1
-    for session in generated_records(PTSession, **mine).filter(status=PTStatus.PLANNED, scheduled_for__isnull=False):
-        record_update(kind_for_model(PTSession), actor=actor, record=session, scheduled_for=session.scheduled_for + delta)
+    for session in generated_records(PTSession, **mine).filter(
+        status=PTStatus.PLANNED, scheduled_for__isnull=False
+    ):
+        record_update(
+            kind_for_model(PTSession),
+            actor=actor,
+            record=session,
+            scheduled_for=session.scheduled_for + delta,
+        )
         moved += 1
-    for milestone in generated_records(Milestone, **mine).filter(achieved_on__isnull=True, target_on__isnull=False):
-        record_update(kind_for_model(Milestone), actor=actor, record=milestone, target_on=milestone.target_on + delta)
+    for milestone in generated_records(Milestone, **mine).filter(
+        achieved_on__isnull=True, target_on__isnull=False
+    ):
+        record_update(
+            kind_for_model(Milestone),
+            actor=actor,
+            record=milestone,
+            target_on=milestone.target_on + delta,
+        )
         moved += 1
-    for restriction in generated_records(ActivityRestriction, **mine).filter(lifted_on__isnull=True):
+    for restriction in generated_records(ActivityRestriction, **mine).filter(
+        lifted_on__isnull=True
+    ):
         if restriction.starts_on > today:
             values = {"starts_on": restriction.starts_on + delta}
         elif restriction.ends_on is None or restriction.ends_on < today:
@@ -159,8 +205,12 @@ def _shift(*, actor: User, application: ProtocolApplication, surgery: Surgery) -
         else:
             values = {}
         if restriction.ends_on is not None:
-            values["ends_on"] = max(restriction.ends_on + delta, values.get("starts_on", restriction.starts_on))
-        record_update(kind_for_model(ActivityRestriction), actor=actor, record=restriction, **values)
+            values["ends_on"] = max(
+                restriction.ends_on + delta, values.get("starts_on", restriction.starts_on)
+            )
+        record_update(
+            kind_for_model(ActivityRestriction), actor=actor, record=restriction, **values
+        )
         moved += 1
     application.anchor_on = surgery.performed_on
     application.save(update_fields=["anchor_on"])

@@ -40,34 +40,63 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
     day0 = today - timedelta(weeks=8)
 
     primary, _ = record_create(
-        SURGERIES, actor=surgeon, patient=patient, id="demo-primary-l4l5",
-        performed_on=day0 - timedelta(days=730), region="lumbar", levels="L4-L5",
-        procedure="fusion", facility="Demo Spine Center", notes="Primary posterolateral fusion.",
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        id="demo-primary-l4l5",
+        performed_on=day0 - timedelta(days=730),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
+        facility="Demo Spine Center",
+        notes="Primary posterolateral fusion.",
     )
     revision, _ = record_create(
-        SURGERIES, actor=surgeon, patient=patient, id=REVISION_ID, performed_on=day0, region="lumbar",
-        levels="L4-L5", procedure="fusion", is_revision=True,
-        revision_reasons=["pseudarthrosis", "hardware_complication"], prior_surgery=primary,
-        surgeon=surgeon, facility="Demo Spine Center", estimated_blood_loss_ml=650,
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        id=REVISION_ID,
+        performed_on=day0,
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
+        is_revision=True,
+        revision_reasons=["pseudarthrosis", "hardware_complication"],
+        prior_surgery=primary,
+        surgeon=surgeon,
+        facility="Demo Spine Center",
+        estimated_blood_loss_ml=650,
         transfusion_given=False,
         notes="Revision TLIF with screw exchange for pseudarthrosis and a loosened L5 screw.",
     )
     record_create(
-        HOSPITAL_STAYS, actor=surgeon, patient=patient, id="demo-stay", surgery=revision,
+        HOSPITAL_STAYS,
+        actor=surgeon,
+        patient=patient,
+        id="demo-stay",
+        surgery=revision,
         admitted_at=_local(patient, day0, time(6, 30)),
         discharged_at=_local(patient, day0 + timedelta(days=4), time(11, 0)),
-        facility="Demo Spine Center", discharge_disposition="home",
+        facility="Demo Spine Center",
+        discharge_disposition="home",
     )
 
     # Eight weeks of pain logs, morning back and evening leg, trending down with noise.
     for n in range(1, 56):
         day = day0 + timedelta(days=n)
-        for slot, (location, at, start) in enumerate((("back", time(8, 30), 7.5), ("leg", time(20, 0), 6.0))):
+        for slot, (location, at, start) in enumerate(
+            (("back", time(8, 30), 7.5), ("leg", time(20, 0), 6.0))
+        ):
             level = start - 4.5 * n / 56 + rng.gauss(0, 0.9)
             record_create(
-                PAIN_LOGS, actor=patient.user, patient=patient, id=f"demo-pain-{n:03d}-{slot}",
-                recorded_at=_local(patient, day, at), intensity=max(0, min(10, round(level))),
-                location=location, medication_taken=n < 28 or rng.random() < 0.3,
+                PAIN_LOGS,
+                actor=patient.user,
+                patient=patient,
+                id=f"demo-pain-{n:03d}-{slot}",
+                recorded_at=_local(patient, day, at),
+                intensity=max(0, min(10, round(level))),
+                location=location,
+                medication_taken=n < 28 or rng.random() < 0.3,
                 relief=rng.sample(["ice", "heat", "rest", "walking"], k=rng.randint(0, 2)),
             )
 
@@ -78,10 +107,15 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
             when = _local(patient, day, time(10, 0))
             past = day < today
             record_create(
-                PT_SESSIONS, actor=nurse if setting == "clinic" else patient.user, patient=patient,
-                id=f"demo-pt-{week}-{weekday}", scheduled_for=when,
-                performed_at=when if past else None, status="completed" if past else "planned",
-                setting=setting, duration_minutes=45 if setting == "clinic" else 25,
+                PT_SESSIONS,
+                actor=nurse if setting == "clinic" else patient.user,
+                patient=patient,
+                id=f"demo-pt-{week}-{weekday}",
+                scheduled_for=when,
+                performed_at=when if past else None,
+                status="completed" if past else "planned",
+                setting=setting,
+                duration_minutes=45 if setting == "clinic" else 25,
                 exercises=[
                     {"name": "pelvic tilts", "sets": 2, "reps": 10},
                     {"name": "walking", "minutes": 10 + 2 * week},
@@ -96,12 +130,25 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         ("demo-r-bend", "bending", 6, None, "No bending at the waist; squat with a straight back."),
         ("demo-r-twist", "twisting", 6, None, "Turn your whole body, not your spine."),
         ("demo-r-drive", "driving", 4, None, "No driving, and never while taking opioids."),
-        ("demo-r-impact", "high_impact", None, None, "No running or jumping until fusion is confirmed."),
+        (
+            "demo-r-impact",
+            "high_impact",
+            None,
+            None,
+            "No running or jumping until fusion is confirmed.",
+        ),
     ):
         values = {"limit_value": limit[0], "limit_unit": limit[1]} if limit else {}
         record_create(
-            RESTRICTIONS, actor=surgeon, patient=patient, id=rid, activity=activity, instructions=instructions,
-            starts_on=day0, ends_on=day0 + timedelta(weeks=weeks) if weeks else None, **values,
+            RESTRICTIONS,
+            actor=surgeon,
+            patient=patient,
+            id=rid,
+            activity=activity,
+            instructions=instructions,
+            starts_on=day0,
+            ends_on=day0 + timedelta(weeks=weeks) if weeks else None,
+            **values,
         )
 
     for aid, offset, purpose, imaging in (
@@ -114,9 +161,16 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         day = day0 + offset
         starts = _local(patient, day, time(9, 30))
         appointment, _ = record_create(
-            APPOINTMENTS, actor=surgeon, patient=patient, id=aid, clinician=surgeon, starts_at=starts,
-            ends_at=starts + timedelta(minutes=30), location="Demo Spine Center, clinic 3",
-            purpose=purpose, imaging=imaging,
+            APPOINTMENTS,
+            actor=surgeon,
+            patient=patient,
+            id=aid,
+            clinician=surgeon,
+            starts_at=starts,
+            ends_at=starts + timedelta(minutes=30),
+            location="Demo Spine Center, clinic 3",
+            purpose=purpose,
+            imaging=imaging,
         )
         if day < today:
             appointment_complete(actor=surgeon, appointment=appointment)
@@ -132,7 +186,12 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         ("demo-m-fusion", "fusion_confirmed", "Fusion confirmed on CT", 365, None),
     ):
         record_create(
-            MILESTONES, actor=surgeon, patient=patient, id=mid, kind=kind, title=title,
+            MILESTONES,
+            actor=surgeon,
+            patient=patient,
+            id=mid,
+            kind=kind,
+            title=title,
             target_on=day0 + timedelta(days=target),
             achieved_on=day0 + timedelta(days=achieved) if achieved else None,
         )
@@ -143,46 +202,105 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
     # A lighter record for the second patient (another surgeon's).
     other_day0 = timezone.localdate(timezone=patient2.tz) - timedelta(weeks=3)
     record_create(
-        SURGERIES, actor=surgeon2, patient=patient2, id="demo2-revision", performed_on=other_day0,
-        region="lumbar", levels="L5-S1", procedure="hardware_revision", is_revision=True,
-        revision_reasons=["adjacent_segment_disease"], surgeon=surgeon2,
+        SURGERIES,
+        actor=surgeon2,
+        patient=patient2,
+        id="demo2-revision",
+        performed_on=other_day0,
+        region="lumbar",
+        levels="L5-S1",
+        procedure="hardware_revision",
+        is_revision=True,
+        revision_reasons=["adjacent_segment_disease"],
+        surgeon=surgeon2,
     )
     for n in range(1, 21):
         record_create(
-            PAIN_LOGS, actor=patient2.user, patient=patient2, id=f"demo2-pain-{n:03d}",
+            PAIN_LOGS,
+            actor=patient2.user,
+            patient=patient2,
+            id=f"demo2-pain-{n:03d}",
             recorded_at=_local(patient2, other_day0 + timedelta(days=n), time(9, 0)),
-            intensity=max(1, 7 - n // 4), location="back",
+            intensity=max(1, 7 - n // 4),
+            location="back",
         )
 
 
 def _seed_preparation(patient, surgeon, revision, day0) -> None:
     record_create(
-        IMAGING_STUDIES, actor=surgeon, patient=patient, id="demo-img-preop-ct", surgery=revision, modality="ct",
-        performed_on=day0 - timedelta(days=35), region="lumbar", levels="L4-L5", purpose="pre_op_planning",
-        fusion_status="not_fused", hardware_status="loosened", adjacent_level_change=False,
+        IMAGING_STUDIES,
+        actor=surgeon,
+        patient=patient,
+        id="demo-img-preop-ct",
+        surgery=revision,
+        modality="ct",
+        performed_on=day0 - timedelta(days=35),
+        region="lumbar",
+        levels="L4-L5",
+        purpose="pre_op_planning",
+        fusion_status="not_fused",
+        hardware_status="loosened",
+        adjacent_level_change=False,
         reading="No bridging bone across L4-L5 (pseudarthrosis). Lucency around the right L5 screw: loosened.",
     )
     xray, _ = record_create(
-        IMAGING_STUDIES, actor=surgeon, patient=patient, id="demo-img-6w-xray", surgery=revision, modality="xray",
-        performed_on=day0 + timedelta(weeks=6), region="lumbar", levels="L4-L5", purpose="post_op_check",
-        hardware_status="intact", reading="Hardware in good position; interbody cage seated. Early, no fusion yet.",
+        IMAGING_STUDIES,
+        actor=surgeon,
+        patient=patient,
+        id="demo-img-6w-xray",
+        surgery=revision,
+        modality="xray",
+        performed_on=day0 + timedelta(weeks=6),
+        region="lumbar",
+        levels="L4-L5",
+        purpose="post_op_check",
+        hardware_status="intact",
+        reading="Hardware in good position; interbody cage seated. Early, no fusion yet.",
     )
     items = [
         ("demo-prep-records", "prior_records", "care_team", 42, {}),
         ("demo-prep-imaging", "imaging", "care_team", 35, {}),
         ("demo-prep-opinion", "second_opinion", "patient", 30, {"second_opinion": "obtained"}),
-        ("demo-prep-smoking", "stop_smoking", "patient", 28,
-         {"quit_on": day0 - timedelta(weeks=6), "nicotine_free_confirmed": True}),
-        ("demo-prep-hba1c", "diabetes_control", "care_team", 21,
-         {"hba1c_percent": "6.8", "hba1c_on": day0 - timedelta(days=24)}),
+        (
+            "demo-prep-smoking",
+            "stop_smoking",
+            "patient",
+            28,
+            {"quit_on": day0 - timedelta(weeks=6), "nicotine_free_confirmed": True},
+        ),
+        (
+            "demo-prep-hba1c",
+            "diabetes_control",
+            "care_team",
+            21,
+            {"hba1c_percent": "6.8", "hba1c_on": day0 - timedelta(days=24)},
+        ),
         ("demo-prep-weight", "weight", "patient", 14, {"weight_kg": "88.5", "bmi": "29.4"}),
-        ("demo-prep-meds", "medications", "patient", 7, {"notes": "Stopped naproxen and fish oil 7 days before."}),
+        (
+            "demo-prep-meds",
+            "medications",
+            "patient",
+            7,
+            {"notes": "Stopped naproxen and fish oil 7 days before."},
+        ),
         ("demo-prep-consent", "consent", "care_team", 3, {}),
-        ("demo-prep-home", "home", "patient", 2, {"notes": "Daughter stays the first two weeks; raised toilet seat."}),
+        (
+            "demo-prep-home",
+            "home",
+            "patient",
+            2,
+            {"notes": "Daughter stays the first two weeks; raised toilet seat."},
+        ),
     ]
     for iid, kind, owner, days_before, values in items:
         item, _ = record_create(
-            PREP_ITEMS, actor=surgeon, patient=patient, id=iid, surgery=revision, kind=kind, owner=owner,
+            PREP_ITEMS,
+            actor=surgeon,
+            patient=patient,
+            id=iid,
+            surgery=revision,
+            kind=kind,
+            owner=owner,
             due_on=day0 - timedelta(days=days_before),
         )
         actor = patient.user if owner == "patient" else surgeon
@@ -190,16 +308,27 @@ def _seed_preparation(patient, surgeon, revision, day0) -> None:
             actor=actor, item=item, completed_on=day0 - timedelta(days=days_before + 1), **values
         )
     infection, _ = record_create(
-        COMPLICATIONS, actor=surgeon, patient=patient, id="demo-comp-ssi", surgery=revision, kind="ssi_superficial",
-        noticed_on=day0 + timedelta(days=12), severity="mild",
+        COMPLICATIONS,
+        actor=surgeon,
+        patient=patient,
+        id="demo-comp-ssi",
+        surgery=revision,
+        kind="ssi_superficial",
+        noticed_on=day0 + timedelta(days=12),
+        severity="mild",
         notes="Redness and a little drainage at the lower end of the incision at the 2-week check.",
     )
     complication_resolve(
-        actor=surgeon, complication=infection, resolved_on=day0 + timedelta(days=24),
+        actor=surgeon,
+        complication=infection,
+        resolved_on=day0 + timedelta(days=24),
         treatment="Oral cephalexin 500 mg four times daily for 10 days; wound care.",
     )
     record_update(
-        APPOINTMENTS, actor=surgeon, record=Appointment.objects.get(pk="demo-appt-6w"), imaging_study=xray
+        APPOINTMENTS,
+        actor=surgeon,
+        record=Appointment.objects.get(pk="demo-appt-6w"),
+        imaging_study=xray,
     )
 
 
@@ -216,7 +345,14 @@ def _seed_outcomes(patient, revision, day0) -> None:
         ("demo-leg-6w", "nrs_leg", "6w", 42, {"nrs": 3}),
     ):
         record_create(
-            OUTCOME_SCORES, actor=patient.user, patient=patient, id=sid, instrument=instrument, timepoint=timepoint,
-            version="2.1a" if instrument == "odi" else "", surgery=revision,
-            completed_at=_local(patient, day0 + timedelta(days=days), time(18, 0)), answers=answers,
+            OUTCOME_SCORES,
+            actor=patient.user,
+            patient=patient,
+            id=sid,
+            instrument=instrument,
+            timepoint=timepoint,
+            version="2.1a" if instrument == "odi" else "",
+            surgery=revision,
+            completed_at=_local(patient, day0 + timedelta(days=days), time(18, 0)),
+            answers=answers,
         )

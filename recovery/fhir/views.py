@@ -28,7 +28,11 @@ class PatientFhirExportView(APIView):
         if patient is None:
             raise NotFound("Not found.", code="not_found")
         phi_access_record(
-            user=request.user, patient_ids=[patient.pk], action="export", resource="fhir", request=request
+            user=request.user,
+            patient_ids=[patient.pk],
+            action="export",
+            resource="fhir",
+            request=request,
         )
         return _stream(patient)
 
@@ -40,6 +44,7 @@ class MeFhirExportView(APIView):
     def get(self, request):
         if not request.user.is_patient:
             raise Forbidden(
-                "Only patients have a record of their own.", code="permission_denied",
+                "Only patients have a record of their own.",
+                code="permission_denied",
             )
         return _stream(request.user.patient_profile)

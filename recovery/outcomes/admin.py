@@ -11,7 +11,15 @@ from .scoring import score_band
 
 @admin.register(OutcomeScore)
 class OutcomeScoreAdmin(RecordAdmin):
-    list_display = ["completed_at", "patient_name", "instrument", "timepoint", "score", "band", "sections_answered"]
+    list_display = [
+        "completed_at",
+        "patient_name",
+        "instrument",
+        "timepoint",
+        "score",
+        "band",
+        "sections_answered",
+    ]
     list_filter = [PatientFilter, "instrument", "timepoint"]
     ordering = ["-completed_at"]
     server_readonly = [*RecordAdmin.server_readonly, "score", "sections_answered"]

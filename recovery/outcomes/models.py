@@ -77,7 +77,9 @@ class MinimalImportantDifference(models.Model):
         max_length=40, help_text="revision_lumbar_fusion, primary_lumbar_fusion, cervical, ..."
     )
     value = models.DecimalField(max_digits=5, decimal_places=2, validators=[MinValueValidator(0)])
-    unit = models.CharField(max_length=10, choices=[("percent", "percentage points"), ("points", "points")])
+    unit = models.CharField(
+        max_length=10, choices=[("percent", "percentage points"), ("points", "points")]
+    )
     source = models.CharField(max_length=300)
 
     class Meta:
@@ -97,6 +99,4 @@ class MinimalImportantDifference(models.Model):
         return f"{self.instrument} {self.population}: {self.value} {self.unit}"
 
 
-
 # --- Before and around the operation (issue 9) ------------------------------------------------
-

@@ -26,9 +26,7 @@ def _outcome_cause(surgery_id: str, timepoint: str) -> str:
 def surgery_outcomes_planned(record: Surgery, action: str, actor) -> None:
     """Plans the outcome questionnaires of a surgery (cancelled when it is deleted, moved when
     its date changes, and each one cancelled when its score is recorded)."""
-    recorded = set(
-        OutcomeScore.objects.filter(surgery=record).values_list("timepoint", flat=True)
-    )
+    recorded = set(OutcomeScore.objects.filter(surgery=record).values_list("timepoint", flat=True))
     for timepoint, offset in OUTCOME_SCHEDULE.items():
         cause = _outcome_cause(record.pk, timepoint)
         active = action != "delete" and timepoint not in recorded

@@ -42,7 +42,12 @@ def score_questionnaire(answers: dict) -> tuple[int, Decimal]:
 
 def score_nrs(answers: dict) -> Decimal:
     value = answers.get("nrs") if isinstance(answers, dict) else None
-    if set(answers or {}) != {"nrs"} or isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+    if (
+        set(answers or {}) != {"nrs"}
+        or isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= 10
+    ):
         raise _invalid('A pain rating is {"nrs": 0..10}.')
     return Decimal(value)
 
@@ -55,7 +60,13 @@ def outcome_score_prepare(record: OutcomeScore) -> None:
         record.sections_answered, record.score = 1, score_nrs(record.answers)
 
 
-ODI_BANDS = ((20, "minimal"), (40, "moderate"), (60, "severe"), (80, "crippled"), (100, "bed-bound"))
+ODI_BANDS = (
+    (20, "minimal"),
+    (40, "moderate"),
+    (60, "severe"),
+    (80, "crippled"),
+    (100, "bed-bound"),
+)
 # Vernon & Mior 1991, on the raw 0-50 score: 0-4 none, 5-14 mild, 15-24 moderate,
 # 25-34 severe, 35-50 complete. As percentages: x2.
 NDI_BANDS = ((8, "none"), (28, "mild"), (48, "moderate"), (68, "severe"), (100, "complete"))

@@ -67,7 +67,9 @@ def outcome_changes_for(patients) -> dict[int, list[OutcomeChange]]:
         latest[(row["patient_id"], row["instrument"], row["timepoint"])] = row["score"]
     clinics = {c for c in clinic_of.values()}
     mcids: dict[tuple, MinimalImportantDifference] = {}
-    for mcid in MinimalImportantDifference.objects.filter(Q(clinic__isnull=True) | Q(clinic_id__in=clinics)):
+    for mcid in MinimalImportantDifference.objects.filter(
+        Q(clinic__isnull=True) | Q(clinic_id__in=clinics)
+    ):
         mcids[(mcid.clinic_id, mcid.instrument, mcid.population)] = mcid
 
     result: dict[int, list[OutcomeChange]] = {pid: [] for pid in ids}
@@ -78,7 +80,9 @@ def outcome_changes_for(patients) -> dict[int, list[OutcomeChange]]:
         if baseline is None:
             continue
         population = outcome_population(surgeries.get(pid))
-        mcid = mcids.get((clinic_of[pid], instrument, population)) or mcids.get((None, instrument, population))
+        mcid = mcids.get((clinic_of[pid], instrument, population)) or mcids.get(
+            (None, instrument, population)
+        )
         change = baseline - score
         value = _mcid_value(mcid) if mcid else None
         result[pid].append(

@@ -20,7 +20,15 @@ class PrepItemAdmin(RecordAdmin):
 
 @admin.register(ImagingStudy)
 class ImagingStudyAdmin(RecordAdmin):
-    list_display = ["performed_on", "patient_name", "modality", "levels", "purpose", "fusion_status", "hardware_status"]
+    list_display = [
+        "performed_on",
+        "patient_name",
+        "modality",
+        "levels",
+        "purpose",
+        "fusion_status",
+        "hardware_status",
+    ]
     list_filter = [PatientFilter, "modality", "purpose", "fusion_status", "hardware_status"]
     ordering = ["-performed_on"]
 
@@ -35,8 +43,12 @@ class ComplicationAdmin(RecordAdmin):
     @admin.action(description="Mark selected complications resolved today", permissions=["change"])
     def resolve_today(self, request, queryset):
         self.run_service_on(
-            request, queryset, "Resolved",
+            request,
+            queryset,
+            "Resolved",
             lambda c: complication_resolve(
-                actor=request.user, complication=c, resolved_on=timezone.localdate(timezone=c.patient.tz)
+                actor=request.user,
+                complication=c,
+                resolved_on=timezone.localdate(timezone=c.patient.tz),
             ),
         )

@@ -26,8 +26,18 @@ PREP_ITEMS = register(
         "prep_items",
         patient_may_change=_patient_owns_item,
         patient_fields=frozenset(
-            {"status", "completed_on", "quit_on", "nicotine_free_confirmed", "second_opinion",
-             "hba1c_percent", "hba1c_on", "weight_kg", "bmi", "notes"}
+            {
+                "status",
+                "completed_on",
+                "quit_on",
+                "nicotine_free_confirmed",
+                "second_opinion",
+                "hba1c_percent",
+                "hba1c_on",
+                "weight_kg",
+                "bmi",
+                "notes",
+            }
         ),
         patient_values_check=_patient_completes_only,
         after_write=(planning.prep_item_planned,),

@@ -63,16 +63,25 @@ class PrepItem(ClinicalRecord):
         max_length=10, blank=True, choices=[("offered", "offered"), ("obtained", "obtained")]
     )
     hba1c_percent = models.DecimalField(
-        max_digits=4, decimal_places=1, null=True, blank=True,
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(3), MaxValueValidator(20)],
     )
     hba1c_on = models.DateField(null=True, blank=True)
     weight_kg = models.DecimalField(
-        max_digits=5, decimal_places=1, null=True, blank=True,
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(20), MaxValueValidator(400)],
     )
     bmi = models.DecimalField(
-        max_digits=4, decimal_places=1, null=True, blank=True,
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(10), MaxValueValidator(90)],
     )
     notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
@@ -114,22 +123,42 @@ class PrepItem(ClinicalRecord):
             surgery = Surgery.all_objects.filter(pk=self.surgery_id).first()
             _same_patient(self, surgery, "surgery")
             if surgery and self.due_on and self.due_on > surgery.performed_on:
-                raise ValidationError({"due_on": ValidationError("Preparation is due before the surgery.", code="date_order")})
+                raise ValidationError(
+                    {
+                        "due_on": ValidationError(
+                            "Preparation is due before the surgery.", code="date_order"
+                        )
+                    }
+                )
         for name, kind in self.KIND_FIELDS.items():
             if getattr(self, name) not in (None, "") and self.kind != kind:
                 raise ValidationError(
-                    {name: ValidationError(f"Only a {kind} item records {name}.", code="not_for_this_kind")}
+                    {
+                        name: ValidationError(
+                            f"Only a {kind} item records {name}.", code="not_for_this_kind"
+                        )
+                    }
                 )
         if self.status == PrepStatus.WAIVED and not self.waived_reason.strip():
-            raise ValidationError({"waived_reason": ValidationError("Say why it is waived.", code="required")})
+            raise ValidationError(
+                {"waived_reason": ValidationError("Say why it is waived.", code="required")}
+            )
         if self.status == PrepStatus.DONE and self.completed_on is None:
-            raise ValidationError({"completed_on": ValidationError("When was it done?", code="required")})
+            raise ValidationError(
+                {"completed_on": ValidationError("When was it done?", code="required")}
+            )
         if self.status == PrepStatus.OPEN and self.completed_on is not None:
-            raise ValidationError({"completed_on": ValidationError("An open item is not completed.", code="invalid")})
+            raise ValidationError(
+                {"completed_on": ValidationError("An open item is not completed.", code="invalid")}
+            )
         if self.completed_on and self.completed_on > timezone.localdate() + FUTURE_TOLERANCE:
-            raise ValidationError({"completed_on": ValidationError("This is in the future.", code="in_future")})
+            raise ValidationError(
+                {"completed_on": ValidationError("This is in the future.", code="in_future")}
+            )
         if self.hba1c_percent is not None and self.hba1c_on is None:
-            raise ValidationError({"hba1c_on": ValidationError("Give the date of the HbA1c test.", code="required")})
+            raise ValidationError(
+                {"hba1c_on": ValidationError("Give the date of the HbA1c test.", code="required")}
+            )
 
 
 class Modality(models.TextChoices):
@@ -176,7 +205,8 @@ class ImagingStudy(ClinicalRecord):
     performed_on = models.DateField()
     region = models.CharField(max_length=10, choices=Region.choices)
     levels = models.CharField(
-        max_length=40, blank=True,
+        max_length=40,
+        blank=True,
         validators=[RegexValidator(LEVELS_PATTERN, "Levels look like L4-L5 or C5-C6-C7.")],
     )
     purpose = models.CharField(max_length=20, choices=ImagingPurpose.choices)
@@ -200,13 +230,17 @@ class ImagingStudy(ClinicalRecord):
         for name in ("fusion_status", "hardware_status", "adjacent_level_change"):
             if getattr(self, name) not in (None, "") and name not in allowed:
                 raise ValidationError(
-                    {name: ValidationError(
-                        f"A {self.get_modality_display()} does not report {name.replace('_', ' ')}.",
-                        code="finding_not_for_modality",
-                    )}
+                    {
+                        name: ValidationError(
+                            f"A {self.get_modality_display()} does not report {name.replace('_', ' ')}.",
+                            code="finding_not_for_modality",
+                        )
+                    }
                 )
         if self.performed_on and self.performed_on > timezone.localdate() + FUTURE_TOLERANCE:
-            raise ValidationError({"performed_on": ValidationError("This is in the future.", code="in_future")})
+            raise ValidationError(
+                {"performed_on": ValidationError("This is in the future.", code="in_future")}
+            )
 
 
 class ComplicationKind(models.TextChoices):
@@ -246,7 +280,8 @@ class Complication(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("complication", "noticed_on")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(resolved_on__isnull=True) | models.Q(resolved_on__gte=models.F("noticed_on")),
+                condition=models.Q(resolved_on__isnull=True)
+                | models.Q(resolved_on__gte=models.F("noticed_on")),
                 name="complication_resolved_after_noticed",
             ),
         ]
@@ -260,10 +295,16 @@ class Complication(ClinicalRecord):
             _same_patient(self, surgery, "surgery")
             if surgery and self.noticed_on and self.noticed_on < surgery.performed_on:
                 raise ValidationError(
-                    {"noticed_on": ValidationError("A complication comes after its surgery.", code="date_order")}
+                    {
+                        "noticed_on": ValidationError(
+                            "A complication comes after its surgery.", code="date_order"
+                        )
+                    }
                 )
         if self.noticed_on and self.noticed_on > timezone.localdate() + FUTURE_TOLERANCE:
-            raise ValidationError({"noticed_on": ValidationError("This is in the future.", code="in_future")})
+            raise ValidationError(
+                {"noticed_on": ValidationError("This is in the future.", code="in_future")}
+            )
 
     @property
     def is_open(self) -> bool:

@@ -6,5 +6,11 @@ from .models import PrepItem, PrepOwner, PrepStatus
 
 
 def prep_item_planned(record: PrepItem, action: str, actor) -> None:
-    active = action != "delete" and record.owner == PrepOwner.PATIENT and record.status == PrepStatus.OPEN
-    sync_for_record(record, kind="prep_item", anchor=record.due_on, title=str(record), active=active)
+    active = (
+        action != "delete"
+        and record.owner == PrepOwner.PATIENT
+        and record.status == PrepStatus.OPEN
+    )
+    sync_for_record(
+        record, kind="prep_item", anchor=record.due_on, title=str(record), active=active
+    )

@@ -33,18 +33,31 @@ def prep_item_complete(
     (quit date, HbA1c, weight...; those left out keep their values)."""
     completed_on = completed_on or timezone.localdate(timezone=item.patient.tz)
     return record_update(
-        PREP_ITEMS, actor=actor, record=item, status="done", completed_on=completed_on,
+        PREP_ITEMS,
+        actor=actor,
+        record=item,
+        status="done",
+        completed_on=completed_on,
         **given(
-            quit_on=quit_on, nicotine_free_confirmed=nicotine_free_confirmed,
-            second_opinion=second_opinion, hba1c_percent=hba1c_percent, hba1c_on=hba1c_on,
-            weight_kg=weight_kg, bmi=bmi, notes=notes,
+            quit_on=quit_on,
+            nicotine_free_confirmed=nicotine_free_confirmed,
+            second_opinion=second_opinion,
+            hba1c_percent=hba1c_percent,
+            hba1c_on=hba1c_on,
+            weight_kg=weight_kg,
+            bmi=bmi,
+            notes=notes,
         ),
     )
 
 
 def prep_item_waive(*, actor: User, item: PrepItem, reason: str) -> PrepItem:
     return record_update(
-        PREP_ITEMS, actor=actor, record=item, status="waived", waived_reason=reason,
+        PREP_ITEMS,
+        actor=actor,
+        record=item,
+        status="waived",
+        waived_reason=reason,
         completed_on=None,
     )
 

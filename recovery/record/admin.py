@@ -92,10 +92,14 @@ class PatientFilter(admin.SimpleListFilter):
     parameter_name = "patient"
 
     def lookups(self, request, model_admin):
-        patients = patients_for(request.user).select_related("user").order_by(
-            "user__last_name", "user__first_name", "pk"
+        patients = (
+            patients_for(request.user)
+            .select_related("user")
+            .order_by("user__last_name", "user__first_name", "pk")
         )
-        return [(str(p.pk), f"{p.user.full_name or p.user.email} ({p.mrn or p.pk})") for p in patients]
+        return [
+            (str(p.pk), f"{p.user.full_name or p.user.email} ({p.mrn or p.pk})") for p in patients
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -206,8 +210,11 @@ class RecordAdmin(ScopedAdmin):
         if not values:
             return form.instance
         return record_update(
-            self.kind, actor=request.user, record=form.instance,
-            require=unchanged_since(form.cleaned_data[RecordForm.VERSION]), **values,
+            self.kind,
+            actor=request.user,
+            record=form.instance,
+            require=unchanged_since(form.cleaned_data[RecordForm.VERSION]),
+            **values,
         )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -476,7 +483,11 @@ class ActivityRestrictionAdmin(RecordAdmin):
 
     @admin.display(description="limit")
     def limit(self, obj):
-        return f"{obj.limit_value.normalize():f} {obj.limit_unit}" if obj.limit_value is not None else "-"
+        return (
+            f"{obj.limit_value.normalize():f} {obj.limit_unit}"
+            if obj.limit_value is not None
+            else "-"
+        )
 
     @admin.display(description="status")
     def status(self, obj):
@@ -588,7 +599,9 @@ class ClinicDataAdmin(admin.ModelAdmin):
         return qs.filter(Q(clinic__isnull=True) | Q(clinic_id=request.user.clinic_id))
 
     def _editor(self, request) -> bool:
-        return request.user.is_superuser or (is_staff_member(request.user) and role_of(request.user) in self.editors)
+        return request.user.is_superuser or (
+            is_staff_member(request.user) and role_of(request.user) in self.editors
+        )
 
     def has_module_permission(self, request):
         return is_staff_member(request.user)

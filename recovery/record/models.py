@@ -55,11 +55,13 @@ def _choice_list(value, choices, attr) -> None:
     unknown = sorted(set(value) - set(choices.values))
     if unknown:
         raise ValidationError(
-            {attr: ValidationError(
-                "Unknown value(s): %(unknown)s. Allowed: %(allowed)s.",
-                code="invalid_choice",
-                params={"unknown": ", ".join(unknown), "allowed": ", ".join(choices.values)},
-            )}
+            {
+                attr: ValidationError(
+                    "Unknown value(s): %(unknown)s. Allowed: %(allowed)s.",
+                    code="invalid_choice",
+                    params={"unknown": ", ".join(unknown), "allowed": ", ".join(choices.values)},
+                )
+            }
         )
     if len(set(value)) != len(value):
         raise ValidationError({attr: ValidationError("Values repeat.", code="duplicate")})
@@ -67,7 +69,9 @@ def _choice_list(value, choices, attr) -> None:
 
 def _same_patient(record, related, attr) -> None:
     if related is not None and (related.patient_id != record.patient_id or related.deleted_at):
-        raise ValidationError({attr: ValidationError("No such record for this patient.", code="does_not_exist")})
+        raise ValidationError(
+            {attr: ValidationError("No such record for this patient.", code="does_not_exist")}
+        )
 
 
 def _not_in_future(value, attr) -> None:
@@ -182,22 +186,38 @@ class Surgery(ClinicalRecord):
 
     def __str__(self):
         revision = "Revision " if self.is_revision else ""
-        return f"{revision}{self.get_procedure_display().lower()} {self.levels} on {self.performed_on}"
+        return (
+            f"{revision}{self.get_procedure_display().lower()} {self.levels} on {self.performed_on}"
+        )
 
     def clean(self):
         _choice_list(self.revision_reasons, RevisionReason, "revision_reasons")
         if self.revision_reasons and not self.is_revision:
             raise ValidationError(
-                {"revision_reasons": ValidationError("Only a revision has revision reasons.", code="not_revision")}
+                {
+                    "revision_reasons": ValidationError(
+                        "Only a revision has revision reasons.", code="not_revision"
+                    )
+                }
             )
         if self.prior_surgery_id:
             if self.prior_surgery_id == self.id:
-                raise ValidationError({"prior_surgery": ValidationError("A surgery cannot precede itself.", code="invalid")})
+                raise ValidationError(
+                    {
+                        "prior_surgery": ValidationError(
+                            "A surgery cannot precede itself.", code="invalid"
+                        )
+                    }
+                )
             prior = Surgery.all_objects.filter(pk=self.prior_surgery_id).first()
             _same_patient(self, prior, "prior_surgery")
             if prior and self.performed_on and prior.performed_on >= self.performed_on:
                 raise ValidationError(
-                    {"prior_surgery": ValidationError("The prior surgery must be earlier.", code="date_order")}
+                    {
+                        "prior_surgery": ValidationError(
+                            "The prior surgery must be earlier.", code="date_order"
+                        )
+                    }
                 )
 
 
@@ -312,7 +332,11 @@ def _validate_exercises(value) -> None:
     if not isinstance(value, list) or len(value) > 50:
         raise bad("A list of at most 50 exercises.")
     for i, item in enumerate(value):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"].strip():
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("name"), str)
+            or not item["name"].strip()
+        ):
             raise bad(f"Exercise {i}: an object with a name.")
         if len(item["name"]) > 100:
             raise bad(f"Exercise {i}: the name is longer than 100 characters.")
@@ -321,7 +345,11 @@ def _validate_exercises(value) -> None:
                 raise bad(f"Exercise {i}: unknown key {key!r}; allowed: name, sets, reps, minutes.")
             if key == "name":
                 continue
-            if isinstance(val, bool) or not isinstance(val, EXERCISE_KEYS[key]) or not 0 <= val <= EXERCISE_LIMITS[key]:
+            if (
+                isinstance(val, bool)
+                or not isinstance(val, EXERCISE_KEYS[key])
+                or not 0 <= val <= EXERCISE_LIMITS[key]
+            ):
                 raise bad(f"Exercise {i}: {key} must be a number from 0 to {EXERCISE_LIMITS[key]}.")
 
 
@@ -345,7 +373,8 @@ class PTSession(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("ptsession", "scheduled_for")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(scheduled_for__isnull=False) | models.Q(performed_at__isnull=False),
+                condition=models.Q(scheduled_for__isnull=False)
+                | models.Q(performed_at__isnull=False),
                 name="pt_has_a_time",
             ),
             models.CheckConstraint(
@@ -361,7 +390,8 @@ class PTSession(ClinicalRecord):
                 name="pt_exertion_0_10",
             ),
             models.CheckConstraint(
-                condition=models.Q(duration_minutes__isnull=True) | models.Q(duration_minutes__lte=600),
+                condition=models.Q(duration_minutes__isnull=True)
+                | models.Q(duration_minutes__lte=600),
                 name="pt_duration_max",
             ),
         ]
@@ -375,11 +405,19 @@ class PTSession(ClinicalRecord):
         _not_in_future(self.performed_at, "performed_at")
         if self.status == PTStatus.COMPLETED and self.performed_at is None:
             raise ValidationError(
-                {"performed_at": ValidationError("A completed session needs the time it was done.", code="required")}
+                {
+                    "performed_at": ValidationError(
+                        "A completed session needs the time it was done.", code="required"
+                    )
+                }
             )
         if self.scheduled_for is None and self.performed_at is None:
             raise ValidationError(
-                {"scheduled_for": ValidationError("Give scheduled_for or performed_at.", code="required")}
+                {
+                    "scheduled_for": ValidationError(
+                        "Give scheduled_for or performed_at.", code="required"
+                    )
+                }
             )
 
     @property
@@ -416,13 +454,17 @@ class RestrictionStatus(models.TextChoices):
 
 class ActivityRestriction(ClinicalRecord):
     activity = models.CharField(max_length=15, choices=Activity.choices)
-    instructions = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+    instructions = models.TextField(
+        max_length=2000, blank=True, validators=[MaxLengthValidator(2000)]
+    )
     limit_value = models.DecimalField(
         max_digits=7, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
     )
     limit_unit = models.CharField(max_length=10, choices=LimitUnit.choices, blank=True)
     starts_on = models.DateField()
-    ends_on = models.DateField(null=True, blank=True, help_text="Empty: until the surgeon lifts it.")
+    ends_on = models.DateField(
+        null=True, blank=True, help_text="Empty: until the surgeon lifts it."
+    )
     lifted_on = models.DateField(null=True, blank=True)
     lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -433,7 +475,8 @@ class ActivityRestriction(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("restriction", "starts_on")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
                 name="restriction_end_after_start",
             ),
             models.CheckConstraint(
@@ -452,9 +495,13 @@ class ActivityRestriction(ClinicalRecord):
 
     def clean(self):
         if self.limit_unit and self.limit_value is None:
-            raise ValidationError({"limit_value": ValidationError("A unit needs a value.", code="required")})
+            raise ValidationError(
+                {"limit_value": ValidationError("A unit needs a value.", code="required")}
+            )
         if self.limit_value is not None and not self.limit_unit:
-            raise ValidationError({"limit_unit": ValidationError("A value needs a unit.", code="required")})
+            raise ValidationError(
+                {"limit_unit": ValidationError("A value needs a unit.", code="required")}
+            )
 
     def status_on(self, day) -> str:
         if day < self.starts_on:
@@ -509,7 +556,11 @@ class Appointment(ClinicalRecord):
         max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED
     )
     imaging_study = models.ForeignKey(
-        "ImagingStudy", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "ImagingStudy",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="The study this appointment reviews.",
     )
     notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
@@ -519,7 +570,8 @@ class Appointment(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("appointment", "starts_at")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(ends_at__isnull=True) | models.Q(ends_at__gt=models.F("starts_at")),
+                condition=models.Q(ends_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
                 name="appointment_end_after_start",
             ),
         ]
@@ -530,7 +582,11 @@ class Appointment(ClinicalRecord):
     def clean(self):
         if self.imaging_study_id:
             study_model = self._meta.get_field("imaging_study").related_model  # preparation's
-            _same_patient(self, study_model.all_objects.filter(pk=self.imaging_study_id).first(), "imaging_study")
+            _same_patient(
+                self,
+                study_model.all_objects.filter(pk=self.imaging_study_id).first(),
+                "imaging_study",
+            )
 
 
 class MilestoneKind(models.TextChoices):
@@ -547,7 +603,9 @@ class MilestoneKind(models.TextChoices):
 
 class Milestone(ClinicalRecord):
     title = models.CharField(max_length=200)
-    kind = models.CharField(max_length=20, choices=MilestoneKind.choices, default=MilestoneKind.OTHER)
+    kind = models.CharField(
+        max_length=20, choices=MilestoneKind.choices, default=MilestoneKind.OTHER
+    )
     target_on = models.DateField(null=True, blank=True)
     achieved_on = models.DateField(null=True, blank=True)
     notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
@@ -561,5 +619,6 @@ class Milestone(ClinicalRecord):
 
     def clean(self):
         if self.achieved_on and self.achieved_on > timezone.localdate() + FUTURE_TOLERANCE:
-            raise ValidationError({"achieved_on": ValidationError("This is in the future.", code="in_future")})
-
+            raise ValidationError(
+                {"achieved_on": ValidationError("This is in the future.", code="in_future")}
+            )

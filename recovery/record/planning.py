@@ -38,22 +38,38 @@ def sync_for_record(record, *, kind: str, anchor, title: str, active: bool) -> N
 
 def appointment_planned(record: Appointment, action: str, actor) -> None:
     active = action != "delete" and record.status == AppointmentStatus.SCHEDULED
-    sync_for_record(record, kind="appointment", anchor=record.starts_at, title=str(record), active=active)
+    sync_for_record(
+        record, kind="appointment", anchor=record.starts_at, title=str(record), active=active
+    )
 
 
 def pt_session_planned(record: PTSession, action: str, actor) -> None:
-    active = action != "delete" and record.status == PTStatus.PLANNED and record.scheduled_for is not None
-    sync_for_record(record, kind="pt_session", anchor=record.scheduled_for, title="Physical therapy", active=active)
+    active = (
+        action != "delete"
+        and record.status == PTStatus.PLANNED
+        and record.scheduled_for is not None
+    )
+    sync_for_record(
+        record,
+        kind="pt_session",
+        anchor=record.scheduled_for,
+        title="Physical therapy",
+        active=active,
+    )
 
 
 def restriction_planned(record: ActivityRestriction, action: str, actor) -> None:
     active = action != "delete" and record.ends_on is not None and record.lifted_on is None
-    sync_for_record(record, kind="restriction_end", anchor=record.ends_on, title=f"{record} ends", active=active)
+    sync_for_record(
+        record, kind="restriction_end", anchor=record.ends_on, title=f"{record} ends", active=active
+    )
 
 
 def milestone_planned(record: Milestone, action: str, actor) -> None:
     active = action != "delete" and record.target_on is not None and record.achieved_on is None
-    sync_for_record(record, kind="milestone", anchor=record.target_on, title=record.title, active=active)
+    sync_for_record(
+        record, kind="milestone", anchor=record.target_on, title=record.title, active=active
+    )
 
 
 def pain_logged(record: PainLog, action: str, actor) -> None:

@@ -47,19 +47,26 @@ CURRENT_SURGERY_FIRST = ("-is_revision", "-performed_on", "-created_at", "-id")
 def current_surgery(*, patient: PatientProfile, related: tuple[str, ...] = ()) -> Surgery | None:
     """The surgery the recovery counts from, with ``related`` rows joined in."""
     return (
-        Surgery.objects.filter(patient=patient).select_related(*related).order_by(*CURRENT_SURGERY_FIRST).first()
+        Surgery.objects.filter(patient=patient)
+        .select_related(*related)
+        .order_by(*CURRENT_SURGERY_FIRST)
+        .first()
     )
 
 
 def current_surgeries(patient_ids) -> dict[int, Surgery]:
     """``current_surgery`` of many patients, in one query: patient id -> surgery."""
     current: dict[int, Surgery] = {}
-    for surgery in Surgery.objects.filter(patient_id__in=patient_ids).order_by(*CURRENT_SURGERY_FIRST):
+    for surgery in Surgery.objects.filter(patient_id__in=patient_ids).order_by(
+        *CURRENT_SURGERY_FIRST
+    ):
         current.setdefault(surgery.patient_id, surgery)
     return current
 
 
-def post_op_day(*, patient: PatientProfile, on: date | None = None, surgery: Surgery | None = None) -> int | None:
+def post_op_day(
+    *, patient: PatientProfile, on: date | None = None, surgery: Surgery | None = None
+) -> int | None:
     """Days since the current surgery (day 0 is the day of the operation), in the patient's zone."""
     surgery = surgery or current_surgery(patient=patient)
     if surgery is None:
@@ -70,7 +77,9 @@ def post_op_day(*, patient: PatientProfile, on: date | None = None, surgery: Sur
 def next_appointment(*, patient: PatientProfile, now: datetime | None = None) -> Appointment | None:
     return (
         Appointment.objects.filter(
-            patient=patient, status=AppointmentStatus.SCHEDULED, starts_at__gte=now or timezone.now()
+            patient=patient,
+            status=AppointmentStatus.SCHEDULED,
+            starts_at__gte=now or timezone.now(),
         )
         .order_by("starts_at")
         .first()

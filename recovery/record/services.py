@@ -58,7 +58,10 @@ def hospital_stay_discharge(
     *, actor: User, stay: HospitalStay, discharged_at: datetime, discharge_disposition: str
 ) -> HospitalStay:
     return record_update(
-        HOSPITAL_STAYS, actor=actor, record=stay, discharged_at=discharged_at,
+        HOSPITAL_STAYS,
+        actor=actor,
+        record=stay,
+        discharged_at=discharged_at,
         discharge_disposition=discharge_disposition,
     )
 
@@ -78,10 +81,18 @@ def pt_session_complete(
     """Records a session as done at ``performed_at``, with what the patient reports (the fields
     left out keep their values)."""
     return record_update(
-        PT_SESSIONS, actor=actor, record=session, status=PTStatus.COMPLETED, performed_at=performed_at,
+        PT_SESSIONS,
+        actor=actor,
+        record=session,
+        status=PTStatus.COMPLETED,
+        performed_at=performed_at,
         **given(
-            duration_minutes=duration_minutes, exercises=exercises, pain_before=pain_before,
-            pain_after=pain_after, exertion=exertion, notes=notes,
+            duration_minutes=duration_minutes,
+            exercises=exercises,
+            pain_before=pain_before,
+            pain_after=pain_after,
+            exertion=exertion,
+            notes=notes,
         ),
     )
 
@@ -97,7 +108,11 @@ def restriction_lift(
     """The surgeon lifts a restriction (from ``lifted_on``, default today in the patient's zone)."""
     lifted_on = lifted_on or timezone.localdate(timezone=restriction.patient.tz)
     return record_update(
-        RESTRICTIONS, actor=actor, record=restriction, require=_not_lifted, lifted_on=lifted_on,
+        RESTRICTIONS,
+        actor=actor,
+        record=restriction,
+        require=_not_lifted,
+        lifted_on=lifted_on,
         lifted_by=actor,
     )
 
@@ -105,7 +120,9 @@ def restriction_lift(
 def _require_scheduled(appointment: Appointment) -> None:
     if appointment.status != AppointmentStatus.SCHEDULED:
         raise Invalid(
-            f"This appointment is {appointment.status}, not scheduled.", code="invalid_state", attr="status"
+            f"This appointment is {appointment.status}, not scheduled.",
+            code="invalid_state",
+            attr="status",
         )
 
 
@@ -116,26 +133,38 @@ def appointment_reschedule(
     if ends_at is None and appointment.ends_at is not None:
         ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     return record_update(
-        APPOINTMENTS, actor=actor, record=appointment, require=_require_scheduled, starts_at=starts_at,
+        APPOINTMENTS,
+        actor=actor,
+        record=appointment,
+        require=_require_scheduled,
+        starts_at=starts_at,
         ends_at=ends_at,
     )
 
 
 def appointment_cancel(*, actor: User, appointment: Appointment) -> Appointment:
     return record_update(
-        APPOINTMENTS, actor=actor, record=appointment, require=_require_scheduled,
+        APPOINTMENTS,
+        actor=actor,
+        record=appointment,
+        require=_require_scheduled,
         status=AppointmentStatus.CANCELLED,
     )
 
 
 def appointment_complete(*, actor: User, appointment: Appointment) -> Appointment:
     return record_update(
-        APPOINTMENTS, actor=actor, record=appointment, require=_require_scheduled,
+        APPOINTMENTS,
+        actor=actor,
+        record=appointment,
+        require=_require_scheduled,
         status=AppointmentStatus.COMPLETED,
     )
 
 
-def milestone_achieve(*, actor: User, milestone: Milestone, achieved_on: date | None = None) -> Milestone:
+def milestone_achieve(
+    *, actor: User, milestone: Milestone, achieved_on: date | None = None
+) -> Milestone:
     """Marks a milestone achieved; the patient may do this on any of their milestones."""
     achieved_on = achieved_on or timezone.localdate(timezone=milestone.patient.tz)
     return record_update(MILESTONES, actor=actor, record=milestone, achieved_on=achieved_on)

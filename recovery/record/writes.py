@@ -157,7 +157,12 @@ def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, values=N
 def _validate_field_names(spec: RecordKind, values: dict) -> None:
     unknown = sorted(set(values) - set(spec.fields()))
     if unknown:
-        raise ValidationError({name: ValidationError("Unknown or read-only field.", code="unknown_field") for name in unknown})
+        raise ValidationError(
+            {
+                name: ValidationError("Unknown or read-only field.", code="unknown_field")
+                for name in unknown
+            }
+        )
 
 
 def _same_content(record: ClinicalRecord, values: dict) -> bool:
@@ -239,13 +244,13 @@ def record_create(
 def _locked(spec: RecordKind, record: ClinicalRecord) -> ClinicalRecord:
     fresh = spec.model.all_objects.select_for_update().select_related("patient").get(pk=record.pk)
     if fresh.deleted_at is not None:
-        raise NotFound(
-            "This record was deleted.", code="not_found"
-        )
+        raise NotFound("This record was deleted.", code="not_found")
     return fresh
 
 
-STALE_RECORD = "This record changed since you opened it; reload the page and make your change again."
+STALE_RECORD = (
+    "This record changed since you opened it; reload the page and make your change again."
+)
 
 
 def unchanged_since(version: int) -> Callable[[ClinicalRecord], None]:
@@ -288,7 +293,9 @@ def record_update(
 
 
 @transaction.atomic
-def record_delete(spec: RecordKind, *, actor: User, record: ClinicalRecord, clock: int | None = None) -> None:
+def record_delete(
+    spec: RecordKind, *, actor: User, record: ClinicalRecord, clock: int | None = None
+) -> None:
     """Deletes by tombstone: the row stays (hidden) so sync can tell every device.
     ``clock``: as for ``record_create``."""
     version = clock if clock is not None else patient_clock_tick(patient_id=record.patient_id)

@@ -6,8 +6,12 @@ from rest_framework import serializers
 
 from .tables import SYNC_TABLES, Boolean, Codec, EpochMs, Integer, Number, SyncTable
 
-_FIELD_FOR = {Boolean: serializers.BooleanField, Integer: serializers.IntegerField,
-              EpochMs: serializers.IntegerField, Number: serializers.FloatField}
+_FIELD_FOR = {
+    Boolean: serializers.BooleanField,
+    Integer: serializers.IntegerField,
+    EpochMs: serializers.IntegerField,
+    Number: serializers.FloatField,
+}
 
 
 def _column_field(codec: Codec, writable: bool, help_text: str) -> serializers.Field:
@@ -75,7 +79,9 @@ class SyncErrorResponse(serializers.Serializer):
     type = serializers.CharField()
     errors = SyncErrorSerializer(many=True)
     tables = serializers.ListField(
-        child=serializers.CharField(), required=False, help_text="403: the tables you may not write."
+        child=serializers.CharField(),
+        required=False,
+        help_text="403: the tables you may not write.",
     )
     supported_schema_versions = serializers.DictField(
         child=serializers.IntegerField(), required=False, help_text="400: {min, max}."

@@ -109,11 +109,14 @@ def parse_migration(raw: str | None, *, schema_version: int) -> Migration | None
     if data is None:
         return None
     if not isinstance(data, dict) or set(data) - {"from", "tables", "columns"}:
-        raise bad('migration must look like {"from": 1, "tables": [], "columns": []}.', attr="migration")
+        raise bad(
+            'migration must look like {"from": 1, "tables": [], "columns": []}.', attr="migration"
+        )
     start = data.get("from")
     if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start < schema_version:
         raise bad(
-            f"migration.from must be an integer from 1 to {schema_version - 1}.", attr="migration.from"
+            f"migration.from must be an integer from 1 to {schema_version - 1}.",
+            attr="migration.from",
         )
     tables = data.get("tables", [])
     columns = data.get("columns", [])
@@ -124,7 +127,9 @@ def parse_migration(raw: str | None, *, schema_version: int) -> Migration | None
         if not isinstance(table, str):
             raise bad("migration.tables is a list of table names.", attr="migration.tables")
         if table not in SYNC_TABLES:
-            raise bad(f"Unknown table {table[:60]!r}.", attr="migration.tables", code="unknown_table")
+            raise bad(
+                f"Unknown table {table[:60]!r}.", attr="migration.tables", code="unknown_table"
+            )
         names.add(table)
     for entry in columns:
         if (
@@ -140,7 +145,11 @@ def parse_migration(raw: str | None, *, schema_version: int) -> Migration | None
             )
         table = SYNC_TABLES.get(entry["table"])
         if table is None:
-            raise bad(f"Unknown table {entry['table'][:60]!r}.", attr="migration.columns", code="unknown_table")
+            raise bad(
+                f"Unknown table {entry['table'][:60]!r}.",
+                attr="migration.columns",
+                code="unknown_table",
+            )
         unknown = [c[:60] for c in entry["columns"] if table.column(c) is None]
         if unknown:
             raise bad(
@@ -175,7 +184,10 @@ def read_push_body(request) -> bytes:
     decodes the chunks) is read from the stream itself, at most one byte past the limit:
     Django reads a request without ``Content-Length`` as empty."""
     meta = request.META
-    if not meta.get("CONTENT_LENGTH") and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+    if (
+        not meta.get("CONTENT_LENGTH")
+        and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    ):
         return _read_chunked(meta["wsgi.input"], settings.SYNC_PUSH_MAX_BYTES)
     check_push_size(meta.get("CONTENT_LENGTH"))
     try:
@@ -249,7 +261,11 @@ def _decode_record(table: SyncTable, section: str, index: int, raw, problems: Pr
             continue
         column = table.column(key)
         if column is None:
-            problems.add(f"{table.name}.{record_id}.{key[:60]}", f"Unknown column of {table.name}.", "unknown_column")
+            problems.add(
+                f"{table.name}.{record_id}.{key[:60]}",
+                f"Unknown column of {table.name}.",
+                "unknown_column",
+            )
             continue
         if not column.writable:
             continue  # the server owns it (created_at, updated_at, created_by, surgeon...)
@@ -274,7 +290,11 @@ def parse_push_body(data) -> PushBatch:
             problems.add(table_name[:60], "Unknown table.", "unknown_table")
             continue
         if not isinstance(change, dict) or set(change) - set(CHANGE_KEYS):
-            problems.add(table_name, 'Expected {"created": [], "updated": [], "deleted": []}.', "invalid_type")
+            problems.add(
+                table_name,
+                'Expected {"created": [], "updated": [], "deleted": []}.',
+                "invalid_type",
+            )
             continue
         for section in CHANGE_KEYS:
             items = change.get(section, [])
@@ -290,7 +310,9 @@ def parse_push_body(data) -> PushBatch:
             for index, item in enumerate(items):
                 if section == "deleted":
                     if not isinstance(item, str) or not ID_RE.match(item):
-                        problems.add(f"{table_name}.deleted[{index}]", "Expected an id.", "invalid_id")
+                        problems.add(
+                            f"{table_name}.deleted[{index}]", "Expected an id.", "invalid_id"
+                        )
                         continue
                     record_id = item
                     batch.deleted.append((table, item))

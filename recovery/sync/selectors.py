@@ -59,7 +59,9 @@ def sync_pull(
             for table in tables_for(schema_version)
         ]
         for table, (updated, deleted) in zip(
-            (t for t, _ in wanted), read(wanted, schema_version, patient_id, last_pulled_at), strict=True
+            (t for t, _ in wanted),
+            read(wanted, schema_version, patient_id, last_pulled_at),
+            strict=True,
         ):
             changes[table.name] = {"created": [], "updated": updated, "deleted": deleted}
     return {"changes": changes, "timestamp": timestamp}
@@ -69,7 +71,9 @@ def sync_pull(
 
 
 @cache
-def _postgresql_select(table_name: str, schema_version: int, mode: str) -> tuple[str, tuple[str, ...]]:
+def _postgresql_select(
+    table_name: str, schema_version: int, mode: str
+) -> tuple[str, tuple[str, ...]]:
     table = SYNC_TABLES[table_name]
     quote = connection.ops.quote_name
     columns = table.columns_for(schema_version)

@@ -55,7 +55,9 @@ def _remember_push(patient_id: int, actor_id: int, first: int, last: int) -> Non
     cache.set(_pushes_key(patient_id), pushes, PUSH_MEMORY_SECONDS)
 
 
-def _is_replay(batch: PushBatch, existing: dict, actor: User, patient: PatientProfile, last_pulled_at: int) -> bool:
+def _is_replay(
+    batch: PushBatch, existing: dict, actor: User, patient: PatientProfile, last_pulled_at: int
+) -> bool:
     """The push is already applied: every pushed record is stored with the same values, every
     one changed since ``last_pulled_at`` was last changed by a push of ``actor``, and every
     deleted id is gone."""
@@ -68,7 +70,11 @@ def _is_replay(batch: PushBatch, existing: dict, actor: User, patient: PatientPr
             return False
         if row.sync_version > last_pulled_at:
             if pushes is None:
-                pushes = [(low, high) for low, high, who in _remembered_pushes(patient.pk) if who == actor.pk]
+                pushes = [
+                    (low, high)
+                    for low, high, who in _remembered_pushes(patient.pk)
+                    if who == actor.pk
+                ]
             if not any(low < row.sync_version <= high for low, high in pushes):
                 return False
     for table, record_id in batch.deleted:
@@ -86,7 +92,9 @@ def _validation_error(exc: DjangoValidationError, attr: str) -> exceptions.Valid
             key = attr if name == NON_FIELD_ERRORS else f"{attr}.{name}"
             for error in field_errors:
                 message = error.message % error.params if error.params else error.message
-                errors.setdefault(key, []).append(ErrorDetail(message, code=error.code or "invalid"))
+                errors.setdefault(key, []).append(
+                    ErrorDetail(message, code=error.code or "invalid")
+                )
     else:
         for error in exc.error_list:
             message = error.message % error.params if error.params else error.message
@@ -101,10 +109,16 @@ def _resolve_foreign_keys(record: PushedRecord, values: dict, patient: PatientPr
         column = record.table.column(name)
         if isinstance(column.codec, ForeignId) and value is not None:
             related = record.table.model._meta.get_field(name).related_model
-            row = related.all_objects.filter(pk=value, patient=patient, deleted_at__isnull=True).first()
+            row = related.all_objects.filter(
+                pk=value, patient=patient, deleted_at__isnull=True
+            ).first()
             if row is None:
                 raise DjangoValidationError(
-                    {name: DjangoValidationError("No such record for this patient.", code="does_not_exist")}
+                    {
+                        name: DjangoValidationError(
+                            "No such record for this patient.", code="does_not_exist"
+                        )
+                    }
                 )
             resolved[name] = row
     return resolved
@@ -133,13 +147,17 @@ def _existing_rows(batch: PushBatch) -> dict[str, dict]:
     return {
         name: {
             row.pk: row
-            for row in SYNC_TABLES[name].model._base_manager.select_related("patient").filter(pk__in=wanted)
+            for row in SYNC_TABLES[name]
+            .model._base_manager.select_related("patient")
+            .filter(pk__in=wanted)
         }
         for name, wanted in ids.items()
     }
 
 
-def _check_conflicts(batch: PushBatch, existing: dict, patient: PatientProfile, last_pulled_at: int):
+def _check_conflicts(
+    batch: PushBatch, existing: dict, patient: PatientProfile, last_pulled_at: int
+):
     conflicts: dict[str, list[str]] = {}
     first_code = None
 
@@ -179,7 +197,9 @@ def _check_conflicts(batch: PushBatch, existing: dict, patient: PatientProfile, 
         )
 
 
-def _apply_record(record: PushedRecord, row, *, actor: User, patient: PatientProfile, version) -> None:
+def _apply_record(
+    record: PushedRecord, row, *, actor: User, patient: PatientProfile, version
+) -> None:
     writer = record.table.writer
     if row is None:
         values = _resolve_foreign_keys(record, record.values, patient)
@@ -196,7 +216,9 @@ def _table_order(name: str) -> int:
 
 
 @transaction.atomic
-def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batch: PushBatch) -> None:
+def sync_push(
+    *, actor: User, patient: PatientProfile, last_pulled_at: int, batch: PushBatch
+) -> None:
     """Applies a push. Raises (and writes nothing) on the first refusal:
 
     - 403 if the push touches a table the patient may not write (named in the error);
@@ -258,4 +280,6 @@ def sync_push(*, actor: User, patient: PatientProfile, last_pulled_at: int, batc
             raise exc.renamed(f"{table.name}.{record_id}") from exc
     last = patient_clock_read(patient_id=patient.pk)
     if last > clock:
-        transaction.on_commit(lambda: _remember_push(patient.pk, actor.pk, clock, last), robust=True)
+        transaction.on_commit(
+            lambda: _remember_push(patient.pk, actor.pk, clock, last), robust=True
+        )

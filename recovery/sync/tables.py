@@ -522,11 +522,14 @@ register(
 
 
 def _clinical(name: str, model, *columns: Column) -> SyncTable:
-    return register(SyncTable(name, model, (*columns, *_meta_columns()), writer=RecordWriter(name), since=3))
+    return register(
+        SyncTable(name, model, (*columns, *_meta_columns()), writer=RecordWriter(name), since=3)
+    )
 
 
 _clinical(
-    "outcome_scores", OutcomeScore,
+    "outcome_scores",
+    OutcomeScore,
     Column("instrument", Text()),
     Column("version", Text(blank_for_null=True)),
     Column("timepoint", Text()),
@@ -537,7 +540,8 @@ _clinical(
     Column("score", Number(), writable=False),
 )
 _clinical(
-    "prep_items", PrepItem,
+    "prep_items",
+    PrepItem,
     Column("surgery", ForeignId(nullable=False)),
     Column("kind", Text()),
     Column("title", Text(blank_for_null=True)),
@@ -556,7 +560,8 @@ _clinical(
     Column("notes", Text(blank_for_null=True)),
 )
 _clinical(
-    "imaging_studies", ImagingStudy,
+    "imaging_studies",
+    ImagingStudy,
     Column("surgery", ForeignId()),
     Column("modality", Text()),
     Column("performed_on", IsoDate()),
@@ -569,7 +574,8 @@ _clinical(
     Column("adjacent_level_change", Boolean(nullable=True)),
 )
 _clinical(
-    "complications", Complication,
+    "complications",
+    Complication,
     Column("surgery", ForeignId()),
     Column("kind", Text()),
     Column("noticed_on", IsoDate()),
@@ -579,15 +585,24 @@ _clinical(
     Column("notes", Text(blank_for_null=True)),
 )
 _clinical(
-    "check_ins", CheckIn,
+    "check_ins",
+    CheckIn,
     Column("answered_at", EpochMs()),
     Column("temperature_c", Number(nullable=True)),
     *(
         Column(name, Boolean(nullable=True))
         for name in (
-            "wound_redness", "wound_swelling_or_drainage", "wound_opening", "new_numbness_or_weakness",
-            "bowel_bladder_loss_or_saddle_numbness", "cannot_move_limb", "calf_pain_or_leg_swelling",
-            "chest_pain_or_breathless", "trouble_swallowing_or_breathing", "pain_uncontrolled", "fell",
+            "wound_redness",
+            "wound_swelling_or_drainage",
+            "wound_opening",
+            "new_numbness_or_weakness",
+            "bowel_bladder_loss_or_saddle_numbness",
+            "cannot_move_limb",
+            "calf_pain_or_leg_swelling",
+            "chest_pain_or_breathless",
+            "trouble_swallowing_or_breathing",
+            "pain_uncontrolled",
+            "fell",
         )
     ),
     Column("notes", Text(blank_for_null=True)),
@@ -602,14 +617,16 @@ class InboxWriter:
 
     def create(self, *, actor, patient, id: str, values: dict, version: int | None = None) -> None:
         raise Forbidden(
-            "Notifications are created by the server.", code="permission_denied",
+            "Notifications are created by the server.",
+            code="permission_denied",
         )  # no attr: the push names the record (notifications.<id>)
 
     def update(self, *, actor, row, values: dict, version: int | None = None) -> None:
         # The reminders services tick the clock themselves (``version`` is not used).
         if set(values) - {"read_at"}:
             raise Forbidden(
-                "Only read_at of a notification can change.", code="permission_denied",
+                "Only read_at of a notification can change.",
+                code="permission_denied",
             )
         if values.get("read_at") is not None and row.read_at is None:
             notification_mark_read(notification=row)

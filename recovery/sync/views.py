@@ -67,7 +67,9 @@ class SyncPullView(APIView):
             patient_id=own_patient_id(request.user),
             last_pulled_at=protocol.parse_timestamp(params.get("last_pulled_at"), required=False),
             schema_version=schema_version,
-            migration=protocol.parse_migration(params.get("migration"), schema_version=schema_version),
+            migration=protocol.parse_migration(
+                params.get("migration"), schema_version=schema_version
+            ),
         )
         return HttpResponse(orjson.dumps(body), content_type="application/json")
 
@@ -80,20 +82,30 @@ class SyncPushView(APIView):
         summary="WatermelonDB push: apply the device's changes, all or nothing",
         parameters=[
             LAST_PULLED_AT,
-            OpenApiParameter("schema_version", OpenApiTypes.INT, description="Optional; checked if given."),
+            OpenApiParameter(
+                "schema_version", OpenApiTypes.INT, description="Optional; checked if given."
+            ),
         ],
         request=openapi.PushRequest,
         responses={
             200: openapi.PushResponse,
-            400: OpenApiResponse(openapi.SyncErrorResponse, description="Bad input; nothing applied"),
-            403: OpenApiResponse(openapi.SyncErrorResponse, description="A table you may not write"),
-            409: OpenApiResponse(openapi.ConflictResponse, description="Changed on the server since the pull"),
+            400: OpenApiResponse(
+                openapi.SyncErrorResponse, description="Bad input; nothing applied"
+            ),
+            403: OpenApiResponse(
+                openapi.SyncErrorResponse, description="A table you may not write"
+            ),
+            409: OpenApiResponse(
+                openapi.ConflictResponse, description="Changed on the server since the pull"
+            ),
             413: OpenApiResponse(openapi.TooLargeResponse, description="Too many bytes or records"),
         },
     )
     def post(self, request):
         body = protocol.read_push_body(request)
-        last_pulled_at = protocol.parse_timestamp(request.query_params.get("last_pulled_at"), required=True)
+        last_pulled_at = protocol.parse_timestamp(
+            request.query_params.get("last_pulled_at"), required=True
+        )
         protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
         batch = protocol.parse_push_body(protocol.load_push_body(body))
         sync_push(

@@ -7,9 +7,13 @@ urlpatterns = [
     path("staff-devices/", views.StaffDevicesView.as_view(), name="staff-devices"),
     path("notifications/", views.NotificationListView.as_view(), name="notifications"),
     path(
-        "notifications/<str:pk>/", views.NotificationDetailView.as_view(), name="notification-detail"
+        "notifications/<str:pk>/",
+        views.NotificationDetailView.as_view(),
+        name="notification-detail",
     ),
     path(
-        "notifications/<str:pk>/read/", views.NotificationReadView.as_view(), name="notification-read"
+        "notifications/<str:pk>/read/",
+        views.NotificationReadView.as_view(),
+        name="notification-read",
     ),
 ]

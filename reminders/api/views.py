@@ -64,17 +64,22 @@ class StaffDevicesView(APIView):
     """Clinicians register (POST) or remove (DELETE) a phone for urgent red-flag alerts."""
 
     @extend_schema(
-        request=s.DeviceInput, responses={200: s.DeviceOutput, 201: s.DeviceOutput}, operation_id="staff_device_register"
+        request=s.DeviceInput,
+        responses={200: s.DeviceOutput, 201: s.DeviceOutput},
+        operation_id="staff_device_register",
     )
     def post(self, request):
         data = s.DeviceInput(data=request.data)
         data.is_valid(raise_exception=True)
         device, created = services.staff_device_register(user=request.user, **data.validated_data)
         return Response(
-            s.DeviceOutput(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            s.DeviceOutput(device).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=s.DeviceRemoveInput, responses={204: None}, operation_id="staff_device_remove")
+    @extend_schema(
+        request=s.DeviceRemoveInput, responses={204: None}, operation_id="staff_device_remove"
+    )
     def delete(self, request):
         data = s.DeviceRemoveInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,4 +141,6 @@ class NotificationReadView(APIView):
     @extend_schema(request=None, responses={200: s.NotificationOutput})
     def post(self, request, pk):
         note = _own_notification(request, pk)
-        return Response(s.NotificationOutput(services.notification_mark_read(notification=note)).data)
+        return Response(
+            s.NotificationOutput(services.notification_mark_read(notification=note)).data
+        )

@@ -119,7 +119,9 @@ class PushChannel(Channel):
         return SENT if not dead else Outcome(sent=False, note="every device token is unregistered")
 
 
-def push_to_staff(*, user_ids, title: str, body: str, collapse_key: str, data: dict | None = None) -> int:
+def push_to_staff(
+    *, user_ids, title: str, body: str, collapse_key: str, data: dict | None = None
+) -> int:
     """Urgent push to clinicians' registered phones (red-flag alerts). Runs outside any
     transaction (a Celery task). Returns how many devices took it; dead tokens are deactivated;
     raises ``TransientDeliveryError`` when nothing was delivered and a retry may help. Without
@@ -133,13 +135,17 @@ def push_to_staff(*, user_ids, title: str, body: str, collapse_key: str, data: d
     for device in devices:
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # ``token``, as in build_message
+                warnings.simplefilter(
+                    "ignore", DeprecationWarning
+                )  # ``token``, as in build_message
                 message = messaging.Message(
                     token=device.token,
                     notification=messaging.Notification(title=title, body=body),
                     data={k: str(v) for k, v in (data or {}).items()},
                     android=messaging.AndroidConfig(collapse_key=key, priority="high"),
-                    apns=messaging.APNSConfig(headers={"apns-collapse-id": key, "apns-priority": "10"}),
+                    apns=messaging.APNSConfig(
+                        headers={"apns-collapse-id": key, "apns-priority": "10"}
+                    ),
                 )
                 messaging.send(message, app=app)
         except DEAD_TOKEN as exc:
@@ -153,7 +159,9 @@ def push_to_staff(*, user_ids, title: str, body: str, collapse_key: str, data: d
         else:
             delivered += 1
     if delivered:
-        StaffDevice.objects.filter(pk__in=[d.pk for d in devices]).update(last_used_at=timezone.now())
+        StaffDevice.objects.filter(pk__in=[d.pk for d in devices]).update(
+            last_used_at=timezone.now()
+        )
     elif transient:
         raise TransientDeliveryError("; ".join(transient))
     return delivered

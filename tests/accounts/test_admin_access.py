@@ -33,7 +33,9 @@ def test_clinician_sees_only_care_team_patients(client, surgeon, patient, other_
     assert patient.mrn in listing.content.decode()
     assert other_patient.mrn not in listing.content.decode()
     assert client.get(f"/admin/accounts/patientprofile/{patient.pk}/change/").status_code == 200
-    assert client.get(f"/admin/accounts/patientprofile/{other_patient.pk}/change/").status_code == 404
+    assert (
+        client.get(f"/admin/accounts/patientprofile/{other_patient.pk}/change/").status_code == 404
+    )
 
 
 def test_an_admin_session_does_not_authenticate_the_api(client, surgeon):

@@ -77,7 +77,11 @@ def test_lockout_ends_after_the_cool_off(api, patient, settings, time_machine):
     ("scope", "url", "body"),
     [
         ("login", TOKEN_URL, {"email": "nobody@example.test", "password": "x"}),
-        ("activation", "/api/v1/auth/activate/", {"code": "nope", "password": "a-good-new-password"}),
+        (
+            "activation",
+            "/api/v1/auth/activate/",
+            {"code": "nope", "password": "a-good-new-password"},
+        ),
         ("password_reset", "/api/v1/auth/password/reset/", {"email": "nobody@example.test"}),
     ],
 )
@@ -101,7 +105,9 @@ def test_rate_limit_is_shared_through_redis(api, patient):
     ScopedRateThrottle.THROTTLE_RATES = {**original, "password_reset": "2/min"}
     try:
         codes = [
-            api(None).post("/api/v1/auth/password/reset/", {"email": "x@y.test"}, format="json").status_code
+            api(None)
+            .post("/api/v1/auth/password/reset/", {"email": "x@y.test"}, format="json")
+            .status_code
             for _ in range(3)
         ]
     finally:
@@ -120,7 +126,10 @@ def test_refresh_rotates_and_blacklists_the_old_token(api, patient):
     assert second["refresh"] != first["refresh"]
     # The old refresh token no longer works; the new one does.
     assert_error(api(None).post(REFRESH_URL, {"refresh": first["refresh"]}, format="json"), 401)
-    assert api(None).post(REFRESH_URL, {"refresh": second["refresh"]}, format="json").status_code == 200
+    assert (
+        api(None).post(REFRESH_URL, {"refresh": second["refresh"]}, format="json").status_code
+        == 200
+    )
 
 
 def test_refresh_with_garbage_is_401(api):
@@ -131,13 +140,20 @@ def test_logout_blacklists_the_refresh_token(api, patient):
     tokens = login(api, patient.user.email).json()
     client = api(None)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
-    assert client.post("/api/v1/auth/logout/", {"refresh": tokens["refresh"]}, format="json").status_code == 204
+    assert (
+        client.post(
+            "/api/v1/auth/logout/", {"refresh": tokens["refresh"]}, format="json"
+        ).status_code
+        == 204
+    )
     assert_error(api(None).post(REFRESH_URL, {"refresh": tokens["refresh"]}, format="json"), 401)
 
 
 def test_logout_refuses_someone_elses_token(api, patient, other_patient):
     theirs = login(api, other_patient.user.email).json()
-    response = api(patient.user).post("/api/v1/auth/logout/", {"refresh": theirs["refresh"]}, format="json")
+    response = api(patient.user).post(
+        "/api/v1/auth/logout/", {"refresh": theirs["refresh"]}, format="json"
+    )
     assert_error(response, 400, "token_not_valid")
 
 
@@ -196,14 +212,18 @@ def test_invitation_activation_flow(api, clinic, surgeon, django_capture_on_comm
     assert response.status_code == 200 and "access" in response.json()
     assert login(api, "new.patient@example.test", "a-good-new-password").status_code == 200
     # Single use.
-    again = api(None).post("/api/v1/auth/activate/", {"code": code, "password": "another-pass-123"}, format="json")
+    again = api(None).post(
+        "/api/v1/auth/activate/", {"code": code, "password": "another-pass-123"}, format="json"
+    )
     assert_error(again, 400, "invitation_used")
 
 
 def test_expired_invitation_is_refused_and_nothing_changes(api, clinic, surgeon, time_machine):
     _, code = _invite(clinic, surgeon)
     time_machine.move_to(timezone.now() + timedelta(days=7, minutes=1))
-    response = api(None).post("/api/v1/auth/activate/", {"code": code, "password": "a-good-new-password"}, format="json")
+    response = api(None).post(
+        "/api/v1/auth/activate/", {"code": code, "password": "a-good-new-password"}, format="json"
+    )
     assert_error(response, 400, "invitation_expired")
     user = User.objects.get(email="new.patient@example.test")
     assert not user.is_active and not user.has_usable_password()
@@ -211,7 +231,9 @@ def test_expired_invitation_is_refused_and_nothing_changes(api, clinic, surgeon,
 
 def test_activation_with_a_weak_password_writes_nothing(api, clinic, surgeon):
     invitation, code = _invite(clinic, surgeon)
-    response = api(None).post("/api/v1/auth/activate/", {"code": code, "password": "123"}, format="json")
+    response = api(None).post(
+        "/api/v1/auth/activate/", {"code": code, "password": "123"}, format="json"
+    )
     assert_error(response, 400, attr="password")
     invitation.refresh_from_db()
     assert invitation.accepted_at is None
@@ -219,7 +241,9 @@ def test_activation_with_a_weak_password_writes_nothing(api, clinic, surgeon):
 
 
 def test_unknown_invitation_code(api):
-    response = api(None).post("/api/v1/auth/activate/", {"code": "nope", "password": "a-good-new-password"}, format="json")
+    response = api(None).post(
+        "/api/v1/auth/activate/", {"code": "nope", "password": "a-good-new-password"}, format="json"
+    )
     assert_error(response, 400, "invalid_invitation")
 
 
@@ -233,7 +257,9 @@ def test_email_differing_only_in_case_is_refused(clinic, surgeon, patient):
 
 def test_password_reset_flow(api, patient, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = api(None).post("/api/v1/auth/password/reset/", {"email": patient.user.email}, format="json")
+        response = api(None).post(
+            "/api/v1/auth/password/reset/", {"email": patient.user.email}, format="json"
+        )
     assert response.status_code == 202
     body = mail.outbox[0].body
     uid = body.split("uid: ")[1].split()[0]
@@ -257,7 +283,9 @@ def test_password_reset_flow(api, patient, django_capture_on_commit_callbacks):
 
 
 def test_password_reset_for_unknown_email_says_the_same(api):
-    response = api(None).post("/api/v1/auth/password/reset/", {"email": "ghost@example.test"}, format="json")
+    response = api(None).post(
+        "/api/v1/auth/password/reset/", {"email": "ghost@example.test"}, format="json"
+    )
     assert response.status_code == 202
     assert mail.outbox == []
 
@@ -269,7 +297,11 @@ def test_me_patch_changes_preferences_only(api, patient):
     )
     assert response.status_code == 200, response.content
     assert response.json()["patient_profile"]["time_zone"] == "Europe/Berlin"
-    assert_error(client.patch("/api/v1/me/", {"time_zone": "Mars/Olympus"}, format="json"), 400, "invalid_time_zone")
+    assert_error(
+        client.patch("/api/v1/me/", {"time_zone": "Mars/Olympus"}, format="json"),
+        400,
+        "invalid_time_zone",
+    )
     assert_error(client.patch("/api/v1/me/", {"mrn": "X"}, format="json"), 400, attr="mrn")
     assert_error(client.patch("/api/v1/me/", {"surgeon": 1}, format="json"), 400, attr="surgeon")
     patient.refresh_from_db()
@@ -288,8 +320,6 @@ def test_inactive_invited_patient_cannot_log_in(api, clinic, surgeon):
     _invite(clinic, surgeon)
     assert login(api, "new.patient@example.test", "").status_code == 400
     assert login(api, "new.patient@example.test", "anything-at-all").status_code == 401
-
-
 
 
 @pytest.mark.postgres
@@ -336,7 +366,7 @@ def _code(device) -> str:
 
 
 def _wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10**len(code):0{len(code)}d}"
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 @pytest.fixture
@@ -349,24 +379,40 @@ def enrolled(surgeon):
 def test_staff_with_an_authenticator_give_its_code_to_get_tokens(api, surgeon, enrolled):
     assert_error(login(api, surgeon.email), 401, "otp_required", attr="otp")
     assert_error(
-        api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": _wrong(_code(enrolled))}),
-        401, "otp_invalid", attr="otp",
+        api(None).post(
+            TOKEN_URL,
+            {"email": surgeon.email, "password": PASSWORD, "otp": _wrong(_code(enrolled))},
+        ),
+        401,
+        "otp_invalid",
+        attr="otp",
     )
-    assert_error(api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": "12ab"}), 400, attr="otp")
+    assert_error(
+        api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": "12ab"}),
+        400,
+        attr="otp",
+    )
     # django-otp throttles the device for a moment after a wrong code (its own tests cover that).
     enrolled.refresh_from_db()
     enrolled.throttle_reset()
-    response = api(None).post(TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": _code(enrolled)})
+    response = api(None).post(
+        TOKEN_URL, {"email": surgeon.email, "password": PASSWORD, "otp": _code(enrolled)}
+    )
     assert response.status_code == 200
     assert set(response.json()) == {"access", "refresh"}
     # The code is not checked before the password: a wrong password says nothing about it.
     assert_error(
-        api(None).post(TOKEN_URL, {"email": surgeon.email, "password": "wrong-one", "otp": _code(enrolled)}),
-        401, "authentication_failed",
+        api(None).post(
+            TOKEN_URL, {"email": surgeon.email, "password": "wrong-one", "otp": _code(enrolled)}
+        ),
+        401,
+        "authentication_failed",
     )
 
 
-def test_a_clinic_requiring_two_factor_gives_staff_without_a_device_no_tokens(api, clinic, surgeon, patient):
+def test_a_clinic_requiring_two_factor_gives_staff_without_a_device_no_tokens(
+    api, clinic, surgeon, patient
+):
     clinic.require_two_factor = True
     clinic.save(update_fields=["require_two_factor"])
     assert_error(login(api, surgeon.email), 403, "two_factor_enrolment_required")

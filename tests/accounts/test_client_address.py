@@ -27,8 +27,10 @@ def test_rotating_x_forwarded_for_does_not_escape_the_login_rate_limit(api):
     limit = configured_login_limit()
     codes = [
         sign_in(
-            api, f"victim{n % 8}@example.test",
-            REMOTE_ADDR="198.51.100.20", HTTP_X_FORWARDED_FOR=f"10.0.{n // 250}.{n % 250 + 1}",
+            api,
+            f"victim{n % 8}@example.test",
+            REMOTE_ADDR="198.51.100.20",
+            HTTP_X_FORWARDED_FOR=f"10.0.{n // 250}.{n % 250 + 1}",
         ).status_code
         for n in range(limit + 3)
     ]
@@ -41,9 +43,18 @@ def test_rotating_x_forwarded_for_does_not_escape_the_login_rate_limit(api):
 def test_rotating_x_forwarded_for_does_not_escape_the_lockout(api, patient, settings):
     settings.AXES_FAILURE_LIMIT = 3
     for n in range(3):
-        sign_in(api, patient.user.email, REMOTE_ADDR="198.51.100.30", HTTP_X_FORWARDED_FOR=f"10.1.1.{n + 1}")
+        sign_in(
+            api,
+            patient.user.email,
+            REMOTE_ADDR="198.51.100.30",
+            HTTP_X_FORWARDED_FOR=f"10.1.1.{n + 1}",
+        )
     response = sign_in(
-        api, patient.user.email, PASSWORD, REMOTE_ADDR="198.51.100.30", HTTP_X_FORWARDED_FOR="10.1.1.99"
+        api,
+        patient.user.email,
+        PASSWORD,
+        REMOTE_ADDR="198.51.100.30",
+        HTTP_X_FORWARDED_FOR="10.1.1.99",
     )
     assert response.status_code == 429, response.content
     assert response.json()["errors"][0]["code"] == "locked_out"
@@ -55,17 +66,29 @@ def test_behind_one_proxy_the_right_most_forwarded_address_counts(api, settings,
     settings.REALIGN_PROXY_COUNT = 1
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     monkeypatch.setattr(
-        ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "login": "3/min"}
+        ScopedRateThrottle,
+        "THROTTLE_RATES",
+        {**ScopedRateThrottle.THROTTLE_RATES, "login": "3/min"},
     )
     proxy = "10.0.0.2"  # every request arrives from the proxy's socket
     # The client forges the left part; the proxy appends the address it saw (203.0.113.7).
     codes = [
-        sign_in(api, "x@example.test", REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.7").status_code
+        sign_in(
+            api,
+            "x@example.test",
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.7",
+        ).status_code
         for n in range(1, 5)
     ]
     assert codes == [401, 401, 401, 429], codes
     # Another client behind the same proxy has its own budget.
-    assert sign_in(api, "x@example.test", REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 401
+    assert (
+        sign_in(
+            api, "x@example.test", REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.8"
+        ).status_code
+        == 401
+    )
 
 
 def test_behind_one_proxy_the_lockout_is_per_client_not_per_proxy(api, patient, settings):
@@ -73,11 +96,20 @@ def test_behind_one_proxy_the_lockout_is_per_client_not_per_proxy(api, patient, 
     settings.AXES_FAILURE_LIMIT = 2
     proxy = "10.0.0.2"
     for n in range(2):
-        sign_in(api, patient.user.email, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.7")
-    locked = sign_in(api, patient.user.email, PASSWORD, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7")
+        sign_in(
+            api,
+            patient.user.email,
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.7",
+        )
+    locked = sign_in(
+        api, patient.user.email, PASSWORD, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
     assert locked.status_code == 429
     # The patient on another network, through the same proxy, still signs in.
-    ok = sign_in(api, patient.user.email, PASSWORD, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    ok = sign_in(
+        api, patient.user.email, PASSWORD, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
     assert ok.status_code == 200, ok.content
 
 

@@ -35,7 +35,9 @@ pytestmark = pytest.mark.django_db
 
 # --- what is exempt, and why --------------------------------------------------------------------
 
-SUPERUSER_ONLY = "superusers only (a care-team clinician gets 403); account or security data, no clinical record"
+SUPERUSER_ONLY = (
+    "superusers only (a care-team clinician gets 403); account or security data, no clinical record"
+)
 ADMIN_EXEMPT = {
     "auth.group": SUPERUSER_ONLY,
     "token_blacklist.outstandingtoken": SUPERUSER_ONLY,
@@ -58,7 +60,9 @@ ADMIN_PAGES_EXEMPT = {
     "by /admin/autocomplete/); the surgery pickers show procedure, levels and date only",
 }
 
-PATIENTS_ONLY = "patients only (403 for staff); a patient's own reads are not logged (accounts/audit.py)"
+PATIENTS_ONLY = (
+    "patients only (403 for staff); a patient's own reads are not logged (accounts/audit.py)"
+)
 API_EXEMPT = {
     ("post", "/api/v1/auth/token/"): "sign-in: tokens, no patient data",
     ("post", "/api/v1/auth/token/refresh/"): "tokens, no patient data",
@@ -96,12 +100,15 @@ API_WRITES_THAT_READ = {
     ("post", "/api/v1/alerts/{alert_id}/acknowledge/"): {},
     ("post", "/api/v1/alerts/{alert_id}/resolve/"): {"note": "seen"},
     ("post", "/api/v1/restrictions/{id}/lift/"): {},
-    ("post", "/api/v1/appointments/{id}/reschedule/"): {"starts_at": (_now + timedelta(days=12)).isoformat()},
+    ("post", "/api/v1/appointments/{id}/reschedule/"): {
+        "starts_at": (_now + timedelta(days=12)).isoformat()
+    },
     ("post", "/api/v1/appointments/{id}/cancel/"): {},
     ("post", "/api/v1/appointments/{id}/complete/"): {},
     ("post", "/api/v1/milestones/{id}/achieve/"): {},
     ("post", "/api/v1/hospital-stays/{id}/discharge/"): {
-        "discharged_at": _now.isoformat(), "discharge_disposition": "home",
+        "discharged_at": _now.isoformat(),
+        "discharge_disposition": "home",
     },
     ("post", "/api/v1/pt-sessions/{id}/complete/"): {"performed_at": _now.isoformat()},
 }
@@ -122,25 +129,39 @@ def cast(clinic, surgeon, settings):
     """A patient who joined through an invitation, with a row of every kind of data."""
     settings.REMINDERS_CHANNELS = ["inbox"]
     invitation, code = account_services.patient_invite(
-        clinic=clinic, invited_by=surgeon, email="zebulon.quixley@example.test", first_name="Zebulon",
-        last_name="Quixley", date_of_birth=date(1961, 3, 4), time_zone="America/New_York",
-        mrn="MRN-ZQ-4711", surgeon=surgeon,
+        clinic=clinic,
+        invited_by=surgeon,
+        email="zebulon.quixley@example.test",
+        first_name="Zebulon",
+        last_name="Quixley",
+        date_of_birth=date(1961, 3, 4),
+        time_zone="America/New_York",
+        mrn="MRN-ZQ-4711",
+        surgeon=surgeon,
     )
     user = account_services.invitation_activate(code=code, password="correct-horse-battery-9")
     patient = user.patient_profile
     records = {prefix: make_record(prefix, patient, surgeon) for prefix in API_KINDS}
     check_in = client_for(user).post(
-        "/api/v1/check-ins/", {"answered_at": _now.isoformat(), "fell": True, "wound_opening": True}, format="json"
+        "/api/v1/check-ins/",
+        {"answered_at": _now.isoformat(), "fell": True, "wound_opening": True},
+        format="json",
     )
     assert check_in.status_code == 201, check_in.json()
     assert Alert.objects.filter(patient=patient).exists()
     protocol = Protocol.objects.filter(clinic__isnull=True, is_active=True).first()
     protocol_apply(actor=surgeon, protocol=protocol, surgery=records["surgeries"])
     reminder_services.reminders_sync_for_cause(
-        patient=patient, kind="appointment", cause_type="appointment", cause_id=str(records["appointments"].pk),
-        anchor=_now + timedelta(days=3), title="Visit",
+        patient=patient,
+        kind="appointment",
+        cause_type="appointment",
+        cause_id=str(records["appointments"].pk),
+        anchor=_now + timedelta(days=3),
+        title="Visit",
     )
-    reminder_services.notification_create(patient_id=patient.pk, kind="milestone", title="Well done")
+    reminder_services.notification_create(
+        patient_id=patient.pk, kind="milestone", title="Well done"
+    )
     reminder_services.device_register(patient=patient, token="device-token-zq", platform="ios")
     return {"patient": patient, "surgeon": surgeon, "records": records, "invitation": invitation}
 
@@ -178,7 +199,10 @@ def test_every_admin_page_showing_the_patient_writes_the_log(client, cast):
             response = client.get(base)
             assert response.status_code in (200, 403), label
             if response.status_code == 200:
-                assert not names_the_patient(response.content.decode(), patient), (label, ADMIN_EXEMPT[label])
+                assert not names_the_patient(response.content.decode(), patient), (
+                    label,
+                    ADMIN_EXEMPT[label],
+                )
             continue
         assert isinstance(model_admin, ScopedAdmin), (
             f"{label}: a page of patient data builds on ScopedAdmin (which writes the log), "
@@ -198,7 +222,10 @@ def test_every_admin_page_showing_the_patient_writes_the_log(client, cast):
         add = client.get(f"{base}add/")
         assert add.status_code in (200, 403), label
         if add.status_code == 200:
-            assert not names_the_patient(add.content.decode(), patient), (label, ADMIN_PAGES_EXEMPT["add"])
+            assert not names_the_patient(add.content.decode(), patient), (
+                label,
+                ADMIN_PAGES_EXEMPT["add"],
+            )
 
     timeline = visit(f"/admin/accounts/patientprofile/{patient.pk}/timeline/")
     assert timeline.status_code == 200
@@ -224,7 +251,9 @@ def test_autocomplete_logs_only_the_patients_it_answered_with(client, cast, othe
     """A search narrows the answer; the log names the patients shown, not the whole scope."""
     patient, surgeon = cast["patient"], cast["surgeon"]
     client.force_login(other_patient.surgeon)
-    url = "/admin/autocomplete/?app_label=recovery&model_name=painlog&field_name=patient&term=Quixley"
+    url = (
+        "/admin/autocomplete/?app_label=recovery&model_name=painlog&field_name=patient&term=Quixley"
+    )
     assert client.get(url).json()["results"] == []  # not on this surgeon's team
     assert not PHIAccess.objects.filter(path=url).exists()
     client.force_login(surgeon)
@@ -255,7 +284,9 @@ def _concrete(path: str, cast) -> str:
     if "{patient_id}" in path:
         return path.replace("{patient_id}", str(patient.pk))
     if "{alert_id}" in path:
-        alert = Alert.objects.filter(patient=patient).exclude(status="resolved").order_by("pk").first()
+        alert = (
+            Alert.objects.filter(patient=patient).exclude(status="resolved").order_by("pk").first()
+        )
         return path.replace("{alert_id}", str(alert.pk))
     if "{id}" in path:
         prefix = path.split("/")[3]
@@ -269,7 +300,9 @@ def test_every_api_operation_showing_the_patient_writes_the_log(cast):
     api = client_for(surgeon)
     ops = _operations()
     unclassified = [
-        op for op in ops if op not in API_EXEMPT and op not in API_WRITES_THAT_READ and op[0] != "get"
+        op
+        for op in ops
+        if op not in API_EXEMPT and op not in API_WRITES_THAT_READ and op[0] != "get"
     ]
     assert not unclassified, (
         f"operations neither walked nor exempt: {unclassified}; log the read (accounts.audit) and add "
@@ -286,11 +319,16 @@ def test_every_api_operation_showing_the_patient_writes_the_log(cast):
                 assert response.status_code in (200, 403), template
                 if response.status_code == 200:
                     body = response.content.decode()
-                    assert not names_the_patient(body, patient), (template, API_EXEMPT[(method, template)])
+                    assert not names_the_patient(body, patient), (
+                        template,
+                        API_EXEMPT[(method, template)],
+                    )
             continue
         url = _concrete(template, cast)
         body = API_WRITES_THAT_READ.get((method, template))
-        response = getattr(api, method)(url, body, format="json") if method != "get" else api.get(url)
+        response = (
+            getattr(api, method)(url, body, format="json") if method != "get" else api.get(url)
+        )
         if getattr(response, "streaming", False):
             b"".join(response.streaming_content)
         assert response.status_code == 200, (method, template, response.content[:300])
@@ -306,16 +344,26 @@ def test_alert_lifecycle_answers_are_logged_with_the_alert(cast):
     alert = Alert.objects.filter(patient=patient).order_by("pk").first()
     api = client_for(surgeon)
     assert api.post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 200
-    assert api.post(f"/api/v1/alerts/{alert.pk}/resolve/", {"note": "ok"}, format="json").status_code == 200
+    assert (
+        api.post(f"/api/v1/alerts/{alert.pk}/resolve/", {"note": "ok"}, format="json").status_code
+        == 200
+    )
     rows = PHIAccess.objects.filter(resource="alerts", object_id=str(alert.pk)).order_by("pk")
     assert [(r.action, r.patient_id, r.user_id) for r in rows] == [
-        ("acknowledge", patient.pk, surgeon.pk), ("resolve", patient.pk, surgeon.pk)
+        ("acknowledge", patient.pk, surgeon.pk),
+        ("resolve", patient.pk, surgeon.pk),
     ]
     # Another team's alert is a 404 and writes nothing.
-    other = client_for(account_services.staff_create(
-        clinic=patient.clinic, email="else@example.test", role="surgeon", first_name="A", last_name="B",
-        password="correct-horse-battery-9",
-    ))
+    other = client_for(
+        account_services.staff_create(
+            clinic=patient.clinic,
+            email="else@example.test",
+            role="surgeon",
+            first_name="A",
+            last_name="B",
+            password="correct-horse-battery-9",
+        )
+    )
     before = PHIAccess.objects.count()
     assert other.post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 404
     assert PHIAccess.objects.count() == before

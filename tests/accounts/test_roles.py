@@ -32,7 +32,9 @@ def world(clinic, surgeon):
     return {
         "clinic": clinic,
         "mine": PatientFactory(clinic=clinic, surgeon=surgeon),
-        "same_clinic": PatientFactory(clinic=clinic, surgeon=StaffFactory(clinic=clinic, role="surgeon")),
+        "same_clinic": PatientFactory(
+            clinic=clinic, surgeon=StaffFactory(clinic=clinic, role="surgeon")
+        ),
         "other_clinic": PatientFactory(
             clinic=other_clinic, surgeon=StaffFactory(clinic=other_clinic, role="surgeon")
         ),
@@ -113,7 +115,11 @@ def _check_care_team(world, role, *, is_staff, is_active):
                 check_create(restrictions, user, patient)
             assert isinstance(refused.value, Forbidden)
         alert = Alert.objects.create(
-            patient=patient, rule_key="r", cause_key=f"c-{name}-{user.pk}", tier="same_day", title="t",
+            patient=patient,
+            rule_key="r",
+            cause_key=f"c-{name}-{user.pk}",
+            tier="same_day",
+            title="t",
             acknowledge_by=timezone.now() + timedelta(hours=1),
         )
         if member:

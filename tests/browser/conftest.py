@@ -52,7 +52,9 @@ def new_page(chromium, live_server):
     contexts = []
 
     def make():
-        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 1000})
+        context = chromium.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 1000}
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()

@@ -55,9 +55,11 @@ def test_surgeon_reads_the_timeline_and_admin_reads_the_audit(new_page, people, 
     page.check("#timeline-filters input[name=types][value=appointment]")
     page.click("#apply-filters")
     page.wait_for_url("**types=appointment**")
-    types = set(page.locator("#timeline-events tr.event").evaluate_all(
-        "rows => rows.map(r => r.dataset.type)"
-    ))
+    types = set(
+        page.locator("#timeline-events tr.event").evaluate_all(
+            "rows => rows.map(r => r.dataset.type)"
+        )
+    )
     assert types == {"appointment"}
     assert page.locator("#timeline-events tr.event").count() == 1  # 35 days ago (to today)
 

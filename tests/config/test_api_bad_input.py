@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 
+
 def query_names(op) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The operation's query parameters, and those of them it requires."""
     params = [p for p in op.get("parameters", []) if p["in"] == "query"]
@@ -67,7 +68,9 @@ def fill(path: str, patient, surgeon) -> str:
         from recovery.care.models import Alert
 
         client_for(patient.user).post(
-            "/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "wound_opening": True}, format="json"
+            "/api/v1/check-ins/",
+            {"answered_at": "2026-01-01T10:00:00Z", "wound_opening": True},
+            format="json",
         )
         row_id = Alert.objects.get(patient=patient).pk
     else:
@@ -91,12 +94,16 @@ def send(client, method, url, body, content_type="application/json"):
 
 def test_the_walk_covers_the_api():
     paths = {path for _, path, *_ in OPERATIONS}
-    assert "/api/v1/me/" in paths and "/api/v1/pain-logs/" in paths and "/api/v1/sync/push/" in paths
+    assert (
+        "/api/v1/me/" in paths and "/api/v1/pain-logs/" in paths and "/api/v1/sync/push/" in paths
+    )
     assert len(OPERATIONS) >= 40
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "public", "query", "required"), OPERATIONS, ids=[f"{m} {p}" for m, p, *_ in OPERATIONS]
+    ("method", "path", "public", "query", "required"),
+    OPERATIONS,
+    ids=[f"{m} {p}" for m, p, *_ in OPERATIONS],
 )
 def test_bad_bodies_are_json_4xx(method, path, public, query, required, patient, surgeon):
     assert set(required) <= set(QUERY), f"add a value for {set(required) - set(QUERY)} to QUERY"

@@ -61,9 +61,15 @@ def test_a_value_of_the_wrong_json_type_is_refused(field, value, patient):
 
 def test_every_wrong_type_is_named_with_the_other_errors(patient):
     response = client_for(patient.user).post(
-        PAIN_LOGS, pain_log(intensity="3", medication_taken="yes", location="nowhere"), format="json"
+        PAIN_LOGS,
+        pain_log(intensity="3", medication_taken="yes", location="nowhere"),
+        format="json",
     )
-    assert errors_of(response) == {"intensity": "invalid", "medication_taken": "invalid", "location": "invalid_choice"}
+    assert errors_of(response) == {
+        "intensity": "invalid",
+        "medication_taken": "invalid",
+        "location": "invalid_choice",
+    }
 
 
 def test_values_of_the_right_type_are_stored(patient):
@@ -87,7 +93,10 @@ def test_nested_values_are_checked_where_they_are(patient):
     session = {
         "performed_at": timezone.now().isoformat(),
         "status": "completed",
-        "exercises": [{"name": "bridges", "sets": 3}, {"name": "walk", "sets": "3", "minutes": "10"}],
+        "exercises": [
+            {"name": "bridges", "sets": 3},
+            {"name": "walk", "sets": "3", "minutes": "10"},
+        ],
     }
     assert errors_of(client.post("/api/v1/pt-sessions/", session, format="json")) == {
         "exercises.1.sets": "invalid",
@@ -99,7 +108,9 @@ def test_nested_values_are_checked_where_they_are(patient):
 
 def test_dict_values_are_checked(patient):
     score = {
-        "instrument": "nrs_leg", "timepoint": "3m", "completed_at": timezone.now().isoformat(),
+        "instrument": "nrs_leg",
+        "timepoint": "3m",
+        "completed_at": timezone.now().isoformat(),
         "answers": {"nrs": "4"},
     }
     response = client_for(patient.user).post("/api/v1/outcome-scores/", score, format="json")
@@ -108,7 +119,9 @@ def test_dict_values_are_checked(patient):
 
 def test_a_numeric_device_token_is_refused(patient):
     client = client_for(patient.user)
-    response = client.post("/api/v1/devices/", {"token": 1234567890, "platform": "ios"}, format="json")
+    response = client.post(
+        "/api/v1/devices/", {"token": 1234567890, "platform": "ios"}, format="json"
+    )
     assert errors_of(response) == {"token": "invalid"}
     assert not Device.objects.exists()
     ok = client.post("/api/v1/devices/", {"token": "1234567890", "platform": "ios"}, format="json")
@@ -128,14 +141,18 @@ def test_me_patch_refuses_a_string_for_a_boolean(patient):
 @pytest.mark.parametrize("temperature", ["38.6", 38.6, 38])
 def test_a_decimal_takes_a_string_or_a_number(temperature, patient):
     response = client_for(patient.user).post(
-        "/api/v1/check-ins/", {"answered_at": timezone.now().isoformat(), "temperature_c": temperature}, format="json"
+        "/api/v1/check-ins/",
+        {"answered_at": timezone.now().isoformat(), "temperature_c": temperature},
+        format="json",
     )
     assert response.status_code == 201, response.content
 
 
 def test_a_decimal_refuses_a_boolean(patient):
     response = client_for(patient.user).post(
-        "/api/v1/check-ins/", {"answered_at": timezone.now().isoformat(), "temperature_c": True}, format="json"
+        "/api/v1/check-ins/",
+        {"answered_at": timezone.now().isoformat(), "temperature_c": True},
+        format="json",
     )
     assert errors_of(response) == {"temperature_c": "invalid"}
 
@@ -156,11 +173,15 @@ def test_null_is_left_to_the_field(patient):
 def test_the_query_string_limit_is_a_setting_and_only_for_the_api(client, settings, patient):
     settings.API_MAX_QUERY_STRING_BYTES = 100
     api = client_for(patient.user)
-    assert api.get(PAIN_LOGS + "?page_size=5&x=" + "a" * 60).status_code == 400  # x: unknown parameter
+    assert (
+        api.get(PAIN_LOGS + "?page_size=5&x=" + "a" * 60).status_code == 400
+    )  # x: unknown parameter
     response = api.get(PAIN_LOGS + "?page_size=5&x=" + "a" * 100)
     assert response.status_code == 414
     assert response.json()["errors"][0] == {
-        "code": "uri_too_long", "detail": "The query string may be at most 100 bytes.", "attr": None
+        "code": "uri_too_long",
+        "detail": "The query string may be at most 100 bytes.",
+        "attr": None,
     }
     assert client.get("/healthz?x=" + "a" * 200).status_code == 200
 
@@ -176,11 +197,27 @@ def test_a_long_query_string_through_gunicorn_is_django_json_not_gunicorn_html(t
     """The real server: a 7 KB query string used to be gunicorn's HTML error (its default limit
     is 4094 bytes); now it reaches Django, which answers JSON. Only beyond 8190 is it gunicorn's."""
     port = free_port()
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     with (tmp_path / "gunicorn.log").open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.conf.py",
+                "config.wsgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
         )
 
     def get(path):
@@ -219,10 +256,12 @@ def test_request_data_too_big_from_anywhere_is_a_json_413(settings):
     assert response.status_code == 413
     assert response.data == {
         "type": "client_error",
-        "errors": [{
-            "code": "payload_too_large",
-            "detail": f"A request body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
-            "attr": None,
-        }],
+        "errors": [
+            {
+                "code": "payload_too_large",
+                "detail": f"A request body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                "attr": None,
+            }
+        ],
         "max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     }

@@ -112,7 +112,10 @@ def _manage(*args, env):
 
 def test_production_check_deploy_reports_nothing(tmp_path):
     result = _manage(
-        "check", "--deploy", "--fail-level", "DEBUG",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "DEBUG",
         env={**PRODUCTION_ENV, "REALIGN_VAR_DIR": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -132,8 +135,16 @@ def test_production_refuses_to_start_without_secrets(missing, tmp_path):
     [
         ("DJANGO_SECRET_KEY", "change-me-to-a-long-random-string", "is 33 characters long"),
         ("DJANGO_SECRET_KEY", "ab" * 40, "has 2 different characters"),
-        ("DJANGO_SECRET_KEY", "django-insecure-" + "k3$x9!q@z7#m2&w5*r8^t1%y4(u6)p0_a" * 2, "django-insecure"),
-        ("DJANGO_SECRET_KEY", "dev-only-insecure-key-never-use-in-production-0123456789", "development key"),
+        (
+            "DJANGO_SECRET_KEY",
+            "django-insecure-" + "k3$x9!q@z7#m2&w5*r8^t1%y4(u6)p0_a" * 2,
+            "django-insecure",
+        ),
+        (
+            "DJANGO_SECRET_KEY",
+            "dev-only-insecure-key-never-use-in-production-0123456789",
+            "development key",
+        ),
         ("JWT_SIGNING_KEY", "short-jwt-key", "JWT_SIGNING_KEY is 13 characters long"),
         ("ALLOWED_HOSTS", "*", "ALLOWED_HOSTS must name the hosts"),
         ("ALLOWED_HOSTS", "api.example.com,*", "ALLOWED_HOSTS must name the hosts"),
@@ -188,12 +199,13 @@ def test_seed_demo_is_idempotent_and_accounts_can_sign_in(client):
     assert sum(last_week) < sum(first_week)  # trending down
     assert PTSession.objects.filter(patient=revision.patient).count() >= 14
     assert ActivityRestriction.objects.filter(patient=revision.patient).count() == 5
-    assert set(Appointment.objects.filter(patient=revision.patient).values_list("imaging", flat=True)) == {
-        "none", "xray", "ct"
-    }
+    assert set(
+        Appointment.objects.filter(patient=revision.patient).values_list("imaging", flat=True)
+    ) == {"none", "xray", "ct"}
     for email in ("patient@demo.test", "surgeon@demo.test", "admin@demo.test"):
         response = client.post(
-            "/api/v1/auth/token/", {"email": email, "password": "realign-demo"},
+            "/api/v1/auth/token/",
+            {"email": email, "password": "realign-demo"},
             content_type="application/json",
         )
         assert response.status_code == 200, email
@@ -236,7 +248,12 @@ def test_flush_expired_tokens_task_runs(patient):
 def test_wsgi_process_freezes_what_it_loaded_out_of_the_collector():
     probe = "import gc, config.wsgi; print(gc.get_freeze_count() > 10000, gc.get_threshold())"
     result = subprocess.run(
-        [sys.executable, "-c", probe], check=True, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", probe],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.stdout.split("\n")[0] == "True (50000, 20, 20)"
 

@@ -19,7 +19,12 @@ def test_import_contracts_are_kept():
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, "import-linter is a dev dependency"
     result = subprocess.run(
-        [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [lint_imports, "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
@@ -27,9 +32,18 @@ def test_import_contracts_are_kept():
 
 def test_every_capability_registers_its_tables():
     assert set(RECORD_KINDS) == {
-        "surgeries", "hospital_stays", "pain_logs", "pt_sessions", "restrictions",
-        "appointments", "milestones", "outcome_scores", "prep_items", "imaging_studies",
-        "complications", "check_ins",
+        "surgeries",
+        "hospital_stays",
+        "pain_logs",
+        "pt_sessions",
+        "restrictions",
+        "appointments",
+        "milestones",
+        "outcome_scores",
+        "prep_items",
+        "imaging_studies",
+        "complications",
+        "check_ins",
     }
 
 

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def demo():
     call_command("seed_demo", verbosity=0)
-    return PatientProfile.objects.select_related("user", "surgeon").get(user__email="patient@demo.test")
+    return PatientProfile.objects.select_related("user", "surgeon").get(
+        user__email="patient@demo.test"
+    )
 
 
 def export(client, url):
@@ -49,12 +51,27 @@ def test_bundle_validates_and_every_reference_resolves(api, demo):
     for entry in data["entry"]:
         by_type.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
     assert len(by_type["Patient"]) == 1
-    assert {"Practitioner", "Procedure", "Encounter", "Observation", "Appointment", "CarePlan", "Goal"} <= set(by_type)
+    assert {
+        "Practitioner",
+        "Procedure",
+        "Encounter",
+        "Observation",
+        "Appointment",
+        "CarePlan",
+        "Goal",
+    } <= set(by_type)
     revision = next(p for p in by_type["Procedure"] if p.get("reasonCode"))
-    assert {r["text"] for r in revision["reasonCode"]} == {"pseudarthrosis", "hardware complication"}
+    assert {r["text"] for r in revision["reasonCode"]} == {
+        "pseudarthrosis",
+        "hardware complication",
+    }
     assert revision["extension"][0]["valueReference"]["reference"] in full_urls
     assert by_type["Encounter"][0]["class"]["code"] == "IMP"
-    pain = [o for o in by_type["Observation"] if o["code"].get("coding", [{}])[0].get("code") == "72514-3"]
+    pain = [
+        o
+        for o in by_type["Observation"]
+        if o["code"].get("coding", [{}])[0].get("code") == "72514-3"
+    ]
     assert len(pain) == PainLog.objects.filter(patient=demo).count()
     assert all(isinstance(o["valueInteger"], int) and "bodySite" in o for o in pain)
     activities = by_type["CarePlan"][0]["activity"]
@@ -74,20 +91,29 @@ def test_outcome_scores_export_as_questionnaire_response_and_observation(api, de
     from recovery.record.writes import record_create
 
     record_create(
-        OUTCOME_SCORES, actor=demo.user, patient=demo, id="test-odi", instrument="odi", timepoint="12m", version="2.1a",
-        completed_at=timezone.now(), answers={f"s{i}": 2 for i in range(1, 11)},
+        OUTCOME_SCORES,
+        actor=demo.user,
+        patient=demo,
+        id="test-odi",
+        instrument="odi",
+        timepoint="12m",
+        version="2.1a",
+        completed_at=timezone.now(),
+        answers={f"s{i}": 2 for i in range(1, 11)},
     )
     data = export(api(demo.user), "/api/v1/me/fhir/")
     Bundle.model_validate(data)
     qr = [
-        e for e in data["entry"]
+        e
+        for e in data["entry"]
         if e["resource"]["resourceType"] == "QuestionnaireResponse"
         and e["resource"]["identifier"]["value"] == "test-odi"
     ]
     assert len(qr) == 1 and len(qr[0]["resource"]["item"]) == 10
     assert qr[0]["resource"]["questionnaire"].endswith("/odi|2.1a")
     score = [
-        e["resource"] for e in data["entry"]
+        e["resource"]
+        for e in data["entry"]
         if e["resource"]["resourceType"] == "Observation"
         and e["resource"].get("derivedFrom", [{}])[0].get("reference") == qr[0]["fullUrl"]
     ]
@@ -103,7 +129,12 @@ def test_export_is_scoped_and_audited(api, demo):
     assert api(demo.surgeon).get("/api/v1/me/fhir/").status_code == 403
     export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
     log = PHIAccess.objects.get()
-    assert (log.user, log.patient, log.action, log.resource) == (demo.surgeon, demo, "export", "fhir")
+    assert (log.user, log.patient, log.action, log.resource) == (
+        demo.surgeon,
+        demo,
+        "export",
+        "fhir",
+    )
 
 
 def test_export_streams_in_bounded_queries(api, demo, django_assert_max_num_queries):
@@ -115,8 +146,14 @@ def test_export_streams_in_bounded_queries(api, demo, django_assert_max_num_quer
 
 
 def test_open_alerts_export_as_flags(api, demo):
-    api(demo.user).post("/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json")
+    api(demo.user).post(
+        "/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json"
+    )
     data = export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
     Bundle.model_validate(data)
     flags = [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "Flag"]
-    assert len(flags) == 1 and flags[0]["status"] == "active" and "fall" in flags[0]["code"]["text"].lower()
+    assert (
+        len(flags) == 1
+        and flags[0]["status"] == "active"
+        and "fall" in flags[0]["code"]["text"].lower()
+    )

@@ -29,14 +29,22 @@ def default_protocol():
 
 def _surgery(surgeon, patient, days_from_today):
     return record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
-        region="lumbar", levels="L4-L5", procedure="fusion", is_revision=True, revision_reasons=["pseudarthrosis"],
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
+        is_revision=True,
+        revision_reasons=["pseudarthrosis"],
     )[0]
 
 
 def _counts(patient):
     return tuple(
-        m.objects.filter(patient=patient).count() for m in (ActivityRestriction, Appointment, Milestone, PTSession)
+        m.objects.filter(patient=patient).count()
+        for m in (ActivityRestriction, Appointment, Milestone, PTSession)
     )
 
 
@@ -45,8 +53,17 @@ def test_default_protocol_is_shipped_with_the_published_plan(default_protocol):
     lifting = next(i for i in items if i.activity == "lifting")
     assert (lifting.limit_value, lifting.limit_unit, lifting.end_week) == (10, "lb", 6)
     assert next(i for i in items if i.activity == "high_impact").end_week is None
-    assert sorted(i.day_offset for i in items if i.item_type == "appointment") == [14, 42, 91, 182, 365]
-    assert {i.imaging for i in items if i.item_type == "appointment" and i.day_offset >= 42} == {"xray", "ct"}
+    assert sorted(i.day_offset for i in items if i.item_type == "appointment") == [
+        14,
+        42,
+        91,
+        182,
+        365,
+    ]
+    assert {i.imaging for i in items if i.item_type == "appointment" and i.day_offset >= 42} == {
+        "xray",
+        "ct",
+    }
 
 
 def test_apply_creates_the_plan_once(default_protocol, patient, surgeon):
@@ -78,7 +95,12 @@ def test_moving_the_surgery_shifts_what_has_not_happened(default_protocol, patie
     old = (six_weeks.starts_at, driving.ends_on)
 
     # The date was entered wrongly: the operation was three days later.
-    record_update(SURGERIES, actor=surgeon, record=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+    record_update(
+        SURGERIES,
+        actor=surgeon,
+        record=surgery,
+        performed_on=surgery.performed_on + timedelta(days=3),
+    )
 
     six_weeks.refresh_from_db()
     driving.refresh_from_db()
@@ -87,11 +109,15 @@ def test_moving_the_surgery_shifts_what_has_not_happened(default_protocol, patie
     assert driving.starts_on == surgery.performed_on  # already in force: its start stays
     wound_check.refresh_from_db()
     walking.refresh_from_db()
-    assert wound_check.starts_at.astimezone(patient.tz).date() == surgery.performed_on + timedelta(days=14)
+    assert wound_check.starts_at.astimezone(patient.tz).date() == surgery.performed_on + timedelta(
+        days=14
+    )
     assert walking.target_on == surgery.performed_on + timedelta(days=1)  # achieved: untouched
 
 
-def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(default_protocol, patient, surgeon):
+def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(
+    default_protocol, patient, surgeon
+):
     surgery = _surgery(surgeon, patient, 5)
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     lifting = ActivityRestriction.objects.get(patient=patient, activity="lifting")
@@ -106,7 +132,9 @@ def test_edits_for_one_patient_are_kept_and_deleted_items_stay_deleted(default_p
     assert default_protocol.items.get(activity="lifting").limit_value == 10  # protocol untouched
 
 
-def test_only_the_care_team_applies_and_only_their_clinics_protocols(default_protocol, patient, surgeon, other_patient):
+def test_only_the_care_team_applies_and_only_their_clinics_protocols(
+    default_protocol, patient, surgeon, other_patient
+):
     surgery = _surgery(surgeon, patient, 5)
     with pytest.raises(DomainError):
         protocol_apply(actor=patient.user, protocol=default_protocol, surgery=surgery)
@@ -124,7 +152,9 @@ def test_a_clinic_copy_is_editable_without_touching_the_default(default_protocol
     assert copy.items.count() == default_protocol.items.count()
 
 
-def test_plan_api_for_patient_and_care_team(api, default_protocol, patient, surgeon, other_patient, django_assert_max_num_queries):
+def test_plan_api_for_patient_and_care_team(
+    api, default_protocol, patient, surgeon, other_patient, django_assert_max_num_queries
+):
     surgery = _surgery(surgeon, patient, 5)
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     with django_assert_max_num_queries(12):
@@ -159,12 +189,19 @@ def test_another_clinics_patient_choosing_a_generated_id_changes_nothing_in_appl
     surgery = _surgery(surgeon, patient, 10)
     # The application row exists (as on a second apply); its ids used to be guessable.
     application = ProtocolApplication.objects.create(
-        protocol=default_protocol, surgery=surgery, applied_by=surgeon, anchor_on=surgery.performed_on
+        protocol=default_protocol,
+        surgery=surgery,
+        applied_by=surgeon,
+        anchor_on=surgery.performed_on,
     )
     walking = default_protocol.items.get(item_type="milestone", milestone_kind="walk_unaided")
-    taken, _ = record_create(MILESTONES, 
-        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-{walking.pk}",
-        title="mine", kind="other",
+    taken, _ = record_create(
+        MILESTONES,
+        actor=foreign_patient.user,
+        patient=foreign_patient,
+        id=f"pa{application.pk}-{walking.pk}",
+        title="mine",
+        kind="other",
     )
     _, created = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     assert created == 7 + 5 + 6 + 16
@@ -172,7 +209,9 @@ def test_another_clinics_patient_choosing_a_generated_id_changes_nothing_in_appl
     assert Milestone.objects.filter(patient=patient, kind="walk_unaided").exists()
     taken.refresh_from_db()
     assert (taken.patient, taken.title) == (foreign_patient, "mine")
-    assert protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)[1] == 0  # still idempotent
+    assert (
+        protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)[1] == 0
+    )  # still idempotent
 
 
 def test_moving_the_surgery_ignores_records_of_another_patient_with_a_generated_looking_id(
@@ -181,22 +220,38 @@ def test_moving_the_surgery_ignores_records_of_another_patient_with_a_generated_
     surgery = _surgery(surgeon, patient, 10)
     application, _ = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     pt = _pt_item(default_protocol)
-    their_session, _ = record_create(PT_SESSIONS, 
-        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-{pt.pk}-99",
+    their_session, _ = record_create(
+        PT_SESSIONS,
+        actor=foreign_patient.user,
+        patient=foreign_patient,
+        id=f"pa{application.pk}-{pt.pk}-99",
         scheduled_for=timezone.now() + timedelta(days=30),
     )
-    their_milestone, _ = record_create(MILESTONES, 
-        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-x",
-        title="mine", kind="other", target_on=timezone.localdate() + timedelta(days=30),
+    their_milestone, _ = record_create(
+        MILESTONES,
+        actor=foreign_patient.user,
+        patient=foreign_patient,
+        id=f"pa{application.pk}-x",
+        title="mine",
+        kind="other",
+        target_on=timezone.localdate() + timedelta(days=30),
     )
     six_weeks = Appointment.objects.get(patient=patient, purpose="follow_up")
     before = six_weeks.starts_at
 
-    record_update(SURGERIES, actor=surgeon, record=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+    record_update(
+        SURGERIES,
+        actor=surgeon,
+        record=surgery,
+        performed_on=surgery.performed_on + timedelta(days=3),
+    )
 
     six_weeks.refresh_from_db()
     assert six_weeks.starts_at == before + timedelta(days=3)
-    for theirs, stamp in ((their_session, their_session.scheduled_for), (their_milestone, their_milestone.target_on)):
+    for theirs, stamp in (
+        (their_session, their_session.scheduled_for),
+        (their_milestone, their_milestone.target_on),
+    ):
         fresh = type(theirs).objects.get(pk=theirs.pk)
         assert fresh.sync_version == theirs.sync_version
         assert (fresh.scheduled_for if isinstance(fresh, PTSession) else fresh.target_on) == stamp
@@ -209,9 +264,19 @@ def test_a_patients_own_generated_looking_records_are_not_part_of_their_plan_nor
     application, _ = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     pt = _pt_item(default_protocol)
     when = timezone.now() + timedelta(days=30)
-    own, _ = record_create(PT_SESSIONS, actor=patient.user, patient=patient, id=f"pa{application.pk}-{pt.pk}-99", scheduled_for=when)
-    record_create(PT_SESSIONS, 
-        actor=foreign_patient.user, patient=foreign_patient, id=f"pa{application.pk}-{pt.pk}-98", scheduled_for=when
+    own, _ = record_create(
+        PT_SESSIONS,
+        actor=patient.user,
+        patient=patient,
+        id=f"pa{application.pk}-{pt.pk}-99",
+        scheduled_for=when,
+    )
+    record_create(
+        PT_SESSIONS,
+        actor=foreign_patient.user,
+        patient=foreign_patient,
+        id=f"pa{application.pk}-{pt.pk}-98",
+        scheduled_for=when,
     )
 
     [plan] = api(patient.user).get("/api/v1/me/plan/").json()
@@ -223,7 +288,12 @@ def test_a_patients_own_generated_looking_records_are_not_part_of_their_plan_nor
     assert api(surgeon).get(f"/api/v1/patients/{patient.pk}/plan/").json() == [plan]
     assert api(foreign_patient.user).get("/api/v1/me/plan/").json() == []
 
-    record_update(SURGERIES, actor=surgeon, record=surgery, performed_on=surgery.performed_on + timedelta(days=3))
+    record_update(
+        SURGERIES,
+        actor=surgeon,
+        record=surgery,
+        performed_on=surgery.performed_on + timedelta(days=3),
+    )
     own.refresh_from_db()
     assert own.scheduled_for == when  # the patient's own session is not the protocol's
 
@@ -237,25 +307,63 @@ def test_migration_links_existing_generated_records_of_the_same_patient_only(
 
     from django.apps import apps
 
-    link_generated_records = importlib.import_module("recovery.migrations.0010_protocol_records").link_generated_records
+    link_generated_records = importlib.import_module(
+        "recovery.migrations.0010_protocol_records"
+    ).link_generated_records
     surgery = _surgery(surgeon, patient, 10)
     application = ProtocolApplication.objects.create(
-        protocol=default_protocol, surgery=surgery, applied_by=surgeon, anchor_on=surgery.performed_on
+        protocol=default_protocol,
+        surgery=surgery,
+        applied_by=surgeon,
+        anchor_on=surgery.performed_on,
     )
     walking = default_protocol.items.get(item_type="milestone", milestone_kind="walk_unaided")
     driving = default_protocol.items.get(item_type="restriction", activity="driving")
     pt = _pt_item(default_protocol)
     prefix = f"pa{application.pk}-"
     when = timezone.now() + timedelta(days=40)
-    milestone, _ = record_create(MILESTONES, actor=surgeon, patient=patient, id=f"{prefix}{walking.pk}", title="Walk", kind="walk_unaided")
-    session, _ = record_create(PT_SESSIONS, actor=surgeon, patient=patient, id=f"{prefix}{pt.pk}-3", scheduled_for=when)
-    deleted, _ = record_create(RESTRICTIONS, 
-        actor=surgeon, patient=patient, id=f"{prefix}{driving.pk}", activity="driving", starts_on=surgery.performed_on
+    milestone, _ = record_create(
+        MILESTONES,
+        actor=surgeon,
+        patient=patient,
+        id=f"{prefix}{walking.pk}",
+        title="Walk",
+        kind="walk_unaided",
+    )
+    session, _ = record_create(
+        PT_SESSIONS, actor=surgeon, patient=patient, id=f"{prefix}{pt.pk}-3", scheduled_for=when
+    )
+    deleted, _ = record_create(
+        RESTRICTIONS,
+        actor=surgeon,
+        patient=patient,
+        id=f"{prefix}{driving.pk}",
+        activity="driving",
+        starts_on=surgery.performed_on,
     )
     record_delete(RESTRICTIONS, actor=surgeon, record=deleted)
-    record_create(PT_SESSIONS, actor=patient.user, patient=patient, id=f"{prefix}{pt.pk}-4", scheduled_for=when)  # the patient's
-    record_create(PT_SESSIONS, actor=foreign_patient.user, patient=foreign_patient, id=f"{prefix}{pt.pk}-5", scheduled_for=when)
-    record_create(MILESTONES, actor=surgeon, patient=patient, id=f"{prefix}{pt.pk}", title="wrong type", kind="other")
+    record_create(
+        PT_SESSIONS,
+        actor=patient.user,
+        patient=patient,
+        id=f"{prefix}{pt.pk}-4",
+        scheduled_for=when,
+    )  # the patient's
+    record_create(
+        PT_SESSIONS,
+        actor=foreign_patient.user,
+        patient=foreign_patient,
+        id=f"{prefix}{pt.pk}-5",
+        scheduled_for=when,
+    )
+    record_create(
+        MILESTONES,
+        actor=surgeon,
+        patient=patient,
+        id=f"{prefix}{pt.pk}",
+        title="wrong type",
+        kind="other",
+    )
 
     link_generated_records(apps, None)
 
@@ -263,7 +371,11 @@ def test_migration_links_existing_generated_records_of_the_same_patient_only(
         (link.item_id, link.slot, link.milestone_id or link.pt_session_id or link.restriction_id)
         for link in ProtocolRecord.objects.filter(application=application)
     }
-    assert links == {(walking.pk, 0, milestone.pk), (pt.pk, 3, session.pk), (driving.pk, 0, deleted.pk)}
+    assert links == {
+        (walking.pk, 0, milestone.pk),
+        (pt.pk, 3, session.pk),
+        (driving.pk, 0, deleted.pk),
+    }
     # Applying now fills in the rest, and the deleted restriction stays deleted.
     _, created = protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     assert created == 34 - 3

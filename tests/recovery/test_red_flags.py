@@ -42,7 +42,9 @@ def check_in(api, patient, **answers):
         ({"fell": True}, "within_24h", "fall"),
     ],
 )
-def test_each_check_in_rule_opens_its_alert(api, patient, answers, tier, rule, django_capture_on_commit_callbacks):
+def test_each_check_in_rule_opens_its_alert(
+    api, patient, answers, tier, rule, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = check_in(api, patient, **answers)
     assert response.status_code == 201, response.content
@@ -63,12 +65,19 @@ def test_fever_boundary_is_over_38(api, patient, temperature, alerts):
 
 def test_nothing_wrong_opens_nothing(api, patient):
     response = check_in(api, patient, wound_redness=False, fell=False, temperature_c="36.9")
-    assert response.json()["triage"] == {"call_emergency_services": False, "tier": None, "message": "", "alerts": []}
+    assert response.json()["triage"] == {
+        "call_emergency_services": False,
+        "tier": None,
+        "message": "",
+        "alerts": [],
+    }
     assert not Alert.objects.exists()
 
 
 def test_emergency_answer_comes_first_with_the_instruction(api, patient):
-    response = check_in(api, patient, fell=True, chest_pain_or_breathless=True, temperature_c="38.6")
+    response = check_in(
+        api, patient, fell=True, chest_pain_or_breathless=True, temperature_c="38.6"
+    )
     triage = response.json()["triage"]
     assert triage["call_emergency_services"] is True
     assert "Call emergency services now" in triage["message"]
@@ -79,8 +88,13 @@ def test_neck_airway_rule_only_after_neck_surgery(api, patient, surgeon):
     check_in(api, patient, trouble_swallowing_or_breathing=True)
     assert not Alert.objects.exists()
     record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() - timedelta(days=3),
-        region="cervical", levels="C5-C6", procedure="fusion",
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=timezone.localdate() - timedelta(days=3),
+        region="cervical",
+        levels="C5-C6",
+        procedure="fusion",
     )
     response = check_in(api, patient, trouble_swallowing_or_breathing=True)
     assert response.json()["triage"]["call_emergency_services"] is True
@@ -91,7 +105,9 @@ def test_duplicate_check_in_is_idempotent_and_the_same_cause_never_opens_twice(a
     assert first.status_code == 201
     body = first.json()["check_in"]
     retry = api(patient.user).post(
-        CHECK_IN_URL, {"id": "ci-1", "answered_at": body["answered_at"], "temperature_c": "38.5"}, format="json"
+        CHECK_IN_URL,
+        {"id": "ci-1", "answered_at": body["answered_at"], "temperature_c": "38.5"},
+        format="json",
     )
     assert retry.status_code == 200 and retry.json()["triage"]["tier"] == "same_day"
     check_in(api, patient, id="ci-2", temperature_c="38.9")  # fever again while the alert is open
@@ -102,14 +118,24 @@ def test_bad_check_ins_are_4xx_and_write_nothing(api, patient, surgeon):
     assert check_in(api, patient, temperature_c="52").status_code == 400
     assert check_in(api, patient, fell="sometimes").status_code == 400
     assert check_in(api, patient, headache=True).status_code == 400
-    assert api(surgeon).post(CHECK_IN_URL, {"answered_at": timezone.now().isoformat()}, format="json").status_code == 403
+    assert (
+        api(surgeon)
+        .post(CHECK_IN_URL, {"answered_at": timezone.now().isoformat()}, format="json")
+        .status_code
+        == 403
+    )
     assert api(None).post(CHECK_IN_URL, {}, format="json").status_code == 401
     assert not Alert.objects.exists()
 
 
 def _log(patient, intensity, when):
     return record_create(
-        PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=when, intensity=intensity, location="back"
+        PAIN_LOGS,
+        actor=patient.user,
+        patient=patient,
+        recorded_at=when,
+        intensity=intensity,
+        location="back",
     )[0]
 
 
@@ -140,8 +166,14 @@ def test_seven_day_mean_rise_of_two_points(patient, recent, alerts):
 
 def test_clinic_can_change_a_rule(api, patient):
     TriageRule.objects.create(
-        clinic=patient.clinic, key="fever", source="check_in", field="temperature_c", threshold=Decimal("38.5"),
-        tier="same_day", title="Fever over 38.5 C", patient_message="We will call you.",
+        clinic=patient.clinic,
+        key="fever",
+        source="check_in",
+        field="temperature_c",
+        threshold=Decimal("38.5"),
+        tier="same_day",
+        title="Fever over 38.5 C",
+        patient_message="We will call you.",
     )
     check_in(api, patient, temperature_c="38.3")
     assert not Alert.objects.exists()
@@ -166,7 +198,11 @@ def test_alert_lifecycle_and_permissions(api, patient, surgeon, nurse, other_pat
     response = api(nurse).post(f"/api/v1/alerts/{alert.pk}/acknowledge/")
     assert response.status_code == 200 and response.json()["acknowledged_by"] == nurse.pk
     assert api(nurse).post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 400
-    response = api(surgeon).post(f"/api/v1/alerts/{alert.pk}/resolve/", {"note": "Seen in clinic, steri-strips."}, format="json")
+    response = api(surgeon).post(
+        f"/api/v1/alerts/{alert.pk}/resolve/",
+        {"note": "Seen in clinic, steri-strips."},
+        format="json",
+    )
     assert response.status_code == 200
     alert.refresh_from_db()
     assert (alert.status, alert.resolved_by, alert.acknowledged_by) == ("resolved", surgeon, nurse)
@@ -191,7 +227,9 @@ def test_care_team_is_emailed_without_clinical_detail(api, patient, surgeon, nur
         assert "wound" not in message.body.lower() and patient.user.last_name not in message.body
 
 
-def test_unacknowledged_alert_escalates_to_the_surgeon_once(api, patient, surgeon, nurse, time_machine, django_capture_on_commit_callbacks):
+def test_unacknowledged_alert_escalates_to_the_surgeon_once(
+    api, patient, surgeon, nurse, time_machine, django_capture_on_commit_callbacks
+):
     time_machine.move_to(timezone.now())
     alert = _open_alert(api, patient)  # same day: 4 hours to acknowledge
     assert alerts_escalate_due() == []
@@ -231,7 +269,11 @@ def test_concurrent_escalators_escalate_each_alert_once(patient):
     rules = TriageRule.objects.filter(clinic=None, source="check_in").exclude(key="neck-airway")[:8]
     for rule in rules:
         Alert.objects.create(
-            patient=patient, rule_key=rule.key, cause_key=rule.key, tier=rule.tier, title=rule.title,
+            patient=patient,
+            rule_key=rule.key,
+            cause_key=rule.key,
+            tier=rule.tier,
+            title=rule.title,
             acknowledge_by=timezone.now() - timedelta(minutes=1),
         )
     barrier = threading.Barrier(3)
@@ -283,7 +325,10 @@ def test_a_retried_or_duplicated_notification_tells_nobody_twice(api, patient, s
     alert_notify(alert.pk)
     alert_notify(alert.pk)  # a retry, or the same task delivered twice
     assert _mailed() == {surgeon.email: 1, nurse.email: 1}
-    assert AlertNotification.objects.filter(alert=alert, kind="opened", sent_at__isnull=False).count() == 2
+    assert (
+        AlertNotification.objects.filter(alert=alert, kind="opened", sent_at__isnull=False).count()
+        == 2
+    )
 
     alerts_escalate_due(now=alert.acknowledge_by + timedelta(minutes=1))
     alert_notify(alert.pk, escalation=True)
@@ -292,7 +337,9 @@ def test_a_retried_or_duplicated_notification_tells_nobody_twice(api, patient, s
     assert _mailed() == {surgeon.email: 2, nurse.email: 1}
 
 
-def test_a_retry_after_a_transient_failure_tells_only_those_not_yet_told(api, patient, surgeon, nurse, settings):
+def test_a_retry_after_a_transient_failure_tells_only_those_not_yet_told(
+    api, patient, surgeon, nurse, settings
+):
     settings.EMAIL_BACKEND = f"{__name__}.FlakyEmailBackend"
     FlakyEmailBackend.failing = {nurse.email}
     alert = _open_alert(api, patient)
@@ -309,6 +356,8 @@ def test_a_retry_after_a_transient_failure_tells_only_those_not_yet_told(api, pa
 
 def test_a_claim_held_by_another_worker_is_not_sent_again(api, patient, surgeon, nurse):
     alert = _open_alert(api, patient)
-    AlertNotification.objects.create(alert=alert, recipient=nurse, kind="opened", claimed_at=timezone.now())
+    AlertNotification.objects.create(
+        alert=alert, recipient=nurse, kind="opened", claimed_at=timezone.now()
+    )
     alert_notify(alert.pk)
     assert _mailed() == {surgeon.email: 1}

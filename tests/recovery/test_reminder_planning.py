@@ -40,30 +40,48 @@ def one_channel(settings):
 
 def open_reminders(cause_id):
     return list(
-        Reminder.objects.filter(cause_id=cause_id, status__in=["pending", "claimed"]).order_by("due_at")
+        Reminder.objects.filter(cause_id=cause_id, status__in=["pending", "claimed"]).order_by(
+            "due_at"
+        )
     )
 
 
 def test_appointment_reminders_follow_the_appointment(patient, surgeon):
     start = timezone.now() + timedelta(days=10)
-    appointment, _ = record_create(APPOINTMENTS, actor=surgeon, patient=patient, starts_at=start, purpose="follow_up")
+    appointment, _ = record_create(
+        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=start, purpose="follow_up"
+    )
     assert [r.due_at for r in open_reminders(appointment.pk)] == [
-        start - timedelta(days=7), start - timedelta(days=1), start - timedelta(hours=2)
+        start - timedelta(days=7),
+        start - timedelta(days=1),
+        start - timedelta(hours=2),
     ] or {r.step["key"] for r in open_reminders(appointment.pk)} == {"7d", "1d", "2h"}
-    moved = appointment_reschedule(actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=2))
-    assert max(r.due_at for r in open_reminders(appointment.pk)) == moved.starts_at - timedelta(hours=2)
+    moved = appointment_reschedule(
+        actor=surgeon, appointment=appointment, starts_at=start + timedelta(days=2)
+    )
+    assert max(r.due_at for r in open_reminders(appointment.pk)) == moved.starts_at - timedelta(
+        hours=2
+    )
     appointment_cancel(actor=surgeon, appointment=moved)
     assert open_reminders(appointment.pk) == []
 
 
 def test_completed_appointment_and_achieved_milestone_cancel_what_is_left(patient, surgeon):
     appointment, _ = record_create(
-        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=3), purpose="wound_check"
+        APPOINTMENTS,
+        actor=surgeon,
+        patient=patient,
+        starts_at=timezone.now() + timedelta(days=3),
+        purpose="wound_check",
     )
     appointment_complete(actor=surgeon, appointment=appointment)
     assert open_reminders(appointment.pk) == []
     milestone, _ = record_create(
-        MILESTONES, actor=surgeon, patient=patient, title="Walk a mile", target_on=timezone.localdate() + timedelta(days=5)
+        MILESTONES,
+        actor=surgeon,
+        patient=patient,
+        title="Walk a mile",
+        target_on=timezone.localdate() + timedelta(days=5),
     )
     assert {r.step["key"] for r in open_reminders(milestone.pk)} == {"on_day", "nudge_3d"}
     milestone_achieve(actor=patient.user, milestone=milestone)
@@ -73,7 +91,12 @@ def test_completed_appointment_and_achieved_milestone_cancel_what_is_left(patien
 def test_restriction_end_reminder_at_nine_local_and_lifting_cancels_it(patient, surgeon):
     ends = timezone.localdate(timezone=patient.tz) + timedelta(days=20)
     restriction, _ = record_create(
-        RESTRICTIONS, actor=surgeon, patient=patient, activity="driving", starts_on=ends - timedelta(days=30), ends_on=ends
+        RESTRICTIONS,
+        actor=surgeon,
+        patient=patient,
+        activity="driving",
+        starts_on=ends - timedelta(days=30),
+        ends_on=ends,
     )
     [reminder] = open_reminders(restriction.pk)
     assert reminder.due_at == datetime.combine(ends, time(9, 0), tzinfo=patient.tz)
@@ -93,7 +116,11 @@ def test_pt_session_reminder_and_delete(patient):
 def test_a_rolled_back_change_plans_nothing(patient, surgeon):
     with pytest.raises(RuntimeError), transaction.atomic():
         record_create(
-            APPOINTMENTS, actor=surgeon, patient=patient, id="rolled-back", starts_at=timezone.now() + timedelta(days=9),
+            APPOINTMENTS,
+            actor=surgeon,
+            patient=patient,
+            id="rolled-back",
+            starts_at=timezone.now() + timedelta(days=9),
             purpose="follow_up",
         )
         raise RuntimeError("the request failed after the write")
@@ -101,25 +128,54 @@ def test_a_rolled_back_change_plans_nothing(patient, surgeon):
 
 
 def test_logging_pain_skips_that_days_check_in(patient, time_machine):
-    local_noon = datetime.combine(timezone.localdate(timezone=patient.tz), time(12, 0), tzinfo=patient.tz)
+    local_noon = datetime.combine(
+        timezone.localdate(timezone=patient.tz), time(12, 0), tzinfo=patient.tz
+    )
     time_machine.move_to(local_noon)
     daily_checkins_plan_for_patient(profile=patient)
     today = Reminder.objects.filter(kind="daily_checkin", anchor_date=local_noon.date())
     assert today.filter(status="pending").exists()
-    record_create(PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=local_noon, intensity=3, location="back")
+    record_create(
+        PAIN_LOGS,
+        actor=patient.user,
+        patient=patient,
+        recorded_at=local_noon,
+        intensity=3,
+        location="back",
+    )
     assert not today.filter(status="pending").exists()
 
 
-def test_outcome_questionnaires_are_planned_from_the_surgery_and_cancelled_when_done(patient, surgeon):
+def test_outcome_questionnaires_are_planned_from_the_surgery_and_cancelled_when_done(
+    patient, surgeon
+):
     surgery, _ = record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=14),
-        region="lumbar", levels="L4-L5", procedure="fusion",
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=timezone.localdate() + timedelta(days=14),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
     )
     planned = Reminder.objects.filter(cause_type="outcome_due", status="pending")
-    assert {r.cause_id.split(".")[1] for r in planned} == {"baseline", "6w", "3m", "6m", "12m", "24m"}
+    assert {r.cause_id.split(".")[1] for r in planned} == {
+        "baseline",
+        "6w",
+        "3m",
+        "6m",
+        "12m",
+        "24m",
+    }
     record_create(
-        OUTCOME_SCORES, actor=patient.user, patient=patient, surgery=surgery, instrument="nrs_back", timepoint="baseline",
-        completed_at=timezone.now(), answers={"nrs": 6},
+        OUTCOME_SCORES,
+        actor=patient.user,
+        patient=patient,
+        surgery=surgery,
+        instrument="nrs_back",
+        timepoint="baseline",
+        completed_at=timezone.now(),
+        answers={"nrs": 6},
     )
     assert not planned.filter(cause_id=f"{surgery.pk}.baseline").exists()
     record_delete(SURGERIES, actor=surgeon, record=Surgery.objects.get(pk=surgery.pk))
@@ -128,18 +184,33 @@ def test_outcome_questionnaires_are_planned_from_the_surgery_and_cancelled_when_
 
 def test_open_patient_checklist_items_are_nudged(patient, surgeon):
     surgery, _ = record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=40),
-        region="lumbar", levels="L4-L5", procedure="fusion",
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=timezone.localdate() + timedelta(days=40),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
     )
     item, _ = record_create(
-        PREP_ITEMS, actor=surgeon, patient=patient, surgery=surgery, kind="stop_smoking", owner="patient",
+        PREP_ITEMS,
+        actor=surgeon,
+        patient=patient,
+        surgery=surgery,
+        kind="stop_smoking",
+        owner="patient",
         due_on=timezone.localdate() + timedelta(days=10),
     )
     assert {r.step["key"] for r in open_reminders(item.pk)} == {"before_3d", "on_day"}
     prep_item_complete(actor=patient.user, item=item, quit_on=timezone.localdate())
     assert open_reminders(item.pk) == []
     care_team_item, _ = record_create(
-        PREP_ITEMS, actor=surgeon, patient=patient, surgery=surgery, kind="consent", owner="care_team",
+        PREP_ITEMS,
+        actor=surgeon,
+        patient=patient,
+        surgery=surgery,
+        kind="consent",
+        owner="care_team",
         due_on=timezone.localdate() + timedelta(days=10),
     )
     assert open_reminders(care_team_item.pk) == []
@@ -149,8 +220,13 @@ def test_protocol_application_plans_reminders_for_what_it_creates(patient, surge
     from recovery.models import Protocol
 
     surgery, _ = record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.localdate() + timedelta(days=3),
-        region="lumbar", levels="L4-L5", procedure="fusion",
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=timezone.localdate() + timedelta(days=3),
+        region="lumbar",
+        levels="L4-L5",
+        procedure="fusion",
     )
     protocol_apply(actor=surgeon, protocol=Protocol.objects.get(clinic=None), surgery=surgery)
     assert Reminder.objects.filter(kind="appointment", status="pending").count() == 5 * 3

@@ -44,7 +44,9 @@ class FakeFCMTransport(requests.adapters.BaseAdapter):
         response.status_code = status
         response.headers["Content-Type"] = "application/json"
         response._content = json.dumps(
-            body if body is not None else {"name": f"projects/realign-test/messages/{len(self.requests)}"}
+            body
+            if body is not None
+            else {"name": f"projects/realign-test/messages/{len(self.requests)}"}
         ).encode()
         response.request = request
         response.url = request.url
@@ -60,7 +62,9 @@ def fcm_error(code, status, fcm_code=None):
         if fcm_code
         else []
     )
-    return {"error": {"code": code, "message": status.lower(), "status": status, "details": details}}
+    return {
+        "error": {"code": code, "message": status.lower(), "status": status, "details": details}
+    }
 
 
 @pytest.fixture

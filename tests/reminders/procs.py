@@ -63,9 +63,19 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
-                "--maxmemory-policy", "noeviction",
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--maxmemory-policy",
+                "noeviction",
             ],
             stdout=open(self.workdir / "redis.log", "ab"),  # noqa: SIM115
             stderr=subprocess.STDOUT,
@@ -142,8 +152,15 @@ class Cluster:
     def worker(self, name: str, concurrency: int = 2) -> subprocess.Popen:
         return self._spawn(
             [
-                "worker", "--loglevel", "INFO", "--concurrency", str(concurrency),
-                "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "--hostname",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
                 "--without-heartbeat",
             ],
             f"{name}.log",
@@ -152,9 +169,13 @@ class Cluster:
     def beat(self, name: str) -> subprocess.Popen:
         return self._spawn(
             [
-                "beat", "--loglevel", "INFO",
-                "--schedule", str(self.workdir / f"{name}-schedule"),
-                "--pidfile", str(self.workdir / f"{name}.pid"),
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.workdir / f"{name}-schedule"),
+                "--pidfile",
+                str(self.workdir / f"{name}.pid"),
             ],
             f"{name}.log",
         )

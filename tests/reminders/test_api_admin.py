@@ -149,8 +149,12 @@ def test_reminders_sent_for_patient(patient, other_patient, settings, django_ass
     base = datetime(2030, 1, 1, tzinfo=UTC)
     for who in (patient, other_patient):
         services.reminders_sync_for_cause(
-            patient=who, kind="appointment", cause_type="appointment", cause_id=f"a{who.pk}",
-            anchor=base, title="Visit",
+            patient=who,
+            kind="appointment",
+            cause_type="appointment",
+            cause_id=f"a{who.pk}",
+            anchor=base,
+            title="Visit",
         )
     rows = list(Reminder.objects.order_by("id"))
     for i, row in enumerate(rows):
@@ -174,8 +178,12 @@ def planned(patient, other_patient, settings):
     anchor = datetime(2030, 1, 1, 15, 0, tzinfo=UTC)
     for who in (patient, other_patient):
         services.reminders_sync_for_cause(
-            patient=who, kind="appointment", cause_type="appointment", cause_id=f"a{who.pk}",
-            anchor=anchor, title="Visit",
+            patient=who,
+            kind="appointment",
+            cause_type="appointment",
+            cause_id=f"a{who.pk}",
+            anchor=anchor,
+            title="Visit",
         )
 
 
@@ -201,8 +209,12 @@ def test_admin_lists_only_care_team_reminders_with_bounded_queries(
     # Ten times the rows, several patients' worth of causes: the same number of queries.
     for n in range(10):
         services.reminders_sync_for_cause(
-            patient=patient, kind="appointment", cause_type="appointment", cause_id=f"more{n}",
-            anchor=datetime(2030, 2, 1, 15, 0, tzinfo=UTC), title="Visit",
+            patient=patient,
+            kind="appointment",
+            cause_type="appointment",
+            cause_id=f"more{n}",
+            anchor=datetime(2030, 2, 1, 15, 0, tzinfo=UTC),
+            title="Visit",
         )
     with CaptureQueriesContext(connection) as many:
         response = client.get(url)
@@ -246,9 +258,10 @@ def test_resend_of_a_sent_reminder_makes_a_new_row(patient, planned):
 
 
 def test_patient_cannot_open_the_admin_and_other_clinic_staff_see_nothing(patient, planned):
-    assert admin_client(patient.user).get(
-        reverse("admin:reminders_reminder_changelist")
-    ).status_code == 302
+    assert (
+        admin_client(patient.user).get(reverse("admin:reminders_reminder_changelist")).status_code
+        == 302
+    )
     stranger = StaffFactory(role="nurse")  # another clinic
     response = admin_client(stranger).get(reverse("admin:reminders_reminder_changelist"))
     assert response.status_code == 200

@@ -20,14 +20,16 @@ STARTS = datetime(2026, 6, 3, 16, 0, tzinfo=UTC)  # 1d reminder due 2 June 16:00
 DUE = STARTS - timedelta(days=1)
 
 
-def plan(
-    patient, channels, settings, cause_id="appt-1", starts=STARTS, title="Suture removal"
-):
+def plan(patient, channels, settings, cause_id="appt-1", starts=STARTS, title="Suture removal"):
     settings.REMINDERS_CHANNELS = channels
     with time_machine.travel(PLAN_AT, tick=False):
         return services.reminders_sync_for_cause(
-            patient=patient, kind="appointment", cause_type="appointment", cause_id=cause_id,
-            anchor=starts, title=title,
+            patient=patient,
+            kind="appointment",
+            cause_type="appointment",
+            cause_id=cause_id,
+            anchor=starts,
+            title=title,
         )
 
 
@@ -171,7 +173,9 @@ def test_transient_error_backs_off_then_fails_after_max_attempts(
     assert Notification.objects.count() == 0
 
 
-def test_transient_then_success_is_delivered_once(patient, settings, at_due, monkeypatch, claim_all):
+def test_transient_then_success_is_delivered_once(
+    patient, settings, at_due, monkeypatch, claim_all
+):
     plan(patient, ["inbox"], settings)
     from reminders.channels.inbox import InboxChannel
 
@@ -243,9 +247,7 @@ def test_a_crash_charges_only_the_reminder_in_flight_and_the_rest_of_the_chunk_i
     settings.REMINDERS_CHANNEL_BACKEND_OVERRIDE = "tests.reminders.test_delivery.CrashingChannel"
     CrashingChannel.calls = []
     poison = plan(patient, ["inbox"], settings, cause_id="appt-0", title="Cast [crash]")
-    fine = [
-        plan(patient, ["inbox"], settings, cause_id=f"appt-{n}")[0].pk for n in (1, 2)
-    ]
+    fine = [plan(patient, ["inbox"], settings, cause_id=f"appt-{n}")[0].pk for n in (1, 2)]
     poison = poison[0].pk
     _, enqueued = claim_all()
     (chunk,) = enqueued
@@ -254,7 +256,9 @@ def test_a_crash_charges_only_the_reminder_in_flight_and_the_rest_of_the_chunk_i
         delivery.reminders_deliver(reminder_ids=chunk)
     rows = {r.pk: r for r in Reminder.objects.filter(pk__in=chunk)}
     assert {pk: (r.status, r.attempts) for pk, r in rows.items()} == {
-        poison: ("claimed", 1), fine[0]: ("claimed", 0), fine[1]: ("claimed", 0)
+        poison: ("claimed", 1),
+        fine[0]: ("claimed", 0),
+        fine[1]: ("claimed", 0),
     }
     assert rows[poison].last_error == delivery.INTERRUPTED
     assert rows[poison].available_at == delivery.timezone.now() + timedelta(
@@ -272,9 +276,9 @@ def test_a_crash_charges_only_the_reminder_in_flight_and_the_rest_of_the_chunk_i
     assert (row.status, row.attempts) == ("failed", 3)
     assert row.last_error.startswith("gave up after the maximum number of attempts")
     assert delivery.INTERRUPTED in row.last_error
-    assert {
-        (r.status, r.attempts, r.last_error) for r in Reminder.objects.filter(pk__in=fine)
-    } == {("sent", 1, "")}
+    assert {(r.status, r.attempts, r.last_error) for r in Reminder.objects.filter(pk__in=fine)} == {
+        ("sent", 1, "")
+    }
     assert CrashingChannel.calls == fine
 
 
@@ -282,8 +286,12 @@ def test_moved_while_queued_is_not_sent_at_the_old_time(patient, settings, at_du
     plan(patient, ["inbox"], settings)
     _, enqueued = claim_all()
     services.reminders_sync_for_cause(
-        patient=patient, kind="appointment", cause_type="appointment", cause_id="appt-1",
-        anchor=STARTS + timedelta(days=5), title="Suture removal",
+        patient=patient,
+        kind="appointment",
+        cause_type="appointment",
+        cause_id="appt-1",
+        anchor=STARTS + timedelta(days=5),
+        title="Suture removal",
     )
     assert delivery.reminders_deliver(reminder_ids=enqueued[0]) == {}
     assert Reminder.objects.get(pk=enqueued[0][0]).status == "pending"
@@ -294,9 +302,7 @@ def test_tasks_take_json_ids_and_call_the_services(
 ):
     plan(patient, ["inbox"], settings)
     published = []
-    monkeypatch.setattr(
-        tasks.deliver_reminders, "apply_async", lambda args: published.append(args)
-    )
+    monkeypatch.setattr(tasks.deliver_reminders, "apply_async", lambda args: published.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.dispatch_due() == 1
     assert published and all(isinstance(pk, int) for pk in published[0][0])
@@ -330,7 +336,9 @@ def register(patient, token, platform="android"):
     return services.device_register(patient=patient, token=token, platform=platform)[0]
 
 
-def test_push_goes_through_firebase_admin_with_collapse_keys(patient, settings, at_due, fcm, claim_all):
+def test_push_goes_through_firebase_admin_with_collapse_keys(
+    patient, settings, at_due, fcm, claim_all
+):
     register(patient, "android-token-1")
     register(patient, "ios-token-1", "ios")
     plan(patient, ["push"], settings)
@@ -425,8 +433,12 @@ def test_two_dispatchers_at_once_claim_disjoint_rows(settings):
     with time_machine.travel(PLAN_AT, tick=False):
         for n in range(40):
             services.reminders_sync_for_cause(
-                patient=patient, kind="pt_session", cause_type="pt_session", cause_id=f"pt{n}",
-                anchor=STARTS, title="PT",
+                patient=patient,
+                kind="pt_session",
+                cause_type="pt_session",
+                cause_id=f"pt{n}",
+                anchor=STARTS,
+                title="PT",
             )
     barrier = threading.Barrier(2)
     claimed: list[list[int]] = [[], []]

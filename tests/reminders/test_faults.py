@@ -75,9 +75,9 @@ def make_due(patients, count, *, start=0, title="Check-in", due_in=timedelta(sec
 
 
 def all_settled(ids, timeout):
-    open_rows = lambda: not Reminder.objects.filter(
-        pk__in=ids, status__in=["pending", "claimed"]
-    ).exists()
+    open_rows = lambda: (
+        not Reminder.objects.filter(pk__in=ids, status__in=["pending", "claimed"]).exists()
+    )
     wait_for(open_rows, timeout, interval=0.25, what="every reminder to settle")
 
 
@@ -111,9 +111,10 @@ def test_worker_killed_mid_batch_new_worker_finishes(cluster, patients):
     # At most one provider call per killed process can be repeated (see the module doc).
     assert_delivered_once(cluster, ids, extra_calls_allowed=3)
     # The rows the dead worker held were taken over (after their lease) and sent.
-    assert set(
-        Reminder.objects.filter(pk__in=stranded, status="sent").values_list("pk", flat=True)
-    ) == stranded
+    assert (
+        set(Reminder.objects.filter(pk__in=stranded, status="sent").values_list("pk", flat=True))
+        == stranded
+    )
 
 
 def test_redis_restart_while_reminders_are_due(cluster, redis_server, patients):
@@ -162,9 +163,7 @@ def test_transient_failures_are_retried_and_permanent_ones_fail(cluster, patient
     assert set(failed.values_list("attempts", flat=True)) == {1}
 
 
-def test_a_reminder_that_kills_the_worker_fails_alone_and_its_chunk_is_delivered(
-    cluster, patients
-):
+def test_a_reminder_that_kills_the_worker_fails_alone_and_its_chunk_is_delivered(cluster, patients):
     """The provider call of one reminder SIGKILLs the pool process every time (an OOM kill, a
     crash in a provider library). Its chunk is requeued again and again; only it is charged,
     the others of its chunk (it has the lowest id, so it comes first) are delivered, and after

@@ -49,8 +49,11 @@ def test_day_before_at_nine_is_computed_on_local_dates_not_24_hours():
     # "the day before at 9:00" is Saturday 09:00 EST: 24 hours earlier, not 25 (a day + 1 h).
     anchor = datetime(2026, 3, 8, 10, 0, tzinfo=NY)
     due = step_due(
-        step={"key": "d1", "days": -1, "at": "09:00"}, anchor_at=anchor, anchor_date=None,
-        tz=NY, quiet=QUIET,
+        step={"key": "d1", "days": -1, "at": "09:00"},
+        anchor_at=anchor,
+        anchor_date=None,
+        tz=NY,
+        quiet=QUIET,
     )
     assert due.astimezone(NY) == datetime(2026, 3, 7, 9, 0, tzinfo=NY)
     assert due == utc(2026, 3, 7, 14, 0)
@@ -200,9 +203,9 @@ def test_second_pass_of_the_repeated_hour_is_deferred_to_the_second_end():
     assert quiet.defer(utc(2026, 11, 1, 5, 15), NY) == utc(2026, 11, 1, 5, 30)
     assert quiet.defer(utc(2026, 11, 1, 6, 15), NY) == utc(2026, 11, 1, 6, 30)
     # An end inside the spring gap is moved forward by the gap: 02:30 -> 03:30 EDT.
-    assert QuietHours(start=time(22, 0), end=time(2, 30)).defer(
-        utc(2026, 3, 8, 6, 45), NY
-    ) == utc(2026, 3, 8, 7, 30)
+    assert QuietHours(start=time(22, 0), end=time(2, 30)).defer(utc(2026, 3, 8, 6, 45), NY) == utc(
+        2026, 3, 8, 7, 30
+    )
 
 
 def test_step_due_in_the_second_pass_is_not_moved_earlier():

@@ -124,14 +124,22 @@ def test_anchor_none_cancels_and_cancel_for_cause_counts(patient, inbox_only):
 
 def test_restriction_end_at_nine_local_and_milestone_with_nudge(patient, inbox_only):
     rows = services.reminders_sync_for_cause(
-        patient=patient, kind="restriction_end", cause_type="restriction", cause_id="r1",
-        anchor=date(2026, 11, 2), title="Lifting limit ends",
+        patient=patient,
+        kind="restriction_end",
+        cause_type="restriction",
+        cause_id="r1",
+        anchor=date(2026, 11, 2),
+        title="Lifting limit ends",
     )
     assert [r.due_at.astimezone(NY) for r in rows] == [datetime(2026, 11, 2, 9, 0, tzinfo=NY)]
     assert rows[0].anchor_date == date(2026, 11, 2)
     rows = services.reminders_sync_for_cause(
-        patient=patient, kind="milestone", cause_type="milestone", cause_id="m1",
-        anchor=date(2026, 7, 1), title="Walk unaided",
+        patient=patient,
+        kind="milestone",
+        cause_type="milestone",
+        cause_id="m1",
+        anchor=date(2026, 7, 1),
+        title="Walk unaided",
     )
     assert [r.due_at.astimezone(NY) for r in rows] == [
         datetime(2026, 7, 1, 9, 0, tzinfo=NY),
@@ -144,8 +152,12 @@ def test_restriction_end_at_nine_local_and_milestone_with_nudge(patient, inbox_o
 def test_pt_session_one_hour_before_even_in_quiet_hours(patient, inbox_only):
     starts = datetime(2026, 6, 10, 7, 30, tzinfo=NY)
     rows = services.reminders_sync_for_cause(
-        patient=patient, kind="pt_session", cause_type="pt_session", cause_id="pt1",
-        anchor=starts, title="PT",
+        patient=patient,
+        kind="pt_session",
+        cause_type="pt_session",
+        cause_id="pt1",
+        anchor=starts,
+        title="PT",
     )
     assert [r.due_at for r in rows] == [starts - timedelta(hours=1)]
 
@@ -161,7 +173,8 @@ def test_non_urgent_reminder_in_quiet_hours_is_deferred(patient, inbox_only):
 
 def test_clinic_plan_replaces_the_default(patient, inbox_only):
     ReminderPlan.objects.create(
-        clinic=patient.clinic, kind="appointment",
+        clinic=patient.clinic,
+        kind="appointment",
         steps=[{"key": "eve", "days": -1, "at": "18:00"}],
     )
     rows = sync_appointment(patient, datetime(2026, 6, 20, 10, 0, tzinfo=NY))
@@ -183,7 +196,11 @@ def test_clinic_plan_replaces_the_default(patient, inbox_only):
 def test_bad_input_is_a_validation_error(patient, kind, anchor, cause_id):
     with pytest.raises(ValidationError):
         services.reminders_sync_for_cause(
-            patient=patient, kind=kind, cause_type="thing", cause_id=cause_id, anchor=anchor,
+            patient=patient,
+            kind=kind,
+            cause_type="thing",
+            cause_id=cause_id,
+            anchor=anchor,
             title="x",
         )
     assert not Reminder.objects.exists()
@@ -249,8 +266,12 @@ def test_patients_without_checkin_time_or_inactive_get_none(patient, other_patie
 def test_new_time_zone_replans_local_time_reminders(patient, inbox_only, settings):
     assert "reminders.services.patient_reminders_replan" in settings.PATIENT_SETTINGS_CHANGED_HOOKS
     services.reminders_sync_for_cause(
-        patient=patient, kind="restriction_end", cause_type="restriction", cause_id="r1",
-        anchor=date(2026, 6, 10), title="Driving",
+        patient=patient,
+        kind="restriction_end",
+        cause_type="restriction",
+        cause_id="r1",
+        anchor=date(2026, 6, 10),
+        title="Driving",
     )
     starts = datetime(2026, 6, 20, 15, 0, tzinfo=UTC)
     sync_appointment(patient, starts)
@@ -293,8 +314,12 @@ def test_checkin_time_change_moves_open_checkins_and_turning_off_cancels(patient
 def test_replan_of_a_time_that_passed_sends_now_rather_than_never(patient, inbox_only):
     # 09:00 New York on 1 June is 13:00 UTC, an hour ahead; in Berlin it was 07:00 UTC.
     services.reminders_sync_for_cause(
-        patient=patient, kind="restriction_end", cause_type="restriction", cause_id="r1",
-        anchor=date(2026, 6, 1), title="Driving",
+        patient=patient,
+        kind="restriction_end",
+        cause_type="restriction",
+        cause_id="r1",
+        anchor=date(2026, 6, 1),
+        title="Driving",
     )
     patient.time_zone = "Europe/Berlin"
     services.patient_reminders_replan(profile=patient, changed={"time_zone"})
@@ -306,8 +331,12 @@ def test_time_zone_change_through_the_api_replans(patient, inbox_only):
     from tests.conftest import client_for
 
     services.reminders_sync_for_cause(
-        patient=patient, kind="restriction_end", cause_type="restriction", cause_id="r1",
-        anchor=date(2026, 6, 10), title="Driving",
+        patient=patient,
+        kind="restriction_end",
+        cause_type="restriction",
+        cause_id="r1",
+        anchor=date(2026, 6, 10),
+        title="Driving",
     )
     response = client_for(patient.user).patch(
         "/api/v1/me/", {"time_zone": "Australia/Sydney"}, format="json"

@@ -78,12 +78,25 @@ def seed_accounts() -> dict:
     surgeon2 = _staff(clinic, "surgeon2@demo.test", Role.SURGEON, "David", "Lindqvist", "MD")
     nurse = _staff(clinic, "nurse@demo.test", Role.NURSE, "Sam", "Reyes", "RN")
     patient = _patient(
-        clinic, "patient@demo.test", "Jordan", "Miller", date(1968, 4, 12), "America/New_York",
-        "MRN-1001", surgeon, (nurse,),
+        clinic,
+        "patient@demo.test",
+        "Jordan",
+        "Miller",
+        date(1968, 4, 12),
+        "America/New_York",
+        "MRN-1001",
+        surgeon,
+        (nurse,),
     )
     patient2 = _patient(
-        clinic, "patient2@demo.test", "Robin", "Schultz", date(1975, 9, 3), "Europe/Berlin",
-        "MRN-1002", surgeon2,
+        clinic,
+        "patient2@demo.test",
+        "Robin",
+        "Schultz",
+        date(1975, 9, 3),
+        "Europe/Berlin",
+        "MRN-1002",
+        surgeon2,
     )
     return {
         "clinic": clinic,

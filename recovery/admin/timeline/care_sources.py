@@ -40,9 +40,14 @@ def _alert_events(q: TimelineQuery) -> list[TimelineEvent]:
     rows = Alert.objects.filter(patient=q.patient).filter(q.in_range("opened_at"))
     return [
         TimelineEvent(
-            at=a.opened_at, day=q.local_day(a.opened_at), type="alert",
+            at=a.opened_at,
+            day=q.local_day(a.opened_at),
+            type="alert",
             title=f"Alert ({Tier(a.tier).label.split(':')[0].lower()}): {a.title}",
-            detail=a.detail, status=a.status, record_id=str(a.pk), url_name="admin:recovery_alert_change",
+            detail=a.detail,
+            status=a.status,
+            record_id=str(a.pk),
+            url_name="admin:recovery_alert_change",
         )
         for a in rows
     ]
@@ -53,9 +58,13 @@ def _reminder_events(q: TimelineQuery) -> list[TimelineEvent]:
     rows = reminders_sent_for_patient(patient=q.patient, since=q.start, until=q.end)
     return [
         TimelineEvent(
-            at=r.sent_at, day=q.local_day(r.sent_at), type="reminder",
+            at=r.sent_at,
+            day=q.local_day(r.sent_at),
+            type="reminder",
             title=f"Reminder sent ({r.get_channel_display().lower()}): {r.title or r.get_kind_display()}",
-            status="sent", record_id=str(r.pk), url_name="admin:reminders_reminder_change",
+            status="sent",
+            record_id=str(r.pk),
+            url_name="admin:reminders_reminder_change",
         )
         for r in rows
     ]
@@ -75,12 +84,17 @@ def _imaging_events(q: TimelineQuery) -> list[TimelineEvent]:
             for name, value in (("fusion", s.fusion_status), ("hardware", s.hardware_status))
             if value
         )
-        events.append(TimelineEvent(
-            at=_at_noon(q, s.performed_on), day=s.performed_on, type="imaging",
-            title=f"{s.get_modality_display()} {s.levels} ({_label(s.purpose)})",
-            detail="; ".join(filter(None, [findings, s.reading[:200]])),
-            record_id=s.pk, url_name="admin:recovery_imagingstudy_change",
-        ))
+        events.append(
+            TimelineEvent(
+                at=_at_noon(q, s.performed_on),
+                day=s.performed_on,
+                type="imaging",
+                title=f"{s.get_modality_display()} {s.levels} ({_label(s.purpose)})",
+                detail="; ".join(filter(None, [findings, s.reading[:200]])),
+                record_id=s.pk,
+                url_name="admin:recovery_imagingstudy_change",
+            )
+        )
     return events
 
 
@@ -92,28 +106,51 @@ def _complication_events(q: TimelineQuery) -> list[TimelineEvent]:
     events = []
     for c in rows:
         if q.since is None or q.since <= c.noticed_on <= q.until:
-            events.append(TimelineEvent(
-                at=_at_noon(q, c.noticed_on), day=c.noticed_on, type="complication",
-                title=f"Complication: {c.get_kind_display()} ({c.severity})", detail=c.treatment[:200],
-                status="open" if c.resolved_on is None else "resolved", record_id=c.pk,
-                url_name="admin:recovery_complication_change",
-            ))
-        if c.resolved_on and (q.since is None or q.since <= c.resolved_on) and c.resolved_on <= q.until:
-            events.append(TimelineEvent(
-                at=_at_noon(q, c.resolved_on) + timedelta(hours=1), day=c.resolved_on, type="complication",
-                title=f"Complication resolved: {c.get_kind_display()}", status="resolved", record_id=c.pk,
-                url_name="admin:recovery_complication_change",
-            ))
+            events.append(
+                TimelineEvent(
+                    at=_at_noon(q, c.noticed_on),
+                    day=c.noticed_on,
+                    type="complication",
+                    title=f"Complication: {c.get_kind_display()} ({c.severity})",
+                    detail=c.treatment[:200],
+                    status="open" if c.resolved_on is None else "resolved",
+                    record_id=c.pk,
+                    url_name="admin:recovery_complication_change",
+                )
+            )
+        if (
+            c.resolved_on
+            and (q.since is None or q.since <= c.resolved_on)
+            and c.resolved_on <= q.until
+        ):
+            events.append(
+                TimelineEvent(
+                    at=_at_noon(q, c.resolved_on) + timedelta(hours=1),
+                    day=c.resolved_on,
+                    type="complication",
+                    title=f"Complication resolved: {c.get_kind_display()}",
+                    status="resolved",
+                    record_id=c.pk,
+                    url_name="admin:recovery_complication_change",
+                )
+            )
     return events
 
 
 @register_event_source("prep", "Preparation checklist")
 def _prep_events(q: TimelineQuery) -> list[TimelineEvent]:
-    rows = PrepItem.objects.filter(patient=q.patient, status=PrepStatus.DONE).filter(q.days_in_range("completed_on"))
+    rows = PrepItem.objects.filter(patient=q.patient, status=PrepStatus.DONE).filter(
+        q.days_in_range("completed_on")
+    )
     return [
         TimelineEvent(
-            at=_at_noon(q, p.completed_on), day=p.completed_on, type="prep",
-            title=f"Checklist done: {p}", record_id=p.pk, status="done", url_name="admin:recovery_prepitem_change",
+            at=_at_noon(q, p.completed_on),
+            day=p.completed_on,
+            type="prep",
+            title=f"Checklist done: {p}",
+            record_id=p.pk,
+            status="done",
+            url_name="admin:recovery_prepitem_change",
         )
         for p in rows
     ]
@@ -125,12 +162,17 @@ def _outcome_events(q: TimelineQuery) -> list[TimelineEvent]:
     events = []
     for s in rows:
         band = score_band(s.instrument, s.score)
-        events.append(TimelineEvent(
-            at=s.completed_at, day=q.local_day(s.completed_at), type="outcome",
-            title=f"{s.get_instrument_display()} ({s.get_timepoint_display()}): {float(s.score):g}{'%' if band else ''}"
-            + (f", {band}" if band else ""),
-            record_id=s.pk, url_name="admin:recovery_outcomescore_change",
-        ))
+        events.append(
+            TimelineEvent(
+                at=s.completed_at,
+                day=q.local_day(s.completed_at),
+                type="outcome",
+                title=f"{s.get_instrument_display()} ({s.get_timepoint_display()}): {float(s.score):g}{'%' if band else ''}"
+                + (f", {band}" if band else ""),
+                record_id=s.pk,
+                url_name="admin:recovery_outcomescore_change",
+            )
+        )
     return events
 
 
@@ -156,15 +198,24 @@ def care_summary(*, patient: PatientProfile, today: date | None = None) -> CareS
         Alert.objects.filter(patient=patient).exclude(status=AlertStatus.RESOLVED),
         key=lambda a: (tiers.index(a.tier), a.opened_at),
     )
-    complications = list(Complication.objects.filter(patient=patient, resolved_on__isnull=True).order_by("noticed_on"))
+    complications = list(
+        Complication.objects.filter(patient=patient, resolved_on__isnull=True).order_by(
+            "noticed_on"
+        )
+    )
     upcoming = (
-        Surgery.objects.filter(patient=patient, performed_on__gte=today,
-                               performed_on__lte=today + timedelta(days=CHECKLIST_HORIZON_DAYS))
-        .order_by("performed_on").first()
+        Surgery.objects.filter(
+            patient=patient,
+            performed_on__gte=today,
+            performed_on__lte=today + timedelta(days=CHECKLIST_HORIZON_DAYS),
+        )
+        .order_by("performed_on")
+        .first()
     )
     checklist = (
         list(PrepItem.objects.filter(surgery=upcoming, status=PrepStatus.OPEN).order_by("due_on"))
-        if upcoming else []
+        if upcoming
+        else []
     )
     return CareSummary(
         open_alerts=alerts,

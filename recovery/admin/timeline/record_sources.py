@@ -109,7 +109,13 @@ def _pt_events(q: TimelineQuery) -> list[TimelineEvent]:
         .annotate(when=Coalesce("performed_at", "scheduled_for"))
         .filter(q.in_range("when"))
         .values_list(
-            "pk", "when", "status", "setting", "duration_minutes", "pain_before", "pain_after",
+            "pk",
+            "when",
+            "status",
+            "setting",
+            "duration_minutes",
+            "pain_before",
+            "pain_after",
             "exercises",
         )
     )
@@ -147,8 +153,15 @@ def _pt_events(q: TimelineQuery) -> list[TimelineEvent]:
 @register_event_source("appointment", "Appointments")
 def _appointment_events(q: TimelineQuery) -> list[TimelineEvent]:
     rows = Appointment.objects.filter(q.in_range("starts_at"), patient=q.patient).values_list(
-        "pk", "starts_at", "purpose", "status", "location", "imaging",
-        "clinician__first_name", "clinician__last_name", "clinician__email",
+        "pk",
+        "starts_at",
+        "purpose",
+        "status",
+        "location",
+        "imaging",
+        "clinician__first_name",
+        "clinician__last_name",
+        "clinician__email",
     )
     events = []
     for pk, starts_at, purpose, status, location, imaging, first, last, email in rows:
@@ -161,7 +174,11 @@ def _appointment_events(q: TimelineQuery) -> list[TimelineEvent]:
                 title=f"Appointment: {_label(purpose)}",
                 detail=", ".join(
                     x
-                    for x in [clinician, location, f"imaging {imaging}" if imaging != "none" else ""]
+                    for x in [
+                        clinician,
+                        location,
+                        f"imaging {imaging}" if imaging != "none" else "",
+                    ]
                     if x
                 ),
                 status=status,
@@ -199,13 +216,19 @@ def _milestone_events(q: TimelineQuery) -> list[TimelineEvent]:
 
 @register_event_source("restriction", "Restriction starts and ends")
 def _restriction_events(q: TimelineQuery) -> list[TimelineEvent]:
-    rows = ActivityRestriction.objects.filter(patient=q.patient).annotate(
-        end=Coalesce("lifted_on", "ends_on")
-    ).filter(q.days_in_range("starts_on") | q.days_in_range("end"))
+    rows = (
+        ActivityRestriction.objects.filter(patient=q.patient)
+        .annotate(end=Coalesce("lifted_on", "ends_on"))
+        .filter(q.days_in_range("starts_on") | q.days_in_range("end"))
+    )
     events = []
     for r in rows:
         name = _label(r.activity)
-        limit = f" over {r.limit_value.normalize():f} {r.limit_unit}" if r.limit_value is not None else ""
+        limit = (
+            f" over {r.limit_value.normalize():f} {r.limit_unit}"
+            if r.limit_value is not None
+            else ""
+        )
         if q.since is None or q.since <= r.starts_on <= q.until:
             events.append(
                 TimelineEvent(

@@ -23,17 +23,31 @@ from ..alerts import alert_acknowledge, alert_resolve, check_in_rules_hit
 from ..kinds import CHECK_INS
 
 CHECK_IN_FIELDS = [
-    "answered_at", "temperature_c", "wound_redness", "wound_swelling_or_drainage", "wound_opening",
-    "new_numbness_or_weakness", "bowel_bladder_loss_or_saddle_numbness", "cannot_move_limb",
-    "calf_pain_or_leg_swelling", "chest_pain_or_breathless", "trouble_swallowing_or_breathing",
-    "pain_uncontrolled", "fell", "notes",
+    "answered_at",
+    "temperature_c",
+    "wound_redness",
+    "wound_swelling_or_drainage",
+    "wound_opening",
+    "new_numbness_or_weakness",
+    "bowel_bladder_loss_or_saddle_numbness",
+    "cannot_move_limb",
+    "calf_pain_or_leg_swelling",
+    "chest_pain_or_breathless",
+    "trouble_swallowing_or_breathing",
+    "pain_uncontrolled",
+    "fell",
+    "notes",
 ]
 
 
 class CheckInInput(StrictSerializer):
-    id = serializers.RegexField(r"^[A-Za-z0-9_-]{1,36}$", required=False, help_text="client-chosen id")
+    id = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{1,36}$", required=False, help_text="client-chosen id"
+    )
     answered_at = serializers.DateTimeField()
-    temperature_c = serializers.DecimalField(max_digits=3, decimal_places=1, required=False, allow_null=True)
+    temperature_c = serializers.DecimalField(
+        max_digits=3, decimal_places=1, required=False, allow_null=True
+    )
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
     def get_fields(self):
@@ -56,7 +70,9 @@ class TriageAlertOutput(serializers.Serializer):
 
 
 class TriageOutput(serializers.Serializer):
-    call_emergency_services = serializers.BooleanField(help_text="show `message` before anything else")
+    call_emergency_services = serializers.BooleanField(
+        help_text="show `message` before anything else"
+    )
     tier = serializers.ChoiceField(choices=Tier.choices, allow_null=True)
     message = serializers.CharField(allow_blank=True)
     alerts = TriageAlertOutput(many=True)
@@ -88,7 +104,8 @@ class CheckInView(APIView):
     def post(self, request):
         if request.user.role != Role.PATIENT:
             raise Forbidden(
-                "Check-ins are answered by patients.", code="permission_denied",
+                "Check-ins are answered by patients.",
+                code="permission_denied",
             )
         data = CheckInInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -110,9 +127,24 @@ class AlertOutput(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "patient", "patient_name", "tier", "title", "detail", "rule_key", "source_table", "source_id",
-            "status", "opened_at", "acknowledge_by", "acknowledged_at", "acknowledged_by", "resolved_at",
-            "resolved_by", "resolution_note", "escalated_at",
+            "id",
+            "patient",
+            "patient_name",
+            "tier",
+            "title",
+            "detail",
+            "rule_key",
+            "source_table",
+            "source_id",
+            "status",
+            "opened_at",
+            "acknowledge_by",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
+            "resolution_note",
+            "escalated_at",
         ]
 
 
@@ -122,10 +154,10 @@ class ResolveInput(StrictSerializer):
 
 def _alerts_for(user):
     if user.role == Role.PATIENT:
-        raise Forbidden(
-            "Alerts are for the care team.", code="permission_denied"
-        )
-    return Alert.objects.filter(patient__in=patients_for(user).values("pk")).select_related("patient__user")
+        raise Forbidden("Alerts are for the care team.", code="permission_denied")
+    return Alert.objects.filter(patient__in=patients_for(user).values("pk")).select_related(
+        "patient__user"
+    )
 
 
 def _alert_get(user, alert_id) -> Alert:
@@ -138,16 +170,23 @@ def _alert_get(user, alert_id) -> Alert:
 def _alert_answer(request, alert: Alert, *, action: str) -> Response:
     """The alert after a lifecycle step: it shows the patient's data, so the read is logged."""
     phi_access_record(
-        user=request.user, patient_ids=[alert.patient_id], action=action, resource="alerts",
-        request=request, object_id=alert.pk,
+        user=request.user,
+        patient_ids=[alert.patient_id],
+        action=action,
+        resource="alerts",
+        request=request,
+        object_id=alert.pk,
     )
     return Response(AlertOutput(alert).data)
 
 
 class AlertListView(APIView):
-    @extend_schema(responses={200: AlertOutput(many=True)}, operation_id="alerts_list",
-                   description="Unresolved alerts of the caller's patients, most urgent and oldest first; "
-                   "`?status=resolved` for the closed ones.")
+    @extend_schema(
+        responses={200: AlertOutput(many=True)},
+        operation_id="alerts_list",
+        description="Unresolved alerts of the caller's patients, most urgent and oldest first; "
+        "`?status=resolved` for the closed ones.",
+    )
     def get(self, request):
         wanted = request.query_params.get("status")
         qs = _alerts_for(request.user)
@@ -160,7 +199,11 @@ class AlertListView(APIView):
         alerts = list(qs.order_by("opened_at")[:200])
         alerts.sort(key=lambda a: (list(Tier.values).index(a.tier), a.opened_at))
         phi_access_record(
-            user=request.user, patient_ids={a.patient_id for a in alerts}, action="list", resource="alerts", request=request
+            user=request.user,
+            patient_ids={a.patient_id for a in alerts},
+            action="list",
+            resource="alerts",
+            request=request,
         )
         return Response(AlertOutput(alerts, many=True).data)
 
@@ -177,5 +220,9 @@ class AlertResolveView(APIView):
     def post(self, request, alert_id: int):
         data = ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        alert = alert_resolve(actor=request.user, alert=_alert_get(request.user, alert_id), note=data.validated_data["note"])
+        alert = alert_resolve(
+            actor=request.user,
+            alert=_alert_get(request.user, alert_id),
+            note=data.validated_data["note"],
+        )
         return _alert_answer(request, alert, action="resolve")

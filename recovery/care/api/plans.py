@@ -15,7 +15,9 @@ from ..selectors import plan_for_patient
 class PlanItemOutput(serializers.Serializer):
     item_type = serializers.CharField()
     description = serializers.CharField()
-    records = serializers.ListField(child=serializers.CharField(), help_text="ids of the generated records")
+    records = serializers.ListField(
+        child=serializers.CharField(), help_text="ids of the generated records"
+    )
 
 
 class PlanOutput(serializers.Serializer):
@@ -32,7 +34,13 @@ class PatientPlanView(APIView):
         patient = patients_for(request.user).filter(pk=patient_id).first()
         if patient is None:
             raise NotFound("Not found.", code="not_found")
-        phi_access_record(user=request.user, patient_ids=[patient.pk], action="retrieve", resource="plan", request=request)
+        phi_access_record(
+            user=request.user,
+            patient_ids=[patient.pk],
+            action="retrieve",
+            resource="plan",
+            request=request,
+        )
         return Response(PlanOutput(plan_for_patient(patient=patient), many=True).data)
 
 
@@ -41,6 +49,9 @@ class MyPlanView(APIView):
     def get(self, request):
         if not request.user.is_patient:
             raise Forbidden(
-                "Only patients have a plan of their own.", code="permission_denied",
+                "Only patients have a plan of their own.",
+                code="permission_denied",
             )
-        return Response(PlanOutput(plan_for_patient(patient=request.user.patient_profile), many=True).data)
+        return Response(
+            PlanOutput(plan_for_patient(patient=request.user.patient_profile), many=True).data
+        )

@@ -10,6 +10,10 @@ urlpatterns = [
     path("me/plan/", MyPlanView.as_view(), name="me-plan"),
     path("check-ins/", CheckInView.as_view(), name="check-ins"),
     path("alerts/", AlertListView.as_view(), name="alerts"),
-    path("alerts/<int:alert_id>/acknowledge/", AlertAcknowledgeView.as_view(), name="alert-acknowledge"),
+    path(
+        "alerts/<int:alert_id>/acknowledge/",
+        AlertAcknowledgeView.as_view(),
+        name="alert-acknowledge",
+    ),
     path("alerts/<int:alert_id>/resolve/", AlertResolveView.as_view(), name="alert-resolve"),
 ]

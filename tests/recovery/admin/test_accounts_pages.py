@@ -27,8 +27,13 @@ def users(patient, surgeon, nurse, other_patient, clinic_admin, foreign_clinic_a
 @pytest.fixture
 def invitation(clinic, surgeon):
     invitation, _ = services.patient_invite(
-        clinic=clinic, invited_by=surgeon, email="new.patient@example.test", first_name="New",
-        last_name="Patient", date_of_birth=date(1960, 1, 2), time_zone="America/Chicago",
+        clinic=clinic,
+        invited_by=surgeon,
+        email="new.patient@example.test",
+        first_name="New",
+        last_name="Patient",
+        date_of_birth=date(1960, 1, 2),
+        time_zone="America/Chicago",
         surgeon=surgeon,
     )
     return invitation

@@ -17,8 +17,11 @@ def visits(client, surgeon, patient, other_patient, foreign_patient):
     assert client.get(f"/admin/accounts/patientprofile/{patient.pk}/timeline/").status_code == 200
     client.logout()
     PHIAccess.objects.create(
-        user=foreign_patient.surgeon, patient=foreign_patient, clinic=foreign_patient.clinic,
-        action="timeline", resource="timeline",
+        user=foreign_patient.surgeon,
+        patient=foreign_patient,
+        clinic=foreign_patient.clinic,
+        action="timeline",
+        resource="timeline",
     )
     return PHIAccess.objects.get(patient=patient), PHIAccess.objects.get(patient=foreign_patient)
 

@@ -23,13 +23,17 @@ def _login(client, email):
 
 def test_timeline_shows_care_items_and_outcomes(client, demo, api):
     api(demo.user).post(
-        "/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "wound_opening": True}, format="json"
+        "/api/v1/check-ins/",
+        {"answered_at": "2026-01-01T10:00:00Z", "wound_opening": True},
+        format="json",
     )
     _login(client, "surgeon@demo.test")
     url = reverse("admin:recovery_patient_timeline", args=[demo.pk])
     html = client.get(url, {"period": "all"}).content.decode()
     assert 'id="care"' in html and "Wound opening" in html
-    care = client.get(url, {"period": "all", "types": ["imaging", "complication", "prep", "outcome", "alert"]})
+    care = client.get(
+        url, {"period": "all", "types": ["imaging", "complication", "prep", "outcome", "alert"]}
+    )
     html = care.content.decode()
     assert "Complication resolved: Surgical-site infection (superficial)" in html
     assert "CT L4-L5 (pre op planning)" in html and "fusion: not fused, hardware: loosened" in html
@@ -45,7 +49,9 @@ def test_care_changelists_are_scoped(client, demo, api, name):
     other = PatientProfile.objects.get(user__email="patient2@demo.test")
     for patient in (demo, other):
         api(patient.user).post(
-            "/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json"
+            "/api/v1/check-ins/",
+            {"answered_at": "2026-01-01T10:00:00Z", "fell": True},
+            format="json",
         )
     _login(client, "surgeon2@demo.test")
     response = client.get(reverse(f"admin:recovery_{name}_changelist"))
@@ -55,11 +61,15 @@ def test_care_changelists_are_scoped(client, demo, api, name):
     model = response.context["cl"].model
     mine = model.objects.filter(patient=demo).first()
     if mine is not None:
-        assert client.get(reverse(f"admin:recovery_{name}_change", args=[mine.pk])).status_code == 404
+        assert (
+            client.get(reverse(f"admin:recovery_{name}_change", args=[mine.pk])).status_code == 404
+        )
 
 
 def test_alert_actions_in_the_admin(client, demo, api):
-    api(demo.user).post("/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json")
+    api(demo.user).post(
+        "/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json"
+    )
     alert = Alert.objects.get(patient=demo)
     _login(client, "nurse@demo.test")
     url = reverse("admin:recovery_alert_changelist")
@@ -78,13 +88,15 @@ def test_apply_a_protocol_from_the_admin(client, demo):
     protocol = Protocol.objects.get(clinic=None)
     _login(client, "surgeon@demo.test")
     response = client.post(
-        reverse("admin:recovery_protocolapplication_add"), {"protocol": protocol.pk, "surgery": surgery.pk}
+        reverse("admin:recovery_protocolapplication_add"),
+        {"protocol": protocol.pk, "surgery": surgery.pk},
     )
     assert response.status_code == 302, response.content[:500]
     assert ProtocolApplication.objects.filter(surgery=surgery).count() == 1
     _login(client, "surgeon2@demo.test")
     response = client.post(
-        reverse("admin:recovery_protocolapplication_add"), {"protocol": protocol.pk, "surgery": surgery.pk}
+        reverse("admin:recovery_protocolapplication_add"),
+        {"protocol": protocol.pk, "surgery": surgery.pk},
     )
     assert response.status_code == 200  # the surgery is not in the picker: a form error
     assert ProtocolApplication.objects.filter(surgery=surgery).count() == 1
@@ -95,20 +107,33 @@ def test_defaults_are_read_only_for_clinic_staff(client, demo):
     _login(client, "admin@demo.test")
     page = client.get(reverse("admin:recovery_protocol_change", args=[protocol.pk]))
     assert page.status_code == 200
-    client.post(reverse("admin:recovery_protocol_changelist"), {"action": "copy_to_my_clinic", "_selected_action": [protocol.pk]})
+    client.post(
+        reverse("admin:recovery_protocol_changelist"),
+        {"action": "copy_to_my_clinic", "_selected_action": [protocol.pk]},
+    )
     assert Protocol.objects.filter(clinic=demo.clinic).count() == 1
 
 
-def test_patient_list_shows_open_alerts_and_outcome_change(client, demo, api, django_assert_max_num_queries):
+def test_patient_list_shows_open_alerts_and_outcome_change(
+    client, demo, api, django_assert_max_num_queries
+):
     from django.utils import timezone
 
     from recovery.outcomes.kinds import OUTCOME_SCORES
     from recovery.record.writes import record_create
 
-    api(demo.user).post("/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json")
+    api(demo.user).post(
+        "/api/v1/check-ins/", {"answered_at": "2026-01-01T10:00:00Z", "fell": True}, format="json"
+    )
     record_create(
-        OUTCOME_SCORES, actor=demo.user, patient=demo, instrument="odi", timepoint="3m", version="2.1a",
-        surgery=Surgery.objects.get(pk="demo-revision-l4l5"), completed_at=timezone.now(),
+        OUTCOME_SCORES,
+        actor=demo.user,
+        patient=demo,
+        instrument="odi",
+        timepoint="3m",
+        version="2.1a",
+        surgery=Surgery.objects.get(pk="demo-revision-l4l5"),
+        completed_at=timezone.now(),
         answers={f"s{i}": 1 for i in range(1, 11)},  # 20% from a 54% baseline: -34, meets 11.79
     )
     _login(client, "surgeon@demo.test")

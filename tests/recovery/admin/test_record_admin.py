@@ -70,7 +70,11 @@ def test_a_service_refusal_is_a_form_error_not_a_500(client, surgeon, patient):
 
 def test_patients_own_pain_log_is_read_only(client, surgeon, patient):
     log, _ = record_create(
-        PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=timezone.now(), intensity=6,
+        PAIN_LOGS,
+        actor=patient.user,
+        patient=patient,
+        recorded_at=timezone.now(),
+        intensity=6,
         location="leg",
     )
     client.force_login(surgeon)
@@ -89,15 +93,26 @@ def test_patients_own_pain_log_is_read_only(client, surgeon, patient):
 
 def test_care_team_pain_log_is_editable(client, surgeon, patient):
     log, _ = record_create(
-        PAIN_LOGS, actor=surgeon, patient=patient, recorded_at=timezone.now(), intensity=6, location="leg"
+        PAIN_LOGS,
+        actor=surgeon,
+        patient=patient,
+        recorded_at=timezone.now(),
+        intensity=6,
+        location="leg",
     )
     client.force_login(surgeon)
-    assert 'name="intensity"' in client.get(f"/admin/recovery/painlog/{log.pk}/change/").content.decode()
+    assert (
+        'name="intensity"'
+        in client.get(f"/admin/recovery/painlog/{log.pk}/change/").content.decode()
+    )
 
 
 def test_delete_is_a_tombstone_and_hidden_afterwards(client, surgeon, patient):
     appointment, _ = record_create(
-        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=3),
+        APPOINTMENTS,
+        actor=surgeon,
+        patient=patient,
+        starts_at=timezone.now() + timedelta(days=3),
         purpose="wound_check",
     )
     client.force_login(surgeon)
@@ -111,10 +126,20 @@ def test_delete_is_a_tombstone_and_hidden_afterwards(client, surgeon, patient):
 
 def test_bulk_delete_skips_rows_the_service_refuses(client, surgeon, patient):
     own, _ = record_create(
-        PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=timezone.now(), intensity=3, location="back"
+        PAIN_LOGS,
+        actor=patient.user,
+        patient=patient,
+        recorded_at=timezone.now(),
+        intensity=3,
+        location="back",
     )
     clinic_log, _ = record_create(
-        PAIN_LOGS, actor=surgeon, patient=patient, recorded_at=timezone.now(), intensity=3, location="back"
+        PAIN_LOGS,
+        actor=surgeon,
+        patient=patient,
+        recorded_at=timezone.now(),
+        intensity=3,
+        location="back",
     )
     client.force_login(surgeon)
     response = client.post(
@@ -132,7 +157,10 @@ def test_bulk_delete_skips_rows_the_service_refuses(client, surgeon, patient):
 
 def test_lift_restriction_action(client, surgeon, patient):
     restriction, _ = record_create(
-        RESTRICTIONS, actor=surgeon, patient=patient, activity="driving",
+        RESTRICTIONS,
+        actor=surgeon,
+        patient=patient,
+        activity="driving",
         starts_on=timezone.localdate() - timedelta(days=10),
     )
     client.force_login(surgeon)
@@ -158,7 +186,10 @@ def test_lift_restriction_action(client, surgeon, patient):
 @pytest.mark.parametrize(("action", "status"), [("cancel", "cancelled"), ("complete", "completed")])
 def test_appointment_actions(client, surgeon, patient, action, status):
     appointment, _ = record_create(
-        APPOINTMENTS, actor=surgeon, patient=patient, starts_at=timezone.now() + timedelta(days=2),
+        APPOINTMENTS,
+        actor=surgeon,
+        patient=patient,
+        starts_at=timezone.now() + timedelta(days=2),
         purpose="follow_up",
     )
     client.force_login(surgeon)
@@ -177,40 +208,67 @@ def test_appointment_actions(client, surgeon, patient, action, status):
 
 
 def test_achieve_milestone_action(client, nurse, patient):
-    milestone, _ = record_create(MILESTONES, actor=nurse, patient=patient, title="Walk", kind="walk_unaided")
+    milestone, _ = record_create(
+        MILESTONES, actor=nurse, patient=patient, title="Walk", kind="walk_unaided"
+    )
     client.force_login(nurse)
-    client.post("/admin/recovery/milestone/", {"action": "achieve", "_selected_action": [milestone.pk]})
+    client.post(
+        "/admin/recovery/milestone/", {"action": "achieve", "_selected_action": [milestone.pk]}
+    )
     milestone.refresh_from_db()
     assert milestone.achieved_on == timezone.localdate(timezone=patient.tz)
 
 
 def test_actions_cannot_reach_out_of_scope_rows(client, surgeon, other_patient):
     appointment, _ = record_create(
-        APPOINTMENTS, actor=other_patient.surgeon, patient=other_patient,
-        starts_at=timezone.now() + timedelta(days=2), purpose="follow_up",
+        APPOINTMENTS,
+        actor=other_patient.surgeon,
+        patient=other_patient,
+        starts_at=timezone.now() + timedelta(days=2),
+        purpose="follow_up",
     )
     client.force_login(surgeon)
-    client.post("/admin/recovery/appointment/", {"action": "cancel", "_selected_action": [appointment.pk]})
+    client.post(
+        "/admin/recovery/appointment/", {"action": "cancel", "_selected_action": [appointment.pk]}
+    )
     appointment.refresh_from_db()
     assert appointment.status == "scheduled"
 
 
 def test_change_pages_and_lists_write_phi_access_rows(client, surgeon, patient):
     log, _ = record_create(
-        PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=timezone.now(), intensity=3, location="back"
+        PAIN_LOGS,
+        actor=patient.user,
+        patient=patient,
+        recorded_at=timezone.now(),
+        intensity=3,
+        location="back",
     )
     client.force_login(surgeon)
     client.get(f"/admin/recovery/painlog/{log.pk}/change/")
     row = PHIAccess.objects.get(action="admin_change")
-    assert (row.user, row.patient, row.resource, row.object_id) == (surgeon, patient, "pain_logs", log.pk)
+    assert (row.user, row.patient, row.resource, row.object_id) == (
+        surgeon,
+        patient,
+        "pain_logs",
+        log.pk,
+    )
     client.get("/admin/recovery/painlog/")
-    assert PHIAccess.objects.filter(action="admin_list", patient=patient, resource="pain_logs").count() == 1
+    assert (
+        PHIAccess.objects.filter(action="admin_list", patient=patient, resource="pain_logs").count()
+        == 1
+    )
     client.get(f"/admin/accounts/patientprofile/{patient.pk}/change/")
     assert PHIAccess.objects.filter(action="admin_change", resource="patient_profile").count() == 1
 
 
 CHANGELISTS = [
-    "surgery", "hospitalstay", "painlog", "ptsession", "activityrestriction", "appointment",
+    "surgery",
+    "hospitalstay",
+    "painlog",
+    "ptsession",
+    "activityrestriction",
+    "appointment",
     "milestone",
 ]
 
@@ -248,13 +306,21 @@ def _version_on_page(page) -> str | None:
 def test_a_stale_change_form_is_refused_and_undoes_nothing(client, surgeon, patient):
     """The surgeon opens a milestone; the patient marks it achieved; the surgeon's save of the
     form opened before must not put ``achieved_on`` back to empty."""
-    milestone, _ = record_create(MILESTONES, actor=surgeon, patient=patient, title="Walk", kind="walk_unaided")
+    milestone, _ = record_create(
+        MILESTONES, actor=surgeon, patient=patient, title="Walk", kind="walk_unaided"
+    )
     url = f"/admin/recovery/milestone/{milestone.pk}/change/"
     client.force_login(surgeon)
     page = client.get(url)
     assert page.status_code == 200
     version = _version_on_page(page)
-    stale = {"title": "Walk", "kind": "walk_unaided", "target_on": "", "achieved_on": "", "notes": "Walks daily"}
+    stale = {
+        "title": "Walk",
+        "kind": "walk_unaided",
+        "target_on": "",
+        "achieved_on": "",
+        "notes": "Walks daily",
+    }
     if version is not None:
         stale["record_version"] = version
 
@@ -269,17 +335,24 @@ def test_a_stale_change_form_is_refused_and_undoes_nothing(client, surgeon, pati
     assert (milestone.achieved_on, milestone.sync_version, milestone.notes) == (*achieved, "")
 
     fresh_page = client.get(url)
-    fresh = {**stale, "achieved_on": achieved[0].isoformat(), "record_version": _version_on_page(fresh_page)}
+    fresh = {
+        **stale,
+        "achieved_on": achieved[0].isoformat(),
+        "record_version": _version_on_page(fresh_page),
+    }
     assert client.post(url, fresh).status_code == 302
     milestone.refresh_from_db()
     assert (milestone.achieved_on, milestone.notes) == (achieved[0], "Walks daily")
 
 
 def test_a_change_form_without_its_version_is_refused(client, surgeon, patient):
-    milestone, _ = record_create(MILESTONES, actor=surgeon, patient=patient, title="Walk", kind="walk_unaided")
+    milestone, _ = record_create(
+        MILESTONES, actor=surgeon, patient=patient, title="Walk", kind="walk_unaided"
+    )
     client.force_login(surgeon)
     response = client.post(
-        f"/admin/recovery/milestone/{milestone.pk}/change/", {"title": "Run", "kind": "walk_unaided", "notes": ""}
+        f"/admin/recovery/milestone/{milestone.pk}/change/",
+        {"title": "Run", "kind": "walk_unaided", "notes": ""},
     )
     assert response.status_code == 200
     assert "reload" in response.content.decode()

@@ -137,15 +137,23 @@ def test_patient_autocomplete_by_role(client, world, role, patient, other_patien
             model,
             role,
         )
-        assert ids <= set(PatientProfile.objects.filter(clinic=world["users"][role].clinic).values_list("pk", flat=True))
+        assert ids <= set(
+            PatientProfile.objects.filter(clinic=world["users"][role].clinic).values_list(
+                "pk", flat=True
+            )
+        )
 
 
 def test_autocomplete_search_term_does_not_widen_scope(client, world, surgeon, other_patient):
     client.force_login(surgeon)
     response = client.get(
         "/admin/autocomplete/",
-        {"app_label": "recovery", "model_name": "painlog", "field_name": "patient",
-         "term": other_patient.user.last_name},
+        {
+            "app_label": "recovery",
+            "model_name": "painlog",
+            "field_name": "patient",
+            "term": other_patient.user.last_name,
+        },
     )
     assert response.status_code == 200
     assert str(other_patient.pk) not in {r["id"] for r in json.loads(response.content)["results"]}

@@ -81,15 +81,23 @@ def strict_clinic(clinic):
     return clinic
 
 
-def test_mandatory_two_factor_sends_staff_to_enrolment_first(client, surgeon, patient, strict_clinic):
+def test_mandatory_two_factor_sends_staff_to_enrolment_first(
+    client, surgeon, patient, strict_clinic
+):
     response = login(client, surgeon)
     assert response.status_code == 302
     # No admin page before enrolling: every one leads to the enrolment page.
-    for path in ("/admin/", "/admin/recovery/painlog/", f"/admin/accounts/patientprofile/{patient.pk}/timeline/"):
+    for path in (
+        "/admin/",
+        "/admin/recovery/painlog/",
+        f"/admin/accounts/patientprofile/{patient.pk}/timeline/",
+    ):
         first = client.get(path)
         assert first.status_code == 302 and first["Location"].startswith("/admin/login/"), path
         second = client.get(first["Location"])
-        assert second.status_code == 302 and second["Location"].startswith("/admin/two-factor/"), path
+        assert second.status_code == 302 and second["Location"].startswith("/admin/two-factor/"), (
+            path
+        )
     page = client.get("/admin/two-factor/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -98,7 +106,9 @@ def test_mandatory_two_factor_sends_staff_to_enrolment_first(client, surgeon, pa
     assert client.get("/admin/two-factor/").status_code == 200
     assert TOTPDevice.objects.filter(user=surgeon).count() == 1  # reused across reloads
 
-    wrong = client.post("/admin/two-factor/", {"token": "000000" if code_for(device) != "000000" else "111111"})
+    wrong = client.post(
+        "/admin/two-factor/", {"token": "000000" if code_for(device) != "000000" else "111111"}
+    )
     assert wrong.status_code == 200 and "not right" in wrong.content.decode()
     assert client.get("/admin/").status_code == 302
 

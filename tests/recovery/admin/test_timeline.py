@@ -59,8 +59,13 @@ def test_header_selector_in_the_patients_zone(patient, surgeon):
     # 03:30 UTC is still the previous day in New York.
     now = timezone.datetime(2026, 3, 10, 3, 30, tzinfo=UTC)
     record_create(
-        SURGERIES, actor=surgeon, patient=patient, performed_on=timezone.datetime(2026, 3, 1).date(),
-        region="lumbar", levels="L5-S1", procedure="fusion",
+        SURGERIES,
+        actor=surgeon,
+        patient=patient,
+        performed_on=timezone.datetime(2026, 3, 1).date(),
+        region="lumbar",
+        levels="L5-S1",
+        procedure="fusion",
     )
     header = timeline_header(patient=patient, now=now)
     assert header.today.isoformat() == "2026-03-09"
@@ -75,7 +80,8 @@ def test_chart_draws_daily_points_trend_and_markers(client, surgeon, patient, re
     # 30 days x 2 locations (the patient logs back and leg pain daily); a day or two may fall
     # on the day before in the patient's zone, so count the points we expect from the data.
     stats = pain_daily_stats(
-        patient=patient, since=timezone.localdate(timezone=patient.tz) - timedelta(days=89),
+        patient=patient,
+        since=timezone.localdate(timezone=patient.tz) - timedelta(days=89),
         until=timezone.localdate(timezone=patient.tz),
     )
     assert chart.count('class="pain-point"') == len(stats) >= 58
@@ -92,7 +98,11 @@ def test_daily_stats_are_per_local_day_and_location(patient):
     for hour, intensity, location in ((1, 2, "back"), (22, 6, "back"), (23, 5, "leg")):
         when = timezone.datetime(2026, 6, 1, hour, tzinfo=tz)
         record_create(
-            PAIN_LOGS, actor=patient.user, patient=patient, recorded_at=when, intensity=intensity,
+            PAIN_LOGS,
+            actor=patient.user,
+            patient=patient,
+            recorded_at=when,
+            intensity=intensity,
             location=location,
         )
     # 23:00 in New York on June 1 is June 2 in UTC: still June 1 for the patient.
@@ -118,7 +128,13 @@ def test_events_in_time_order_of_every_type(client, surgeon, patient, record):
     client.force_login(surgeon)
     html = get(client, patient, period="90", order="oldest").content.decode()
     assert event_types_shown(html) == {
-        "surgery", "stay", "pain", "pt_session", "appointment", "milestone", "restriction",
+        "surgery",
+        "stay",
+        "pain",
+        "pt_session",
+        "appointment",
+        "milestone",
+        "restriction",
     }
     timeline = timeline_for_patient(patient=patient, newest_first=False)
     stamps = [e.at for e in timeline.events]
@@ -137,9 +153,15 @@ def test_filter_by_type_and_date(client, surgeon, patient, record):
     assert event_types_shown(html) == {"appointment", "milestone"}
     today = timezone.localdate(timezone=patient.tz)
     since = today - timedelta(days=3)
-    html = get(client, patient, period="custom", since=since.isoformat(), until=today.isoformat(),
-               types=["pain"]).content.decode()
-    shown_days = re.findall(r'event-pain[^>]*>\s*<td>(\d{4}-\d{2}-\d{2})</td>', html)
+    html = get(
+        client,
+        patient,
+        period="custom",
+        since=since.isoformat(),
+        until=today.isoformat(),
+        types=["pain"],
+    ).content.decode()
+    shown_days = re.findall(r"event-pain[^>]*>\s*<td>(\d{4}-\d{2}-\d{2})</td>", html)
     assert shown_days and all(since.isoformat() <= d <= today.isoformat() for d in shown_days)
 
 
@@ -171,7 +193,10 @@ def test_each_view_writes_one_phi_row(client, surgeon, patient):
     get(client, patient)
     row = PHIAccess.objects.get()
     assert (row.user, row.patient, row.action, row.clinic_id) == (
-        surgeon, patient, "timeline", patient.clinic_id,
+        surgeon,
+        patient,
+        "timeline",
+        patient.clinic_id,
     )
     assert row.path.startswith(f"/admin/accounts/patientprofile/{patient.pk}/timeline/")
 

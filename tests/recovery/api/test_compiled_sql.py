@@ -43,16 +43,26 @@ def orm_page(user, kind, *, since=None, until=None, updated_since=None, cursor=N
     if updated_since is not None:
         qs = qs.filter(updated_at__gte=updated_since)
     if cursor is not None:
-        qs = qs.filter(Q(**{f"{sort}__lt": cursor.value}) | Q(**{sort: cursor.value, "id__lt": cursor.row_id}))
+        qs = qs.filter(
+            Q(**{f"{sort}__lt": cursor.value}) | Q(**{sort: cursor.value, "id__lt": cursor.row_id})
+        )
     values = Wire(kind, with_sort=True).values
-    return Wire(kind, with_sort=True).rows(list(qs.order_by(f"-{sort}", "-id").values_list(*values)[:page_size]))
+    return Wire(kind, with_sort=True).rows(
+        list(qs.order_by(f"-{sort}", "-id").values_list(*values)[:page_size])
+    )
 
 
 @pytest.fixture
 def pain_logs(patient, surgeon):
     now = timezone.now().replace(microsecond=0)
     return [
-        make_record("pain-logs", patient, patient.user, recorded_at=now - timedelta(hours=i), intensity=i % 11)
+        make_record(
+            "pain-logs",
+            patient,
+            patient.user,
+            recorded_at=now - timedelta(hours=i),
+            intensity=i % 11,
+        )
         for i in range(12)
     ]
 
@@ -89,7 +99,9 @@ def test_filters_page_equals_the_orm_with_new_values_each_time(pain_logs, patien
         )[:3]
 
 
-def test_a_shape_compiled_for_one_patient_reads_only_the_next_patients_rows(pain_logs, patient, clinic):
+def test_a_shape_compiled_for_one_patient_reads_only_the_next_patients_rows(
+    pain_logs, patient, clinic
+):
     kind = API_KINDS["pain-logs"]
     other = PatientFactory(clinic=clinic)
     theirs = make_record("pain-logs", other, other.user)
@@ -101,7 +113,9 @@ def test_a_shape_compiled_for_one_patient_reads_only_the_next_patients_rows(pain
 
 
 @pytest.mark.postgres
-def test_patient_shapes_are_compiled_once_and_staff_pages_never(pain_logs, patient, surgeon, django_assert_num_queries):
+def test_patient_shapes_are_compiled_once_and_staff_pages_never(
+    pain_logs, patient, surgeon, django_assert_num_queries
+):
     kind = API_KINDS["pain-logs"]
     user = api_user(patient.user)
     record_page(user=user, kind=kind, page_size=5)
@@ -138,7 +152,11 @@ def test_fast_rows_are_the_values_the_orm_reads(pain_logs, patient):
     """psycopg's loaders (PostgreSQL) give the same Python values as Django's converters."""
     kind = API_KINDS["pain-logs"]
     values = Wire(kind, with_sort=True).values
-    qs = records_for(api_user(patient.user), kind.record).order_by("-recorded_at", "-id").values_list(*values)
+    qs = (
+        records_for(api_user(patient.user), kind.record)
+        .order_by("-recorded_at", "-id")
+        .values_list(*values)
+    )
     fast = compiled_sql.fetch_tuples(qs)
     assert fast == list(qs)
     if connection.vendor == "postgresql":  # psycopg's loaders answer in UTC

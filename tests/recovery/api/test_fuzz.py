@@ -25,14 +25,21 @@ from tests.factories import make_record
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 PATHS = r"^/api/v1/(" + "|".join(re.escape(prefix) for prefix in API_KINDS) + r")/"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 EXAMPLES = 10
 
 
 def _schema():
     from django.core.wsgi import get_wsgi_application  # config.wsgi also tunes the process's GC
 
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).include(path_regex=PATHS)
+    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).include(
+        path_regex=PATHS
+    )
 
 
 schema = _schema()

@@ -128,7 +128,13 @@ def test_permission_matrix(prefix, cast, patient, surgeon):
 
         # retrieve
         response = client.get(f"/api/v1/{prefix}/{seen.pk}/")
-        want = 401 if actor == "anonymous" else 200 if actor in ("patient", "surgeon", "nurse") else 404
+        want = (
+            401
+            if actor == "anonymous"
+            else 200
+            if actor in ("patient", "surgeon", "nurse")
+            else 404
+        )
         check(actor, "retrieve", response.status_code, want)
         if want == 200 and response.status_code == 200:
             check(actor, "retrieve body", response.json()["id"], seen.pk)
@@ -139,7 +145,10 @@ def test_permission_matrix(prefix, cast, patient, surgeon):
             body["surgery"] = make_record("surgeries", patient, surgeon).pk
         if prefix == "prep-items":
             body["surgery"] = make_record(
-                "surgeries", patient, surgeon, performed_on=timezone.localdate() + timedelta(days=30)
+                "surgeries",
+                patient,
+                surgeon,
+                performed_on=timezone.localdate() + timedelta(days=30),
             ).pk
         if cast[actor] is not None and not cast[actor].is_patient:
             body["patient"] = patient.pk
@@ -147,7 +156,12 @@ def test_permission_matrix(prefix, cast, patient, surgeon):
         response = client.post(f"/api/v1/{prefix}/", body, format="json")
         want = expected_create(prefix, actor)
         check(actor, "create", response.status_code, want, response.content[:200])
-        check(actor, "create rows written", model.all_objects.count() - before, 1 if want == 201 else 0)
+        check(
+            actor,
+            "create rows written",
+            model.all_objects.count() - before,
+            1 if want == 201 else 0,
+        )
         if want == 400:
             check(actor, "create names patient", response.json()["errors"][0]["attr"], "patient")
 
@@ -187,7 +201,9 @@ def test_a_patient_never_names_a_patient(prefix, api, patient, other_patient):
 
 
 def test_a_clinician_must_name_the_patient(api, surgeon):
-    response = api(surgeon).post("/api/v1/pain-logs/", valid_values("pain-logs", None), format="json")
+    response = api(surgeon).post(
+        "/api/v1/pain-logs/", valid_values("pain-logs", None), format="json"
+    )
     assert response.status_code == 400
     assert response.json()["errors"] == [
         {"code": "required", "detail": "This field is required.", "attr": "patient"}

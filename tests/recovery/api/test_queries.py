@@ -19,7 +19,9 @@ DETAIL_QUERIES = {"patient": 2, "surgeon": 4}
 
 @pytest.mark.parametrize("prefix", list(API_KINDS))
 @pytest.mark.parametrize("role", ["patient", "surgeon"])
-def test_list_and_detail_query_counts(prefix, role, api, patient, surgeon, django_assert_max_num_queries):
+def test_list_and_detail_query_counts(
+    prefix, role, api, patient, surgeon, django_assert_max_num_queries
+):
     author = patient.user if API_KINDS[prefix].patients_write else surgeon
     records = [make_record(prefix, patient, author) for _ in range(ROWS)]
     user = patient.user if role == "patient" else surgeon

@@ -38,7 +38,13 @@ def test_create_is_idempotent_by_client_id(api, patient):
     assert changed.status_code == 409
     assert changed.json() == {
         "type": "client_error",
-        "errors": [{"code": "conflict", "detail": "A record with this id exists with different content.", "attr": "id"}],
+        "errors": [
+            {
+                "code": "conflict",
+                "detail": "A record with this id exists with different content.",
+                "attr": "id",
+            }
+        ],
     }
     assert PainLog.objects.get().intensity == body["intensity"]
 
@@ -93,10 +99,17 @@ def test_bad_pain_log_input(api, patient, change, attr, code):
 
 
 def test_pain_in_the_future_is_refused_by_the_model(api, patient):
-    body = {**valid_values("pain-logs", patient), "recorded_at": (timezone.now() + timedelta(days=3)).isoformat()}
+    body = {
+        **valid_values("pain-logs", patient),
+        "recorded_at": (timezone.now() + timedelta(days=3)).isoformat(),
+    }
     response = api(patient.user).post("/api/v1/pain-logs/", body, format="json")
     assert response.status_code == 400
-    assert response.json()["errors"][0] == {"code": "in_future", "detail": "This is in the future.", "attr": "recorded_at"}
+    assert response.json()["errors"][0] == {
+        "code": "in_future",
+        "detail": "This is in the future.",
+        "attr": "recorded_at",
+    }
     assert PainLog.all_objects.count() == 0
 
 
@@ -141,7 +154,9 @@ def test_another_patients_surgery_cannot_be_named(api, patient, other_patient, s
 
 def test_bad_patch_leaves_the_record_alone(api, patient, surgeon):
     record = make_record("appointments", patient, surgeon)
-    response = api(surgeon).patch(f"/api/v1/appointments/{record.pk}/", {"purpose": "dance"}, format="json")
+    response = api(surgeon).patch(
+        f"/api/v1/appointments/{record.pk}/", {"purpose": "dance"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "purpose"
     fresh = Appointment.objects.get(pk=record.pk)
@@ -167,7 +182,10 @@ def test_tombstones_never_appear(api, patient, surgeon):
     assert Surgery.all_objects.get(pk=record.pk).deleted_at is not None
     assert client.get("/api/v1/surgeries/").json()["results"] == []
     assert client.get(f"/api/v1/surgeries/{record.pk}/").status_code == 404
-    assert client.patch(f"/api/v1/surgeries/{record.pk}/", {"notes": "x"}, format="json").status_code == 404
+    assert (
+        client.patch(f"/api/v1/surgeries/{record.pk}/", {"notes": "x"}, format="json").status_code
+        == 404
+    )
     assert client.delete(f"/api/v1/surgeries/{record.pk}/").status_code == 404
 
 
@@ -213,7 +231,10 @@ def test_list_filters(api, patient, surgeon):
         return [r["id"] for r in response.json()["results"]]
 
     assert ids(f"patient={second.pk}") == ["second"]
-    assert ids(f"patient={patient.pk}&since=2026-05-30T12:00:00Z&until=2026-06-01T12:00:00Z") == ["log01", "log02"]
+    assert ids(f"patient={patient.pk}&since=2026-05-30T12:00:00Z&until=2026-06-01T12:00:00Z") == [
+        "log01",
+        "log02",
+    ]
     later = timezone.now() + timedelta(days=2)
     PainLog.objects.filter(pk="log04").update(updated_at=later)
     since = (later - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
@@ -261,15 +282,21 @@ def test_restriction_status_is_computed_in_the_patients_local_date(api, clinic, 
     ahead = PatientFactory(clinic=clinic, surgeon=surgeon, time_zone="Pacific/Kiritimati")
     behind = PatientFactory(clinic=clinic, surgeon=surgeon, time_zone="America/New_York")
     for patient in (ahead, behind):
-        make_record("restrictions", patient, surgeon, id=f"r{patient.pk}", starts_on=date(2026, 3, 11))
+        make_record(
+            "restrictions", patient, surgeon, id=f"r{patient.pk}", starts_on=date(2026, 3, 11)
+        )
     client = api(surgeon)
-    status = {r["patient"]: r["status"] for r in client.get("/api/v1/restrictions/").json()["results"]}
+    status = {
+        r["patient"]: r["status"] for r in client.get("/api/v1/restrictions/").json()["results"]
+    }
     assert status == {ahead.pk: "active", behind.pk: "upcoming"}
     assert client.get(f"/api/v1/restrictions/r{ahead.pk}/").json()["status"] == "active"
 
 
 def test_length_of_stay_and_discharge(api, patient, surgeon):
-    stay = make_record("hospital-stays", patient, surgeon, admitted_at=datetime(2026, 1, 10, 9, tzinfo=UTC))
+    stay = make_record(
+        "hospital-stays", patient, surgeon, admitted_at=datetime(2026, 1, 10, 9, tzinfo=UTC)
+    )
     client = api(surgeon)
     assert client.get(f"/api/v1/hospital-stays/{stay.pk}/").json()["length_of_stay"] is None
     response = client.post(
@@ -278,15 +305,22 @@ def test_length_of_stay_and_discharge(api, patient, surgeon):
         format="json",
     )
     assert response.status_code == 200
-    assert (response.json()["length_of_stay"], response.json()["discharge_disposition"]) == (3, "rehab")
-    assert HospitalStay.objects.get(pk=stay.pk).discharged_at == datetime(2026, 1, 13, 15, tzinfo=UTC)
+    assert (response.json()["length_of_stay"], response.json()["discharge_disposition"]) == (
+        3,
+        "rehab",
+    )
+    assert HospitalStay.objects.get(pk=stay.pk).discharged_at == datetime(
+        2026, 1, 13, 15, tzinfo=UTC
+    )
 
 
 # --- Actions ----------------------------------------------------------------------------------
 
 
 def test_lift_a_restriction(api, patient, surgeon):
-    restriction = make_record("restrictions", patient, surgeon, starts_on=timezone.localdate() - timedelta(days=3))
+    restriction = make_record(
+        "restrictions", patient, surgeon, starts_on=timezone.localdate() - timedelta(days=3)
+    )
     client = api(surgeon)
     response = client.post(f"/api/v1/restrictions/{restriction.pk}/lift/", {}, format="json")
     assert response.status_code == 200
@@ -301,31 +335,50 @@ def test_lift_a_restriction(api, patient, surgeon):
 def test_appointment_state_actions(api, patient, surgeon):
     starts_at = timezone.now().replace(microsecond=0) + timedelta(days=3)
     appointment = make_record(
-        "appointments", patient, surgeon, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=20)
+        "appointments",
+        patient,
+        surgeon,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=20),
     )
     length = appointment.ends_at - appointment.starts_at
     client = api(surgeon)
     new_start = (appointment.starts_at + timedelta(days=2)).isoformat()
-    response = client.post(f"/api/v1/appointments/{appointment.pk}/reschedule/", {"starts_at": new_start}, format="json")
+    response = client.post(
+        f"/api/v1/appointments/{appointment.pk}/reschedule/",
+        {"starts_at": new_start},
+        format="json",
+    )
     assert response.status_code == 200
     moved = Appointment.objects.get(pk=appointment.pk)
     assert moved.ends_at - moved.starts_at == length
-    assert client.post(f"/api/v1/appointments/{appointment.pk}/cancel/", {}, format="json").json()["status"] == "cancelled"
+    assert (
+        client.post(f"/api/v1/appointments/{appointment.pk}/cancel/", {}, format="json").json()[
+            "status"
+        ]
+        == "cancelled"
+    )
     response = client.post(f"/api/v1/appointments/{appointment.pk}/complete/", {}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "invalid_state"
     assert Appointment.objects.get(pk=appointment.pk).status == "cancelled"
-    response = client.post(f"/api/v1/appointments/{appointment.pk}/cancel/", {"reason": "x"}, format="json")
+    response = client.post(
+        f"/api/v1/appointments/{appointment.pk}/cancel/", {"reason": "x"}, format="json"
+    )
     assert response.status_code == 400 and response.json()["errors"][0]["attr"] == "reason"
 
 
 def test_patient_achieves_a_care_team_milestone_but_cannot_edit_it(api, patient, surgeon):
     milestone = make_record("milestones", patient, surgeon)
     client = api(patient.user)
-    response = client.post(f"/api/v1/milestones/{milestone.pk}/achieve/", {"achieved_on": "2026-01-05"}, format="json")
+    response = client.post(
+        f"/api/v1/milestones/{milestone.pk}/achieve/", {"achieved_on": "2026-01-05"}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["achieved_on"] == "2026-01-05"
-    response = client.patch(f"/api/v1/milestones/{milestone.pk}/", {"title": "Other"}, format="json")
+    response = client.patch(
+        f"/api/v1/milestones/{milestone.pk}/", {"title": "Other"}, format="json"
+    )
     assert response.status_code == 403
     assert type(milestone).objects.get(pk=milestone.pk).title == milestone.title
 
@@ -340,7 +393,11 @@ def test_clinician_reads_are_logged_patient_reads_are_not(api, patient, surgeon)
     assert not PHIAccess.objects.exists()
     api(surgeon).get("/api/v1/pain-logs/")
     api(surgeon).get(f"/api/v1/pain-logs/{record.pk}/")
-    rows = list(PHIAccess.objects.order_by("pk").values_list("user", "patient", "action", "resource", "object_id"))
+    rows = list(
+        PHIAccess.objects.order_by("pk").values_list(
+            "user", "patient", "action", "resource", "object_id"
+        )
+    )
     assert rows == [
         (surgeon.pk, patient.pk, "list", "pain_logs", ""),
         (surgeon.pk, patient.pk, "retrieve", "pain_logs", record.pk),
@@ -359,9 +416,9 @@ def test_empty_lists_log_nothing(api, outsider):
 def test_wire_fields_are_the_output_serializers_fields(prefix, patient, surgeon):
     kind = API_KINDS[prefix]
     record = make_record(prefix, patient, surgeon)
-    assert set(Wire(kind).instance(type(record).objects.select_related("patient").get(pk=record.pk))) == set(
-        kind.output().fields
-    )
+    assert set(
+        Wire(kind).instance(type(record).objects.select_related("patient").get(pk=record.pk))
+    ) == set(kind.output().fields)
 
 
 def test_unknown_api_url_with_an_unsafe_method_is_a_json_404():
@@ -369,7 +426,9 @@ def test_unknown_api_url_with_an_unsafe_method_is_a_json_404():
     # CSRF's HTML 403 answered first for a client that sends cookies.
     from rest_framework.test import APIClient
 
-    response = APIClient(enforce_csrf_checks=True).patch("/api/v1/appointments/%84/", {}, format="json")
+    response = APIClient(enforce_csrf_checks=True).patch(
+        "/api/v1/appointments/%84/", {}, format="json"
+    )
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "not_found"
 
@@ -386,7 +445,9 @@ def test_every_kind_pages_through_all_rows_once(api, patient, surgeon, prefix):
         seen += [row["id"] for row in response.json()["results"]]
         url, pages = response.json()["next"], pages + 1
         assert pages <= 10
-    stored = set(API_KINDS[prefix].model.objects.filter(patient=patient).values_list("pk", flat=True))
+    stored = set(
+        API_KINDS[prefix].model.objects.filter(patient=patient).values_list("pk", flat=True)
+    )
     assert created <= stored
     assert sorted(seen) == sorted(stored)
     assert len(seen) == len(set(seen))

@@ -28,8 +28,12 @@ class NodeClient:
         )
         self.answers: queue.Queue = queue.Queue()
         self.stderr: list[str] = []
-        threading.Thread(target=self._read, args=(self.process.stdout, self.answers.put), daemon=True).start()
-        threading.Thread(target=self._read, args=(self.process.stderr, self.stderr.append), daemon=True).start()
+        threading.Thread(
+            target=self._read, args=(self.process.stdout, self.answers.put), daemon=True
+        ).start()
+        threading.Thread(
+            target=self._read, args=(self.process.stderr, self.stderr.append), daemon=True
+        ).start()
 
     @staticmethod
     def _read(stream, sink):
@@ -42,9 +46,13 @@ class NodeClient:
         try:
             answer = json.loads(self.answers.get(timeout=TIMEOUT))
         except queue.Empty:
-            raise ClientFailed(f"no answer to {cmd} in {TIMEOUT}s; stderr:\n{''.join(self.stderr)}") from None
+            raise ClientFailed(
+                f"no answer to {cmd} in {TIMEOUT}s; stderr:\n{''.join(self.stderr)}"
+            ) from None
         if not answer["ok"]:
-            raise ClientFailed(f"{cmd} failed: {answer['error']}\nstderr:\n{''.join(self.stderr[-40:])}")
+            raise ClientFailed(
+                f"{cmd} failed: {answer['error']}\nstderr:\n{''.join(self.stderr[-40:])}"
+            )
         return answer["result"]
 
     def close(self) -> int:
@@ -73,7 +81,9 @@ class Device:
         self.client("delete", device=self.name, table=table, id=id)
 
     def records(self, table) -> dict[str, dict]:
-        return {r["id"]: r for r in self.client("records", device=self.name, table=table)["records"]}
+        return {
+            r["id"]: r for r in self.client("records", device=self.name, table=table)["records"]
+        }
 
     def sync(self, **options) -> dict:
         return self.client("sync", device=self.name, **options)

@@ -40,10 +40,13 @@ def _writer(patient, seed, errors):
                     record_delete(PAIN_LOGS, actor=patient.user, record=log)
                 elif mine and action < 0.6:
                     log = PainLog.objects.get(pk=rng.choice(mine))
-                    record_update(PAIN_LOGS, actor=patient.user, record=log, intensity=rng.randrange(11))
+                    record_update(
+                        PAIN_LOGS, actor=patient.user, record=log, intensity=rng.randrange(11)
+                    )
                 else:
                     log, _ = record_create(
-                        PAIN_LOGS, actor=patient.user,
+                        PAIN_LOGS,
+                        actor=patient.user,
                         patient=patient,
                         id=f"w{seed}-{n}",
                         recorded_at=timezone.now() - timedelta(minutes=n),
@@ -67,12 +70,17 @@ def _naive_pull(*, patient_id, last_pulled_at, schema_version, migration=None):
     updated, deleted = [], []
     for row in rows.values("id", "intensity", "deleted_at"):
         (deleted if row["deleted_at"] else updated).append(row["id"] if row["deleted_at"] else row)
-    return {"changes": {"pain_logs": {"updated": updated, "deleted": deleted}}, "timestamp": timestamp}
+    return {
+        "changes": {"pain_logs": {"updated": updated, "deleted": deleted}},
+        "timestamp": timestamp,
+    }
 
 
 def _race(patient, pull_fn) -> tuple[dict, int]:
     errors: list = []
-    writers = [threading.Thread(target=_writer, args=(patient, seed, errors)) for seed in range(WRITERS)]
+    writers = [
+        threading.Thread(target=_writer, args=(patient, seed, errors)) for seed in range(WRITERS)
+    ]
     device: dict[str, int] = {}
     last_pulled_at = None
     pulls = 0
@@ -89,7 +97,9 @@ def _race(patient, pull_fn) -> tuple[dict, int]:
         for thread in writers:
             thread.start()
         while any(thread.is_alive() for thread in writers):
-            last_pulled_at = apply(pull_fn(patient_id=patient.pk, last_pulled_at=last_pulled_at, schema_version=2))
+            last_pulled_at = apply(
+                pull_fn(patient_id=patient.pk, last_pulled_at=last_pulled_at, schema_version=2)
+            )
             pulls += 1
         for thread in writers:
             thread.join()

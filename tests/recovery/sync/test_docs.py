@@ -12,7 +12,9 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "sync.md"
 
 def test_every_table_and_column_is_documented():
     text = DOC.read_text()
-    sections = dict(re.findall(r"^### `(\w+)`.*?\n(.*?)(?=^### |\Z)", text, flags=re.MULTILINE | re.DOTALL))
+    sections = dict(
+        re.findall(r"^### `(\w+)`.*?\n(.*?)(?=^### |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    )
     assert set(sections) == set(SYNC_TABLES)
     for name, table in SYNC_TABLES.items():
         documented = re.findall(r"^\| `(\w+)` \|.*\| (\d+) \|$", sections[name], flags=re.MULTILINE)
@@ -29,7 +31,13 @@ def test_documented_limits_and_versions_match_settings():
 def test_every_model_field_is_synced():
     """A field added to a synced model reaches the app (or this test says why not)."""
     internal = {"id", "patient", "deleted_at", "sync_version"}  # the protocol carries these itself
-    server_side = {"notifications": {"reminder"}}  # which reminder row made it: not the app's concern
+    server_side = {
+        "notifications": {"reminder"}
+    }  # which reminder row made it: not the app's concern
     for name, table in SYNC_TABLES.items():
-        fields = {f.name for f in table.model._meta.concrete_fields} - internal - server_side.get(name, set())
+        fields = (
+            {f.name for f in table.model._meta.concrete_fields}
+            - internal
+            - server_side.get(name, set())
+        )
         assert fields == {c.name for c in table.columns}, name

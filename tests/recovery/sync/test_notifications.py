@@ -13,12 +13,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def note(patient):
-    return notification_create(patient_id=patient.pk, kind="appointment", title="Wound check tomorrow")
+    return notification_create(
+        patient_id=patient.pk, kind="appointment", title="Wound check tomorrow"
+    )
 
 
 def raw_of(client, note_id):
     body = pull(client, schema_version=3).json()
-    return body["timestamp"], next(r for r in body["changes"]["notifications"]["updated"] if r["id"] == note_id)
+    return body["timestamp"], next(
+        r for r in body["changes"]["notifications"]["updated"] if r["id"] == note_id
+    )
 
 
 def test_notifications_come_with_schema_version_3_only(api, patient, other_patient, note):
@@ -35,7 +39,11 @@ def test_notifications_come_with_schema_version_3_only(api, patient, other_patie
 def test_marking_read_through_a_push(api, patient, note):
     client = api(patient.user)
     since, raw = raw_of(client, note.id)
-    response = push(client, changes(notifications={"updated": [{**raw, "read_at": now_ms(), "title": "edited"}]}), since)
+    response = push(
+        client,
+        changes(notifications={"updated": [{**raw, "read_at": now_ms(), "title": "edited"}]}),
+        since,
+    )
     assert response.status_code == 200, response.content
     stored = Notification.objects.get(pk=note.id)
     assert stored.read_at is not None
@@ -50,8 +58,12 @@ def test_deleting_and_the_refusals(api, patient, note):
     created = push(client, changes(notifications={"created": [{**raw, "id": "mine1"}]}), since)
     assert created.status_code == 403
     assert created.json()["errors"][0]["attr"] == "notifications.mine1"
-    unread = push(client, changes(notifications={"updated": [{**raw, "read_at": None, "title": "x"}]}), since)
+    unread = push(
+        client, changes(notifications={"updated": [{**raw, "read_at": None, "title": "x"}]}), since
+    )
     assert unread.status_code == 200  # nothing differs from the server: nothing to do
     assert push(client, changes(notifications={"deleted": [note.id]}), since).status_code == 200
     assert Notification.objects.get(pk=note.id).deleted_at is not None
-    assert pull(client, since, schema_version=3).json()["changes"]["notifications"]["deleted"] == [note.id]
+    assert pull(client, since, schema_version=3).json()["changes"]["notifications"]["deleted"] == [
+        note.id
+    ]

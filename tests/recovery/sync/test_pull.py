@@ -35,7 +35,13 @@ def test_first_pull_sends_every_live_row_under_updated(api, patient, surgeon, ot
     body = response.json()
     assert body["timestamp"] == clock(patient)
     assert set(body["changes"]) == {
-        "surgeries", "hospital_stays", "pain_logs", "pt_sessions", "restrictions", "appointments", "milestones"
+        "surgeries",
+        "hospital_stays",
+        "pain_logs",
+        "pt_sessions",
+        "restrictions",
+        "appointments",
+        "milestones",
     }
     assert all(change["created"] == [] for change in body["changes"].values())
     assert ids(body, "pain_logs") == [log.id]  # no tombstone, no other patient's row
@@ -86,7 +92,9 @@ def test_incremental_pull_sends_changes_and_tombstones_since_last_pull(api, pati
     assert ids(body, "pain_logs", "deleted") == sorted([deleted.id, born_and_gone.id])
     assert body["changes"]["pain_logs"]["created"] == []
     again = pull(client, body["timestamp"]).json()
-    assert all(c == {"created": [], "updated": [], "deleted": []} for c in again["changes"].values())
+    assert all(
+        c == {"created": [], "updated": [], "deleted": []} for c in again["changes"].values()
+    )
     assert again["timestamp"] == body["timestamp"]
 
 
@@ -121,10 +129,16 @@ def test_anonymous_is_refused(api):
         ({"schema_version": "4"}, "schema_version", "unsupported_schema_version"),
         ({"schema_version": "two"}, "schema_version", "invalid"),
         ({"migration": "{not json"}, "migration", "invalid"),
-        ({"migration": '{"from": 1, "tables": ["bogus"], "columns": []}'}, "migration.tables", "unknown_table"),
+        (
+            {"migration": '{"from": 1, "tables": ["bogus"], "columns": []}'},
+            "migration.tables",
+            "unknown_table",
+        ),
         ({"migration": '{"from": 2, "tables": [], "columns": []}'}, "migration.from", "invalid"),
         (
-            {"migration": '{"from": 1, "tables": [], "columns": [{"table": "pain_logs", "columns": ["mood"]}]}'},
+            {
+                "migration": '{"from": 1, "tables": [], "columns": [{"table": "pain_logs", "columns": ["mood"]}]}'
+            },
             "migration.columns.pain_logs",
             "unknown_column",
         ),
@@ -180,7 +194,10 @@ def _columns(*entries):
         (_columns({}), "migration.columns"),
         (_columns({"columns": ["created_by"]}), "migration.columns"),
         (_columns({"table": "pain_logs"}), "migration.columns"),
-        (_columns({"table": "pain_logs", "columns": ["created_by"], "more": 1}), "migration.columns"),
+        (
+            _columns({"table": "pain_logs", "columns": ["created_by"], "more": 1}),
+            "migration.columns",
+        ),
         (_columns({"table": [1], "columns": ["x"]}), "migration.columns"),
         (_columns({"table": {"name": "pain_logs"}, "columns": ["x"]}), "migration.columns"),
         (_columns({"table": None, "columns": ["x"]}), "migration.columns"),
@@ -191,7 +208,10 @@ def _columns(*entries):
         (_columns({"table": "pain_logs", "columns": [["created_by"]]}), "migration.columns"),
         (_columns({"table": "pain_logs", "columns": [1]}), "migration.columns"),
         (_columns({"table": "pain_logs", "columns": [None]}), "migration.columns"),
-        (_columns({"table": "pain_logs", "columns": [{"name": "created_by"}]}), "migration.columns"),
+        (
+            _columns({"table": "pain_logs", "columns": [{"name": "created_by"}]}),
+            "migration.columns",
+        ),
     ],
 )
 def test_a_malformed_migration_is_a_400_naming_it(api, patient, migration, attr):
@@ -205,7 +225,9 @@ def test_a_malformed_migration_is_a_400_naming_it(api, patient, migration, attr)
 
 
 def test_unsupported_schema_version_states_the_range(api, patient):
-    response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null", "schema_version": 99})
+    response = api(patient.user).get(
+        "/api/v1/sync/pull/", {"last_pulled_at": "null", "schema_version": 99}
+    )
     assert response.status_code == 400
     assert response.json()["supported_schema_versions"] == {"min": 1, "max": 3}
     missing = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": "null"})
@@ -239,17 +261,25 @@ def test_migration_sends_the_named_tables_whole(api, patient, surgeon):
     record_delete(PAIN_LOGS, actor=patient.user, record=gone)
     rule = f.restriction(patient, surgeon)
 
-    migration = {"from": 1, "tables": [], "columns": [{"table": "pain_logs", "columns": ["created_by"]}]}
+    migration = {
+        "from": 1,
+        "tables": [],
+        "columns": [{"table": "pain_logs", "columns": ["created_by"]}],
+    }
     body = pull(client, first["timestamp"], schema_version=2, migration=migration).json()
 
-    assert ids(body, "pain_logs") == [old.id]  # unchanged since the last pull, sent for the new column
+    assert ids(body, "pain_logs") == [
+        old.id
+    ]  # unchanged since the last pull, sent for the new column
     assert body["changes"]["pain_logs"]["updated"][0]["created_by"] == str(patient.user.pk)
     assert ids(body, "pain_logs", "deleted") == [gone.id]
     assert ids(body, "milestones") == []  # not named: incremental as usual
     assert goal.id not in ids(body, "milestones")
     assert ids(body, "restrictions") == [rule.id]
 
-    whole = pull(client, body["timestamp"], migration={"from": 1, "tables": ["milestones"], "columns": []}).json()
+    whole = pull(
+        client, body["timestamp"], migration={"from": 1, "tables": ["milestones"], "columns": []}
+    ).json()
     assert ids(whole, "milestones") == [goal.id]
     assert ids(whole, "pain_logs") == []
 
@@ -286,7 +316,9 @@ def test_query_count_is_the_same_for_short_and_long_histories(api, surgeon, clin
 
     short = PatientFactory(clinic=clinic, surgeon=surgeon)
     long = PatientFactory(clinic=clinic, surgeon=surgeon)
-    assert _incremental_pull_queries(api, short, surgeon, 3) == _incremental_pull_queries(api, long, surgeon, 90)
+    assert _incremental_pull_queries(api, short, surgeon, 3) == _incremental_pull_queries(
+        api, long, surgeon, 90
+    )
 
 
 def test_pull_sees_pain_logs_of_the_patient_only(api, patient, other_patient):
@@ -306,7 +338,11 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
     odd_time = timezone.now().replace(microsecond=999_999) - timedelta(days=400)
     f.pain_log(patient, recorded_at=odd_time, relief=["walking", "ice"], notes="ünïcode ✓")
     f.pain_log(patient, recorded_at=odd_time.replace(microsecond=500))
-    f.pt_session(patient, surgeon, exercises=[{"name": "walk", "minutes": 12.5}, {"name": "bridges", "sets": 3, "reps": 10}])
+    f.pt_session(
+        patient,
+        surgeon,
+        exercises=[{"name": "walk", "minutes": 12.5}, {"name": "bridges", "sets": 3, "reps": 10}],
+    )
     f.restriction(patient, surgeon, limit_value="12.25", ends_on=None)
     op = f.surgery(patient, surgeon, performed_on=timezone.localdate().replace(year=999))
     record_create(HOSPITAL_STAYS, actor=surgeon, patient=patient, surgery=op, admitted_at=odd_time)
@@ -315,12 +351,16 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
     record_delete(MILESTONES, actor=surgeon, record=gone)
     from reminders.services import notification_create
 
-    notification_create(patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time)
+    notification_create(
+        patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time
+    )
     since = 0 if mode != "first" else None
 
     def normal(table, rows):
         lists = [c.name for c in table.columns if isinstance(c.codec, JsonList)]
-        return sorted(({**r, **{n: json.loads(r[n]) for n in lists}} for r in rows), key=lambda r: r["id"])
+        return sorted(
+            ({**r, **{n: json.loads(r[n]) for n in lists}} for r in rows), key=lambda r: r["id"]
+        )
 
     tables = list(selectors.SYNC_TABLES.values())
     for version in (1, 2, 3):
@@ -333,5 +373,7 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
             assert sorted(fast[1]) == sorted(orm[1])
             # Rows of every table but these: the one milestone is deleted (a tombstone) and the
             # version-3 clinical tables get none here (tests/recovery/sync/test_v3_tables.py).
-            empty_here = table.name == "milestones" or (table.since == 3 and table.name != "notifications")
+            empty_here = table.name == "milestones" or (
+                table.since == 3 and table.name != "notifications"
+            )
             assert bool(fast[0]) is not empty_here, f"rows of {table.name}: {fast[0]!r}"

@@ -27,7 +27,13 @@ def test_push_creates_through_the_write_path(api, patient):
     recorded = now_ms(-timedelta(hours=3))
     response = push(
         client,
-        changes(pain_logs={"created": [pain_raw("log1", recorded_at=recorded, intensity=7, relief='["heat","rest"]')]}),
+        changes(
+            pain_logs={
+                "created": [
+                    pain_raw("log1", recorded_at=recorded, intensity=7, relief='["heat","rest"]')
+                ]
+            }
+        ),
         since,
     )
     assert response.status_code == 200, response.content
@@ -52,7 +58,12 @@ def test_created_with_an_existing_id_updates_and_updated_with_an_unknown_id_crea
     since = synced(client)
     response = push(
         client,
-        changes(pain_logs={"created": [pain_raw("a1", intensity=9)], "updated": [pain_raw("b2", _status="updated")]}),
+        changes(
+            pain_logs={
+                "created": [pain_raw("a1", intensity=9)],
+                "updated": [pain_raw("b2", _status="updated")],
+            }
+        ),
         since,
     )
     assert response.status_code == 200, response.content
@@ -72,8 +83,15 @@ def test_retried_push_is_a_no_op(api, patient):
 
 
 def milestone_raw(id, **values):
-    return {"id": id, "title": "Walk to the mailbox", "kind": "walk_unaided", "target_on": None,
-            "achieved_on": None, "notes": "", **values}
+    return {
+        "id": id,
+        "title": "Walk to the mailbox",
+        "kind": "walk_unaided",
+        "target_on": None,
+        "achieved_on": None,
+        "notes": "",
+        **values,
+    }
 
 
 def committed_push(capture, client, body, since):
@@ -83,18 +101,25 @@ def committed_push(capture, client, body, since):
         return push(client, body, since)
 
 
-def test_a_push_replayed_after_its_answer_was_lost_is_applied_once(api, patient, django_capture_on_commit_callbacks):
+def test_a_push_replayed_after_its_answer_was_lost_is_applied_once(
+    api, patient, django_capture_on_commit_callbacks
+):
     """Same body, same last_pulled_at: the rows changed after the pull by this very push."""
     old = f.pain_log(patient)
     gone = f.pain_log(patient)
     client = api(patient.user)
     since = synced(client)
     body = changes(
-        pain_logs={"created": [pain_raw("lost1"), pain_raw("lost2", intensity=8)],
-                   "updated": [pain_raw(old.id, intensity=1, notes="better")], "deleted": [gone.id]},
+        pain_logs={
+            "created": [pain_raw("lost1"), pain_raw("lost2", intensity=8)],
+            "updated": [pain_raw(old.id, intensity=1, notes="better")],
+            "deleted": [gone.id],
+        },
         milestones={"created": [milestone_raw("m1", achieved_on="2025-01-02")]},
     )
-    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    assert (
+        committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    )
     versions = dict(PainLog.all_objects.values_list("id", "sync_version"))
     clock = PatientClock.objects.get(patient=patient).value
     for _ in range(2):
@@ -107,17 +132,23 @@ def test_a_push_replayed_after_its_answer_was_lost_is_applied_once(api, patient,
     assert PainLog.all_objects.get(pk=gone.id).deleted_at is not None
 
 
-def test_a_replay_with_other_values_is_still_a_conflict(api, patient, django_capture_on_commit_callbacks):
+def test_a_replay_with_other_values_is_still_a_conflict(
+    api, patient, django_capture_on_commit_callbacks
+):
     client = api(patient.user)
     since = synced(client)
     body = changes(pain_logs={"created": [pain_raw("r1", intensity=3)]})
-    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    assert (
+        committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    )
     response = push(client, changes(pain_logs={"created": [pain_raw("r1", intensity=9)]}), since)
     assert response.status_code == 409
     assert response.json()["conflicts"] == {"pain_logs": ["r1"]}
     assert PainLog.objects.get(pk="r1").intensity == 3
     # a replay that also brings a record the first push did not have is not a replay
-    response = push(client, changes(pain_logs={"created": [pain_raw("r1", intensity=3), pain_raw("r2")]}), since)
+    response = push(
+        client, changes(pain_logs={"created": [pain_raw("r1", intensity=3), pain_raw("r2")]}), since
+    )
     assert response.status_code == 409
     assert not PainLog.all_objects.filter(pk="r2").exists()
 
@@ -131,7 +162,9 @@ def test_a_replay_after_someone_else_changed_the_row_is_still_a_conflict(
     client = api(patient.user)
     since = synced(client)
     body = changes(milestones={"created": [milestone_raw("m2", title="Stairs")]})
-    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    assert (
+        committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    )
     from recovery.record.kinds import MILESTONES
     from recovery.record.writes import record_update
 
@@ -148,7 +181,9 @@ def test_a_replay_trusts_only_this_users_pushes(api, patient, django_capture_on_
     client = api(patient.user)
     since = synced(client)
     body = changes(pain_logs={"created": [pain_raw("p1")]})
-    assert committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    assert (
+        committed_push(django_capture_on_commit_callbacks, client, body, since).status_code == 200
+    )
     from django.core.cache import cache
 
     from recovery.sync.services import _pushes_key
@@ -181,7 +216,9 @@ def test_conflict_fails_the_whole_push(api, patient):
     record_update(PAIN_LOGS, actor=patient.user, record=mine, intensity=2)  # another device
     response = push(
         client,
-        changes(pain_logs={"created": [pain_raw("new1")], "updated": [pain_raw(mine.id, intensity=9)]}),
+        changes(
+            pain_logs={"created": [pain_raw("new1")], "updated": [pain_raw(mine.id, intensity=9)]}
+        ),
         since,
     )
     assert response.status_code == 409
@@ -192,7 +229,12 @@ def test_conflict_fails_the_whole_push(api, patient):
     assert not PainLog.all_objects.filter(pk="new1").exists()
     assert PainLog.objects.get(pk=mine.id).intensity == 2
     # after a pull the same push goes through
-    assert push(client, changes(pain_logs={"updated": [pain_raw(mine.id, intensity=9)]}), synced(client)).status_code == 200
+    assert (
+        push(
+            client, changes(pain_logs={"updated": [pain_raw(mine.id, intensity=9)]}), synced(client)
+        ).status_code
+        == 200
+    )
     assert PainLog.objects.get(pk=mine.id).intensity == 9
 
 
@@ -224,7 +266,11 @@ def test_a_table_the_patient_may_not_write_is_a_403_naming_it(api, patient, surg
     raw = {"id": "appt1", "starts_at": now_ms(timedelta(days=2)), "purpose": "follow_up"}
     response = push(
         client,
-        changes(pain_logs={"created": [pain_raw("log1")]}, appointments={"created": [raw]}, restrictions={}),
+        changes(
+            pain_logs={"created": [pain_raw("log1")]},
+            appointments={"created": [raw]},
+            restrictions={},
+        ),
         since,
     )
     assert response.status_code == 403
@@ -238,7 +284,10 @@ def test_a_table_the_patient_may_not_write_is_a_403_naming_it(api, patient, surg
 
 def test_empty_sections_of_read_only_tables_are_fine(api, patient):
     client = api(patient.user)
-    body = {name: {"created": [], "updated": [], "deleted": []} for name in pull(client).json()["changes"]}
+    body = {
+        name: {"created": [], "updated": [], "deleted": []}
+        for name in pull(client).json()["changes"]
+    }
     body["pain_logs"]["created"] = [pain_raw("x1")]
     assert push(client, body, synced(client)).status_code == 200
     assert PainLog.objects.filter(pk="x1").exists()
@@ -247,14 +296,25 @@ def test_empty_sections_of_read_only_tables_are_fine(api, patient):
 def test_patient_marks_a_care_team_milestone_achieved_but_cannot_rename_it(api, patient, surgeon):
     goal = f.milestone(patient, surgeon, target_on=timezone.localdate())
     client = api(patient.user)
-    raw = next(r for r in pull(client).json()["changes"]["milestones"]["updated"] if r["id"] == goal.id)
+    raw = next(
+        r for r in pull(client).json()["changes"]["milestones"]["updated"] if r["id"] == goal.id
+    )
     since = synced(client)
     today = timezone.localdate().isoformat()
-    assert push(client, changes(milestones={"updated": [{**raw, "achieved_on": today}]}), since).status_code == 200
+    assert (
+        push(
+            client, changes(milestones={"updated": [{**raw, "achieved_on": today}]}), since
+        ).status_code
+        == 200
+    )
     assert Milestone.objects.get(pk=goal.id).achieved_on.isoformat() == today
 
-    raw = next(r for r in pull(client).json()["changes"]["milestones"]["updated"] if r["id"] == goal.id)
-    response = push(client, changes(milestones={"updated": [{**raw, "title": "Mine now"}]}), synced(client))
+    raw = next(
+        r for r in pull(client).json()["changes"]["milestones"]["updated"] if r["id"] == goal.id
+    )
+    response = push(
+        client, changes(milestones={"updated": [{**raw, "title": "Mine now"}]}), synced(client)
+    )
     assert response.status_code == 403
     assert response.json()["errors"][0]["attr"] == f"milestones.{goal.id}"
     assert Milestone.objects.get(pk=goal.id).title == "Walk to the mailbox"
@@ -264,7 +324,9 @@ def test_patient_cannot_change_a_session_the_care_team_planned(api, patient, sur
     session = f.pt_session(patient, surgeon)
     client = api(patient.user)
     raw = pull(client).json()["changes"]["pt_sessions"]["updated"][0]
-    response = push(client, changes(pt_sessions={"updated": [{**raw, "notes": "skipped"}]}), synced(client))
+    response = push(
+        client, changes(pt_sessions={"updated": [{**raw, "notes": "skipped"}]}), synced(client)
+    )
     assert response.status_code == 403
     assert PTSession.objects.get(pk=session.id).notes == ""
 
@@ -290,8 +352,16 @@ def test_unchanged_read_only_columns_are_ignored(api, patient, surgeon):
         (pain_raw("v1", relief='["ice","magic"]'), "pain_logs.v1.relief", "invalid_choice"),
         (pain_raw("v1", relief="ice"), "pain_logs.v1.relief", "invalid_json"),
         (pain_raw("v1", relief='{"a": 1}'), "pain_logs.v1.relief", "invalid_type"),
-        (pain_raw("v1", recorded_at="2025-01-01T10:00:00Z"), "pain_logs.v1.recorded_at", "invalid_type"),
-        (pain_raw("v1", recorded_at=now_ms(timedelta(days=5))), "pain_logs.v1.recorded_at", "in_future"),
+        (
+            pain_raw("v1", recorded_at="2025-01-01T10:00:00Z"),
+            "pain_logs.v1.recorded_at",
+            "invalid_type",
+        ),
+        (
+            pain_raw("v1", recorded_at=now_ms(timedelta(days=5))),
+            "pain_logs.v1.recorded_at",
+            "in_future",
+        ),
         (pain_raw("v1", recorded_at=-1), "pain_logs.v1.recorded_at", "out_of_range"),
         (pain_raw("v1", medication_taken="yes"), "pain_logs.v1.medication_taken", "invalid_type"),
         (pain_raw("v1", intensity=None), "pain_logs.v1.intensity", "null"),
@@ -303,17 +373,28 @@ def test_unchanged_read_only_columns_are_ignored(api, patient, surgeon):
 )
 def test_invalid_values_are_a_400_naming_table_id_and_field(api, patient, raw, attr, code):
     client = api(patient.user)
-    response = push(client, changes(pain_logs={"created": [pain_raw("good1"), raw]}), synced(client))
+    response = push(
+        client, changes(pain_logs={"created": [pain_raw("good1"), raw]}), synced(client)
+    )
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["type"] == "validation_error"
-    assert {"attr": attr, "code": code} in [{"attr": e["attr"], "code": e["code"]} for e in body["errors"]]
+    assert {"attr": attr, "code": code} in [
+        {"attr": e["attr"], "code": e["code"]} for e in body["errors"]
+    ]
     assert not PainLog.all_objects.exists()  # the valid record of the push was not applied either
 
 
 def test_invalid_date_and_milestone_values(api, patient):
     client = api(patient.user)
-    raw = {"id": "m1", "title": "Drive", "kind": "drive", "target_on": "2025-02-30", "achieved_on": None, "notes": ""}
+    raw = {
+        "id": "m1",
+        "title": "Drive",
+        "kind": "drive",
+        "target_on": "2025-02-30",
+        "achieved_on": None,
+        "notes": "",
+    }
     response = push(client, changes(milestones={"created": [raw]}), synced(client))
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "milestones.m1.target_on"
@@ -357,7 +438,9 @@ def test_the_same_id_twice_in_one_push_is_refused(api, patient):
 def test_malformed_json_is_a_400(api, patient):
     client = api(patient.user)
     since = synced(client)
-    response = client.post(f"{PUSH}?last_pulled_at={since}", data="{not json", content_type="application/json")
+    response = client.post(
+        f"{PUSH}?last_pulled_at={since}", data="{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "parse_error"
 
@@ -368,7 +451,11 @@ def test_malformed_json_is_a_400(api, patient):
 def test_push_needs_a_pull_first(api, patient, last_pulled_at, code):
     client = api(patient.user)
     url = PUSH if last_pulled_at is None else f"{PUSH}?last_pulled_at={last_pulled_at}"
-    response = client.post(url, data=json.dumps(changes(pain_logs={"created": [pain_raw("p1")]})), content_type="application/json")
+    response = client.post(
+        url,
+        data=json.dumps(changes(pain_logs={"created": [pain_raw("p1")]})),
+        content_type="application/json",
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "last_pulled_at"
     assert response.json()["errors"][0]["code"] == code
@@ -388,7 +475,9 @@ def test_another_patients_id(api, patient, other_patient):
     theirs = f.pain_log(other_patient, intensity=3)
     client = api(patient.user)
     since = synced(client)
-    response = push(client, changes(pain_logs={"updated": [pain_raw(theirs.id, intensity=10)]}), since)
+    response = push(
+        client, changes(pain_logs={"updated": [pain_raw(theirs.id, intensity=10)]}), since
+    )
     assert response.status_code == 409
     assert response.json()["errors"][0]["code"] == "id_taken"
     assert response.json()["errors"][0]["attr"] == f"pain_logs.{theirs.id}.id"
@@ -480,7 +569,9 @@ def test_restriction_from_a_clinician_is_read_only_on_the_phone(api, patient, su
     rule = f.restriction(patient, surgeon)
     client = api(patient.user)
     raw = pull(client).json()["changes"]["restrictions"]["updated"][0]
-    response = push(client, changes(restrictions={"updated": [{**raw, "limit_value": 50}]}), synced(client))
+    response = push(
+        client, changes(restrictions={"updated": [{**raw, "limit_value": 50}]}), synced(client)
+    )
     assert response.status_code == 403
     assert ActivityRestriction.objects.get(pk=rule.id).limit_value == 10
 
@@ -488,18 +579,32 @@ def test_restriction_from_a_clinician_is_read_only_on_the_phone(api, patient, su
 @pytest.mark.parametrize(
     ("body", "attr", "code"),
     [
-        (b'{"pain_logs": {"created": [{"id": "n1", "notes": "a\\u0000b"}]}}', "pain_logs.n1.notes", "null_characters_not_allowed"),
-        (b'{"pain_logs": {"created": [{"id": "n1", "relief": "[\\"\\\\u0000\\"]"}]}}', "pain_logs.n1.relief", "null_characters_not_allowed"),
+        (
+            b'{"pain_logs": {"created": [{"id": "n1", "notes": "a\\u0000b"}]}}',
+            "pain_logs.n1.notes",
+            "null_characters_not_allowed",
+        ),
+        (
+            b'{"pain_logs": {"created": [{"id": "n1", "relief": "[\\"\\\\u0000\\"]"}]}}',
+            "pain_logs.n1.relief",
+            "null_characters_not_allowed",
+        ),
         (b'{"pain_logs": {"created": [{"id": "n1", "notes": "\\ud800"}]}}', None, "parse_error"),
         (b"[" * 5000 + b"]" * 5000, None, "parse_error"),
         (b'{"pain_logs": {"created": [{"id": "n1", "intensity": NaN}]}}', None, "parse_error"),
-        (b'{"pain_logs": {"created": [{"id": "n1", "recorded_at": 123456789012345678901234567890}]}}', "pain_logs.n1.recorded_at", "out_of_range"),
+        (
+            b'{"pain_logs": {"created": [{"id": "n1", "recorded_at": 123456789012345678901234567890}]}}',
+            "pain_logs.n1.recorded_at",
+            "out_of_range",
+        ),
         (b"\xff\xfe", None, "parse_error"),
     ],
 )
 def test_hostile_bodies_are_a_400_not_a_500(api, patient, body, attr, code):
     client = api(patient.user)
-    response = client.post(f"{PUSH}?last_pulled_at={synced(client)}", data=body, content_type="application/json")
+    response = client.post(
+        f"{PUSH}?last_pulled_at={synced(client)}", data=body, content_type="application/json"
+    )
     assert response.status_code == 400, response.content
     error = response.json()["errors"][0]
     assert (error["attr"], error["code"]) == (attr, code)
@@ -508,7 +613,9 @@ def test_hostile_bodies_are_a_400_not_a_500(api, patient, body, attr, code):
 
 @pytest.mark.parametrize("value", ["٣٤", "1_000", " 12", "0x10", "12.0"])
 def test_timestamps_are_plain_ascii_integers(api, patient, value):
-    response = api(patient.user).get("/api/v1/sync/pull/", {"last_pulled_at": value, "schema_version": "2"})
+    response = api(patient.user).get(
+        "/api/v1/sync/pull/", {"last_pulled_at": value, "schema_version": "2"}
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "last_pulled_at"
 
@@ -521,6 +628,7 @@ def test_push_uses_the_kind_installed_at_write_time(api, patient, monkeypatch):
     from recovery.record.writes import RECORD_KINDS
 
     calls = []
+
     def recorder(record, action, *rest):
         calls.append((record.pk, action))
 

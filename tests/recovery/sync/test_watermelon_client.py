@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.node, pytest.mark.integration, pytest.mark.django_db(t
 def node():
     client = NodeClient()
     yield client
-    assert client.close() == 0, "the Node client saw WatermelonDB warnings:\n" + "".join(client.stderr)
+    assert client.close() == 0, "the Node client saw WatermelonDB warnings:\n" + "".join(
+        client.stderr
+    )
 
 
 @pytest.fixture
@@ -53,7 +55,12 @@ def test_1_record_created_offline_reaches_the_other_device(phones, patient):
     b.synced()
 
     stored = PainLog.objects.get(pk=log_id)
-    assert (stored.patient, stored.created_by, stored.intensity, stored.relief) == (patient, patient.user, 6, ["ice"])
+    assert (stored.patient, stored.created_by, stored.intensity, stored.relief) == (
+        patient,
+        patient.user,
+        6,
+        ["ice"],
+    )
     on_b = b.records("pain_logs")[log_id]
     assert on_b["intensity"] == 6 and on_b["notes"] == "after PT" and on_b["_status"] == "synced"
     assert on_b["created_by"] == str(patient.user.pk)
@@ -70,7 +77,10 @@ def test_2_and_3_update_and_delete_travel_the_same_way(phones):
     a.synced()
     b.synced()
     assert PainLog.objects.get(pk=log_id).intensity == 3
-    assert (b.records("pain_logs")[log_id]["intensity"], b.records("pain_logs")[log_id]["notes"]) == (3, "better")
+    assert (
+        b.records("pain_logs")[log_id]["intensity"],
+        b.records("pain_logs")[log_id]["notes"],
+    ) == (3, "better")
 
     b.delete("pain_logs", log_id)
     b.synced()
@@ -161,20 +171,27 @@ def clinician_edits_restriction(surgeon, restriction, **values):
 
 def test_7_clinician_edit_while_the_patient_is_offline(phones, patient, surgeon):
     a, b = phones
-    rule = f.restriction(patient, surgeon, limit_value=10, instructions="Nothing heavier than a milk jug")
+    rule = f.restriction(
+        patient, surgeon, limit_value=10, instructions="Nothing heavier than a milk jug"
+    )
     a.synced()
     assert a.records("restrictions")[rule.id]["limit_value"] == 10
 
     # the phone is offline; the surgeon raises the limit
     a_log = a.create("pain_logs", **pain())
-    clinician_edits_restriction(surgeon, ActivityRestriction.objects.get(pk=rule.id), limit_value=20)
+    clinician_edits_restriction(
+        surgeon, ActivityRestriction.objects.get(pk=rule.id), limit_value=20
+    )
 
     a.synced()
     b.synced()
     assert ActivityRestriction.objects.get(pk=rule.id).limit_value == 20
     for device in (a, b):
         assert device.records("restrictions")[rule.id]["limit_value"] == 20
-        assert device.records("restrictions")[rule.id]["instructions"] == "Nothing heavier than a milk jug"
+        assert (
+            device.records("restrictions")[rule.id]["instructions"]
+            == "Nothing heavier than a milk jug"
+        )
     assert PainLog.objects.filter(pk=a_log).exists()
 
 
