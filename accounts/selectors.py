@@ -31,10 +31,6 @@ def own_patient_id(user: User) -> int | None:
     return profile.pk if profile is not None else None
 
 
-def patient_ids_for(user: User) -> QuerySet:
-    return patients_for(user).values("pk")
-
-
 def staff_for(user: User) -> QuerySet[User]:
     """Clinicians and clinic admins ``user`` may see in pickers and lists."""
     qs = User.objects.exclude(role=Role.PATIENT)
@@ -45,7 +41,3 @@ def staff_for(user: User) -> QuerySet[User]:
     if user.clinic_id:
         return qs.filter(clinic_id=user.clinic_id)
     return qs.none()
-
-
-def user_get_by_email(*, email: str) -> User | None:
-    return User.objects.filter(email__iexact=(email or "").strip()).first()

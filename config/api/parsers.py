@@ -7,7 +7,8 @@ through ``request.body`` (a body over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` w
 there was more) and answers a 413 beyond that, parses with orjson as the sync push does (no
 recursion; lone surrogates, ``NaN`` and ``Infinity`` refused, none of which PostgreSQL could
 store), and refuses bodies nested deeper than ``API_MAX_JSON_DEPTH`` with a 400. Every refusal
-is an ``APIException``, so it answers in the one error shape (``config.api.errors``).
+is a DRF ``ParseError`` or the domain's ``PayloadTooLarge``; both answer in the one error shape
+(``config.api.errors``).
 """
 
 import codecs

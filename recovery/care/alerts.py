@@ -287,10 +287,9 @@ def _claim(*, alert: Alert, person: User, kind: str) -> AlertNotification | None
     anything is sent). None when they were told already, or another worker is telling them."""
     now = timezone.now()
     with transaction.atomic():
-        marker, _ = AlertNotification.objects.get_or_create(
+        marker, _ = AlertNotification.objects.select_for_update().get_or_create(
             alert=alert, recipient=person, kind=kind
         )
-        marker = AlertNotification.objects.select_for_update().get(pk=marker.pk)
         if marker.sent_at is not None:
             return None
         if (
