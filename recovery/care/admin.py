@@ -158,6 +158,7 @@ class ProtocolAdmin(ClinicDataAdmin):
     inlines = [ProtocolItemInline]
     actions = ["copy_to_my_clinic"]
     editors = (Role.CLINIC_ADMIN, Role.SURGEON)
+    server_set = ("created_at",)
 
     @admin.display(description="items")
     def item_count(self, obj):
