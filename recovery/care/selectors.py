@@ -282,7 +282,9 @@ def _candidates(model, *, patient, application, planned: list[dict], anchor: dat
         ("starts_at", APPOINTMENT_WINDOW) if model is Appointment else ("scheduled_for", PT_WINDOW)
     )
     first = _at(min(_local_day(v[key], tz) for v in planned) - window, time(0), tz)
-    last = _at(max(_local_day(v[key], tz) for v in planned) + window + timedelta(days=1), time(0), tz)
+    last = _at(
+        max(_local_day(v[key], tz) for v in planned) + window + timedelta(days=1), time(0), tz
+    )
     if model is Appointment:
         return list(qs.filter(starts_at__gte=first, starts_at__lt=last))
     return list(
@@ -312,9 +314,7 @@ def protocol_preview(
     anchor = surgery.performed_on
     application = ProtocolApplication.objects.filter(protocol=protocol, surgery=surgery).first()
     done = (
-        set(
-            ProtocolRecord.objects.filter(application=application).values_list("item_id", "slot")
-        )
+        set(ProtocolRecord.objects.filter(application=application).values_list("item_id", "slot"))
         if application is not None
         else set()
     )

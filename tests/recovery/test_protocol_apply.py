@@ -193,7 +193,9 @@ def test_the_preview_is_what_apply_does_and_writes_nothing(
     assert (ProtocolApplication.objects.count(), ActivityRestriction.objects.count()) == before
     present = preview.where(PlanOutcome.ALREADY_PRESENT)
     assert {row.existing.patient_id for row in present} == {patient.pk}
-    wound = next(r for r in present if r.model is Appointment and r.values["purpose"] == "wound_check")
+    wound = next(
+        r for r in present if r.model is Appointment and r.values["purpose"] == "wound_check"
+    )
     assert wound.existing.purpose == "wound_check"
     past = preview.where(PlanOutcome.NOT_APPLICABLE)
     assert {r.values.get("activity") for r in past if r.model is ActivityRestriction} == {
@@ -249,9 +251,7 @@ def test_the_plan_api_lists_what_was_skipped(api, default_protocol, patient, sur
 
     bathing = next(i for i in plan["items"] if "bathing" in i["description"])
     assert bathing["records"] == []
-    assert bathing["skipped"] == [
-        {"on": str(surgery.performed_on), "reason": "not_applicable"}
-    ]
+    assert bathing["skipped"] == [{"on": str(surgery.performed_on), "reason": "not_applicable"}]
     lifting = next(i for i in plan["items"] if "lifting" in i["description"])
     assert lifting["skipped"][0]["reason"] == "already_present"
 

@@ -144,9 +144,7 @@ def test_the_demo_patient_starts_with_a_plan_without_duplicates(client, api):
     assert max(activities.values()) == 1
     links = ProtocolRecord.objects.filter(application__surgery_id="demo-revision-l4l5")
     assert links.count() == 34
-    assert not links.filter(
-        outcome="created", appointment__starts_at__lt=timezone.now()
-    ).exists()
+    assert not links.filter(outcome="created", appointment__starts_at__lt=timezone.now()).exists()
     assert not links.filter(
         outcome="created", pt_session__scheduled_for__lt=timezone.now()
     ).exists()

@@ -24,10 +24,14 @@ from recovery.care.models import Alert, Protocol, ProtocolApplication
 from recovery.models import ActivityRestriction
 from recovery.record.kinds import RESTRICTIONS
 from recovery.record.writes import record_create
-from tests.accounts.test_phi_coverage import _fast_passwords, cast  # noqa: F401 - fixtures
+from tests.accounts import test_phi_coverage
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
+
+# The PHI walk's patient with a row of every kind (and its fast password hasher).
+cast = test_phi_coverage.cast
+_fast_passwords = test_phi_coverage._fast_passwords
 
 SERVER_SET = {
     # every clinical row
@@ -73,8 +77,8 @@ SERVER_SET = {
     "at",
 }
 NOT_FIELDS = {"csrfmiddlewaretoken", "record_version", "action", "select_across", "index"}
-FORM = re.compile(r'<form\b[^>]*id="[a-z_]+_form".*?</form>', re.S)
-CONTROL = re.compile(r'<(?:input|select|textarea)\b[^>]*?\bname="([^"]+)"', re.S)
+FORM = re.compile(r'<form\b[^>]*id="[a-z_]+_form".*?</form>', re.DOTALL)
+CONTROL = re.compile(r'<(?:input|select|textarea)\b[^>]*?\bname="([^"]+)"', re.DOTALL)
 
 
 def is_server_set(name: str) -> bool:
@@ -96,9 +100,10 @@ def input_names(html: str) -> set[str]:
 
 
 @pytest.fixture
-def everything(cast, clinic):
+def everything(request, clinic):
     """``cast`` (a patient with a row of every kind, an alert, an applied protocol, reminders,
     notifications, a device and an invitation) and a row for the remaining admin pages."""
+    cast = request.getfixturevalue("cast")
     superuser = User.objects.create_superuser("root@example.test", "x-not-used-9")
     clinic_admin = StaffFactory(clinic=clinic, role="clinic_admin")
     Group.objects.create(name="auditors")
@@ -113,7 +118,7 @@ def test_no_admin_form_has_a_server_set_field_as_an_input(client, everything):
     offending, walked = [], set()
     for role in ("superuser", "clinic_admin", "surgeon"):
         client.force_login(everything[role])
-        for model, model_admin in admin.site._registry.items():
+        for model in list(admin.site._registry):
             label = model._meta.label_lower
             base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
             pages = [f"{base}add/"]
@@ -124,9 +129,10 @@ def test_no_admin_form_has_a_server_set_field_as_an_input(client, everything):
                 response = client.get(url)
                 if response.status_code != 200:
                     continue  # not this role's page (403), or outside the scope (404)
-                if "<form" not in response.content.decode() or FORM.search(
-                    response.content.decode()
-                ) is None:
+                if (
+                    "<form" not in response.content.decode()
+                    or FORM.search(response.content.decode()) is None
+                ):
                     continue
                 names = input_names(response.content.decode())
                 walked.add((label, "change" if "change" in url else "add"))
