@@ -5,7 +5,7 @@ from django.core.management import call_command
 from fhir.resources.R4B.bundle import Bundle
 
 from accounts.models import PatientProfile, PHIAccess
-from recovery.models import PainLog
+from recovery.models import ActivityRestriction, PainLog
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,9 @@ def test_bundle_validates_and_every_reference_resolves(api, demo):
     assert len(pain) == PainLog.objects.filter(patient=demo).count()
     assert all(isinstance(o["valueInteger"], int) and "bodySite" in o for o in pain)
     activities = by_type["CarePlan"][0]["activity"]
-    assert len(activities) == 5 and all(a["detail"]["doNotPerform"] is True for a in activities)
+    # The five restrictions seeded by hand and the plan's NSAID restriction.
+    assert len(activities) == ActivityRestriction.objects.filter(patient=demo).count() == 6
+    assert all(a["detail"]["doNotPerform"] is True for a in activities)
 
 
 def test_export_ids_are_stable_between_exports(api, demo):
