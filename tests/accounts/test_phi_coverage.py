@@ -24,7 +24,7 @@ from drf_spectacular.generators import SchemaGenerator
 from accounts import services as account_services
 from accounts.admin_scoping import ScopedAdmin
 from accounts.models import PHIAccess
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from recovery.care.models import Alert, Protocol
 from recovery.care.protocols import protocol_apply
 from reminders import services as reminder_services
