@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import PatientProfile
@@ -32,6 +34,7 @@ from .models import (
 from .planning import DATETIME_KINDS, DEFAULT_PLANS, QuietHours, step_due
 
 CHECKIN_CAUSE = "daily_checkin"
+BULK_ROWS = 2000  # reminders per INSERT or UPDATE: within PostgreSQL's 65,535 parameters
 PLANNING_FIELDS = {"time_zone", "checkin_time", "quiet_hours_start", "quiet_hours_end"}
 
 _CAUSE_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -106,6 +109,18 @@ _UPDATE_FIELDS = [
 ]
 
 
+@dataclass(frozen=True)
+class CausePlan:
+    """One cause's wish for ``reminders_sync_for_causes``: what it is, when it is (``anchor``:
+    an aware datetime or a date, by kind), its title, and whether it still wants reminders."""
+
+    cause_type: str
+    cause_id: str
+    anchor: object
+    title: str
+    active: bool = True
+
+
 @transaction.atomic
 def reminders_sync_for_cause(
     *,
@@ -127,81 +142,11 @@ def reminders_sync_for_cause(
     are never touched. Returns the cause's rows that are not cancelled, by due time.
     """
     cause_id = str(cause_id)
-    _validate_cause(kind=kind, cause_type=cause_type, cause_id=cause_id)
-    anchor_at, anchor_date = _split_anchor(kind, anchor)
-    now = timezone.now()
-    existing = {
-        row.dedup_key: row
-        # Locked in id order, like every other multi-row lock here: no deadlocks.
-        for row in Reminder.objects.select_for_update()
-        .filter(cause_type=cause_type, cause_id=cause_id)
-        .order_by("id")
-    }
-    desired: dict[str, tuple[dict, str, datetime]] = {}
-    if active and anchor is not None:
-        tz, quiet = patient.tz, quiet_hours_of(patient)
-        for step in plan_steps(patient=patient, kind=kind):
-            due = step_due(
-                step=step, anchor_at=anchor_at, anchor_date=anchor_date, tz=tz, quiet=quiet
-            )
-            for channel in planning_channels():
-                key = dedup_key(
-                    cause_type=cause_type, cause_id=cause_id, step_key=step["key"], channel=channel
-                )
-                desired[key] = (step, channel, due)
-
-    title = (title or "")[:200]
-    changed, created = [], []
-    for key, row in existing.items():
-        if row.status == ReminderStatus.SENT:
-            continue
-        want = desired.get(key)
-        before = (row.status, row.due_at, row.title, row.step, row.anchor_at, row.anchor_date)
-        if want is None:
-            if row.status in OPEN_STATUSES:
-                row.status = ReminderStatus.CANCELLED
-                row.last_error = "no longer planned"
-        else:
-            step, _channel, due = want
-            if row.status in OPEN_STATUSES:
-                if due != row.due_at:
-                    if due <= now:
-                        row.status = ReminderStatus.CANCELLED
-                        row.last_error = "moved into the past"
-                    else:
-                        _open_to_pending(row, due)
-            elif due > now and (row.status == ReminderStatus.CANCELLED or due != row.due_at):
-                _open_to_pending(row, due)  # planned again (re-booked, re-opened, moved)
-            if row.status != ReminderStatus.CANCELLED:
-                row.title, row.step = title, step
-                row.anchor_at, row.anchor_date = anchor_at, anchor_date
-        if (row.status, row.due_at, row.title, row.step, row.anchor_at, row.anchor_date) != before:
-            row.updated_at = now
-            changed.append(row)
-    for key, (step, channel, due) in desired.items():
-        if key in existing or due <= now:
-            continue
-        created.append(
-            Reminder(
-                patient=patient,
-                kind=kind,
-                cause_type=cause_type,
-                cause_id=cause_id,
-                title=title,
-                channel=channel,
-                step=step,
-                anchor_at=anchor_at,
-                anchor_date=anchor_date,
-                due_at=due,
-                available_at=due,
-                dedup_key=key,
-                created_at=now,
-            )
-        )
-    if changed:
-        Reminder.objects.bulk_update(changed, _UPDATE_FIELDS)
-    if created:
-        Reminder.objects.bulk_create(created)
+    reminders_sync_for_causes(
+        patient=patient,
+        kind=kind,
+        causes=[CausePlan(cause_type, cause_id, anchor, title, active)],
+    )
     return list(
         Reminder.objects.filter(cause_type=cause_type, cause_id=cause_id)
         .exclude(status=ReminderStatus.CANCELLED)
@@ -209,10 +154,123 @@ def reminders_sync_for_cause(
     )
 
 
+@transaction.atomic
+def reminders_sync_for_causes(
+    *, patient: PatientProfile, kind: str, causes: list[CausePlan]
+) -> None:
+    """``reminders_sync_for_cause`` for many causes of one patient and kind at once (a sync
+    push of many PT sessions): the same rules, in a number of queries that does not grow with
+    the number of causes (the clinic's plan once, the causes' rows locked in one query, one
+    bulk update and one bulk insert)."""
+    if not causes:
+        return
+    plans = []
+    for cause in causes:
+        cause_id = str(cause.cause_id)
+        _validate_cause(kind=kind, cause_type=cause.cause_type, cause_id=cause_id)
+        plans.append((cause, cause_id, *_split_anchor(kind, cause.anchor)))
+    now = timezone.now()
+    wanted = Q()
+    by_type: dict[str, set[str]] = {}
+    for cause, cause_id, _at, _date in plans:
+        by_type.setdefault(cause.cause_type, set()).add(cause_id)
+    for cause_type, cause_ids in by_type.items():
+        wanted |= Q(cause_type=cause_type, cause_id__in=cause_ids)
+    existing_by_cause: dict[tuple[str, str], dict[str, Reminder]] = {}
+    # Locked in id order, like every other multi-row lock here: no deadlocks.
+    for row in Reminder.objects.select_for_update().filter(wanted).order_by("id"):
+        existing_by_cause.setdefault((row.cause_type, row.cause_id), {})[row.dedup_key] = row
+    steps = None
+    tz, quiet = patient.tz, quiet_hours_of(patient)
+    channels = planning_channels()
+    changed, created = [], []
+    for cause, cause_id, anchor_at, anchor_date in plans:
+        cause_type = cause.cause_type
+        existing = existing_by_cause.get((cause_type, cause_id), {})
+        desired: dict[str, tuple[dict, str, datetime]] = {}
+        if cause.active and cause.anchor is not None:
+            if steps is None:
+                steps = plan_steps(patient=patient, kind=kind)
+            for step in steps:
+                due = step_due(
+                    step=step, anchor_at=anchor_at, anchor_date=anchor_date, tz=tz, quiet=quiet
+                )
+                for channel in channels:
+                    key = dedup_key(
+                        cause_type=cause_type,
+                        cause_id=cause_id,
+                        step_key=step["key"],
+                        channel=channel,
+                    )
+                    desired[key] = (step, channel, due)
+
+        title = (cause.title or "")[:200]
+        for key, row in existing.items():
+            if row.status == ReminderStatus.SENT:
+                continue
+            want = desired.get(key)
+            before = (row.status, row.due_at, row.title, row.step, row.anchor_at, row.anchor_date)
+            if want is None:
+                if row.status in OPEN_STATUSES:
+                    row.status = ReminderStatus.CANCELLED
+                    row.last_error = "no longer planned"
+            else:
+                step, _channel, due = want
+                if row.status in OPEN_STATUSES:
+                    if due != row.due_at:
+                        if due <= now:
+                            row.status = ReminderStatus.CANCELLED
+                            row.last_error = "moved into the past"
+                        else:
+                            _open_to_pending(row, due)
+                elif due > now and (row.status == ReminderStatus.CANCELLED or due != row.due_at):
+                    _open_to_pending(row, due)  # planned again (re-booked, re-opened, moved)
+                if row.status != ReminderStatus.CANCELLED:
+                    row.title, row.step = title, step
+                    row.anchor_at, row.anchor_date = anchor_at, anchor_date
+            after = (row.status, row.due_at, row.title, row.step, row.anchor_at, row.anchor_date)
+            if after != before:
+                row.updated_at = now
+                changed.append(row)
+        for key, (step, channel, due) in desired.items():
+            if key in existing or due <= now:
+                continue
+            created.append(
+                Reminder(
+                    patient=patient,
+                    kind=kind,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    title=title,
+                    channel=channel,
+                    step=step,
+                    anchor_at=anchor_at,
+                    anchor_date=anchor_date,
+                    due_at=due,
+                    available_at=due,
+                    dedup_key=key,
+                    created_at=now,
+                )
+            )
+    if changed:
+        Reminder.objects.bulk_update(changed, _UPDATE_FIELDS, batch_size=BULK_ROWS)
+    if created:
+        Reminder.objects.bulk_create(created, batch_size=BULK_ROWS)
+
+
 def reminders_cancel_for_cause(*, cause_type: str, cause_id: str, reason: str = "cancelled") -> int:
     """Cancels the cause's open reminders (a completed appointment, an achieved milestone)."""
     return Reminder.objects.filter(
         cause_type=cause_type, cause_id=str(cause_id), status__in=OPEN_STATUSES
+    ).update(status=ReminderStatus.CANCELLED, last_error=reason, updated_at=timezone.now())
+
+
+def reminders_cancel_for_causes(
+    *, cause_type: str, cause_ids: list[str], reason: str = "cancelled"
+) -> int:
+    """``reminders_cancel_for_cause`` for many causes of one type, in one query."""
+    return Reminder.objects.filter(
+        cause_type=cause_type, cause_id__in=[str(c) for c in cause_ids], status__in=OPEN_STATUSES
     ).update(status=ReminderStatus.CANCELLED, last_error=reason, updated_at=timezone.now())
 
 
@@ -306,16 +364,26 @@ def daily_checkins_plan(*, now: datetime | None = None, days: int = 2, chunk: in
 def daily_checkin_satisfied(*, patient: PatientProfile, local_date: date) -> None:
     """The patient logged pain on ``local_date`` (their local day): that day's check-in is not
     sent. Rows not planned yet are created cancelled, so the planner will not plan them later."""
+    daily_checkins_satisfied(patient=patient, local_dates=[local_date])
+
+
+@transaction.atomic
+def daily_checkins_satisfied(*, patient: PatientProfile, local_dates) -> None:
+    """``daily_checkin_satisfied`` for several local days at once (a sync push of many pain
+    logs): two queries whatever the number of days."""
+    days = sorted(set(local_dates))
+    if not days:
+        return
     now = timezone.now()
-    Reminder.objects.bulk_create(
-        _checkin_rows(
+    rows = []
+    for local_date in days:
+        rows += _checkin_rows(
             profile=patient, local_date=local_date, now=now, status=ReminderStatus.CANCELLED
-        ),
-        ignore_conflicts=True,
-    )
+        )
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=BULK_ROWS)
     Reminder.objects.filter(
         cause_type=CHECKIN_CAUSE,
-        cause_id=f"{patient.pk}:{local_date.isoformat()}",
+        cause_id__in=[f"{patient.pk}:{local_date.isoformat()}" for local_date in days],
         status__in=OPEN_STATUSES,
     ).update(
         status=ReminderStatus.CANCELLED, last_error="pain already logged that day", updated_at=now

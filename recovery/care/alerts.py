@@ -7,6 +7,7 @@ told after commit (Celery, ``recovery.alert_notify``), and an alert still open a
 deadline is escalated to the surgeon of record by the beat task ``recovery.escalate_alerts``.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -154,47 +155,98 @@ def triage_check_in(*, check_in: CheckIn) -> Triage:
 def triage_pain_log(*, pain_log: PainLog) -> Triage:
     """The pain-log rules: a 7-day mean rising by ``threshold`` points over the previous 7 days,
     or ``count`` logs in a row at or above ``threshold``."""
-    patient = pain_log.patient
-    at = pain_log.recorded_at
+    return triage_pain_logs(pain_logs=[pain_log])
+
+
+def _pain_trend(rule: TriageRule, at, times, sums) -> str | None:
+    """The trend rule for a log at ``at``: ``times`` are the patient's log times in order and
+    ``sums`` the running sums of their intensities. The detail when it fires."""
+
+    def mean(after, upto):
+        low, high = bisect_right(times, after), bisect_right(times, upto)
+        return (sums[high] - sums[low]) / (high - low) if high > low else None
+
+    recent = mean(at - timedelta(days=7), at)
+    before = mean(at - timedelta(days=14), at - timedelta(days=7))
+    if (
+        recent is not None
+        and before is not None
+        and Decimal(recent) - Decimal(before) >= rule.threshold
+    ):
+        return f"7-day mean {recent:.1f}, previous 7 days {before:.1f}"
+    return None
+
+
+def _pain_streak(rule: TriageRule, at, times, intensities) -> str | None:
+    """The streak rule for a log at ``at``: the last ``count`` logs up to it, all high."""
+    high = bisect_right(times, at)
+    last = intensities[max(0, high - rule.count) : high]
+    if len(last) == rule.count and all(v >= rule.threshold for v in last):
+        return f"last {rule.count} logs: {', '.join(map(str, last))}"
+    return None
+
+
+def triage_pain_logs(*, pain_logs: list[PainLog]) -> Triage:
+    """``triage_pain_log`` for many new logs at once (a sync push): each log is judged, in time
+    order, against the patient's live logs at or before its time, as one log is. Queries do not
+    grow with the number of logs: the clinic's rules, the logs of the windows (one query, plus
+    one for the streak's logs before them), and one ``alert_open`` per cause that fires (a
+    cause already open for the patient is not opened twice, so later logs add nothing)."""
+    by_patient: dict[int, list[PainLog]] = {}
+    for log in pain_logs:
+        by_patient.setdefault(log.patient_id, []).append(log)
     alerts = []
-    for rule in rules_for(patient.clinic_id).values():
-        if rule.source == TriageRule.Source.PAIN_TREND:
-            logs = PainLog.objects.filter(patient=patient)
-            recent = logs.filter(
-                recorded_at__gt=at - timedelta(days=7), recorded_at__lte=at
-            ).aggregate(m=Avg("intensity"))["m"]
-            before = logs.filter(
-                recorded_at__gt=at - timedelta(days=14), recorded_at__lte=at - timedelta(days=7)
-            ).aggregate(m=Avg("intensity"))["m"]
-            if (
-                recent is not None
-                and before is not None
-                and Decimal(recent) - Decimal(before) >= rule.threshold
-            ):
-                detail = f"7-day mean {recent:.1f}, previous 7 days {before:.1f}"
-                alerts.append(
-                    alert_open(
-                        patient=patient,
-                        rule=rule,
-                        source_table="pain_logs",
-                        source_id=pain_log.pk,
-                        detail=detail,
-                    )
-                )
-        elif rule.source == TriageRule.Source.PAIN_STREAK:
-            last = list(
-                PainLog.objects.filter(patient=patient, recorded_at__lte=at)
+    for logs in by_patient.values():
+        patient = logs[0].patient
+        rules = [
+            rule
+            for rule in rules_for(patient.clinic_id).values()
+            if rule.source in (TriageRule.Source.PAIN_TREND, TriageRule.Source.PAIN_STREAK)
+        ]
+        if not rules:
+            continue
+        logs = sorted(logs, key=lambda log: (log.recorded_at, log.pk))
+        first, last = logs[0].recorded_at, logs[-1].recorded_at
+        live = PainLog.objects.filter(patient=patient)
+        columns = ("recorded_at", "id", "intensity")
+        history = list(
+            live.filter(
+                recorded_at__gt=first - timedelta(days=14), recorded_at__lte=last
+            ).values_list(*columns)
+        )
+        deepest = max(
+            (r.count for r in rules if r.source == TriageRule.Source.PAIN_STREAK), default=0
+        )
+        if deepest:
+            history += (
+                live.filter(recorded_at__lte=first - timedelta(days=14))
                 .order_by("-recorded_at", "-id")
-                .values_list("intensity", flat=True)[: rule.count]
+                .values_list(*columns)[:deepest]
             )
-            if len(last) == rule.count and all(v >= rule.threshold for v in last):
-                detail = f"last {rule.count} logs: {', '.join(map(str, reversed(last)))}"
+        history.sort(key=lambda row: (row[0], row[1]))
+        times = [row[0] for row in history]
+        intensities = [row[2] for row in history]
+        sums = [0]
+        for value in intensities:
+            sums.append(sums[-1] + value)
+        fired = set()
+        for log in logs:
+            for rule in rules:
+                if rule.key in fired:
+                    continue  # alert_open would return the alert this push opened
+                if rule.source == TriageRule.Source.PAIN_TREND:
+                    detail = _pain_trend(rule, log.recorded_at, times, sums)
+                else:
+                    detail = _pain_streak(rule, log.recorded_at, times, intensities)
+                if detail is None:
+                    continue
+                fired.add(rule.key)
                 alerts.append(
                     alert_open(
                         patient=patient,
                         rule=rule,
                         source_table="pain_logs",
-                        source_id=pain_log.pk,
+                        source_id=log.pk,
                         detail=detail,
                     )
                 )

@@ -1,9 +1,9 @@
 """The write path's description of check-ins, and what care does when other tables change:
 triage of pain logs and check-ins, protocol items that follow their surgery's date."""
 
-from recovery.record.writes import RecordKind, created_by_actor, on_write, register
+from recovery.record.writes import RecordKind, batched, created_by_actor, on_write, register
 
-from .alerts import triage_check_in, triage_pain_log
+from .alerts import triage_check_in, triage_pain_log, triage_pain_logs
 from .models import CheckIn
 from .protocols import protocols_follow_surgery
 
@@ -36,3 +36,9 @@ def _surgery_moved(record, action, actor) -> None:
 def _pain_log_triaged(record, action, actor) -> None:
     if action == "create":
         triage_pain_log(pain_log=record)
+
+
+@batched(_pain_log_triaged)
+def _pain_logs_triaged(records, action, actor) -> None:
+    if action == "create":
+        triage_pain_logs(pain_logs=records)

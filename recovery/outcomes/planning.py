@@ -4,7 +4,12 @@
 from datetime import timedelta
 
 from recovery.record.models import Surgery
-from reminders.services import reminders_cancel_for_cause, reminders_sync_for_cause
+from recovery.record.writes import batched
+from reminders.services import (
+    reminders_cancel_for_cause,
+    reminders_cancel_for_causes,
+    reminders_sync_for_cause,
+)
 
 from .models import OutcomeScore, Timepoint
 
@@ -46,3 +51,15 @@ def outcome_recorded(record: OutcomeScore, action: str, actor) -> None:
         reminders_cancel_for_cause(
             cause_type="outcome_due", cause_id=_outcome_cause(record.surgery_id, record.timepoint)
         )
+
+
+@batched(outcome_recorded)
+def outcomes_recorded(records, action: str, actor) -> None:
+    """New scores: each one's questionnaire reminder is cancelled, in one query."""
+    causes = [
+        _outcome_cause(record.surgery_id, record.timepoint)
+        for record in records
+        if action == "create" and record.surgery_id
+    ]
+    if causes:
+        reminders_cancel_for_causes(cause_type="outcome_due", cause_ids=causes)

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    FieldDoesNotExist,
+    ImproperlyConfigured,
+    ValidationError,
+)
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -24,6 +29,7 @@ from accounts.roles import is_care_team_member
 from accounts.services import patient_clock_tick
 from config.errors import Conflict, DomainError, Forbidden, NotFound
 
+from .checks import check_constraints
 from .models import ClinicalRecord
 
 # Columns no caller may set directly: the service owns them.
@@ -364,3 +370,356 @@ def record_delete(
     record.save(update_fields=["deleted_at", "sync_version", "updated_at"])
     for hook in write_hooks(spec):
         hook(record, "delete", actor)
+
+
+# --- Writes of many rows at once (a sync push) ------------------------------------------------
+#
+# The same rules as ``record_create`` / ``record_update`` / ``record_delete``, for many rows of
+# one table in one transaction, with a number of queries that does not grow with the number of
+# rows: one role check per row in Python, each row validated in Python (``full_clean()``'s
+# field, ``clean()`` and CHECK constraint rules; foreign keys checked in one query per column;
+# uniqueness left to the database's constraints, checked by the insert in this transaction),
+# one insert (or update) for all rows, and each hook run once with all rows when it declares a
+# batch form (``batched``), otherwise once per row.
+
+BatchHook = Callable[[list[ClinicalRecord], str, User], None]
+_BATCH_HOOKS: dict[WriteHook, BatchHook] = {}
+BULK_BATCH_SIZE = 2000  # rows per INSERT or UPDATE: within PostgreSQL's 65,535 parameters
+
+
+def batched(hook: WriteHook) -> Callable[[BatchHook], BatchHook]:
+    """Declares the decorated function as ``hook`` applied to many rows at once: called with
+    ``(records, action, actor)`` by the batch writes, it must do what calling ``hook`` on each
+    row would do, with a bounded number of queries."""
+
+    def add(batch: BatchHook) -> BatchHook:
+        _BATCH_HOOKS[hook] = batch
+        return batch
+
+    return add
+
+
+def _run_hooks(spec: RecordKind, records: list[ClinicalRecord], action: str, actor: User) -> None:
+    if not records:
+        return
+    for hook in write_hooks(spec):
+        batch = _BATCH_HOOKS.get(hook)
+        if batch is not None:
+            batch(records, action, actor)
+        else:
+            for record in records:
+                hook(record, action, actor)
+
+
+@dataclass
+class BatchResult:
+    """What a batch write did: ``records`` by position in the input (None where refused),
+    ``written`` True where a row was written (False: an identical create left as it was), and
+    ``refused`` position -> the refusal (``DomainError`` or Django ``ValidationError``)."""
+
+    records: list[ClinicalRecord | None]
+    written: list[bool]
+    refused: dict[int, Exception] = field(default_factory=dict)
+
+    @property
+    def first_refusal(self) -> tuple[int, Exception] | None:
+        return min(self.refused.items(), key=lambda item: item[0]) if self.refused else None
+
+
+def _foreign_key_errors(records: list[ClinicalRecord]) -> list[dict]:
+    """What ``ForeignKey.validate`` says of each row's foreign keys, one query per column."""
+    errors: list[dict] = [{} for _ in records]
+    if not records:
+        return errors
+    model = type(records[0])
+    for fk in model._meta.fields:
+        if not fk.is_relation or not fk.many_to_one or fk.remote_field.parent_link:
+            continue
+        values = {}
+        for index, record in enumerate(records):
+            raw = getattr(record, fk.attname)
+            if fk.blank and raw in fk.empty_values:
+                continue
+            try:
+                value = fk.to_python(raw)
+                models.Field.validate(fk, value, record)
+                fk.run_validators(value)
+            except ValidationError as exc:
+                errors[index][fk.name] = exc.error_list
+                continue
+            setattr(record, fk.attname, value)
+            if value is not None:
+                values[index] = value
+        if not values:
+            continue
+        related = fk.remote_field.model
+        found = set(
+            related._base_manager.filter(
+                **{f"{fk.remote_field.field_name}__in": set(values.values())}
+            )
+            .complex_filter(fk.get_limit_choices_to())
+            .values_list(fk.remote_field.field_name, flat=True)
+        )
+        for index, value in values.items():
+            if value not in found:
+                errors[index][fk.name] = [
+                    ValidationError(
+                        fk.error_messages["invalid"],
+                        code="invalid",
+                        params={
+                            "model": related._meta.verbose_name,
+                            "pk": value,
+                            "field": fk.remote_field.field_name,
+                            "value": value,
+                        },
+                    )
+                ]
+    return errors
+
+
+def _validate_many(spec: RecordKind, records: list[ClinicalRecord]) -> dict[int, ValidationError]:
+    """``prepare`` and ``full_clean(validate_unique=False)`` for every row, the queries batched:
+    foreign keys one query per column, CHECK constraints judged in Python."""
+    for record in records:
+        if spec.prepare is not None:
+            spec.prepare(record)
+    fk_names = {f.name for f in spec.model._meta.fields if f.is_relation and f.many_to_one}
+    fk_errors = _foreign_key_errors(records)
+    refused = {}
+    for index, record in enumerate(records):
+        errors: dict = {}
+        try:
+            record.clean_fields(exclude=fk_names)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        for name, field_errors in fk_errors[index].items():
+            errors.setdefault(name, []).extend(field_errors)
+        try:
+            record.clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        try:
+            check_constraints(record, exclude={n for n in errors if n != NON_FIELD_ERRORS})
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            refused[index] = ValidationError(errors)
+    return refused
+
+
+def _insert_many(spec: RecordKind, records: list[ClinicalRecord]) -> dict[int, Exception]:
+    """One insert for all rows. If the database refuses it (an id another patient's record took
+    since it was checked, a constraint the Python checks missed), the rows go in one at a
+    time with the whole ``full_clean()``, each in a savepoint, and the ones refused are
+    returned by position: nothing is lost and nothing half-written."""
+    try:
+        with transaction.atomic():
+            spec.model.all_objects.bulk_create(records, batch_size=BULK_BATCH_SIZE)
+        return {}
+    except IntegrityError:
+        pass
+    refused: dict[int, Exception] = {}
+    for index, record in enumerate(records):
+        try:
+            record.full_clean(validate_unique=False)
+        except ValidationError as exc:
+            refused[index] = exc
+            continue
+        try:
+            with transaction.atomic():
+                record.save(force_insert=True)
+        except IntegrityError:
+            refused[index] = Conflict("This id is already in use.", code="id_taken", attr="id")
+    return refused
+
+
+@transaction.atomic
+def records_create(
+    spec: RecordKind,
+    *,
+    actor: User,
+    patient: PatientProfile,
+    items: list[tuple[str | None, dict]],
+    clock: int | None = None,
+    partial: bool = False,
+) -> BatchResult:
+    """``record_create`` for many ``(id, values)`` of one patient and table, with the same
+    rules (role, field names, idempotency by id, ``full_clean()``'s validation, hooks). A row
+    it refuses is in ``refused`` by position; unless ``partial``, nothing is written when any
+    row is refused (the caller raises). ``clock``: as for ``record_create`` (ticked once here
+    otherwise)."""
+    result = BatchResult(records=[None] * len(items), written=[False] * len(items))
+    try:
+        check_create(spec, actor, patient)
+    except DomainError as exc:
+        result.refused = dict.fromkeys(range(len(items)), exc)
+        return result
+    wanted = [record_id for record_id, _ in items if record_id is not None]
+    existing = (
+        {row.pk: row for row in spec.model.all_objects.filter(pk__in=wanted)} if wanted else {}
+    )
+    version = clock if clock is not None else patient_clock_tick(patient_id=patient.pk)
+    fresh: list[tuple[int, ClinicalRecord]] = []
+    for index, (record_id, values) in enumerate(items):
+        try:
+            _validate_field_names(spec, values)
+        except ValidationError as exc:
+            result.refused[index] = exc
+            continue
+        row = existing.get(record_id) if record_id is not None else None
+        if row is not None:
+            if row.patient_id != patient.pk:
+                result.refused[index] = Conflict(
+                    "This id is already in use.", code="id_taken", attr="id"
+                )
+            elif row.deleted_at is not None:
+                result.refused[index] = Conflict(
+                    "A record with this id was deleted.", code="deleted", attr="id"
+                )
+            elif _same_content(row, values):
+                result.records[index] = row
+            else:
+                result.refused[index] = Conflict(
+                    "A record with this id exists with different content.",
+                    code="conflict",
+                    attr="id",
+                )
+            continue
+        record = spec.model(patient=patient, created_by=actor, **values)
+        if record_id is not None:
+            record.id = record_id
+        _stamp(record, version)
+        fresh.append((index, record))
+    invalid = _validate_many(spec, [record for _, record in fresh])
+    for position, exc in invalid.items():
+        result.refused[fresh[position][0]] = exc
+    if result.refused and not partial:
+        return result
+    fresh = [(index, record) for index, record in fresh if index not in result.refused]
+    failed = _insert_many(spec, [record for _, record in fresh])
+    for position, exc in failed.items():
+        result.refused[fresh[position][0]] = exc
+    if failed and not partial:
+        return result
+    written = [(index, record) for index, record in fresh if index not in result.refused]
+    for index, record in written:
+        result.records[index] = record
+        result.written[index] = True
+    _run_hooks(spec, [record for _, record in written], "create", actor)
+    return result
+
+
+def _locked_many(spec: RecordKind, pks: list[str]) -> dict[str, ClinicalRecord]:
+    return {
+        row.pk: row
+        for row in spec.model.all_objects.select_for_update()
+        .select_related("patient")
+        .filter(pk__in=pks)
+        .order_by("pk")  # locked in one order by every batch: no deadlocks
+    }
+
+
+@transaction.atomic
+def records_update(
+    spec: RecordKind,
+    *,
+    actor: User,
+    items: list[tuple[ClinicalRecord, dict]],
+    clock: int | None = None,
+    partial: bool = False,
+) -> BatchResult:
+    """``record_update`` for many ``(record, values)`` of one patient and table: the rows
+    locked in one query, the role rules and validation per row, one ``UPDATE`` per
+    ``BULK_BATCH_SIZE`` rows, the hooks with all rows. Refusals as for ``records_create``."""
+    result = BatchResult(records=[None] * len(items), written=[False] * len(items))
+    if not items:
+        return result
+    patient_ids = {record.patient_id for record, _ in items}
+    if len(patient_ids) != 1:
+        raise ValueError("records_update writes the rows of one patient")
+    for index, (_record, values) in enumerate(items):
+        try:
+            _validate_field_names(spec, values)
+        except ValidationError as exc:
+            result.refused[index] = exc
+    version = clock if clock is not None else patient_clock_tick(patient_id=patient_ids.pop())
+    locked = _locked_many(spec, [record.pk for record, _ in items])
+    changed: list[tuple[int, ClinicalRecord]] = []
+    for index, (record, values) in enumerate(items):
+        if index in result.refused:
+            continue
+        fresh = locked.get(record.pk)
+        try:
+            if fresh is None or fresh.deleted_at is not None:
+                raise NotFound("This record was deleted.", code="not_found")
+            check_change(spec, actor, fresh, values=values)
+        except DomainError as exc:
+            result.refused[index] = exc
+            continue
+        for name, value in values.items():
+            setattr(fresh, name, value)
+        _stamp(fresh, version)
+        changed.append((index, fresh))
+    invalid = _validate_many(spec, [record for _, record in changed])
+    for position, exc in invalid.items():
+        result.refused[changed[position][0]] = exc
+    if result.refused and not partial:
+        return result
+    changed = [(index, record) for index, record in changed if index not in result.refused]
+    if changed:
+        fields = [f.name for f in spec.model._meta.concrete_fields if not f.primary_key]
+        spec.model.all_objects.bulk_update(
+            [record for _, record in changed], fields, batch_size=BULK_BATCH_SIZE
+        )
+    for index, record in changed:
+        result.records[index] = record
+        result.written[index] = True
+    _run_hooks(spec, [record for _, record in changed], "update", actor)
+    return result
+
+
+@transaction.atomic
+def records_delete(
+    spec: RecordKind,
+    *,
+    actor: User,
+    records: list[ClinicalRecord],
+    clock: int | None = None,
+    partial: bool = False,
+) -> BatchResult:
+    """``record_delete`` for many rows of one patient and table: tombstones, one ``UPDATE``
+    for all rows, the hooks with all rows. Refusals as for ``records_create``."""
+    result = BatchResult(records=[None] * len(records), written=[False] * len(records))
+    if not records:
+        return result
+    patient_ids = {record.patient_id for record in records}
+    if len(patient_ids) != 1:
+        raise ValueError("records_delete writes the rows of one patient")
+    version = clock if clock is not None else patient_clock_tick(patient_id=patient_ids.pop())
+    locked = _locked_many(spec, [record.pk for record in records])
+    doomed: list[tuple[int, ClinicalRecord]] = []
+    for index, record in enumerate(records):
+        fresh = locked.get(record.pk)
+        try:
+            if fresh is None or fresh.deleted_at is not None:
+                raise NotFound("This record was deleted.", code="not_found")
+            check_change(spec, actor, fresh)
+        except DomainError as exc:
+            result.refused[index] = exc
+            continue
+        doomed.append((index, fresh))
+    if result.refused and not partial:
+        return result
+    now = timezone.now()
+    for index, record in doomed:
+        record.deleted_at = now
+        _stamp(record, version)
+        record.updated_at = now
+        result.records[index] = record
+        result.written[index] = True
+    if doomed:
+        spec.model.all_objects.filter(pk__in=[record.pk for _, record in doomed]).update(
+            deleted_at=now, sync_version=version, updated_at=now
+        )
+    _run_hooks(spec, [record for _, record in doomed], "delete", actor)
+    return result

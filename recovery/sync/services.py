@@ -1,10 +1,11 @@
 """Push: apply a device's changes through the one write path, all or nothing (design.md
 section 5).
 
-Every record goes through ``record_create`` / ``record_update`` / ``record_delete``, so the
-same role rules, validation, clock stamps and reminder planning apply as for the REST API and
-the admin. The whole push is one transaction: the first problem raises, and nothing of the
-push stays.
+Each table's records go through the write path's batch functions (``records_create`` /
+``records_update`` / ``records_delete``), so the same role rules, validation, clock stamps,
+triage and reminder planning apply as for the REST API and the admin, with a number of
+queries that does not grow with the push. The whole push is one transaction: the first
+refusal raises, and nothing of the push stays.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from rest_framework.exceptions import ErrorDetail
 from accounts.models import PatientProfile, User
 from accounts.services import patient_clock_read, patient_clock_tick
 from config.errors import Conflict, DomainError, Invalid
+from recovery.record.writes import records_create, records_delete, records_update
 
 from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
-from .tables import SYNC_TABLES, ForeignId
+from .tables import SYNC_TABLES, ForeignId, RecordWriter
 
 logger = logging.getLogger(__name__)
 
@@ -102,26 +104,46 @@ def _validation_error(exc: DjangoValidationError, attr: str) -> exceptions.Valid
     return exceptions.ValidationError(errors)
 
 
-def _resolve_foreign_keys(record: PushedRecord, values: dict, patient: PatientProfile) -> dict:
-    """Foreign ids become rows, looked up within the patient's record only."""
-    resolved = dict(values)
-    for name, value in values.items():
-        column = record.table.column(name)
-        if isinstance(column.codec, ForeignId) and value is not None:
-            related = record.table.model._meta.get_field(name).related_model
-            row = related.all_objects.filter(
-                pk=value, patient=patient, deleted_at__isnull=True
-            ).first()
+def _resolve_foreign_keys(
+    table, entries: list[tuple[PushedRecord, dict]], patient: PatientProfile
+) -> tuple[list[dict | None], dict[int, Exception]]:
+    """Foreign ids become rows, looked up within the patient's record only: one query per
+    foreign-key column for all ``entries`` (``(record, values)``). Returns the resolved values
+    by position (None where refused) and the refusals by position."""
+    resolved = [dict(values) for _, values in entries]
+    refused: dict[int, Exception] = {}
+    for column in table.columns:
+        if not isinstance(column.codec, ForeignId):
+            continue
+        name = column.name
+        wanted = {
+            values[name] for _, values in entries if name in values and values[name] is not None
+        }
+        if not wanted:
+            continue
+        related = table.model._meta.get_field(name).related_model
+        rows = {
+            row.pk: row
+            for row in related.all_objects.filter(
+                pk__in=wanted, patient=patient, deleted_at__isnull=True
+            )
+        }
+        for position, (_, values) in enumerate(entries):
+            value = values.get(name)
+            if value is None or position in refused:
+                continue
+            row = rows.get(value)
             if row is None:
-                raise DjangoValidationError(
+                refused[position] = DjangoValidationError(
                     {
                         name: DjangoValidationError(
                             "No such record for this patient.", code="does_not_exist"
                         )
                     }
                 )
-            resolved[name] = row
-    return resolved
+            else:
+                resolved[position][name] = row
+    return [None if i in refused else v for i, v in enumerate(resolved)], refused
 
 
 def _changed_values(record: PushedRecord, row) -> dict:
@@ -197,18 +219,90 @@ def _check_conflicts(
         )
 
 
-def _apply_record(
-    record: PushedRecord, row, *, actor: User, patient: PatientProfile, version
-) -> None:
-    writer = record.table.writer
-    if row is None:
-        values = _resolve_foreign_keys(record, record.values, patient)
-        writer.create(actor=actor, patient=patient, id=record.id, values=values, version=version())
-        return
-    changed = _changed_values(record, row)
-    if changed:
-        values = _resolve_foreign_keys(record, changed, patient)
-        writer.update(actor=actor, row=row, values=values, version=version())
+def _refusal(exc: Exception, attr: str) -> Exception:
+    """A write path refusal, pointed at the record (``<table>.<id>[.<field>]``)."""
+    if isinstance(exc, DjangoValidationError):
+        return _validation_error(exc, attr)
+    if isinstance(exc, DomainError):
+        return exc.renamed(attr)
+    return exc
+
+
+def _write_table(
+    table, creates, updates, *, actor: User, patient: PatientProfile, version
+) -> dict[int, Exception]:
+    """Writes one table's part of a push: ``creates`` are ``(position, record)``, ``updates``
+    ``(position, record, row, changed values)``. Clinical tables go through the batch write
+    path (``records_create`` / ``records_update``); a table with its own writer (the inbox)
+    row by row. Returns the refusals by position in the push, nothing written if any."""
+    refused: dict[int, Exception] = {}
+    create_values, bad = _resolve_foreign_keys(
+        table, [(record, record.values) for _, record in creates], patient
+    )
+    refused |= {creates[i][0]: exc for i, exc in bad.items()}
+    update_values, bad = _resolve_foreign_keys(
+        table, [(record, changed) for _, record, _, changed in updates], patient
+    )
+    refused |= {updates[i][0]: exc for i, exc in bad.items()}
+    if refused:
+        return refused
+    writer = table.writer
+    if isinstance(writer, RecordWriter):
+        if creates:
+            result = records_create(
+                writer.kind,
+                actor=actor,
+                patient=patient,
+                items=[
+                    (record.id, values)
+                    for (_, record), values in zip(creates, create_values, strict=True)
+                ],
+                clock=version(),
+            )
+            refused |= {creates[i][0]: exc for i, exc in result.refused.items()}
+            if refused:
+                return refused
+        if updates:
+            result = records_update(
+                writer.kind,
+                actor=actor,
+                items=[
+                    (row, values)
+                    for (_, _, row, _), values in zip(updates, update_values, strict=True)
+                ],
+                clock=version(),
+            )
+            refused |= {updates[i][0]: exc for i, exc in result.refused.items()}
+        return refused
+    for (position, record), values in zip(creates, create_values, strict=True):
+        try:
+            writer.create(
+                actor=actor, patient=patient, id=record.id, values=values, version=version()
+            )
+        except (DjangoValidationError, DomainError) as exc:
+            return {position: exc}
+    for (position, _, row, _), values in zip(updates, update_values, strict=True):
+        try:
+            writer.update(actor=actor, row=row, values=values, version=version())
+        except (DjangoValidationError, DomainError) as exc:
+            return {position: exc}
+    return refused
+
+
+def _delete_table(table, rows, *, actor: User, version) -> dict[int, Exception]:
+    """Deletes one table's rows of a push (``(position, row)``); refusals by position."""
+    writer = table.writer
+    if isinstance(writer, RecordWriter):
+        result = records_delete(
+            writer.kind, actor=actor, records=[row for _, row in rows], clock=version()
+        )
+        return {rows[i][0]: exc for i, exc in result.refused.items()}
+    for position, row in rows:
+        try:
+            writer.delete(actor=actor, row=row, version=version())
+        except DomainError as exc:
+            return {position: exc}
+    return {}
 
 
 def _table_order(name: str) -> int:
@@ -262,22 +356,45 @@ def sync_push(
             stamp.append(patient_clock_tick(patient_id=patient.pk))
         return stamp[0]
 
-    for record in sorted(batch.records, key=lambda r: _table_order(r.table.name)):
+    # Table by table (the order of SYNC_TABLES: a row's foreign keys point at earlier
+    # tables), each table's rows in one batch write; the first refusal (in push order) raises
+    # and the transaction takes everything back.
+    creates: dict[str, list] = {}
+    updates: dict[str, list] = {}
+    for position, record in enumerate(batch.records):
         row = existing[record.table.name].get(record.id)
-        try:
-            _apply_record(record, row, actor=actor, patient=patient, version=version)
-        except DjangoValidationError as exc:
-            raise _validation_error(exc, record.attr) from exc
-        except DomainError as exc:
-            raise exc.renamed(record.attr) from exc
-    for table, record_id in sorted(batch.deleted, key=lambda d: -_table_order(d[0].name)):
+        if row is None:
+            creates.setdefault(record.table.name, []).append((position, record))
+            continue
+        changed = _changed_values(record, row)
+        if changed:
+            updates.setdefault(record.table.name, []).append((position, record, row, changed))
+    for name in sorted(set(creates) | set(updates), key=_table_order):
+        refused = _write_table(
+            SYNC_TABLES[name],
+            creates.get(name, []),
+            updates.get(name, []),
+            actor=actor,
+            patient=patient,
+            version=version,
+        )
+        if refused:
+            position = min(refused)
+            exc = refused[position]
+            raise _refusal(exc, batch.records[position].attr) from exc
+    deletes: dict[str, list] = {}
+    for position, (table, record_id) in enumerate(batch.deleted):
         row = existing[table.name].get(record_id)
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             continue  # unknown (or already deleted) ids are ignored
-        try:
-            table.writer.delete(actor=actor, row=row, version=version())
-        except DomainError as exc:
-            raise exc.renamed(f"{table.name}.{record_id}") from exc
+        deletes.setdefault(table.name, []).append((position, row))
+    for name in sorted(deletes, key=lambda n: -_table_order(n)):
+        refused = _delete_table(SYNC_TABLES[name], deletes[name], actor=actor, version=version)
+        if refused:
+            position = min(refused)
+            exc = refused[position]
+            table, record_id = batch.deleted[position]
+            raise _refusal(exc, f"{table.name}.{record_id}") from exc
     last = patient_clock_read(patient_id=patient.pk)
     if last > clock:
         transaction.on_commit(
