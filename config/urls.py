@@ -16,6 +16,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/", include("accounts.admin_password_reset")),  # "Forgot password?"
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

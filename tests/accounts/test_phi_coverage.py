@@ -139,7 +139,7 @@ def cast(clinic, surgeon, settings):
         mrn="MRN-ZQ-4711",
         surgeon=surgeon,
     )
-    user = account_services.invitation_activate(code=code, password="correct-horse-battery-9")
+    user = account_services.invitation_activate(token=code, password="correct-horse-battery-9")
     patient = user.patient_profile
     records = {prefix: make_record(prefix, patient, surgeon) for prefix in API_KINDS}
     check_in = client_for(user).post(
