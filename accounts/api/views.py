@@ -1,7 +1,8 @@
 from django.contrib.auth import authenticate
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from config.api.openapi import ErrorResponseSerializer
 from config.api.pagination import CursorPagination
 from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 
@@ -22,6 +24,20 @@ from ..settings_hooks import patient_settings_changed
 from ..tokens import refresh_rotate, tokens_for
 from ..two_factor import api_second_factor_check
 from . import serializers as s
+
+
+def _errors(*codes: int) -> dict:
+    described = {
+        400: "Invalid input (`attr` names the field), or the invitation's state refuses it.",
+        401: "Not signed in.",
+        403: "Not allowed for this role.",
+        404: "No such invitation in your scope.",
+        429: "Rate limited (`throttled`).",
+    }
+    return {
+        code: OpenApiResponse(ErrorResponseSerializer, description=described[code])
+        for code in codes
+    }
 
 
 class AddressThrottle(ScopedRateThrottle):
@@ -108,7 +124,13 @@ class ActivateView(_Throttled):
 
     throttle_scope = "activation"
 
-    @extend_schema(request=s.ActivateInput, responses={200: s.TokenPairOutput}, auth=[])
+    @extend_schema(
+        request=s.ActivateInput,
+        responses={200: s.TokenPairOutput, **_errors(400, 429)},
+        auth=[],
+        description="400 `invalid_invitation`, `invitation_used`, `invitation_revoked` or "
+        "`invitation_expired` (`attr: token`), or a password rule (`attr: password`).",
+    )
     def post(self, request):
         data = s.ActivateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -187,6 +209,17 @@ class MeView(APIView):
 class InvitationPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
+    def decode_cursor(self, request):
+        """A cursor that is not one of ours is a 400 ``invalid_cursor`` (DRF answers 404)."""
+        try:
+            return super().decode_cursor(request)
+        except DRFNotFound as exc:
+            raise Invalid(
+                "This cursor is not valid; start again without it.",
+                code="invalid_cursor",
+                attr="cursor",
+            ) from exc
+
 
 def _staff_only(user) -> None:
     if not is_staff_member(user):
@@ -241,7 +274,8 @@ class InvitationListView(ListAPIView):
     filter_backends: list = []
 
     @extend_schema(
-        parameters=[s.InvitationListQuery], responses={200: s.InvitationOutput(many=True)}
+        parameters=[s.InvitationListQuery],
+        responses={200: s.InvitationOutput(many=True), **_errors(400, 401, 403)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -268,7 +302,7 @@ class InvitationListView(ListAPIView):
 
     @extend_schema(
         request=s.InvitationCreateInput,
-        responses={201: s.InvitationOutput},
+        responses={201: s.InvitationOutput, **_errors(400, 401, 403)},
         operation_id="invitation_create",
         description="Creates the patient (inactive until they activate) and e-mails them the "
         "link. Clinic admins and surgeons of the clinic; a surgeon who invites joins the care "
@@ -301,7 +335,10 @@ class InvitationListView(ListAPIView):
 
 
 class InvitationDetailView(APIView):
-    @extend_schema(responses={200: s.InvitationOutput}, operation_id="invitation_retrieve")
+    @extend_schema(
+        responses={200: s.InvitationOutput, **_errors(401, 403, 404)},
+        operation_id="invitation_retrieve",
+    )
     def get(self, request, invitation_id: int):
         return _invitation_answer(
             request, _invitation_get(request, invitation_id), action="retrieve"
@@ -311,7 +348,7 @@ class InvitationDetailView(APIView):
 class InvitationResendView(APIView):
     @extend_schema(
         request=None,
-        responses={200: s.InvitationOutput},
+        responses={200: s.InvitationOutput, **_errors(400, 401, 403, 404)},
         operation_id="invitation_resend",
         description="A new link with a new expiry is e-mailed; the previous link stops working. "
         "Reopens a revoked invitation; 400 `invitation_accepted` once the patient has joined.",
@@ -326,7 +363,7 @@ class InvitationResendView(APIView):
 class InvitationRevokeView(APIView):
     @extend_schema(
         request=None,
-        responses={200: s.InvitationOutput},
+        responses={200: s.InvitationOutput, **_errors(400, 401, 403, 404)},
         operation_id="invitation_revoke",
         description="The link stops working at once; 400 `invitation_accepted` once the "
         "patient has joined.",

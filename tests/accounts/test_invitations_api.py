@@ -482,3 +482,7 @@ def test_two_concurrent_activations_cannot_both_win(clinic, surgeon):
     (winner,) = [i for code, i in outcomes if code == "ok"]
     user = User.objects.get(email="race@example.test")
     assert user.check_password(f"racing-password-{winner}-x")
+
+
+def test_a_foreign_cursor_is_a_400(api, sent, clinic_admin):
+    assert_error(api(clinic_admin).get(f"{URL}?cursor=bm9wZQ"), 400, "invalid_cursor", "cursor")
