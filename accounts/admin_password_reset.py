@@ -1,4 +1,4 @@
-""""Forgot password?" on the admin login page: Django's own password reset views, for staff.
+""" "Forgot password?" on the admin login page: Django's own password reset views, for staff.
 
 Django's admin login shows the link once a URL named ``admin_password_reset`` exists
 (``accounts/templates/admin/realign_login.html`` keeps the link in the Realign login form);

@@ -17,9 +17,9 @@ from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthe
 
 from .. import selectors, services
 from ..audit import phi_access_record
+from ..client_address import client_ip
 from ..models import CLINICIAN_ROLES, Role
 from ..roles import is_staff_member, may_invite_patients
-from ..client_address import client_ip
 from ..settings_hooks import patient_settings_changed
 from ..tokens import refresh_rotate, tokens_for
 from ..two_factor import api_second_factor_check
@@ -251,8 +251,12 @@ def _clinic_staff(request, ids, *, roles, attr: str) -> list:
     """The users ``ids`` names, each an active staff member of the caller's clinic in one of
     ``roles``; an id outside that set is a 400 naming the field (it reveals nothing)."""
     wanted = list(dict.fromkeys(ids))
-    found = {u.pk: u for u in selectors.clinic_staff_for_invitation(request.user, roles=roles)
-             .filter(pk__in=wanted)}
+    found = {
+        u.pk: u
+        for u in selectors.clinic_staff_for_invitation(request.user, roles=roles).filter(
+            pk__in=wanted
+        )
+    }
     missing = [pk for pk in wanted if pk not in found]
     if missing:
         raise Invalid(

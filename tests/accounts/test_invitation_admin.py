@@ -71,7 +71,9 @@ def form(**extra):
     ("role", "status"),
     [("clinic_admin", 200), ("surgeon", 200), ("nurse", 403), ("pt", 403), ("patient", 302)],
 )
-def test_who_gets_the_invite_form(client, clinic, clinic_admin, surgeon, nurse, patient, role, status):
+def test_who_gets_the_invite_form(
+    client, clinic, clinic_admin, surgeon, nurse, patient, role, status
+):
     user = {
         "clinic_admin": clinic_admin,
         "surgeon": surgeon,
@@ -84,7 +86,9 @@ def test_who_gets_the_invite_form(client, clinic, clinic_admin, surgeon, nurse, 
     listing = client.get(LIST)
     if status == 200:
         assert 'id="invite-patient"' in listing.content.decode()
-        assert 'id="invite-patient"' in client.get("/admin/accounts/patientprofile/").content.decode()
+        assert (
+            'id="invite-patient"' in client.get("/admin/accounts/patientprofile/").content.decode()
+        )
     elif status == 403:
         assert 'id="invite-patient"' not in listing.content.decode()
         response = client.post(ADD, form())
@@ -104,7 +108,9 @@ def test_pickers_list_only_the_clinics_own_clinicians(
     assert f'<option value="{clinic_admin.clinic.time_zone}" selected>' in html
 
 
-def test_a_surgeon_invites_from_the_admin(client, surgeon, nurse, django_capture_on_commit_callbacks):
+def test_a_surgeon_invites_from_the_admin(
+    client, surgeon, nurse, django_capture_on_commit_callbacks
+):
     client.force_login(surgeon)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(ADD, form(surgeon=surgeon.pk, care_team=[nurse.pk]))
@@ -141,7 +147,9 @@ def test_service_refusals_show_on_the_form(client, clinic_admin, patient):
     client.force_login(clinic_admin)
     page = client.post(ADD, form(email=patient.user.email))
     assert page.status_code == 200 and "A user with this e-mail exists." in page.content.decode()
-    page = client.post(ADD, form(date_of_birth=(timezone.localdate() + timedelta(days=3)).isoformat()))
+    page = client.post(
+        ADD, form(date_of_birth=(timezone.localdate() + timedelta(days=3)).isoformat())
+    )
     assert "The date of birth is in the future." in page.content.decode()
     page = client.post(ADD, form(phone="not a phone"))
     assert "Enter a phone number" in page.content.decode()
@@ -231,7 +239,9 @@ def test_changelist_queries_do_not_grow_and_the_page_is_logged(
         html = client.get(LIST).content.decode()
     assert "more14@example.test" in html
     assert len(many.captured_queries) == len(few.captured_queries)
-    listed = PHIAccess.objects.filter(user=clinic_admin, action="admin_list", resource="invitations")
+    listed = PHIAccess.objects.filter(
+        user=clinic_admin, action="admin_list", resource="invitations"
+    )
     assert listed.values("patient").distinct().count() == 16
 
 
@@ -283,7 +293,9 @@ def test_bulk_actions_touch_only_rows_in_scope(
     assert [m.to for m in mail.outbox] == [[invitation.email]]
     foreign.refresh_from_db()
     assert foreign.send_count == 1
-    client.post(LIST, {"action": "revoke_selected", "_selected_action": [invitation.pk, foreign.pk]})
+    client.post(
+        LIST, {"action": "revoke_selected", "_selected_action": [invitation.pk, foreign.pk]}
+    )
     invitation.refresh_from_db()
     foreign.refresh_from_db()
     assert invitation.revoked_at is not None and foreign.revoked_at is None
@@ -309,10 +321,14 @@ def test_login_page_links_to_password_reset(client):
     assert page.status_code == 200 and 'name="email"' in page.content.decode()
 
 
-def test_staff_reset_through_the_emailed_link(client, nurse, api, django_capture_on_commit_callbacks):
-    tokens = api(None).post(
-        "/api/v1/auth/token/", {"email": nurse.email, "password": PASSWORD}, format="json"
-    ).json()
+def test_staff_reset_through_the_emailed_link(
+    client, nurse, api, django_capture_on_commit_callbacks
+):
+    tokens = (
+        api(None)
+        .post("/api/v1/auth/token/", {"email": nurse.email, "password": PASSWORD}, format="json")
+        .json()
+    )
     response = client.post("/admin/password-reset/", {"email": nurse.email.upper()})
     assert response.status_code == 302 and response["Location"] == "/admin/password-reset/done/"
     assert client.get(response["Location"]).status_code == 200
@@ -348,9 +364,11 @@ def test_no_mail_and_the_same_answer_for_non_staff(client, patient, surgeon, who
     if who == "inactive":
         surgeon.is_active = False
         surgeon.save(update_fields=["is_active"])
-    email = {"patient": patient.user.email, "unknown": "ghost@example.test", "inactive": surgeon.email}[
-        who
-    ]
+    email = {
+        "patient": patient.user.email,
+        "unknown": "ghost@example.test",
+        "inactive": surgeon.email,
+    }[who]
     response = client.post("/admin/password-reset/", {"email": email})
     assert response.status_code == 302 and response["Location"] == "/admin/password-reset/done/"
     assert mail.outbox == []
@@ -367,4 +385,7 @@ def test_admin_password_reset_is_rate_limited(client, monkeypatch):
     for _ in range(2):
         assert client.post("/admin/password-reset/", {"email": "x@example.test"}).status_code == 302
     limited = client.post("/admin/password-reset/", {"email": "x@example.test"})
-    assert limited.status_code == 429 and "Too many password reset requests" in limited.content.decode()
+    assert (
+        limited.status_code == 429
+        and "Too many password reset requests" in limited.content.decode()
+    )

@@ -203,7 +203,9 @@ def test_activation_returns_tokens_and_is_single_use(api, sent):
     invitation.refresh_from_db()
     assert invitation.status() == "accepted"
     # Replayed, with another password: refused, and the password stays the patient's.
-    replay = api(None).post(ACTIVATE, {"token": token, "password": "an-attacker-pw-99"}, format="json")
+    replay = api(None).post(
+        ACTIVATE, {"token": token, "password": "an-attacker-pw-99"}, format="json"
+    )
     assert_error(replay, 400, "invitation_used", "token")
     assert login(api, "ann.lee@example.test", "an-attacker-pw-99").status_code == 401
 
@@ -265,7 +267,9 @@ def test_expiry_follows_the_setting(api, surgeon, settings, django_capture_on_co
 
 def test_unknown_and_garbage_tokens(api):
     for token in ("nope", "x" * 100, "' OR 1=1 --"):
-        response = api(None).post(ACTIVATE, {"token": token, "password": GOOD_PASSWORD}, format="json")
+        response = api(None).post(
+            ACTIVATE, {"token": token, "password": GOOD_PASSWORD}, format="json"
+        )
         assert_error(response, 400, "invalid_invitation", "token")
     assert_error(
         api(None).post(ACTIVATE, {"token": "x" * 101, "password": GOOD_PASSWORD}, format="json"),
@@ -284,7 +288,9 @@ def test_activation_is_rate_limited(api, monkeypatch):
     )
     for _ in range(2):
         api(None).post(ACTIVATE, {"token": "guess", "password": GOOD_PASSWORD}, format="json")
-    response = api(None).post(ACTIVATE, {"token": "guess", "password": GOOD_PASSWORD}, format="json")
+    response = api(None).post(
+        ACTIVATE, {"token": "guess", "password": GOOD_PASSWORD}, format="json"
+    )
     assert_error(response, 429, "throttled")
 
 
@@ -452,7 +458,7 @@ def test_list_query_count_does_not_grow_with_rows(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_activations_cannot_both_win(clinic, surgeon):
-    invitation, token = services.patient_invite(
+    _, token = services.patient_invite(
         clinic=clinic,
         invited_by=surgeon,
         email="race@example.test",
