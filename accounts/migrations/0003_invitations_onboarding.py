@@ -7,6 +7,12 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def sent_when_created(apps, schema_editor):
+    """Invitations from before this migration were sent once, when they were created."""
+    Invitation = apps.get_model("accounts", "Invitation")
+    Invitation.objects.update(sent_at=models.F("created_at"))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -34,6 +40,7 @@ class Migration(migrations.Migration):
             name='sent_at',
             field=models.DateTimeField(default=django.utils.timezone.now, help_text='when the last link was sent'),
         ),
+        migrations.RunPython(sent_when_created, migrations.RunPython.noop),
         migrations.AddField(
             model_name='patientprofile',
             name='phone',
