@@ -4,9 +4,10 @@ from django.http import Http404
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as OTPTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from . import admin_invitations  # noqa: F401 - registers the invitation pages
 from .admin_scoping import ScopedAdmin
-from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
-from .roles import is_clinic_admin, is_staff_member
+from .models import CareTeamMembership, Clinic, PatientProfile, PHIAccess, Role, User
+from .roles import is_clinic_admin, is_staff_member, may_invite_patients
 from .selectors import staff_for
 from .services import PATIENT_PREFERENCE_FIELDS, patient_preferences_update
 from .settings_hooks import patient_settings_changed
@@ -126,7 +127,20 @@ class PatientProfileAdmin(ScopedAdmin):
     readonly_fields = ["user", "clinic", "created_at", "updated_at"]
     inlines = [CareTeamInline]
     fieldsets = [
-        (None, {"fields": ["user", "clinic", "date_of_birth", "mrn", "surgeon", "time_zone"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "user",
+                    "clinic",
+                    "date_of_birth",
+                    "mrn",
+                    "phone",
+                    "surgeon",
+                    "time_zone",
+                ]
+            },
+        ),
         ("Risk factors", {"fields": ["smoking_status", "has_diabetes", "bmi"]}),
         (
             "Reminders",
@@ -145,7 +159,15 @@ class PatientProfileAdmin(ScopedAdmin):
     ]
 
     def has_add_permission(self, request):
-        return False  # patients join through an invitation (accounts.services.patient_invite)
+        # Patients join through an invitation: the list links to "Invite a patient".
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_invite": may_invite_patients(request.user),
+        }
+        return super().changelist_view(request, extra_context)
 
     def has_delete_permission(self, request, obj=None):
         # Deleting a profile would erase a clinical record outright; only a superuser may.
@@ -171,29 +193,6 @@ class PatientProfileAdmin(ScopedAdmin):
             fresh = PatientProfile.objects.get(pk=obj.pk)
             profile, changed = patient_preferences_update(profile=fresh, **preferences)
             patient_settings_changed(profile=profile, changed=changed)
-
-
-@admin.register(Invitation)
-class InvitationAdmin(ScopedAdmin):
-    phi_resource = "invitations"
-    list_display = ["email", "patient", "created_at", "expires_at", "accepted_at"]
-    list_select_related = ["patient__user"]
-    readonly_fields = [
-        "clinic",
-        "patient",
-        "email",
-        "created_by",
-        "created_at",
-        "expires_at",
-        "accepted_at",
-    ]
-    exclude = ["code_hash"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PHIAccess)

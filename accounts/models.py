@@ -3,7 +3,7 @@ from datetime import time
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -126,6 +126,13 @@ class User(AbstractBaseUser, PermissionsMixin):
             )
 
 
+phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 ()./-]{4,30}$",
+    message="Enter a phone number: digits, spaces and ( ) - . /, optionally starting with +.",
+    code="invalid_phone",
+)
+
+
 class SmokingStatus(models.TextChoices):
     NEVER = "never", "Never smoked"
     FORMER = "former", "Former smoker"
@@ -139,6 +146,9 @@ class PatientProfile(models.Model):
     date_of_birth = models.DateField()
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
     mrn = models.CharField("medical record number", max_length=64, blank=True)
+    phone = models.CharField(
+        "phone number", max_length=40, blank=True, validators=[phone_validator]
+    )
     surgeon = models.ForeignKey(
         User,
         null=True,
@@ -228,8 +238,21 @@ class CareTeamMembership(models.Model):
         return f"{self.clinician} on {self.patient}'s team"
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
 class Invitation(models.Model):
-    """A clinic invites a patient by e-mail. The code is single-use, stored only as a hash."""
+    """A clinic invites a patient by e-mail; the patient activates their account with the link.
+
+    The token in the link is single-use and stored only as a SHA-256 hash (``code_hash``). A
+    resend replaces the hash (the old link stops working) and the expiry; a revoke kills the
+    link at once. ``status`` derives from the times: accepted, revoked, expired or pending
+    (``accounts.selectors.invitations_for`` computes it in SQL as ``current_status``).
+    """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="invitations")
     patient = models.ForeignKey(
@@ -243,12 +266,42 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now, help_text="when the last link was sent")
+    send_count = models.PositiveSmallIntegerField(default=1)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # One open (not accepted, not revoked) invitation per patient: a resend reuses it.
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="invitation_not_accepted_and_revoked",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "-created_at"], name="invitation_clinic_created")]
 
     def __str__(self):
         return f"Invitation for {self.email}"
 
     def is_expired(self, now=None) -> bool:
         return (now or timezone.now()) >= self.expires_at
+
+    def status(self, now=None) -> str:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if self.is_expired(now):
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
 
 
 class PatientClock(models.Model):

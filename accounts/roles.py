@@ -99,3 +99,21 @@ def is_care_team_member(user, patient) -> bool:
     """May staff member ``user`` see and write ``patient``'s record (a PatientProfile)?"""
     scope = care_team_scope(user)
     return scope is not None and scope.covers(patient)
+
+
+def may_invite_patients(user) -> bool:
+    """Clinic admins and surgeons of a clinic invite patients into it (a staff superuser too,
+    into the clinic they belong to). Nurses and physical therapists do not."""
+    if not is_staff_member(user) or not user.clinic_id:
+        return False
+    return user.is_superuser or role_of(user) in (Role.SURGEON, Role.CLINIC_ADMIN)
+
+
+def may_manage_invitation(user, invitation) -> bool:
+    """Resend or revoke ``invitation``: a staff superuser, a clinic admin of its clinic, or a
+    surgeon of its clinic on the invited patient's care team."""
+    if is_staff_member(user) and user.is_superuser:
+        return True
+    if not may_invite_patients(user) or invitation.clinic_id != user.clinic_id:
+        return False
+    return role_of(user) == Role.CLINIC_ADMIN or is_care_team_member(user, invitation.patient)

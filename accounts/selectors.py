@@ -1,8 +1,11 @@
 """Reads scoped to the caller. Every lookup of a patient starts here."""
 
-from django.db.models import QuerySet
+from datetime import datetime
 
-from .models import PatientProfile, Role, User
+from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from .models import CLINICIAN_ROLES, Invitation, InvitationStatus, PatientProfile, Role, User
 from .roles import care_team_scope, is_staff_member, role_of
 
 
@@ -41,3 +44,52 @@ def staff_for(user: User) -> QuerySet[User]:
     if user.clinic_id:
         return qs.filter(clinic_id=user.clinic_id)
     return qs.none()
+
+
+def clinic_staff_for_invitation(user: User, *, roles: tuple) -> QuerySet[User]:
+    """Who ``user`` may name as surgeon of record (``roles=(Role.SURGEON,)``) or on the care
+    team (``CLINICIAN_ROLES``) of a patient they invite: active staff of their own clinic."""
+    if not user.clinic_id:
+        return User.objects.none()
+    return (
+        staff_for(user)
+        .filter(clinic_id=user.clinic_id, role__in=roles, is_active=True, is_staff=True)
+        .order_by("last_name", "first_name", "email")
+    )
+
+
+def clinicians_for_invitation(user: User) -> QuerySet[User]:
+    return clinic_staff_for_invitation(user, roles=CLINICIAN_ROLES)
+
+
+def invitation_status_q(status: str, *, now: datetime | None = None) -> Q:
+    """The rows whose status is ``status`` (pending, accepted, expired, revoked) at ``now``."""
+    now = now or timezone.now()
+    open_ = Q(accepted_at__isnull=True, revoked_at__isnull=True)
+    return {
+        InvitationStatus.ACCEPTED: Q(accepted_at__isnull=False),
+        InvitationStatus.REVOKED: Q(accepted_at__isnull=True, revoked_at__isnull=False),
+        InvitationStatus.EXPIRED: open_ & Q(expires_at__lte=now),
+        InvitationStatus.PENDING: open_ & Q(expires_at__gt=now),
+    }[status]
+
+
+def invitations_for(user: User, *, now: datetime | None = None) -> QuerySet[Invitation]:
+    """The invitations of the patients ``user`` may see (``patients_for``), for staff only (a
+    patient has no invitations to manage), with ``current_status`` computed at ``now``."""
+    if not is_staff_member(user):
+        return Invitation.objects.none()
+    now = now or timezone.now()
+    return (
+        Invitation.objects.filter(patient__in=patients_for(user).values("pk"))
+        .select_related("patient__user", "patient__surgeon", "created_by")
+        .annotate(
+            current_status=Case(
+                *(
+                    When(invitation_status_q(status, now=now), then=Value(status.value))
+                    for status in InvitationStatus
+                ),
+                output_field=CharField(),
+            )
+        )
+    )

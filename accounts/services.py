@@ -3,21 +3,22 @@ after commit."""
 
 import hashlib
 import secrets
+import zoneinfo
 from datetime import date
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from config.errors import Invalid
+from config.errors import Forbidden, Invalid
 
+from .emails import app_link, templated_mail_send
 from .models import (
     CLINICIAN_ROLES,
     STAFF_ROLES,
@@ -25,11 +26,13 @@ from .models import (
     Clinic,
     ClinicianProfile,
     Invitation,
+    InvitationStatus,
     PatientClock,
     PatientProfile,
     Role,
     User,
 )
+from .roles import may_invite_patients, may_manage_invitation
 
 PATIENT_PREFERENCE_FIELDS = (
     "time_zone",
@@ -145,65 +148,195 @@ def patient_invite(
     first_name: str,
     last_name: str,
     date_of_birth: date,
-    time_zone: str,
+    time_zone: str = "",
     mrn: str = "",
+    phone: str = "",
     surgeon: User | None = None,
+    care_team: tuple[User, ...] = (),
 ) -> tuple[Invitation, str]:
-    """Creates the patient (inactive, no password) and a single-use invitation; mails the code
-    after commit. Returns the invitation and the plain code (shown once, stored only hashed)."""
+    """Creates the patient (inactive, no password) and a single-use invitation, and e-mails the
+    link after commit. Returns the invitation and the plain token (in the e-mail only; stored
+    hashed). ``invited_by`` is None for the management command; otherwise a clinic admin or a
+    surgeon of ``clinic`` (``accounts.roles.may_invite_patients``). A surgeon who invites joins
+    the patient's care team. ``time_zone`` defaults to the clinic's."""
+    if invited_by is not None and not (
+        may_invite_patients(invited_by)
+        and (invited_by.is_superuser or invited_by.clinic_id == clinic.pk)
+    ):
+        raise Forbidden(
+            "Only clinic admins and surgeons of the clinic invite patients.",
+            code="permission_denied",
+        )
+    if date_of_birth > timezone.localdate(timezone=clinic_tz(clinic)):
+        raise Invalid("The date of birth is in the future.", attr="date_of_birth")
+    _check_clinic_staff(clinic, [surgeon] if surgeon else [], roles=(Role.SURGEON,), attr="surgeon")
+    team = list(dict.fromkeys(care_team))
+    _check_clinic_staff(clinic, team, roles=CLINICIAN_ROLES, attr="care_team")
+    if invited_by is not None and invited_by.role in CLINICIAN_ROLES and invited_by not in team:
+        team.append(invited_by)
     profile = patient_create(
         clinic=clinic,
         email=email,
         first_name=first_name,
         last_name=last_name,
         date_of_birth=date_of_birth,
-        time_zone=time_zone,
+        time_zone=time_zone or clinic.time_zone,
         mrn=mrn,
+        phone=phone,
         surgeon=surgeon,
+        care_team=tuple(team),
         is_active=False,
     )
-    code = secrets.token_urlsafe(18)
+    token = _new_token()
+    now = timezone.now()
     invitation = Invitation.objects.create(
         clinic=clinic,
         patient=profile,
         email=profile.user.email,
-        code_hash=_hash_code(code),
+        code_hash=_hash_code(token),
         created_by=invited_by,
-        expires_at=timezone.now() + settings.INVITATION_TTL,
+        created_at=now,
+        sent_at=now,
+        expires_at=now + settings.INVITATION_TTL,
     )
+    _invitation_mail_on_commit(invitation, token)
+    return invitation, token
+
+
+def clinic_tz(clinic: Clinic) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(clinic.time_zone)
+
+
+def _check_clinic_staff(clinic: Clinic, users: list, *, roles: tuple, attr: str) -> None:
+    for user in users:
+        if not (
+            user.role in roles and user.clinic_id == clinic.pk and user.is_active and user.is_staff
+        ):
+            what = "the surgeon of record" if attr == "surgeon" else "on the care team"
+            raise Invalid(
+                f"{user} cannot be {what}: choose an active "
+                f"{'surgeon' if attr == 'surgeon' else 'clinician'} of {clinic.name}.",
+                code="invalid_choice",
+                attr=attr,
+            )
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _invitation_mail_on_commit(invitation: Invitation, token: str) -> None:
+    profile = invitation.patient
+    context = {
+        "clinic_name": invitation.clinic.name,
+        "first_name": profile.user.first_name,
+        "link": app_link("activate", token=token),
+        "token": token,
+        "expires_at": timezone.localtime(invitation.expires_at, profile.tz),
+        "time_zone": profile.time_zone,
+    }
     transaction.on_commit(
-        lambda: send_mail(
-            subject=f"{clinic.name} invites you to Realign",
-            message=(
-                f"{clinic.name} has invited you to follow your recovery in the Realign app.\n\n"
-                f"Your invitation code: {code}\n\n"
-                f"It works once and expires on {invitation.expires_at:%Y-%m-%d}."
-            ),
-            from_email=None,
-            recipient_list=[invitation.email],
-        )
+        lambda: templated_mail_send(name="invitation", to=invitation.email, context=context),
+        robust=True,
     )
-    return invitation, code
+
+
+def _invitation_locked(invitation: Invitation, actor: User) -> Invitation:
+    locked = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("clinic", "patient__user")
+        .get(pk=invitation.pk)
+    )
+    if not may_manage_invitation(actor, locked):
+        raise Forbidden(
+            "Only the clinic's admins and surgeons on the patient's care team resend or revoke "
+            "invitations.",
+            code="permission_denied",
+        )
+    if locked.accepted_at is not None:
+        raise Invalid(
+            "This invitation has been accepted: the patient signs in to the app (or resets "
+            "their password).",
+            code="invitation_accepted",
+        )
+    return locked
 
 
 @transaction.atomic
-def invitation_activate(*, code: str, password: str) -> User:
+def invitation_resend(*, invitation: Invitation, actor: User) -> tuple[Invitation, str]:
+    """A new link with a new expiry, e-mailed after commit; the previous link stops working at
+    once (its hash is replaced). Reopens a revoked invitation. Refused once accepted."""
+    invitation = _invitation_locked(invitation, actor)
+    token = _new_token()
+    now = timezone.now()
+    invitation.code_hash = _hash_code(token)
+    invitation.sent_at = now
+    invitation.expires_at = now + settings.INVITATION_TTL
+    invitation.send_count += 1
+    invitation.revoked_at = None
+    invitation.revoked_by = None
+    invitation.save(
+        update_fields=[
+            "code_hash",
+            "sent_at",
+            "expires_at",
+            "send_count",
+            "revoked_at",
+            "revoked_by",
+        ]
+    )
+    _invitation_mail_on_commit(invitation, token)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
+    """The link stops working at once. Revoking a revoked invitation changes nothing; an
+    accepted one is refused (deactivate the account instead)."""
+    invitation = _invitation_locked(invitation, actor)
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.revoked_by = actor
+        invitation.save(update_fields=["revoked_at", "revoked_by"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_activate(*, token: str, password: str) -> User:
+    """The patient's first sign-in: the token from the link and a password of their choice
+    (Django's password validators). Single use: the invitation row is locked, so of two
+    concurrent activations one wins and the other finds it used."""
     invitation = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("patient__user")
-        .filter(code_hash=_hash_code(code or ""))
+        .filter(code_hash=_hash_code(token or ""))
         .first()
     )
     if invitation is None:
-        raise Invalid("This invitation code is not valid.", code="invalid_invitation", attr="code")
-    if invitation.accepted_at is not None:
-        raise Invalid("This invitation has already been used.", code="invitation_used", attr="code")
-    if invitation.is_expired():
         raise Invalid(
-            "This invitation has expired; ask your clinic for a new one.",
-            code="invitation_expired",
-            attr="code",
+            "This invitation link is not valid (a newer one may have been sent: use the latest "
+            "e-mail).",
+            code="invalid_invitation",
+            attr="token",
         )
+    refusals = {
+        InvitationStatus.ACCEPTED: (
+            "invitation_used",
+            "This invitation has already been used: sign in with your e-mail and password.",
+        ),
+        InvitationStatus.REVOKED: (
+            "invitation_revoked",
+            "This invitation was withdrawn by your clinic; ask them for a new one.",
+        ),
+        InvitationStatus.EXPIRED: (
+            "invitation_expired",
+            "This invitation has expired; ask your clinic to send a new one.",
+        ),
+    }
+    status = invitation.status()
+    if status in refusals:
+        code, detail = refusals[status]
+        raise Invalid(detail, code=code, attr="token")
     user = invitation.patient.user
     _validate_password(password, user)
     user.set_password(password)
@@ -243,23 +376,23 @@ def refresh_tokens_revoke(*, user: User) -> int:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Mails a reset link if the account exists. Says nothing either way to the caller."""
+    """E-mails a reset link into the app if the account exists, is active and has a password.
+    Says nothing either way to the caller (no account enumeration)."""
     user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
     if user is None or not user.has_usable_password():
         return
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
+    context = {
+        "email": user.email,
+        "link": app_link(
+            "reset-password",
+            uid=urlsafe_base64_encode(force_bytes(user.pk)),
+            token=default_token_generator.make_token(user),
+        ),
+        "valid_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+    }
     transaction.on_commit(
-        lambda: send_mail(
-            subject="Reset your Realign password",
-            message=(
-                "Someone asked to reset the password of your Realign account. If it was you, "
-                f"enter these in the app:\n\nuid: {uid}\ntoken: {token}\n\n"
-                "If it was not you, ignore this e-mail."
-            ),
-            from_email=None,
-            recipient_list=[user.email],
-        )
+        lambda: templated_mail_send(name="password_reset", to=user.email, context=context),
+        robust=True,
     )
 
 

@@ -188,7 +188,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 2
-INVITATION_TTL = timedelta(days=7)
+# Patient onboarding (docs/operations.md): how long an invitation link works, and where the
+# links in invitation and password-reset e-mails point (the app's URL scheme or an https
+# universal link; the page and its query follow, e.g. realign://activate?token=...).
+INVITATION_TTL = timedelta(days=env.int("INVITATION_TTL_DAYS", default=7))
+APP_LINK_BASE = env.str("APP_LINK_BASE", default="realign://")
 
 # ODI/NDI: fewer answered sections than this cannot be scored (of ten).
 OUTCOME_MIN_SECTIONS = env.int("OUTCOME_MIN_SECTIONS", default=8)

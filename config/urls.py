@@ -19,6 +19,7 @@ api_v1 = [
 urlpatterns = [
     # The product has no public home page: the care team's site is the admin.
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("admin/", include("accounts.admin_password_reset")),  # "Forgot password?"
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

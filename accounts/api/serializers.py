@@ -1,10 +1,11 @@
 import zoneinfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
 
-from ..models import PatientProfile, User
+from ..models import Invitation, InvitationStatus, PatientProfile, User, phone_validator
 
 
 class TokenObtainInput(StrictSerializer):
@@ -28,8 +29,25 @@ class RefreshInput(StrictSerializer):
 
 
 class ActivateInput(StrictSerializer):
-    code = serializers.CharField(max_length=100)
+    token = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="The `token` of the invitation link (realign://activate?token=...).",
+    )
+    code = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="The same token under its earlier name; send one of `token` and `code`.",
+    )
     password = serializers.CharField(trim_whitespace=False, max_length=256)
+
+    def validate(self, attrs):
+        given = [name for name in ("token", "code") if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"token": "Send the invitation token (one of token and code)."}, code="required"
+            )
+        return {"token": attrs[given[0]], "password": attrs["password"]}
 
 
 class PasswordResetRequestInput(StrictSerializer):
@@ -37,8 +55,8 @@ class PasswordResetRequestInput(StrictSerializer):
 
 
 class PasswordResetConfirmInput(StrictSerializer):
-    uid = serializers.CharField(max_length=64)
-    token = serializers.CharField(max_length=128)
+    uid = serializers.CharField(max_length=64, help_text="`uid` of the e-mailed link")
+    token = serializers.CharField(max_length=128, help_text="`token` of the e-mailed link")
     password = serializers.CharField(trim_whitespace=False, max_length=256)
 
 
@@ -61,6 +79,7 @@ class PatientProfileOutput(serializers.ModelSerializer):
             "date_of_birth",
             "time_zone",
             "mrn",
+            "phone",
             "surgeon",
             "smoking_status",
             "has_diabetes",
@@ -106,3 +125,75 @@ class MeUpdateInput(StrictSerializer):
                 code="invalid_time_zone",
             )
         return value
+
+
+def _time_zone(value):
+    if value not in zoneinfo.available_timezones():
+        raise serializers.ValidationError(
+            f"{value} is not an IANA time zone (for example Europe/Berlin).",
+            code="invalid_time_zone",
+        )
+    return value
+
+
+class InvitationCreateInput(StrictSerializer):
+    email = serializers.EmailField()
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField()
+    time_zone = serializers.CharField(
+        max_length=64, required=False, help_text="IANA zone; default: the clinic's"
+    )
+    mrn = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[phone_validator],
+    )
+    surgeon = serializers.IntegerField(
+        required=False, allow_null=True, help_text="id of a surgeon of the caller's clinic"
+    )
+    care_team = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="ids of clinicians (surgeons, nurses, physical therapists) of the caller's clinic",
+    )
+
+    def validate_time_zone(self, value):
+        return _time_zone(value)
+
+
+class InvitationListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=InvitationStatus.choices, required=False)
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    patient_name = serializers.CharField(source="patient.user.full_name")
+    surgeon = serializers.IntegerField(source="patient.surgeon_id", allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "patient",
+            "patient_name",
+            "email",
+            "surgeon",
+            "status",
+            "created_at",
+            "created_by",
+            "sent_at",
+            "send_count",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=InvitationStatus.choices))
+    def get_status(self, obj) -> str:
+        return getattr(obj, "current_status", None) or obj.status()

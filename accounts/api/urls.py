@@ -17,4 +17,20 @@ urlpatterns = [
     ),
     path("auth/password/change/", views.PasswordChangeView.as_view(), name="auth-password-change"),
     path("me/", views.MeView.as_view(), name="me"),
+    path("invitations/", views.InvitationListView.as_view(), name="invitations"),
+    path(
+        "invitations/<int:invitation_id>/",
+        views.InvitationDetailView.as_view(),
+        name="invitation-detail",
+    ),
+    path(
+        "invitations/<int:invitation_id>/resend/",
+        views.InvitationResendView.as_view(),
+        name="invitation-resend",
+    ),
+    path(
+        "invitations/<int:invitation_id>/revoke/",
+        views.InvitationRevokeView.as_view(),
+        name="invitation-revoke",
+    ),
 ]

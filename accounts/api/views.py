@@ -1,7 +1,9 @@
 from django.contrib.auth import authenticate
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound as DRFNotFound
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -9,14 +11,33 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.errors import Forbidden, Invalid, TooManyRequests, Unauthenticated
+from config.api.openapi import ErrorResponseSerializer
+from config.api.pagination import CursorPagination
+from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 
-from .. import services
+from .. import selectors, services
+from ..audit import phi_access_record
 from ..client_address import client_ip
+from ..models import CLINICIAN_ROLES, Role
+from ..roles import is_staff_member, may_invite_patients
 from ..settings_hooks import patient_settings_changed
 from ..tokens import refresh_rotate, tokens_for
 from ..two_factor import api_second_factor_check
 from . import serializers as s
+
+
+def _errors(*codes: int) -> dict:
+    described = {
+        400: "Invalid input (`attr` names the field), or the invitation's state refuses it.",
+        401: "Not signed in.",
+        403: "Not allowed for this role.",
+        404: "No such invitation in your scope.",
+        429: "Rate limited (`throttled`).",
+    }
+    return {
+        code: OpenApiResponse(ErrorResponseSerializer, description=described[code])
+        for code in codes
+    }
 
 
 class AddressThrottle(ScopedRateThrottle):
@@ -98,11 +119,18 @@ class LogoutView(APIView):
 
 
 class ActivateView(_Throttled):
-    """A patient joins with the invitation code from their clinic and chooses a password."""
+    """A patient joins: the token of the invitation link and a password of their choice.
+    Answers the first pair of tokens; the invitation cannot be used again."""
 
     throttle_scope = "activation"
 
-    @extend_schema(request=s.ActivateInput, responses={200: s.TokenPairOutput}, auth=[])
+    @extend_schema(
+        request=s.ActivateInput,
+        responses={200: s.TokenPairOutput, **_errors(400, 429)},
+        auth=[],
+        description="400 `invalid_invitation`, `invitation_used`, `invitation_revoked` or "
+        "`invitation_expired` (`attr: token`), or a password rule (`attr: password`).",
+    )
     def post(self, request):
         data = s.ActivateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -173,3 +201,179 @@ class MeView(APIView):
             )
             patient_settings_changed(profile=profile, changed=changed)
         return Response(s.MeOutput(request.user).data)
+
+
+# --- invitations (the clinic's staff) -------------------------------------------------------
+
+
+class InvitationPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+    def decode_cursor(self, request):
+        """A cursor that is not one of ours is a 400 ``invalid_cursor`` (DRF answers 404)."""
+        try:
+            return super().decode_cursor(request)
+        except DRFNotFound as exc:
+            raise Invalid(
+                "This cursor is not valid; start again without it.",
+                code="invalid_cursor",
+                attr="cursor",
+            ) from exc
+
+
+def _staff_only(user) -> None:
+    if not is_staff_member(user):
+        raise Forbidden("Invitations are managed by the clinic's staff.", code="permission_denied")
+
+
+def _invitation_get(request, invitation_id: int):
+    _staff_only(request.user)
+    invitation = selectors.invitations_for(request.user).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("No such invitation.", code="not_found")
+    return invitation
+
+
+def _invitation_answer(request, invitation, *, action: str, code=status.HTTP_200_OK) -> Response:
+    """An existing invitation shown to staff names the patient: the read is logged."""
+    phi_access_record(
+        user=request.user,
+        patient_ids=[invitation.patient_id],
+        action=action,
+        resource="invitations",
+        request=request,
+        object_id=invitation.pk,
+    )
+    return Response(s.InvitationOutput(invitation).data, status=code)
+
+
+def _clinic_staff(request, ids, *, roles, attr: str) -> list:
+    """The users ``ids`` names, each an active staff member of the caller's clinic in one of
+    ``roles``; an id outside that set is a 400 naming the field (it reveals nothing)."""
+    wanted = list(dict.fromkeys(ids))
+    found = {
+        u.pk: u
+        for u in selectors.clinic_staff_for_invitation(request.user, roles=roles).filter(
+            pk__in=wanted
+        )
+    }
+    missing = [pk for pk in wanted if pk not in found]
+    if missing:
+        raise Invalid(
+            f"Not a {'surgeon' if attr == 'surgeon' else 'clinician'} of your clinic: "
+            + ", ".join(map(str, missing)),
+            code="does_not_exist",
+            attr=attr,
+        )
+    return [found[pk] for pk in wanted]
+
+
+class InvitationListView(ListAPIView):
+    """The clinic's patient invitations (``GET``: those of the caller's patients, newest first,
+    ``?status=pending|accepted|expired|revoked``) and inviting a patient (``POST``: clinic
+    admins and surgeons)."""
+
+    serializer_class = s.InvitationOutput
+    pagination_class = InvitationPagination
+    filter_backends: list = []
+
+    @extend_schema(
+        parameters=[s.InvitationListQuery],
+        responses={200: s.InvitationOutput(many=True), **_errors(400, 401, 403)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        _staff_only(self.request.user)
+        query = s.InvitationListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        qs = selectors.invitations_for(self.request.user)
+        if "status" in query.validated_data:
+            qs = qs.filter(current_status=query.validated_data["status"])
+        return qs
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        phi_access_record(
+            user=self.request.user,
+            patient_ids={invitation.patient_id for invitation in page},
+            action="list",
+            resource="invitations",
+            request=self.request,
+        )
+        return page
+
+    @extend_schema(
+        request=s.InvitationCreateInput,
+        responses={201: s.InvitationOutput, **_errors(400, 401, 403)},
+        operation_id="invitation_create",
+        description="Creates the patient (inactive until they activate) and e-mails them the "
+        "link. Clinic admins and surgeons of the clinic; a surgeon who invites joins the care "
+        "team.",
+    )
+    def post(self, request):
+        user = request.user
+        if not may_invite_patients(user):
+            raise Forbidden(
+                "Only clinic admins and surgeons invite patients.", code="permission_denied"
+            )
+        data = s.InvitationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        surgeon_id = values.pop("surgeon", None)
+        surgeon = None
+        if surgeon_id is not None:
+            (surgeon,) = _clinic_staff(request, [surgeon_id], roles=(Role.SURGEON,), attr="surgeon")
+        care_team = _clinic_staff(
+            request, values.pop("care_team"), roles=CLINICIAN_ROLES, attr="care_team"
+        )
+        invitation, _ = services.patient_invite(
+            clinic=user.clinic,
+            invited_by=user,
+            surgeon=surgeon,
+            care_team=tuple(care_team),
+            **values,
+        )
+        return Response(s.InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class InvitationDetailView(APIView):
+    @extend_schema(
+        responses={200: s.InvitationOutput, **_errors(401, 403, 404)},
+        operation_id="invitation_retrieve",
+    )
+    def get(self, request, invitation_id: int):
+        return _invitation_answer(
+            request, _invitation_get(request, invitation_id), action="retrieve"
+        )
+
+
+class InvitationResendView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: s.InvitationOutput, **_errors(400, 401, 403, 404)},
+        operation_id="invitation_resend",
+        description="A new link with a new expiry is e-mailed; the previous link stops working. "
+        "Reopens a revoked invitation; 400 `invitation_accepted` once the patient has joined.",
+    )
+    def post(self, request, invitation_id: int):
+        invitation, _ = services.invitation_resend(
+            invitation=_invitation_get(request, invitation_id), actor=request.user
+        )
+        return _invitation_answer(request, invitation, action="resend")
+
+
+class InvitationRevokeView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: s.InvitationOutput, **_errors(400, 401, 403, 404)},
+        operation_id="invitation_revoke",
+        description="The link stops working at once; 400 `invitation_accepted` once the "
+        "patient has joined.",
+    )
+    def post(self, request, invitation_id: int):
+        invitation = services.invitation_revoke(
+            invitation=_invitation_get(request, invitation_id), actor=request.user
+        )
+        return _invitation_answer(request, invitation, action="revoke")

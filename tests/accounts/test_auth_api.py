@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Invitation, User
+from tests.accounts.helpers import link_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -262,8 +263,9 @@ def test_password_reset_flow(api, patient, django_capture_on_commit_callbacks):
         )
     assert response.status_code == 202
     body = mail.outbox[0].body
-    uid = body.split("uid: ")[1].split()[0]
-    token = body.split("token: ")[1].split()[0]
+    assert "uid:" not in body  # a link to open, nothing to type
+    params = link_in(body, "reset-password")
+    uid, token = params["uid"], params["token"]
     old = login(api, patient.user.email).json()
     response = api(None).post(
         "/api/v1/auth/password/reset/confirm/",

@@ -87,6 +87,15 @@ API_EXEMPT = {
     ("get", "/api/v1/notifications/{id}/"): PATIENTS_ONLY,
     ("delete", "/api/v1/notifications/{id}/"): PATIENTS_ONLY,
     ("post", "/api/v1/notifications/{id}/read/"): PATIENTS_ONLY,
+    ("post", "/api/v1/invitations/"): "a create: the answer echoes what the caller just wrote",
+    ("post", "/api/v1/invitations/{invitation_id}/resend/"): (
+        "logged as `resend` (tests/accounts/test_invitations_api.py); the walk's patient has "
+        "accepted, and an accepted invitation is not resent"
+    ),
+    ("post", "/api/v1/invitations/{invitation_id}/revoke/"): (
+        "logged as `revoke` (tests/accounts/test_invitations_api.py); the walk's patient has "
+        "accepted, and an accepted invitation is not revoked"
+    ),
 }
 for _prefix in API_KINDS:
     API_EXEMPT[("post", f"/api/v1/{_prefix}/")] = (
@@ -139,7 +148,7 @@ def cast(clinic, surgeon, settings):
         mrn="MRN-ZQ-4711",
         surgeon=surgeon,
     )
-    user = account_services.invitation_activate(code=code, password="correct-horse-battery-9")
+    user = account_services.invitation_activate(token=code, password="correct-horse-battery-9")
     patient = user.patient_profile
     records = {prefix: make_record(prefix, patient, surgeon) for prefix in API_KINDS}
     check_in = client_for(user).post(
@@ -283,6 +292,8 @@ def _concrete(path: str, cast) -> str:
     patient, surgeon = cast["patient"], cast["surgeon"]
     if "{patient_id}" in path:
         return path.replace("{patient_id}", str(patient.pk))
+    if "{invitation_id}" in path:
+        return path.replace("{invitation_id}", str(cast["invitation"].pk))
     if "{alert_id}" in path:
         alert = (
             Alert.objects.filter(patient=patient).exclude(status="resolved").order_by("pk").first()

@@ -1,0 +1,59 @@
+"""Schema-driven fuzzing of the onboarding endpoints (``/api/v1/invitations/...`` and
+``/api/v1/auth/activate/``) with schemathesis, as the pattern of
+``tests/recovery/api/test_fuzz.py``: never a 500, only documented status codes, bodies and
+content types that match the schema. Marked ``integration``."""
+
+from datetime import date
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from accounts import services
+from tests.recovery.api.test_fuzz import CHECKS, _keep_the_test_connection, bearer  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def _schema():
+    from django.core.wsgi import get_wsgi_application
+
+    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).include(
+        path_regex=r"^/api/v1/(invitations/|auth/activate/)"
+    )
+
+
+schema = _schema()
+FUZZ = settings(
+    max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+
+
+@pytest.fixture
+def invited(clinic, surgeon, nurse, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login": None, "activation": None, "password_reset": None},
+    }
+    for i in range(2):
+        services.patient_invite(
+            clinic=clinic,
+            invited_by=surgeon,
+            email=f"fuzz{i}@example.test",
+            first_name="F",
+            last_name=str(i),
+            date_of_birth=date(1970, 1, 1),
+            care_team=(nurse,),
+        )
+
+
+@schema.parametrize()
+@FUZZ
+def test_as_a_surgeon(case, invited, surgeon):
+    case.call_and_validate(headers=bearer(surgeon), checks=CHECKS)
+
+
+@schema.parametrize()
+@FUZZ
+def test_as_a_nurse(case, invited, nurse):
+    case.call_and_validate(headers=bearer(nurse), checks=CHECKS)
