@@ -25,7 +25,9 @@ def _alert(api, patient, **answers):
         format="json",
     )
     alert = Alert.objects.filter(patient=patient).order_by("-pk").first()
-    Alert.objects.filter(pk=alert.pk).update(opened_at=WHEN, acknowledge_by=WHEN + timedelta(hours=4))
+    Alert.objects.filter(pk=alert.pk).update(
+        opened_at=WHEN, acknowledge_by=WHEN + timedelta(hours=4)
+    )
     alert.refresh_from_db()
     return alert
 
@@ -121,7 +123,9 @@ def test_a_post_without_the_csrf_token_is_refused(alert, nurse):
 
 def test_the_steps_are_post_only(alert, nurse):
     client = _csrf_client(nurse)
-    assert client.get(reverse("admin:recovery_alert_acknowledge", args=[alert.pk])).status_code == 405
+    assert (
+        client.get(reverse("admin:recovery_alert_acknowledge", args=[alert.pk])).status_code == 405
+    )
     assert client.get(reverse("admin:recovery_alert_resolve", args=[alert.pk])).status_code == 405
 
 
