@@ -76,6 +76,7 @@ DEFAULT_DATA_MIGRATIONS = (
     "recovery.migrations.0003_default_mcids",
     "recovery.migrations.0006_default_protocol",
     "recovery.migrations.0008_default_triage_rules",
+    "recovery.migrations.0012_alert_causes",
 )
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
 

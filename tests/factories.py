@@ -165,7 +165,7 @@ def milestone(patient, actor, **values):
 def outcome_score(patient, actor, **values):
     values = {
         "instrument": "nrs_leg",
-        "timepoint": "3m",
+        "timepoint": "6w",  # 4-8 weeks after the surgery the other builders make
         "completed_at": timezone.now().replace(microsecond=0) - timedelta(hours=2),
         "answers": {"nrs": 4},
         **values,

@@ -21,8 +21,7 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
     list_display = [
         *PatientProfileAdmin.list_display,
         "open_alerts",
-        "outcome_3m",
-        "outcome_12m",
+        "outcomes",
         "timeline_link",
     ]
 
@@ -47,22 +46,17 @@ class PatientWithTimelineAdmin(PatientProfileAdmin):
         count = getattr(obj, "open_alert_count", 0)
         return format_html('<strong class="open-alerts">{}</strong>', count) if count else "-"
 
-    @staticmethod
-    def _outcome(obj, timepoint) -> str:
-        parts = [
-            f"{c.instrument.upper()} {c.change:+.1f}{' (MCID met)' if c.meets_mcid else ''}"
-            for c in getattr(obj, "outcome_changes", [])
-            if c.timepoint == timepoint
-        ]
-        return "; ".join(parts) or "-"
-
-    @admin.display(description="3 months vs baseline")
-    def outcome_3m(self, obj):
-        return self._outcome(obj, "3m")
-
-    @admin.display(description="12 months vs baseline")
-    def outcome_12m(self, obj):
-        return self._outcome(obj, "12m")
+    @admin.display(description="outcomes vs baseline")
+    def outcomes(self, obj):
+        """Every follow-up scored, per instrument: ``ODI 6w +18.0 (MCID met); 3m +34.0``."""
+        by_instrument: dict[str, list[str]] = {}
+        for c in getattr(obj, "outcome_changes", []):
+            met = " (MCID met)" if c.meets_mcid else ""
+            by_instrument.setdefault(c.instrument, []).append(f"{c.timepoint} {c.change:+.1f}{met}")
+        return (
+            "; ".join(f"{name.upper()} {', '.join(parts)}" for name, parts in by_instrument.items())
+            or "-"
+        )
 
     readonly_fields = ["timeline_link", *PatientProfileAdmin.readonly_fields]
 

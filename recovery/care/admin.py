@@ -7,8 +7,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import dateformat, timezone
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from accounts.admin_scoping import ScopedAdmin
 from accounts.models import Role
@@ -18,14 +22,16 @@ from config.errors import Conflict, DomainError
 from recovery.record.admin import ClinicDataAdmin, PatientFilter, RecordAdmin, refusal_text
 from recovery.record.models import Surgery
 
-from .alerts import alert_acknowledge, alert_resolve
+from .alerts import RESOLUTION_NOTE_MAX, alert_acknowledge, alert_resolve
 from .models import (
     Alert,
+    AlertStatus,
     CheckIn,
     PlanOutcome,
     Protocol,
     ProtocolApplication,
     ProtocolItem,
+    Tier,
     TriageRule,
 )
 from .protocols import protocol_apply, protocol_copy
@@ -45,50 +51,104 @@ class CheckInAdmin(RecordAdmin):
         return False
 
 
+def local_time(alert: Alert, value) -> str:
+    """A time of the alert in its patient's zone, written as the timeline writes it."""
+    if value is None:
+        return "-"
+    return dateformat.format(timezone.localtime(value, alert.patient.tz), "Y-m-d H:i T")
+
+
 @admin.register(Alert)
 class AlertAdmin(ScopedAdmin):
-    """Open alerts first; acknowledge and resolve through the services. Nothing is edited or
-    deleted by hand: the lifecycle is the record."""
+    """Open alerts first. Acknowledge and resolve (with a note) from the alert's own page or,
+    acknowledge only, from the list: both call the services, which decide who may. Nothing is
+    edited or deleted by hand: the lifecycle is the record. Times are in the patient's zone."""
 
     phi_resource = "alerts"
+    change_form_template = "admin/recovery/alert/change_form.html"
 
     list_display = [
-        "opened_at",
+        "opened",
         "tier",
         "title",
         "patient_label",
         "status",
-        "acknowledge_by",
-        "escalated_at",
+        "acknowledge_deadline",
+        "escalated",
     ]
     list_filter = ["status", "tier", PatientFilter]
     list_select_related = ["patient__user", "acknowledged_by", "resolved_by"]
     search_fields = ["title", "patient__user__last_name", "patient__mrn"]
     ordering = ["status", "acknowledge_by"]
-    readonly_fields = [
+    fields = readonly_fields = [
         "patient",
         "tier",
         "title",
-        "detail",
-        "rule_key",
+        "cause_list",
         "source_table",
         "source_id",
         "status",
-        "opened_at",
-        "acknowledge_by",
-        "acknowledged_at",
+        "opened",
+        "acknowledge_deadline",
+        "acknowledged",
         "acknowledged_by",
-        "resolved_at",
+        "resolved",
         "resolved_by",
         "resolution_note",
-        "escalated_at",
+        "escalated",
+        "time_zone",
     ]
-    exclude = ["cause_key"]
-    actions = ["acknowledge", "resolve"]
+    actions = ["acknowledge"]
 
     @admin.display(description="patient", ordering="patient__user__last_name")
     def patient_label(self, obj):
         return obj.patient.user.full_name or obj.patient.user.email
+
+    @admin.display(description="red flags")
+    def cause_list(self, obj):
+        causes = obj.causes or [
+            {"rule_key": obj.rule_key, "tier": obj.tier, "title": obj.title, "detail": obj.detail}
+        ]
+        return format_html(
+            '<ul class="alert-causes">{}</ul>',
+            format_html_join(
+                "",
+                '<li class="alert-{}">{} ({}){}</li>',
+                (
+                    (
+                        c["tier"],
+                        c["title"],
+                        Tier(c["tier"]).label.split(":")[0].lower(),
+                        f": {c['detail']}" if c["detail"] else "",
+                    )
+                    for c in causes
+                ),
+            ),
+        )
+
+    @admin.display(description="opened", ordering="opened_at")
+    def opened(self, obj):
+        return local_time(obj, obj.opened_at)
+
+    @admin.display(description="acknowledge by", ordering="acknowledge_by")
+    def acknowledge_deadline(self, obj):
+        return local_time(obj, obj.acknowledge_by)
+
+    @admin.display(description="acknowledged at")
+    def acknowledged(self, obj):
+        return local_time(obj, obj.acknowledged_at)
+
+    @admin.display(description="resolved at")
+    def resolved(self, obj):
+        return local_time(obj, obj.resolved_at)
+
+    @admin.display(description="escalated at", ordering="escalated_at")
+    def escalated(self, obj):
+        return local_time(obj, obj.escalated_at)
+
+    @admin.display(description="times shown in")
+    def time_zone(self, obj):
+        return f"{obj.patient.time_zone} (the patient's time zone)"
 
     def has_add_permission(self, request):
         return False
@@ -99,33 +159,82 @@ class AlertAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def _lifecycle(self, request, queryset, verb, call):
-        done = 0
-        for alert in queryset:
-            try:
-                call(alert)
-                done += 1
-            except (ValidationError, DomainError) as exc:
-                self.message_user(
-                    request, f"Not {verb.lower()}: {alert}: {refusal_text(exc)}", messages.ERROR
-                )
-        if done:
-            self.message_user(request, f"{verb}: {done}.", messages.SUCCESS)
+    # --- acknowledge and resolve from the alert's page
+
+    def get_urls(self):
+        def step(view):
+            return self.admin_site.admin_view(require_POST(view))
+
+        return [
+            path(
+                "<path:object_id>/acknowledge/",
+                step(self.acknowledge_view),
+                name="recovery_alert_acknowledge",
+            ),
+            path(
+                "<path:object_id>/resolve/",
+                step(self.resolve_view),
+                name="recovery_alert_resolve",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["may_acknowledge"] = obj.status == AlertStatus.OPEN
+            context["may_resolve"] = obj.status != AlertStatus.RESOLVED
+            context["note_max_length"] = RESOLUTION_NOTE_MAX
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _step(self, request, object_id, *, verb: str, action: str, call):
+        """Looks the alert up through the scope (outside it: 404), calls the service, and
+        returns to the alert's page with what happened."""
+        alert = self._ensure_in_scope(request, object_id)
+        if alert is None:
+            raise PermissionDenied
+        try:
+            call(alert)
+        except (ValidationError, DomainError) as exc:
+            self.message_user(request, f"Not {verb.lower()}: {refusal_text(exc)}", messages.ERROR)
+        else:
+            self.phi_log(request, [alert], action=action, object_id=alert.pk)
+            self.message_user(request, f"{verb}.", messages.SUCCESS)
+        return redirect(reverse("admin:recovery_alert_change", args=[alert.pk]))
+
+    def acknowledge_view(self, request, object_id):
+        return self._step(
+            request,
+            object_id,
+            verb="Acknowledged",
+            action="admin_acknowledge",
+            call=lambda a: alert_acknowledge(actor=request.user, alert=a),
+        )
+
+    def resolve_view(self, request, object_id):
+        note = request.POST.get("note", "")
+        return self._step(
+            request,
+            object_id,
+            verb="Resolved",
+            action="admin_resolve",
+            call=lambda a: alert_resolve(actor=request.user, alert=a, note=note),
+        )
+
+    # --- the list's action (resolving needs a note per alert: from its page)
 
     @admin.action(description="Acknowledge selected alerts")
     def acknowledge(self, request, queryset):
-        self._lifecycle(
-            request,
-            queryset,
-            "Acknowledged",
-            lambda a: alert_acknowledge(actor=request.user, alert=a),
-        )
-
-    @admin.action(description="Resolve selected alerts")
-    def resolve(self, request, queryset):
-        self._lifecycle(
-            request, queryset, "Resolved", lambda a: alert_resolve(actor=request.user, alert=a)
-        )
+        done = 0
+        for alert in queryset:
+            try:
+                alert_acknowledge(actor=request.user, alert=alert)
+                done += 1
+            except (ValidationError, DomainError) as exc:
+                self.message_user(
+                    request, f"Not acknowledged: {alert}: {refusal_text(exc)}", messages.ERROR
+                )
+        if done:
+            self.message_user(request, f"Acknowledged: {done}.", messages.SUCCESS)
 
 
 class ProtocolItemInline(admin.TabularInline):
@@ -295,6 +404,16 @@ class ProtocolApplicationAdmin(ScopedAdmin):
 
 @admin.register(TriageRule)
 class TriageRuleAdmin(ClinicDataAdmin):
-    list_display = ["key", "tier", "title", "source", "field", "threshold", "clinic", "is_active"]
+    list_display = [
+        "key",
+        "tier",
+        "title",
+        "source",
+        "field",
+        "direction",
+        "threshold",
+        "clinic",
+        "is_active",
+    ]
     list_filter = ["tier", "source", "is_active"]
     search_fields = ["key", "title"]

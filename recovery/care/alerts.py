@@ -1,10 +1,16 @@
 """Red-flag triage and the alert lifecycle.
 
 A check-in or a pain log is triaged in the same transaction that stores it, against the
-clinic's rules (``TriageRule``: defaults overridden per clinic by key). Every tier opens an
-``Alert`` for the care team, at most one unresolved per patient and cause; the care team is
-told after commit (Celery, ``recovery.alert_notify``), and an alert still open at its tier's
-deadline is escalated to the surgeon of record by the beat task ``recovery.escalate_alerts``.
+clinic's rules (``TriageRule``: defaults overridden per clinic by key). A check-in opens one
+``Alert`` with all the red flags it raised (``Alert.causes``); a pain log one per pain rule. A
+red flag already on an unresolved alert of the patient is not raised again until that alert is
+resolved. The care team is told after commit (Celery, ``recovery.alert_notify``: one push and
+one e-mail per alert and recipient), and an alert still open at its tier's deadline is
+escalated to the surgeon of record by the beat task ``recovery.escalate_alerts``.
+
+The rule functions (``check_in_rules_hit``, ``check_in_causes``, ``triage_check_in``,
+``triage_pain_log``) take one record each; ``alert_open_for_causes`` opens the alert of one
+record's red flags and ``alert_open`` that of one rule.
 """
 
 from bisect import bisect_right
@@ -47,11 +53,27 @@ TRANSIENT_NOTIFY_ERRORS = (SMTPException, ConnectionError, TimeoutError, Transie
 
 @dataclass(frozen=True)
 class Triage:
-    alerts: list[Alert]
+    alerts: list[Alert]  # the unresolved alerts that hold the red flags raised (new or not)
 
     @property
     def emergency(self) -> Alert | None:
         return next((a for a in self.alerts if a.tier == Tier.EMERGENCY), None)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One red flag: the rule it met and what it saw (``temperature_c = 38.6``)."""
+
+    rule: TriageRule
+    detail: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "rule_key": self.rule.key,
+            "tier": self.rule.tier,
+            "title": self.rule.title,
+            "detail": self.detail,
+        }
 
 
 def rules_for(clinic_id) -> dict[str, TriageRule]:
@@ -70,47 +92,97 @@ def _deadline(tier: str, now):
     return now + timedelta(minutes=settings.ALERT_ACKNOWLEDGE_MINUTES[tier])
 
 
-def alert_open(
-    *, patient, rule: TriageRule, source_table: str, source_id: str, detail: str = ""
-) -> Alert:
-    """Opens the alert for this rule, or returns the one still unresolved for the same cause."""
-    existing = (
-        Alert.objects.filter(patient=patient, cause_key=rule.key)
-        .exclude(status=AlertStatus.RESOLVED)
-        .first()
+TIER_ORDER = list(Tier.values)
+
+
+def alert_cause_keys(alert: Alert) -> list[str]:
+    """The rule keys of an alert's red flags (an alert from before ``causes``: its rule)."""
+    return [c["rule_key"] for c in alert.causes] or [alert.rule_key]
+
+
+def _alert_title(causes: list[Cause]) -> str:
+    if len(causes) == 1:
+        return causes[0].rule.title
+    title = f"{len(causes)} red flags: " + ", ".join(c.rule.title for c in causes)
+    return title if len(title) <= 200 else title[:199] + "\u2026"
+
+
+def alert_open_for_causes(
+    *, patient, causes: list[Cause], source_table: str, source_id: str
+) -> list[Alert]:
+    """Opens one alert for the red flags of one record (a check-in) that no unresolved alert
+    of the patient holds yet; a red flag already held is not raised again until its alert is
+    resolved. Returns the unresolved alerts that now hold ``causes``, the new one first.
+
+    Called inside the write that stores the record, which holds the patient's sync clock lock:
+    the patient's triages run one at a time."""
+    if not causes:
+        return []
+    holding: dict[str, Alert] = {}
+    for alert in Alert.objects.filter(patient=patient).exclude(status=AlertStatus.RESOLVED):
+        for key in alert_cause_keys(alert):
+            holding.setdefault(key, alert)
+    new = sorted(
+        (c for c in causes if c.rule.key not in holding),
+        key=lambda c: TIER_ORDER.index(c.rule.tier),
     )
-    if existing is not None:
-        return existing
+    held = list(
+        {
+            holding[c.rule.key].pk: holding[c.rule.key] for c in causes if c.rule.key in holding
+        }.values()
+    )
+    if not new:
+        return held
+    top = new[0].rule
     now = timezone.now()
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
                 patient=patient,
-                rule_key=rule.key,
-                cause_key=rule.key,
-                tier=rule.tier,
-                title=rule.title,
-                detail=detail,
+                rule_key=top.key,
+                cause_key=top.key,
+                tier=top.tier,
+                title=_alert_title(new),
+                detail="; ".join(c.detail for c in new if c.detail)[:2000],
+                causes=[c.as_json() for c in new],
                 source_table=source_table,
                 source_id=source_id,
                 opened_at=now,
-                acknowledge_by=_deadline(rule.tier, now),
+                acknowledge_by=_deadline(top.tier, now),
             )
     except IntegrityError:  # opened concurrently for the same cause
-        return (
-            Alert.objects.filter(patient=patient, cause_key=rule.key)
+        alert = (
+            Alert.objects.filter(patient=patient, cause_key=top.key)
             .exclude(status=AlertStatus.RESOLVED)
             .get()
         )
+        return [alert, *held]
     _notify_on_commit(alert.pk)
-    return alert
+    return [alert, *held]
+
+
+def alert_open(
+    *, patient, rule: TriageRule, source_table: str, source_id: str, detail: str = ""
+) -> Alert:
+    """Opens the alert for this one rule, or returns the one still unresolved that holds it."""
+    return alert_open_for_causes(
+        patient=patient,
+        causes=[Cause(rule, detail)],
+        source_table=source_table,
+        source_id=source_id,
+    )[0]
 
 
 def _had_neck_surgery(patient) -> bool:
     return Surgery.objects.filter(patient=patient, region=Region.CERVICAL).exists()
 
 
-TIER_ORDER = list(Tier.values)
+def _meets(rule: TriageRule, value) -> bool:
+    if rule.threshold is None:
+        return value is True
+    if rule.direction == TriageRule.Direction.BELOW:
+        return value < rule.threshold
+    return value > rule.threshold
 
 
 def check_in_rules_hit(*, check_in: CheckIn) -> list[TriageRule]:
@@ -122,9 +194,7 @@ def check_in_rules_hit(*, check_in: CheckIn) -> list[TriageRule]:
         if rule.source != TriageRule.Source.CHECK_IN:
             continue
         value = getattr(check_in, rule.field, None)
-        if value is None:
-            continue
-        if not (value > rule.threshold if rule.threshold is not None else value is True):
+        if value is None or not _meets(rule, value):
             continue
         if rule.neck_surgery_only:
             neck = _had_neck_surgery(patient) if neck is None else neck
@@ -134,22 +204,28 @@ def check_in_rules_hit(*, check_in: CheckIn) -> list[TriageRule]:
     return sorted(hits, key=lambda r: TIER_ORDER.index(r.tier))
 
 
+def check_in_causes(*, check_in: CheckIn, rules: list[TriageRule]) -> list[Cause]:
+    """The red flags of a check-in for the rules it met, with the value each threshold saw."""
+    return [
+        Cause(
+            rule,
+            f"{rule.field} = {getattr(check_in, rule.field)}" if rule.threshold is not None else "",
+        )
+        for rule in rules
+    ]
+
+
 def triage_check_in(*, check_in: CheckIn) -> Triage:
-    alerts = []
-    for rule in check_in_rules_hit(check_in=check_in):
-        detail = (
-            f"{rule.field} = {getattr(check_in, rule.field)}" if rule.threshold is not None else ""
+    """One alert for all the new red flags of this check-in (see ``alert_open_for_causes``)."""
+    causes = check_in_causes(check_in=check_in, rules=check_in_rules_hit(check_in=check_in))
+    return Triage(
+        alerts=alert_open_for_causes(
+            patient=check_in.patient,
+            causes=causes,
+            source_table="check_ins",
+            source_id=check_in.pk,
         )
-        alerts.append(
-            alert_open(
-                patient=check_in.patient,
-                rule=rule,
-                source_table="check_ins",
-                source_id=check_in.pk,
-                detail=detail,
-            )
-        )
-    return Triage(alerts=alerts)
+    )
 
 
 def triage_pain_log(*, pain_log: PainLog) -> Triage:
@@ -278,17 +354,33 @@ def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     return alert
 
 
+RESOLUTION_NOTE_MAX = 2000
+
+
 @transaction.atomic
-def alert_resolve(*, actor: User, alert: Alert, note: str = "") -> Alert:
+def alert_resolve(*, actor: User, alert: Alert, note: str) -> Alert:
+    """Closes the alert with a note of what was done or decided (required: the note is the
+    record of the care team's answer to the red flag). An open alert is acknowledged too."""
     alert = _locked(alert)
     _care_team_member(actor, alert)
     if alert.status == AlertStatus.RESOLVED:
         raise Invalid("This alert is already resolved.", code="invalid_state", attr="status")
+    note = (note or "").strip()
+    if not note:
+        raise Invalid(
+            "A resolution needs a note: what was done or decided.", code="required", attr="note"
+        )
+    if len(note) > RESOLUTION_NOTE_MAX:
+        raise Invalid(
+            f"A resolution note has at most {RESOLUTION_NOTE_MAX} characters.",
+            code="max_length",
+            attr="note",
+        )
     now = timezone.now()
     if alert.status == AlertStatus.OPEN:  # resolving implies having seen it
         alert.acknowledged_at, alert.acknowledged_by = now, actor
     alert.status = AlertStatus.RESOLVED
-    alert.resolved_at, alert.resolved_by, alert.resolution_note = now, actor, note[:2000]
+    alert.resolved_at, alert.resolved_by, alert.resolution_note = now, actor, note
     alert.save()
     return alert
 
@@ -376,6 +468,8 @@ def alert_notification_send(*, alert_id: int, escalation: bool = False) -> int:
     prefix = "ESCALATED - not acknowledged: " if escalation else ""
     link = f"{settings.REALIGN_ADMIN_URL.rstrip('/')}/recovery/alert/{alert.pk}/change/"
     tier = alert.get_tier_display().split(":")[0]
+    flags = len(alert.causes)
+    flags_text = f" with {flags} red flags" if flags > 1 else ""
     told, failure = 0, None
     for person in alert_recipients(alert=alert, escalation=escalation):
         marker = _claim(alert=alert, person=person, kind=kind)
@@ -396,8 +490,9 @@ def alert_notification_send(*, alert_id: int, escalation: bool = False) -> int:
                 send_mail(
                     subject=f"[Realign] {prefix}{tier} alert for a patient on your team",
                     message=(
-                        f"A patient on your care team has an open {alert.get_tier_display().lower()} alert "
-                        f"(opened {alert.opened_at:%Y-%m-%d %H:%M} UTC).\n\nOpen it in Realign: {link}\n"
+                        f"A patient on your care team has an open {alert.get_tier_display().lower()} alert"
+                        f"{flags_text} (opened {alert.opened_at:%Y-%m-%d %H:%M} UTC).\n\n"
+                        f"Open it in Realign: {link}\n"
                     ),
                     from_email=None,
                     recipient_list=[person.email],

@@ -2,6 +2,7 @@
 the alerts they open for the care team."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -273,6 +274,16 @@ class ProtocolRecord(models.Model):
 # --- Red-flag check-ins and alerts (issue 7) --------------------------------------------------
 
 
+# A body temperature a person can have and report from home: below 30 C or above 43 C the
+# reading is wrong (a thermometer in hot tea, Fahrenheit typed as Celsius), not a symptom.
+TEMPERATURE_MIN_C = Decimal("30.0")
+TEMPERATURE_MAX_C = Decimal("43.0")
+TEMPERATURE_RANGE_MESSAGE = (
+    "A body temperature must be between 30.0 and 43.0 C (86.0-109.4 F); "
+    "check the reading and the unit."
+)
+
+
 class CheckIn(ClinicalRecord):
     """A short symptom check-in answered by the patient. Every answer is optional (null: not
     asked or skipped); ``True`` means the patient has the symptom now."""
@@ -283,8 +294,12 @@ class CheckIn(ClinicalRecord):
         decimal_places=1,
         null=True,
         blank=True,
-        validators=[MinValueValidator(30), MaxValueValidator(45)],
-        help_text="Body temperature in degrees Celsius (the app converts from Fahrenheit).",
+        validators=[
+            MinValueValidator(TEMPERATURE_MIN_C, message=TEMPERATURE_RANGE_MESSAGE),
+            MaxValueValidator(TEMPERATURE_MAX_C, message=TEMPERATURE_RANGE_MESSAGE),
+        ],
+        help_text="Body temperature in degrees Celsius (the app converts from Fahrenheit), "
+        "30.0-43.0.",
     )
     wound_redness = models.BooleanField(null=True, blank=True)
     wound_swelling_or_drainage = models.BooleanField(null=True, blank=True)
@@ -308,7 +323,9 @@ class CheckIn(ClinicalRecord):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(temperature_c__isnull=True)
-                | models.Q(temperature_c__gte=30, temperature_c__lte=45),
+                | models.Q(
+                    temperature_c__gte=TEMPERATURE_MIN_C, temperature_c__lte=TEMPERATURE_MAX_C
+                ),
                 name="checkin_temperature_range",
             ),
         ]
@@ -341,13 +358,25 @@ class TriageRule(models.Model):
     key = models.SlugField(max_length=50)
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.CHECK_IN)
     field = models.CharField(max_length=50, blank=True, help_text="check-in answer this rule reads")
+
+    class Direction(models.TextChoices):
+        ABOVE = "above", "above the threshold"
+        BELOW = "below", "below the threshold"
+
     threshold = models.DecimalField(
         max_digits=5,
         decimal_places=1,
         null=True,
         blank=True,
-        help_text="check-in: above this value (temperature); pain_trend: rise in points; "
-        "pain_streak: the intensity at or above which a log counts",
+        help_text="check-in: above (or below, see direction) this value (temperature); "
+        "pain_trend: rise in points; pain_streak: the intensity at or above which a log counts",
+    )
+    direction = models.CharField(
+        max_length=5,
+        choices=Direction.choices,
+        default=Direction.ABOVE,
+        help_text="check-in rules with a threshold: a value above it (fever) or below it "
+        "(hypothermia) meets the rule",
     )
     count = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="pain_streak: logs in a row"
@@ -379,8 +408,15 @@ class AlertStatus(models.TextChoices):
 
 
 class Alert(models.Model):
-    """A red flag for the care team: open -> acknowledged -> resolved, each step with who and
-    when. At most one unresolved alert per patient and cause."""
+    """Red flags for the care team: open -> acknowledged -> resolved, each step with who and
+    when.
+
+    A check-in opens one alert with every red flag it raised (``causes``, most urgent first:
+    ``{"rule_key", "tier", "title", "detail"}`` each); the alert's ``tier``, ``rule_key``
+    (= ``cause_key``) and deadline are its most urgent cause's. A pain log opens one alert per
+    pain rule. A red flag already on an unresolved alert of the patient is not raised again
+    until that alert is resolved, so no two unresolved alerts of a patient share a cause (the
+    write path orders each patient's writers; the unique ``cause_key`` backs it up)."""
 
     patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="alerts")
     rule_key = models.SlugField(max_length=50)
@@ -388,6 +424,9 @@ class Alert(models.Model):
     tier = models.CharField(max_length=12, choices=Tier.choices)
     title = models.CharField(max_length=200)
     detail = models.TextField(max_length=2000, blank=True)
+    causes = models.JSONField(
+        default=list, blank=True, help_text="every red flag of this alert, most urgent first"
+    )
     source_table = models.CharField(max_length=30, blank=True)
     source_id = models.CharField(max_length=36, blank=True)
     status = models.CharField(max_length=12, choices=AlertStatus.choices, default=AlertStatus.OPEN)

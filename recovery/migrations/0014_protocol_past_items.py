@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recovery', '0011_alert_notifications'),
+        ('recovery', '0012_alert_causes'),
     ]
 
     operations = [

@@ -6,6 +6,14 @@ from recovery.record.writes import RecordKind, created_by_actor, on_write, regis
 from . import planning
 from .models import OutcomeScore
 from .scoring import outcome_score_prepare
+from .validation import outcome_score_check
+
+
+def _prepare(record: OutcomeScore) -> None:
+    """Scores the answers, then checks the instrument and timepoint against the surgery."""
+    outcome_score_prepare(record)
+    outcome_score_check(record)
+
 
 OUTCOME_SCORES = register(
     RecordKind(
@@ -13,7 +21,7 @@ OUTCOME_SCORES = register(
         "outcome_scores",
         patient_may_create=True,
         patient_may_change=created_by_actor,
-        prepare=outcome_score_prepare,
+        prepare=_prepare,
         after_write=(planning.outcome_recorded,),
         sort="completed_at",
         sync_since=3,

@@ -63,3 +63,16 @@ def outcomes_recorded(records, action: str, actor) -> None:
     ]
     if causes:
         reminders_cancel_for_causes(cause_type="outcome_due", cause_ids=causes)
+
+
+# When a score counts for its timepoint: days from the surgery date (day 0) to the patient's
+# local day of ``completed_at``, both ends included (docs/outcomes-and-fhir.md). The windows do
+# not overlap, so a score fits at most one timepoint.
+TIMEPOINT_WINDOWS = {
+    Timepoint.BASELINE: (-90, 0),  # the 90 days before the operation, or its morning
+    Timepoint.WEEK_6: (28, 56),  # 4-8 weeks
+    Timepoint.MONTH_3: (70, 112),  # 10-16 weeks
+    Timepoint.MONTH_6: (140, 238),  # 20-34 weeks
+    Timepoint.MONTH_12: (273, 455),  # 39-65 weeks (9-15 months)
+    Timepoint.MONTH_24: (546, 910),  # 78-130 weeks (18-30 months)
+}

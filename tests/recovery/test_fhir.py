@@ -98,7 +98,7 @@ def test_outcome_scores_export_as_questionnaire_response_and_observation(api, de
         patient=demo,
         id="test-odi",
         instrument="odi",
-        timepoint="12m",
+        timepoint="6w",  # the demo is 8 weeks after its surgery
         version="2.1a",
         completed_at=timezone.now(),
         answers={f"s{i}": 2 for i in range(1, 11)},

@@ -255,7 +255,7 @@ def test_acknowledged_alert_does_not_escalate(api, patient, nurse, time_machine)
     alert_acknowledge(actor=nurse, alert=alert)
     time_machine.shift(timedelta(days=2))
     assert alerts_escalate_due() == []
-    alert_resolve(actor=nurse, alert=alert)
+    alert_resolve(actor=nurse, alert=alert, note="Called back: fine.")
 
 
 @pytest.mark.postgres

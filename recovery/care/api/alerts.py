@@ -12,6 +12,9 @@ from accounts.selectors import patients_for
 from config.api.serializers import StrictSerializer
 from config.errors import Forbidden, Invalid, NotFound
 from recovery.care.models import (
+    TEMPERATURE_MAX_C,
+    TEMPERATURE_MIN_C,
+    TEMPERATURE_RANGE_MESSAGE,
     Alert,
     AlertStatus,
     CheckIn,
@@ -46,7 +49,17 @@ class CheckInInput(StrictSerializer):
     )
     answered_at = serializers.DateTimeField()
     temperature_c = serializers.DecimalField(
-        max_digits=3, decimal_places=1, required=False, allow_null=True
+        max_digits=4,
+        decimal_places=1,
+        min_value=TEMPERATURE_MIN_C,
+        max_value=TEMPERATURE_MAX_C,
+        required=False,
+        allow_null=True,
+        error_messages={
+            "min_value": TEMPERATURE_RANGE_MESSAGE,
+            "max_value": TEMPERATURE_RANGE_MESSAGE,
+        },
+        help_text="degrees Celsius, 30.0-43.0",
     )
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
@@ -121,8 +134,21 @@ class CheckInView(APIView):
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
+class AlertCauseOutput(serializers.Serializer):
+    rule_key = serializers.CharField()
+    tier = serializers.ChoiceField(choices=Tier.choices)
+    title = serializers.CharField()
+    detail = serializers.CharField(allow_blank=True, help_text="e.g. `temperature_c = 38.6`")
+
+
 class AlertOutput(serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.user.full_name")
+    causes = AlertCauseOutput(
+        many=True,
+        read_only=True,
+        help_text="every red flag of this alert, most urgent first; `tier`, `rule_key` and "
+        "`acknowledge_by` are the first one's",
+    )
 
     class Meta:
         model = Alert
@@ -133,6 +159,7 @@ class AlertOutput(serializers.ModelSerializer):
             "tier",
             "title",
             "detail",
+            "causes",
             "rule_key",
             "source_table",
             "source_id",
@@ -149,7 +176,7 @@ class AlertOutput(serializers.ModelSerializer):
 
 
 class ResolveInput(StrictSerializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=2000, help_text="what was done or decided (required)")
 
 
 def _alerts_for(user):
