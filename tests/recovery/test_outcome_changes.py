@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from recovery.api.kinds import API_KINDS, wire
+from recovery.api.views import API_KINDS, wire
 from recovery.models import OutcomeScore
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.outcomes.selectors import (
