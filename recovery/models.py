@@ -57,6 +57,7 @@ from recovery.record.models import (  # noqa: F401
     Imaging,
     LimitUnit,
     LiveManager,
+    Medication,
     Milestone,
     MilestoneKind,
     PainLocation,

@@ -21,6 +21,7 @@ from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEM
 from recovery.record.kinds import (
     APPOINTMENTS,
     HOSPITAL_STAYS,
+    MEDICATIONS,
     MILESTONES,
     PAIN_LOGS,
     PT_SESSIONS,
@@ -115,6 +116,16 @@ def hospital_stay(patient, actor, **values):
         values["surgery"] = surgery(patient, actor)
     values = {"admitted_at": timezone.now().replace(microsecond=0) - timedelta(days=9), **values}
     return _create(HOSPITAL_STAYS, patient, actor, values)
+
+
+def medication(patient, actor=None, **values):
+    values = {
+        "name": "Oxycodone",
+        "dose": "5 mg every 6 hours as needed",
+        "started_on": timezone.localdate() - timedelta(days=10),
+        **values,
+    }
+    return _create(MEDICATIONS, patient, actor or patient.user, values)
 
 
 def pain_log(patient, actor=None, **values):
@@ -212,6 +223,7 @@ def complication(patient, actor, **values):
 BUILDERS = {
     "surgeries": surgery,
     "hospital_stays": hospital_stay,
+    "medications": medication,
     "pain_logs": pain_log,
     "pt_sessions": pt_session,
     "restrictions": restriction,

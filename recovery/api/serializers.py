@@ -27,6 +27,7 @@ from recovery.preparation.models import (
 from recovery.record.models import (
     EXERCISE_LIMITS,
     LEVELS_PATTERN,
+    MEDICATIONS_PER_LOG,
     Activity,
     AppointmentPurpose,
     AppointmentStatus,
@@ -106,6 +107,17 @@ class PainLogOutput(RecordOutput):
     location = serializers.ChoiceField(choices=PainLocation.choices)
     medication_taken = serializers.BooleanField()
     relief = serializers.ListField(child=serializers.ChoiceField(choices=Relief.choices))
+    notes = serializers.CharField()
+    medications = serializers.ListField(
+        child=serializers.CharField(), help_text="Ids of the patient's medications taken."
+    )
+
+
+class MedicationOutput(RecordOutput):
+    name = serializers.CharField()
+    dose = serializers.CharField()
+    started_on = serializers.DateField()
+    stopped_on = serializers.DateField(allow_null=True)
     notes = serializers.CharField()
 
 
@@ -280,8 +292,24 @@ class PainLogInput(StrictSerializer):
     recorded_at = AwareDateTimeField(help_text="When the pain was felt (at most a day ahead).")
     intensity = score(help_text="Numeric rating scale, 0-10.")
     location = serializers.ChoiceField(choices=PainLocation.choices)
-    medication_taken = serializers.BooleanField(required=False)
+    medication_taken = serializers.BooleanField(
+        required=False, help_text="True whenever `medications` names any."
+    )
     relief = ChoiceListField(Relief.choices, required=False)
+    notes = text(2000)
+    medications = serializers.ListField(
+        child=RecordIdField(),
+        max_length=MEDICATIONS_PER_LOG,
+        required=False,
+        help_text="Ids of the patient's own medications (`/medications/`) taken for this pain.",
+    )
+
+
+class MedicationInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    dose = text(200, help_text="As prescribed, e.g. 5 mg every 6 hours as needed.")
+    started_on = BoundedDateField()
+    stopped_on = BoundedDateField(required=False, allow_null=True, help_text="Empty: still taken.")
     notes = text(2000)
 
 

@@ -8,6 +8,7 @@ from . import views
 router = SimpleRouter()
 router.register("surgeries", views.SurgeryViewSet, basename="surgeries")
 router.register("hospital-stays", views.HospitalStayViewSet, basename="hospital-stays")
+router.register("medications", views.MedicationViewSet, basename="medications")
 router.register("pain-logs", views.PainLogViewSet, basename="pain-logs")
 router.register("pt-sessions", views.PTSessionViewSet, basename="pt-sessions")
 router.register("restrictions", views.RestrictionViewSet, basename="restrictions")

@@ -31,6 +31,7 @@ from recovery.record import services
 from recovery.record.kinds import (
     APPOINTMENTS,
     HOSPITAL_STAYS,
+    MEDICATIONS,
     MILESTONES,
     PAIN_LOGS,
     PT_SESSIONS,
@@ -321,6 +322,12 @@ class HospitalStayViewSet(RecordViewSet):
         )
 
 
+class MedicationViewSet(RecordViewSet):
+    kind = MEDICATIONS
+    output = s.MedicationOutput
+    input = s.MedicationInput
+
+
 class PainLogViewSet(RecordViewSet):
     kind = PAIN_LOGS
     output = s.PainLogOutput
@@ -450,6 +457,7 @@ class ComplicationViewSet(RecordViewSet):
 VIEWSETS: tuple[type[RecordViewSet], ...] = (
     SurgeryViewSet,
     HospitalStayViewSet,
+    MedicationViewSet,
     PainLogViewSet,
     PTSessionViewSet,
     RestrictionViewSet,

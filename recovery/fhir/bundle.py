@@ -38,6 +38,7 @@ from recovery.record.models import (
     Appointment,
     AppointmentStatus,
     HospitalStay,
+    Medication,
     Milestone,
     PainLog,
     PTSession,
@@ -206,6 +207,26 @@ def _encounter(stay: HospitalStay, patient_ref: dict) -> bytes:
             "hospitalization": {"dischargeDisposition": {"text": stay.discharge_disposition}}
             if stay.discharge_disposition
             else None,
+        },
+    )
+
+
+def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> bytes:
+    return _entry(
+        "MedicationStatement",
+        f"medication/{m.pk}",
+        {
+            "identifier": _identifier("medications", m.pk),
+            "status": "completed" if m.stopped_on else "active",
+            "medicationCodeableConcept": {"text": m.name},
+            "subject": patient_ref,
+            "effectivePeriod": {
+                k: v for k, v in {"start": _d(m.started_on), "end": _d(m.stopped_on)}.items() if v
+            },
+            "dateAsserted": _dt(m.created_at),
+            "informationSource": patient_ref if m.created_by_id == patient_user_id else None,
+            "dosage": [{"text": m.dose}] if m.dose else None,
+            "note": [{"text": m.notes}] if m.notes else None,
         },
     )
 
@@ -576,6 +597,8 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         yield emit(_condition(complication, patient_ref))
     for stay in HospitalStay.objects.filter(patient_id=pid).order_by("admitted_at"):
         yield emit(_encounter(stay, patient_ref))
+    for medication in Medication.objects.filter(patient_id=pid).order_by("started_on", "id"):
+        yield emit(_medication(medication, patient_ref, patient.user_id))
     for log in (
         PainLog.objects.filter(patient_id=pid)
         .order_by("recorded_at", "id")

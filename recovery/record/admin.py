@@ -40,6 +40,7 @@ from .models import (
     ActivityRestriction,
     Appointment,
     HospitalStay,
+    Medication,
     Milestone,
     PainLog,
     PTSession,
@@ -191,6 +192,10 @@ class RecordAdmin(ScopedAdmin):
     @admin.display(description="patient", ordering="patient__user__last_name")
     def patient_name(self, obj):
         return obj.patient.user.full_name or obj.patient.user.email
+
+    @admin.display(description="entered by")
+    def entered_by(self, obj):
+        return "patient" if obj.created_by_id == obj.patient.user_id else "care team"
 
     # --- who may change what (mirrors the services, so refused rows render read-only)
 
@@ -430,10 +435,6 @@ class PainLogAdmin(RecordAdmin):
     def relief_list(self, obj):
         return ", ".join(obj.relief) or "-"
 
-    @admin.display(description="entered by")
-    def entered_by(self, obj):
-        return "patient" if obj.created_by_id == obj.patient.user_id else "care team"
-
 
 @admin.register(PTSession)
 class PTSessionAdmin(RecordAdmin):
@@ -579,6 +580,17 @@ class AchievedFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             return queryset.filter(achieved_on__isnull=True, target_on__lt=timezone.localdate())
         return queryset
+
+
+@admin.register(Medication)
+class MedicationAdmin(RecordAdmin):
+    """The patient's medication list: entries the patient added and the care team's."""
+
+    list_display = ["name", "patient_name", "dose", "started_on", "stopped_on", "entered_by"]
+    list_filter = [PatientFilter, EnteredByFilter]
+    search_fields = [*RecordAdmin.search_fields, "name"]
+    ordering = ["-started_on"]
+    date_hierarchy = "started_on"
 
 
 @admin.register(Milestone)

@@ -1,4 +1,4 @@
-"""The record's seven tables (``recovery.record.writes``): their write rules and what the edges
+"""The record's tables (``recovery.record.writes``): their write rules and what the edges
 derive from them (REST list order, staff a writer may name, what a device may not push)."""
 
 from django.db import models
@@ -11,6 +11,7 @@ from .models import (
     ActivityRestriction,
     Appointment,
     HospitalStay,
+    Medication,
     Milestone,
     PainLog,
     PTSession,
@@ -27,6 +28,26 @@ SURGERIES = register(
     )
 )
 HOSPITAL_STAYS = register(RecordKind(HospitalStay, "hospital_stays", sort="admitted_at"))
+# Before pain logs: a push applies tables in registry order, and a pain log may name a
+# medication created in the same push.
+MEDICATIONS = register(
+    RecordKind(
+        Medication,
+        "medications",
+        patient_may_create=True,
+        patient_may_change=created_by_actor,
+        sort="started_on",
+        sync_since=4,
+    )
+)
+
+
+def _medication_taken_if_named(record: PainLog) -> None:
+    """The yes/no older apps read follows the list newer apps send."""
+    if record.medications:
+        record.medication_taken = True
+
+
 PAIN_LOGS = register(
     RecordKind(
         PainLog,
@@ -34,8 +55,10 @@ PAIN_LOGS = register(
         patient_may_create=True,
         patient_may_change=created_by_actor,
         clinician_may_change=not_patients_own,
+        prepare=_medication_taken_if_named,
         after_write=(planning.pain_logged,),
         sort="recorded_at",
+        sync_columns_since={"medications": 4},
     )
 )
 PT_SESSIONS = register(

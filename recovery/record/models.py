@@ -1,6 +1,6 @@
-"""The clinical record (design.md section 2): the base every patient row shares, and the seven
-core tables (surgeries, hospital stays, pain logs, PT sessions, restrictions, appointments,
-milestones).
+"""The clinical record (design.md section 2): the base every patient row shares, and the core
+tables (surgeries, hospital stays, medications, pain logs, PT sessions, restrictions,
+appointments, milestones).
 
 Every row belongs to one patient and carries:
 - ``id``: a string of 1-36 characters from ``[A-Za-z0-9_-]``, chosen by the phone for records it
@@ -281,6 +281,64 @@ class Relief(models.TextChoices):
     OTHER = "other"
 
 
+class Medication(ClinicalRecord):
+    """One medicine on the patient's list: what, how much, from when until when. A pain log
+    names the ones taken (``PainLog.medications``)."""
+
+    name = models.CharField(max_length=200)
+    dose = models.CharField(
+        max_length=200, blank=True, help_text="As prescribed, e.g. 5 mg every 6 hours as needed."
+    )
+    started_on = models.DateField()
+    stopped_on = models.DateField(null=True, blank=True, help_text="Empty: still taken.")
+    notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+
+    class Meta:
+        db_table = "recovery_medication"
+        indexes = ClinicalRecord.sync_indexes("medication", "started_on")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stopped_on__isnull=True)
+                | models.Q(stopped_on__gte=models.F("started_on")),
+                name="medication_stop_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.dose}".strip()
+
+    def clean(self):
+        if not self.name.strip():
+            raise ValidationError({"name": ValidationError("Name the medicine.", code="blank")})
+        if self.stopped_on and self.started_on and self.stopped_on < self.started_on:
+            raise ValidationError(
+                {"stopped_on": ValidationError("Stopped before it started.", code="date_order")}
+            )
+
+
+MEDICATIONS_PER_LOG = 20
+
+
+def _medications_of_patient(record, ids, attr) -> None:
+    """``ids`` is a list of distinct ids of the patient's medications (one query). A medication
+    since removed from the list still counts: an old log keeps naming what was taken then."""
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValidationError({attr: ValidationError("A list of medication ids.", code="invalid")})
+    if len(ids) > MEDICATIONS_PER_LOG:
+        raise ValidationError(
+            {attr: ValidationError(f"At most {MEDICATIONS_PER_LOG}.", code="max_length")}
+        )
+    if len(set(ids)) != len(ids):
+        raise ValidationError({attr: ValidationError("Values repeat.", code="duplicate")})
+    if not ids:
+        return
+    found = Medication.all_objects.filter(patient_id=record.patient_id, pk__in=ids).count()
+    if found != len(ids):
+        raise ValidationError(
+            {attr: ValidationError("No such medication for this patient.", code="does_not_exist")}
+        )
+
+
 class PainLog(ClinicalRecord):
     recorded_at = models.DateTimeField()
     intensity = models.PositiveSmallIntegerField(validators=zero_to_ten())
@@ -288,6 +346,9 @@ class PainLog(ClinicalRecord):
     medication_taken = models.BooleanField(default=False)
     relief = models.JSONField(default=list, blank=True)
     notes = models.TextField(max_length=2000, blank=True, validators=[MaxLengthValidator(2000)])
+    # Which of the patient's medications were taken (ids); ``medication_taken`` stays the
+    # yes/no older apps send, and is true whenever this names any.
+    medications = models.JSONField(default=list, blank=True)
 
     class Meta:
         db_table = "recovery_pain_log"
@@ -304,6 +365,7 @@ class PainLog(ClinicalRecord):
     def clean(self):
         _choice_list(self.relief, Relief, "relief")
         _not_in_future(self.recorded_at, "recorded_at")
+        _medications_of_patient(self, self.medications, "medications")
 
 
 class PTStatus(models.TextChoices):

@@ -76,8 +76,10 @@ class RecordKind:
     # Fields a device is sent on sync but may not push (the care team sets them). Besides these,
     # a device never writes a user id or a column the server derives (``editable=False``).
     device_read_only: frozenset = frozenset()
-    # The sync schema version that introduced the table (docs/sync.md).
+    # The sync schema version that introduced the table (docs/sync.md), and that of each column
+    # added to it later (older apps are not sent it).
     sync_since: int = 1
+    sync_columns_since: dict[str, int] = field(default_factory=dict, compare=False)
     # Served by the generic REST collection (``recovery/api``). False: the capability has its
     # own endpoints (check-ins: ``recovery/care/api``).
     rest_collection: bool = True

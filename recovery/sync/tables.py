@@ -426,7 +426,15 @@ def sync_table_for(kind: RecordKind) -> SyncTable:
         for f in kind.model._meta.concrete_fields
         if f.name not in _PROTOCOL_FIELDS and f.name not in _META_NAMES
     ]
-    columns = tuple(Column(f.name, codec_for(f), writable=_device_writes(kind, f)) for f in fields)
+    columns = tuple(
+        Column(
+            f.name,
+            codec_for(f),
+            writable=_device_writes(kind, f),
+            since=kind.sync_columns_since.get(f.name, 1),
+        )
+        for f in fields
+    )
     return SyncTable(
         kind.table,
         kind.model,

@@ -34,6 +34,7 @@ def test_every_capability_registers_its_tables():
     assert set(RECORD_KINDS) == {
         "surgeries",
         "hospital_stays",
+        "medications",
         "pain_logs",
         "pt_sessions",
         "restrictions",

@@ -301,3 +301,34 @@ def test_bundle_queries_do_not_grow_with_the_new_tables(api, demo):
     with CaptureQueriesContext(connection) as many:
         export(client, url)
     assert len(many) == len(few) <= 25
+
+
+def test_every_record_table_reaches_the_bundle(api, patient, surgeon):
+    """A table registered with the write path and left out of the FHIR export fails here."""
+    from django.utils import timezone
+
+    from recovery.care.kinds import CHECK_INS
+    from recovery.record.writes import RECORD_KINDS, record_create
+    from tests.factories import BUILDERS
+
+    for table, build in BUILDERS.items():
+        if table == "pt_sessions":  # only completed sessions are procedures
+            build(patient, surgeon, status="completed", performed_at=timezone.now())
+        elif table == "pain_logs":  # the patient's own
+            build(patient)
+        else:
+            build(patient, surgeon)
+    record_create(
+        CHECK_INS, actor=patient.user, patient=patient, answered_at=timezone.now(), fell=False
+    )
+    data = export(api(surgeon), f"/api/v1/patients/{patient.pk}/fhir/")
+    Bundle.model_validate(data)
+    systems = set()
+    for entry in data["entry"]:
+        identifiers = entry["resource"].get("identifier", [])
+        for identifier in identifiers if isinstance(identifiers, list) else [identifiers]:
+            systems.add(identifier["system"].rsplit("/", 1)[-1])
+    types = {e["resource"]["resourceType"] for e in data["entry"]}
+    # Restrictions travel together, as the activities of one CarePlan.
+    missing = set(RECORD_KINDS) - systems - ({"restrictions"} if "CarePlan" in types else set())
+    assert missing == set()

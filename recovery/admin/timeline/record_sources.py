@@ -1,5 +1,6 @@
 """Timeline event sources of the record: surgeries, stays, pain per day, PT sessions,
-appointments, milestones, restriction starts and ends. One query each."""
+appointments, milestones, restriction starts and ends, medications started and stopped. One
+query each."""
 
 from collections import defaultdict
 from datetime import date, timedelta
@@ -10,6 +11,7 @@ from recovery.record.models import (
     ActivityRestriction,
     Appointment,
     HospitalStay,
+    Medication,
     Milestone,
     PTSession,
     Surgery,
@@ -254,6 +256,32 @@ def _restriction_events(q: TimelineQuery) -> list[TimelineEvent]:
                     status="end",
                     record_id=r.pk,
                     url_name="admin:recovery_activityrestriction_change",
+                )
+            )
+    return events
+
+
+@register_event_source("medication", "Medications started and stopped")
+def _medication_events(q: TimelineQuery) -> list[TimelineEvent]:
+    rows = Medication.objects.filter(
+        q.days_in_range("started_on") | q.days_in_range("stopped_on"), patient=q.patient
+    ).values_list("pk", "name", "dose", "started_on", "stopped_on")
+    events = []
+    for pk, name, dose, started_on, stopped_on in rows:
+        for day, what, status in ((started_on, "started", "start"), (stopped_on, "stopped", "end")):
+            if day is None or not (q.since is None or q.since <= day) or day > q.until:
+                continue
+            events.append(
+                TimelineEvent(
+                    at=q.day_start(day)
+                    + (timedelta(hours=23, minutes=59) if status == "end" else timedelta()),
+                    day=day,
+                    type="medication",
+                    title=f"Medication {what}: {name}",
+                    detail=dose,
+                    status=status,
+                    record_id=pk,
+                    url_name="admin:recovery_medication_change",
                 )
             )
     return events

@@ -270,6 +270,7 @@ CHANGELISTS = [
     "activityrestriction",
     "appointment",
     "milestone",
+    "medication",
 ]
 
 

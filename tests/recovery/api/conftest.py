@@ -44,6 +44,11 @@ def valid_values(prefix: str, patient) -> dict:
             "revision_reasons": ["pseudarthrosis"],
         },
         "hospital-stays": {"admitted_at": (now - timedelta(days=9)).isoformat()},
+        "medications": {
+            "name": "Gabapentin",
+            "dose": "300 mg at night",
+            "started_on": str(today - timedelta(days=14)),
+        },
         "pain-logs": {
             "recorded_at": now.isoformat(),
             "intensity": 4,

@@ -22,6 +22,7 @@ ACTORS = ("patient", "other_patient", "surgeon", "nurse", "outsider", "foreign_a
 PATCHES = {
     "surgeries": {"notes": "Uneventful."},
     "hospital-stays": {"facility": "General Hospital"},
+    "medications": {"dose": "10 mg at night"},
     "pain-logs": {"notes": "Worse after sitting."},
     "pt-sessions": {"notes": "Felt fine."},
     "restrictions": {"instructions": "Nothing heavier than a milk jug."},
