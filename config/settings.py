@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.openapi.AutoSchema",  # every 4xx in the one shape
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
@@ -297,8 +297,11 @@ SPECTACULAR_SETTINGS = {
         "ComplicationKindEnum": "recovery.preparation.models.ComplicationKind.choices",
         "ReminderKindEnum": "reminders.models.ReminderKind.choices",
     },
+    # Relative: the host that served the schema (OpenAPI 3.0, "Server Object").
+    "SERVERS": [{"url": "/", "description": "The server this schema was fetched from."}],
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "config.api.openapi.postprocess_schema",
     ],
 }
 
