@@ -25,6 +25,7 @@ Operations that need no token get ``security: []`` (they are public, not undocum
 ``postprocess_schema`` fixes what OpenAPI 3.0 cannot say the way drf-spectacular writes it.
 """
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -75,12 +76,49 @@ def errors(*statuses: int, **why: str) -> dict:
     }
 
 
+class TimeOfDayExtension(OpenApiSerializerFieldExtension):
+    """A ``TimeField`` is a wall-clock time in the patient's zone (``checkin_time``, quiet
+    hours): ``19:00:00``, no offset. OpenAPI's ``format: time`` is RFC 3339's ``full-time``,
+    which requires one, so validators refused every answer; say what the wire carries."""
+
+    target_class = serializers.TimeField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "string",
+            "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$",
+            "example": "19:00:00",
+            "description": "Local time of day, HH:MM[:SS], without an offset.",
+        }
+
+
 class AutoSchema(SpectacularAutoSchema):
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
         if operation is not None and "security" not in operation:
             operation["security"] = []  # public: explicitly no requirement
         return operation
+
+    def _get_request_body(self, direction="request"):
+        """drf-spectacular gives only POST, PUT and PATCH a body; a DELETE that declares one
+        (``DELETE /devices/`` ``{"token"}``) takes it, so the schema says so."""
+        if self.method == "DELETE" and self._declares_request():
+            self.method = "POST"
+            try:
+                return super()._get_request_body(direction)
+            finally:
+                self.method = "DELETE"
+        return super()._get_request_body(direction)
+
+    def _declares_request(self) -> bool:
+        """Whether ``extend_schema(request=...)`` named a body: without one, the default would
+        guess a serializer from the view, which these views do not have."""
+        self._get_serializer = lambda: None  # the guess, for this question only
+        try:
+            return self.get_request_serializer() is not None
+        finally:
+            del self._get_serializer
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction=direction)
@@ -95,7 +133,9 @@ class AutoSchema(SpectacularAutoSchema):
         return dict(sorted(responses.items()))
 
     def _plumbing_errors(self) -> list[int]:
-        has_body = self.method in ("PUT", "PATCH", "POST") and bool(self._get_request_body())
+        has_body = self.method in ("PUT", "PATCH", "POST", "DELETE") and bool(
+            self._get_request_body()
+        )
         parameters = self._get_parameters()
         statuses = [406, 414]
         if has_body or any(p["in"] == "query" for p in parameters):
