@@ -1,6 +1,7 @@
 """``GET /api/v1/check-ins/`` (the patient's own) and ``GET /api/v1/alerts/`` (the care team's),
 paged like every list: ``{"next", "results"}``, a keyset cursor, scoped to the caller first."""
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -110,7 +111,14 @@ def test_alerts_list_filters_by_status_and_refuses_bad_parameters(api, patient, 
     _check_in(api, patient, timezone.now(), wound_opening=True)
     assert api(surgeon).get("/api/v1/alerts/?status=resolved").json()["results"] == []
     assert len(api(surgeon).get("/api/v1/alerts/?status=open").json()["results"]) == 1
-    for query in ("status=closed", "page_size=0", "cursor=nonsense", "patient=1"):
+    huge = base64.urlsafe_b64encode(b'[0,"2026-05-01T00:00:00+00:00",99999999999999999999]')
+    for query in (
+        "status=closed",
+        "page_size=0",
+        "cursor=nonsense",
+        f"cursor={huge.decode().rstrip('=')}",
+        "patient=1",
+    ):
         response = api(surgeon).get(f"/api/v1/alerts/?{query}")
         assert response.status_code == 400, (query, response.content)
     assert api(patient.user).get("/api/v1/alerts/").status_code == 403

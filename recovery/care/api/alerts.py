@@ -255,8 +255,10 @@ TIER_RANK = Case(
 
 def _alert_position(values: list) -> tuple:
     rank, opened_at, alert_id = values
-    if not isinstance(rank, int) or not isinstance(alert_id, int) or isinstance(rank, bool):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id)):
         raise TypeError(values)
+    if not (0 <= rank < len(Tier.values) and 0 < alert_id < 2**63):  # never a database error
+        raise ValueError(values)
     opened = datetime.fromisoformat(opened_at)
     if opened.tzinfo is None:
         raise ValueError(opened_at)
