@@ -30,10 +30,13 @@ test: install node-deps
 test-fast: install
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
+## Node packages of the tests: the WatermelonDB client, and Redocly's OpenAPI lint.
 node-deps:
-	@if [ -f tests/sync_client/package.json ] && command -v npm >/dev/null 2>&1; then \
-		cd tests/sync_client && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; }; \
-	else echo "Node/npm not found: the WatermelonDB sync tests will be skipped."; fi
+	@if command -v npm >/dev/null 2>&1; then \
+		for dir in tests/sync_client tools/openapi; do \
+			(cd $$dir && { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; }) || exit 1; \
+		done; \
+	else echo "Node/npm not found: the WatermelonDB sync and OpenAPI lint tests will be skipped."; fi
 
 ## Lint: ruff, migrations in step with the models, and the import contracts (docs/architecture.md).
 lint: install

@@ -94,9 +94,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_code="duplicate",
+                violation_error_message="An account with this e-mail address already exists.",
+            ),
             models.CheckConstraint(
-                condition=models.Q(role__in=Role.values), name="user_role_valid"
+                condition=models.Q(role__in=Role.values),
+                name="user_role_valid",
+                violation_error_code="invalid_choice",
+                violation_error_message="Choose one of the roles: patient, surgeon, nurse, physical therapist or clinic admin.",
             ),
         ]
 
@@ -189,10 +197,14 @@ class PatientProfile(models.Model):
                 fields=["clinic", "mrn"],
                 condition=~models.Q(mrn=""),
                 name="patient_mrn_unique_per_clinic",
+                violation_error_code="duplicate",
+                violation_error_message="Another patient of this clinic has this medical record number.",
             ),
             models.CheckConstraint(
                 condition=models.Q(bmi__isnull=True) | models.Q(bmi__gte=10, bmi__lte=90),
                 name="patient_bmi_range",
+                violation_error_code="out_of_range",
+                violation_error_message="BMI must be between 10 and 90.",
             ),
         ]
 
@@ -230,7 +242,12 @@ class CareTeamMembership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["patient", "clinician"], name="care_team_unique"),
+            models.UniqueConstraint(
+                fields=["patient", "clinician"],
+                name="care_team_unique",
+                violation_error_code="duplicate",
+                violation_error_message="This clinician is already on the patient's care team.",
+            ),
         ]
         indexes = [models.Index(fields=["clinician", "patient"])]
 

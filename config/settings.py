@@ -235,11 +235,12 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["config.api.parsers.BoundedJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Times on the wire: UTC with "+00:00", everywhere (config/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.openapi.AutoSchema",  # every 4xx in the one shape
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
@@ -250,7 +251,7 @@ REST_FRAMEWORK = {
     # 0 is REMOTE_ADDR; N picks the entry accounts.client_address.client_ip picks.
     "NUM_PROXIES": REALIGN_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DATETIME_FORMAT": "iso-8601",
+    "DATETIME_FORMAT": None,  # the renderer writes datetimes (DRF's "iso-8601" writes "Z")
 }
 
 DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True}
@@ -301,8 +302,11 @@ SPECTACULAR_SETTINGS = {
         "ComplicationKindEnum": "recovery.preparation.models.ComplicationKind.choices",
         "ReminderKindEnum": "reminders.models.ReminderKind.choices",
     },
+    # Relative: the host that served the schema (OpenAPI 3.0, "Server Object").
+    "SERVERS": [{"url": "/", "description": "The server this schema was fetched from."}],
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "config.api.openapi.postprocess_schema",
     ],
 }
 

@@ -87,14 +87,22 @@ class Reminder(models.Model):
         ordering = ["due_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=ReminderStatus.values), name="reminder_status_valid"
+                condition=models.Q(status__in=ReminderStatus.values),
+                name="reminder_status_valid",
+                violation_error_code="invalid_choice",
+                violation_error_message="This is not a status a reminder can have.",
             ),
             models.CheckConstraint(
-                condition=models.Q(channel__in=Channel.values), name="reminder_channel_valid"
+                condition=models.Q(channel__in=Channel.values),
+                name="reminder_channel_valid",
+                violation_error_code="invalid_choice",
+                violation_error_message="This is not a channel a reminder can be sent on.",
             ),
             models.CheckConstraint(
                 condition=~models.Q(status=ReminderStatus.SENT) | models.Q(sent_at__isnull=False),
                 name="reminder_sent_has_sent_at",
+                violation_error_code="required",
+                violation_error_message="A sent reminder needs the time it was sent.",
             ),
         ]
         indexes = [
@@ -132,7 +140,12 @@ class ReminderPlan(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "kind"], name="reminder_plan_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "kind"],
+                name="reminder_plan_unique",
+                violation_error_code="duplicate",
+                violation_error_message="This clinic already has a plan for this kind of reminder.",
+            ),
         ]
 
     def __str__(self):
@@ -167,7 +180,10 @@ class Device(models.Model):
         indexes = [models.Index(fields=["patient", "active"], name="device_patient_active")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(platform__in=DevicePlatform.values), name="device_platform_valid"
+                condition=models.Q(platform__in=DevicePlatform.values),
+                name="device_platform_valid",
+                violation_error_code="invalid_choice",
+                violation_error_message="The platform must be android or ios.",
             ),
         ]
 

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.api.openapi import ErrorResponseSerializer
+from config.api.openapi import ErrorResponseSerializer, errors
 from config.api.pagination import CursorPagination
 from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 
@@ -59,7 +59,20 @@ class TokenObtainView(_Throttled):
 
     throttle_scope = "login"
 
-    @extend_schema(request=s.TokenObtainInput, responses={200: s.TokenPairOutput}, auth=[])
+    @extend_schema(
+        summary="Sign in",
+        request=s.TokenObtainInput,
+        responses={
+            200: s.TokenPairOutput,
+            **errors(
+                401,
+                403,
+                s401="`authentication_failed`; `otp_required` or `otp_invalid` (attr `otp`).",
+                s403="`two_factor_enrolment_required`: set up an authenticator app first.",
+            ),
+        },
+        auth=[],
+    )
     def post(self, request):
         data = s.TokenObtainInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -90,7 +103,15 @@ class TokenRefreshView(_Throttled):
 
     throttle_scope = "login"
 
-    @extend_schema(request=s.RefreshInput, responses={200: s.TokenPairOutput}, auth=[])
+    @extend_schema(
+        summary="Rotate the refresh token",
+        request=s.RefreshInput,
+        responses={
+            200: s.TokenPairOutput,
+            **errors(401, s401="`token_not_valid`: expired, reused or revoked (attr `refresh`)."),
+        },
+        auth=[],
+    )
     def post(self, request):
         data = s.RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -100,7 +121,7 @@ class TokenRefreshView(_Throttled):
 class LogoutView(APIView):
     """Blacklists the given refresh token (of the signed-in user)."""
 
-    @extend_schema(request=s.RefreshInput, responses={204: None})
+    @extend_schema(summary="Sign out", request=s.RefreshInput, responses={204: None})
     def post(self, request):
         data = s.RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -125,6 +146,7 @@ class ActivateView(_Throttled):
     throttle_scope = "activation"
 
     @extend_schema(
+        summary="Join with an invitation",
         request=s.ActivateInput,
         responses={200: s.TokenPairOutput, **_errors(400, 429)},
         auth=[],
@@ -141,7 +163,12 @@ class ActivateView(_Throttled):
 class PasswordResetRequestView(_Throttled):
     throttle_scope = "password_reset"
 
-    @extend_schema(request=s.PasswordResetRequestInput, responses={202: s.DetailOutput}, auth=[])
+    @extend_schema(
+        summary="Ask for a password reset e-mail",
+        request=s.PasswordResetRequestInput,
+        responses={202: s.DetailOutput},
+        auth=[],
+    )
     def post(self, request):
         data = s.PasswordResetRequestInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,7 +182,12 @@ class PasswordResetRequestView(_Throttled):
 class PasswordResetConfirmView(_Throttled):
     throttle_scope = "password_reset"
 
-    @extend_schema(request=s.PasswordResetConfirmInput, responses={204: None}, auth=[])
+    @extend_schema(
+        summary="Set a new password with a reset token",
+        request=s.PasswordResetConfirmInput,
+        responses={204: None},
+        auth=[],
+    )
     def post(self, request):
         data = s.PasswordResetConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -167,7 +199,11 @@ class PasswordChangeView(APIView):
     throttle_classes = [AddressThrottle]
     throttle_scope = "password_reset"
 
-    @extend_schema(request=s.PasswordChangeInput, responses={200: s.TokenPairOutput})
+    @extend_schema(
+        summary="Change the password",
+        request=s.PasswordChangeInput,
+        responses={200: s.TokenPairOutput},
+    )
     def post(self, request):
         data = s.PasswordChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -182,11 +218,15 @@ class PasswordChangeView(APIView):
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: s.MeOutput})
+    @extend_schema(summary="The signed-in user", responses={200: s.MeOutput})
     def get(self, request):
         return Response(s.MeOutput(request.user).data)
 
-    @extend_schema(request=s.MeUpdateInput, responses={200: s.MeOutput})
+    @extend_schema(
+        summary="Change the patient's own settings",
+        request=s.MeUpdateInput,
+        responses={200: s.MeOutput, **errors(403, s403="Clinicians have no settings here.")},
+    )
     def patch(self, request):
         if not request.user.is_patient:
             raise Forbidden(

@@ -8,13 +8,14 @@ services nor views translate errors by hand.
 """
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 
 from config.errors import (
     Conflict,
@@ -61,7 +62,7 @@ class RealignExceptionHandler(ExceptionHandler):
         if isinstance(exc, DomainError):
             return DomainErrorResponse(exc)
         if isinstance(exc, DjangoValidationError):
-            return exceptions.ValidationError(as_serializer_error(exc))
+            return exceptions.ValidationError(_non_field_errors_named(as_serializer_error(exc)))
         if isinstance(exc, RequestDataTooBig):  # whatever read ``request.body`` past Django's limit
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             return DomainErrorResponse(
@@ -82,6 +83,16 @@ class RealignExceptionHandler(ExceptionHandler):
             data.update(exc.extra)
             return data
         return super().format_exception(exc)
+
+
+def _non_field_errors_named(detail):
+    """A model's own rules (``full_clean()``: its constraints' ``violation_error_message``,
+    ``clean()``) come under Django's ``__all__``; the API names them ``non_field_errors``
+    (DRF's ``NON_FIELD_ERRORS_KEY``), as docs/api.md says."""
+    if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
+        detail = dict(detail)
+        detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+    return detail
 
 
 def exception_handler(exc, context):

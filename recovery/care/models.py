@@ -47,11 +47,18 @@ class Protocol(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_per_clinic"),
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="protocol_name_per_clinic",
+                violation_error_code="duplicate",
+                violation_error_message="This clinic already has a protocol with this name.",
+            ),
             models.UniqueConstraint(
                 fields=["name"],
                 condition=models.Q(clinic__isnull=True),
                 name="protocol_default_name",
+                violation_error_code="duplicate",
+                violation_error_message="A default protocol with this name already exists.",
             ),
         ]
 
@@ -109,6 +116,8 @@ class ProtocolItem(models.Model):
                 condition=models.Q(end_week__isnull=True)
                 | models.Q(end_week__gte=models.F("start_week")),
                 name="protocol_item_end_after_start",
+                violation_error_code="date_order",
+                violation_error_message="The item cannot end before the week it starts.",
             ),
         ]
 
@@ -163,7 +172,10 @@ class ProtocolApplication(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["protocol", "surgery"], name="protocol_once_per_surgery"
+                fields=["protocol", "surgery"],
+                name="protocol_once_per_surgery",
+                violation_error_code="duplicate",
+                violation_error_message="This protocol is already applied to this surgery.",
             ),
         ]
 
@@ -223,7 +235,10 @@ class ProtocolRecord(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["application", "item", "slot"], name="protocol_record_once_per_slot"
+                fields=["application", "item", "slot"],
+                name="protocol_record_once_per_slot",
+                violation_error_code="duplicate",
+                violation_error_message="This protocol item already created a record in this slot.",
             ),
             models.CheckConstraint(
                 condition=(
@@ -264,6 +279,8 @@ class ProtocolRecord(models.Model):
                     )
                 ),
                 name="protocol_record_links_one_record",
+                violation_error_code="invalid",
+                violation_error_message="A protocol record links exactly one record.",
             ),
         ]
 
@@ -327,6 +344,8 @@ class CheckIn(ClinicalRecord):
                     temperature_c__gte=TEMPERATURE_MIN_C, temperature_c__lte=TEMPERATURE_MAX_C
                 ),
                 name="checkin_temperature_range",
+                violation_error_code="out_of_range",
+                violation_error_message="Temperature must be between 30 and 45 °C.",
             ),
         ]
 
@@ -389,11 +408,18 @@ class TriageRule(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "key"], name="triage_rule_key_per_clinic"),
+            models.UniqueConstraint(
+                fields=["clinic", "key"],
+                name="triage_rule_key_per_clinic",
+                violation_error_code="duplicate",
+                violation_error_message="This clinic already has a triage rule with this key.",
+            ),
             models.UniqueConstraint(
                 fields=["key"],
                 condition=models.Q(clinic__isnull=True),
                 name="triage_rule_default_key",
+                violation_error_code="duplicate",
+                violation_error_message="A default triage rule with this key already exists.",
             ),
         ]
 
@@ -453,16 +479,22 @@ class Alert(models.Model):
                 fields=["patient", "cause_key"],
                 condition=~models.Q(status="resolved"),
                 name="alert_one_unresolved_per_cause",
+                violation_error_code="duplicate",
+                violation_error_message="This patient already has an unresolved alert for this cause.",
             ),
             models.CheckConstraint(
                 condition=models.Q(status="open")
                 | models.Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False),
                 name="alert_acknowledged_has_who_and_when",
+                violation_error_code="required",
+                violation_error_message="An acknowledged alert needs who acknowledged it and when.",
             ),
             models.CheckConstraint(
                 condition=~models.Q(status="resolved")
                 | models.Q(resolved_at__isnull=False, resolved_by__isnull=False),
                 name="alert_resolved_has_who_and_when",
+                violation_error_code="required",
+                violation_error_message="A resolved alert needs who resolved it and when.",
             ),
         ]
 
@@ -498,7 +530,10 @@ class AlertNotification(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["alert", "recipient", "kind"], name="alert_notified_once_per_kind"
+                fields=["alert", "recipient", "kind"],
+                name="alert_notified_once_per_kind",
+                violation_error_code="duplicate",
+                violation_error_message="This person was already told about this alert this way.",
             ),
         ]
 

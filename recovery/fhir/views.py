@@ -5,12 +5,18 @@ from rest_framework.views import APIView
 
 from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
+from config.api.openapi import errors
 from config.errors import Forbidden, NotFound
 
 from .bundle import bundle_stream
 
 FHIR_JSON = "application/fhir+json"
-BUNDLE = OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection.")
+# Served as application/fhir+json (FHIR's own media type), and declared so in the schema.
+BUNDLE = {
+    (200, FHIR_JSON): OpenApiResponse(
+        OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection."
+    )
+}
 
 
 def _stream(patient) -> StreamingHttpResponse:
@@ -22,7 +28,11 @@ def _stream(patient) -> StreamingHttpResponse:
 class PatientFhirExportView(APIView):
     """The whole recovery of one patient in the caller's scope, as a FHIR R4 Bundle."""
 
-    @extend_schema(responses={200: BUNDLE}, operation_id="patient_fhir_export")
+    @extend_schema(
+        summary="A patient's recovery as a FHIR Bundle (care team)",
+        responses=BUNDLE,
+        operation_id="patient_fhir_export",
+    )
     def get(self, request, patient_id: int):
         patient = patients_for(request.user).select_related("user").filter(pk=patient_id).first()
         if patient is None:
@@ -40,7 +50,11 @@ class PatientFhirExportView(APIView):
 class MeFhirExportView(APIView):
     """The signed-in patient's own recovery as a FHIR R4 Bundle."""
 
-    @extend_schema(responses={200: BUNDLE}, operation_id="me_fhir_export")
+    @extend_schema(
+        summary="The patient's own recovery as a FHIR Bundle",
+        responses={**BUNDLE, **errors(403, s403="Only patients have a record of their own.")},
+        operation_id="me_fhir_export",
+    )
     def get(self, request):
         if not request.user.is_patient:
             raise Forbidden(

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recovery', '0012_alert_causes'),
+        ('recovery', '0013_medications'),
     ]
 
     operations = [

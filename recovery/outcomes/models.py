@@ -52,7 +52,10 @@ class OutcomeScore(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("outcome", "completed_at")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(score__gte=0, score__lte=100), name="outcome_score_0_100"
+                condition=models.Q(score__gte=0, score__lte=100),
+                name="outcome_score_0_100",
+                violation_error_code="out_of_range",
+                violation_error_message="The score must be between 0 and 100.",
             ),
         ]
 
@@ -86,12 +89,17 @@ class MinimalImportantDifference(models.Model):
         verbose_name = "minimal clinically important difference"
         constraints = [
             models.UniqueConstraint(
-                fields=["clinic", "instrument", "population"], name="mcid_unique_per_clinic"
+                fields=["clinic", "instrument", "population"],
+                name="mcid_unique_per_clinic",
+                violation_error_code="duplicate",
+                violation_error_message="This clinic already has a minimal important difference for this instrument and population.",
             ),
             models.UniqueConstraint(
                 fields=["instrument", "population"],
                 condition=models.Q(clinic__isnull=True),
                 name="mcid_unique_default",
+                violation_error_code="duplicate",
+                violation_error_message="A default minimal important difference for this instrument and population already exists.",
             ),
         ]
 

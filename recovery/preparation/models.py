@@ -104,14 +104,20 @@ class PrepItem(ClinicalRecord):
                 condition=models.Q(hba1c_percent__isnull=True)
                 | models.Q(hba1c_percent__gte=3, hba1c_percent__lte=20),
                 name="prep_hba1c_range",
+                violation_error_code="out_of_range",
+                violation_error_message="HbA1c must be between 3 and 20 percent.",
             ),
             models.CheckConstraint(
                 condition=models.Q(bmi__isnull=True) | models.Q(bmi__gte=10, bmi__lte=90),
                 name="prep_bmi_range",
+                violation_error_code="out_of_range",
+                violation_error_message="BMI must be between 10 and 90.",
             ),
             models.CheckConstraint(
                 condition=~models.Q(status="waived") | ~models.Q(waived_reason=""),
                 name="prep_waiver_has_reason",
+                violation_error_code="required",
+                violation_error_message="Give the reason the item is waived.",
             ),
         ]
 
@@ -283,6 +289,8 @@ class Complication(ClinicalRecord):
                 condition=models.Q(resolved_on__isnull=True)
                 | models.Q(resolved_on__gte=models.F("noticed_on")),
                 name="complication_resolved_after_noticed",
+                violation_error_code="date_order",
+                violation_error_message="A complication cannot be resolved before it was noticed.",
             ),
         ]
 

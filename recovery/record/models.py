@@ -175,12 +175,17 @@ class Surgery(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("surgery", "performed_on")
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(prior_surgery=models.F("id")), name="surgery_prior_not_self"
+                condition=~models.Q(prior_surgery=models.F("id")),
+                name="surgery_prior_not_self",
+                violation_error_code="invalid",
+                violation_error_message="A surgery cannot be its own prior surgery.",
             ),
             models.CheckConstraint(
                 condition=models.Q(estimated_blood_loss_ml__isnull=True)
                 | models.Q(estimated_blood_loss_ml__lte=20000),
                 name="surgery_blood_loss_range",
+                violation_error_code="out_of_range",
+                violation_error_message="Estimated blood loss can be at most 20,000 ml.",
             ),
         ]
 
@@ -245,6 +250,8 @@ class HospitalStay(ClinicalRecord):
                 condition=models.Q(discharged_at__isnull=True)
                 | models.Q(discharged_at__gt=models.F("admitted_at")),
                 name="stay_discharge_after_admission",
+                violation_error_code="date_order",
+                violation_error_message="The discharge must come after the admission.",
             ),
         ]
 
@@ -355,7 +362,10 @@ class PainLog(ClinicalRecord):
         indexes = ClinicalRecord.sync_indexes("painlog", "recorded_at")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(intensity__gte=0, intensity__lte=10), name="pain_intensity_0_10"
+                condition=models.Q(intensity__gte=0, intensity__lte=10),
+                name="pain_intensity_0_10",
+                violation_error_code="out_of_range",
+                violation_error_message="Pain intensity must be between 0 and 10.",
             ),
         ]
 
@@ -438,23 +448,33 @@ class PTSession(ClinicalRecord):
                 condition=models.Q(scheduled_for__isnull=False)
                 | models.Q(performed_at__isnull=False),
                 name="pt_has_a_time",
+                violation_error_code="required",
+                violation_error_message="Give the time the session is planned for or the time it took place.",
             ),
             models.CheckConstraint(
                 condition=models.Q(pain_before__isnull=True) | models.Q(pain_before__lte=10),
                 name="pt_pain_before_0_10",
+                violation_error_code="out_of_range",
+                violation_error_message="Pain before the session must be between 0 and 10.",
             ),
             models.CheckConstraint(
                 condition=models.Q(pain_after__isnull=True) | models.Q(pain_after__lte=10),
                 name="pt_pain_after_0_10",
+                violation_error_code="out_of_range",
+                violation_error_message="Pain after the session must be between 0 and 10.",
             ),
             models.CheckConstraint(
                 condition=models.Q(exertion__isnull=True) | models.Q(exertion__lte=10),
                 name="pt_exertion_0_10",
+                violation_error_code="out_of_range",
+                violation_error_message="Exertion must be between 0 and 10.",
             ),
             models.CheckConstraint(
                 condition=models.Q(duration_minutes__isnull=True)
                 | models.Q(duration_minutes__lte=600),
                 name="pt_duration_max",
+                violation_error_code="out_of_range",
+                violation_error_message="A session can last at most 600 minutes.",
             ),
         ]
 
@@ -540,15 +560,21 @@ class ActivityRestriction(ClinicalRecord):
                 condition=models.Q(ends_on__isnull=True)
                 | models.Q(ends_on__gte=models.F("starts_on")),
                 name="restriction_end_after_start",
+                violation_error_code="date_order",
+                violation_error_message="The restriction cannot end before it starts.",
             ),
             models.CheckConstraint(
                 condition=models.Q(lifted_on__isnull=True)
                 | models.Q(lifted_on__gte=models.F("starts_on")),
                 name="restriction_lifted_after_start",
+                violation_error_code="date_order",
+                violation_error_message="A restriction cannot be lifted before it starts.",
             ),
             models.CheckConstraint(
                 condition=models.Q(limit_value__isnull=True) | ~models.Q(limit_unit=""),
                 name="restriction_limit_has_unit",
+                violation_error_code="required",
+                violation_error_message="Give the unit of the limit (for example lb or kg).",
             ),
         ]
 
@@ -635,6 +661,8 @@ class Appointment(ClinicalRecord):
                 condition=models.Q(ends_at__isnull=True)
                 | models.Q(ends_at__gt=models.F("starts_at")),
                 name="appointment_end_after_start",
+                violation_error_code="date_order",
+                violation_error_message="The appointment must end after it starts.",
             ),
         ]
 

@@ -3,7 +3,7 @@ notification id is a 404 (every lookup starts from the caller's scope)."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -11,6 +11,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.openapi import errors
 from config.api.pagination import CursorPagination
 
 from .. import selectors, services
@@ -32,12 +33,21 @@ class DevicesView(APIView):
 
     permission_classes = [IsAuthenticated, IsPatient]
 
-    @extend_schema(responses={200: s.DeviceOutput(many=True)})
+    @extend_schema(
+        summary="The patient's registered phones", responses={200: s.DeviceOutput(many=True)}
+    )
     def get(self, request):
         devices = selectors.devices_for(request.user).order_by("-created_at", "-id")
         return Response(s.DeviceOutput(devices, many=True).data)
 
-    @extend_schema(request=s.DeviceInput, responses={200: s.DeviceOutput, 201: s.DeviceOutput})
+    @extend_schema(
+        summary="Register a phone's push token",
+        request=s.DeviceInput,
+        responses={
+            200: OpenApiResponse(s.DeviceOutput, description="Already registered."),
+            201: OpenApiResponse(s.DeviceOutput, description="Registered."),
+        },
+    )
     def post(self, request):
         data = s.DeviceInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -49,7 +59,11 @@ class DevicesView(APIView):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=s.DeviceRemoveInput, responses={204: None})
+    @extend_schema(
+        summary="Remove a phone's push token",
+        request=s.DeviceRemoveInput,
+        responses={204: None, **errors(404, s404="No such device of yours.")},
+    )
     def delete(self, request):
         data = s.DeviceRemoveInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -64,8 +78,13 @@ class StaffDevicesView(APIView):
     """Clinicians register (POST) or remove (DELETE) a phone for urgent red-flag alerts."""
 
     @extend_schema(
+        summary="Register a clinician's phone for urgent alerts",
         request=s.DeviceInput,
-        responses={200: s.DeviceOutput, 201: s.DeviceOutput},
+        responses={
+            200: OpenApiResponse(s.DeviceOutput, description="Already registered."),
+            201: OpenApiResponse(s.DeviceOutput, description="Registered."),
+            **errors(403, s403="Patients register their phones at /api/v1/devices/."),
+        },
         operation_id="staff_device_register",
     )
     def post(self, request):
@@ -78,7 +97,10 @@ class StaffDevicesView(APIView):
         )
 
     @extend_schema(
-        request=s.DeviceRemoveInput, responses={204: None}, operation_id="staff_device_remove"
+        summary="Remove a clinician's phone",
+        request=s.DeviceRemoveInput,
+        responses={204: None, **errors(404, s404="No such device of yours.")},
+        operation_id="staff_device_remove",
     )
     def delete(self, request):
         data = s.DeviceRemoveInput(data=request.data)
@@ -101,6 +123,7 @@ class NotificationListView(ListAPIView):
     filter_backends: list = []
 
     @extend_schema(
+        summary="The in-app inbox, newest first",
         parameters=[OpenApiParameter("unread", OpenApiTypes.BOOL, required=False)],
     )
     def get(self, request, *args, **kwargs):
@@ -123,12 +146,12 @@ def _own_notification(request, pk):
 class NotificationDetailView(APIView):
     permission_classes = [IsAuthenticated, IsPatient]
 
-    @extend_schema(responses={200: s.NotificationOutput})
+    @extend_schema(summary="One notification", responses={200: s.NotificationOutput})
     def get(self, request, pk):
         note = _own_notification(request, pk)
         return Response(s.NotificationOutput(note).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(summary="Delete a notification", responses={204: None})
     def delete(self, request, pk):
         note = _own_notification(request, pk)
         services.notification_delete(notification=note)
@@ -138,7 +161,9 @@ class NotificationDetailView(APIView):
 class NotificationReadView(APIView):
     permission_classes = [IsAuthenticated, IsPatient]
 
-    @extend_schema(request=None, responses={200: s.NotificationOutput})
+    @extend_schema(
+        summary="Mark a notification read", request=None, responses={200: s.NotificationOutput}
+    )
     def post(self, request, pk):
         note = _own_notification(request, pk)
         return Response(

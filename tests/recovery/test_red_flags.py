@@ -214,7 +214,7 @@ def test_alert_lifecycle_and_permissions(api, patient, surgeon, nurse, other_pat
 def test_alert_list_is_scoped(api, patient, surgeon, other_patient):
     _open_alert(api, patient)
     check_in(api, other_patient, wound_opening=True)
-    listed = api(surgeon).get("/api/v1/alerts/").json()
+    listed = api(surgeon).get("/api/v1/alerts/").json()["results"]
     assert [a["patient"] for a in listed] == [patient.pk]
     assert api(patient.user).get("/api/v1/alerts/").status_code == 403
 

@@ -1,7 +1,10 @@
 """Red-flag check-ins (``POST /api/v1/check-ins/``) and the care team's alerts."""
 
+from datetime import datetime
+
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from django.db.models import Case, IntegerField, Q, Value, When
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,8 +12,17 @@ from rest_framework.views import APIView
 from accounts.audit import phi_access_record
 from accounts.models import Role
 from accounts.selectors import patients_for
+from config.api.openapi import errors
+from config.api.pagination import (
+    KeysetCursor,
+    PageQuery,
+    next_page_url,
+    page_serializer,
+    position_decode,
+    position_encode,
+)
 from config.api.serializers import StrictSerializer
-from config.errors import Forbidden, Invalid, NotFound
+from config.errors import Forbidden, NotFound
 from recovery.care.models import (
     TEMPERATURE_MAX_C,
     TEMPERATURE_MIN_C,
@@ -20,6 +32,7 @@ from recovery.care.models import (
     CheckIn,
     Tier,
 )
+from recovery.record.selectors import records_for
 from recovery.record.writes import record_create
 
 from ..alerts import alert_acknowledge, alert_resolve, check_in_rules_hit
@@ -106,20 +119,64 @@ def _triage_body(rules) -> dict:
     }
 
 
+class CheckInListQuery(StrictSerializer, PageQuery):
+    """The patient's check-ins, newest first by ``answered_at``."""
+
+
+CHECK_IN_PAGE = page_serializer(CheckInOutput, "CheckIn")
+PATIENTS_ONLY = "Check-ins are answered by patients."
+
+
+def _patients_only(user) -> None:
+    if user.role != Role.PATIENT:
+        raise Forbidden(PATIENTS_ONLY, code="permission_denied")
+
+
 class CheckInView(APIView):
     @extend_schema(
+        summary="The patient's own check-ins, newest first",
+        parameters=[CheckInListQuery],
+        responses={200: CHECK_IN_PAGE, **errors(403, s403=PATIENTS_ONLY)},
+        operation_id="check_ins_list",
+    )
+    def get(self, request):
+        _patients_only(request.user)
+        query = CheckInListQuery().run_validation(request.query_params)
+        qs = records_for(request.user, CHECK_INS)
+        if cursor := query.get("cursor"):
+            after = KeysetCursor.decode(cursor, sort_type="datetime")
+            qs = qs.filter(
+                Q(answered_at__lt=after.value) | Q(answered_at=after.value, id__lt=after.row_id)
+            )
+        page_size = query.get("page_size", 50)
+        rows = list(qs.order_by("-answered_at", "-id")[: page_size + 1])
+        next_cursor = None
+        if len(rows) > page_size:
+            rows = rows[:page_size]
+            next_cursor = KeysetCursor(rows[-1].answered_at, rows[-1].pk).encode()
+        return Response(
+            {
+                "next": next_page_url(request, next_cursor),
+                "results": CheckInOutput(rows, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        summary="Answer a red-flag check-in; the triage comes first",
         request=CheckInInput,
-        responses={201: CheckInResultOutput, 200: CheckInResultOutput},
+        responses={
+            201: OpenApiResponse(CheckInResultOutput, description="Stored and triaged."),
+            200: OpenApiResponse(
+                CheckInResultOutput, description="This `id` was stored before: its triage."
+            ),
+            **errors(403, 409, s403=PATIENTS_ONLY, s409="The `id` is another record's."),
+        },
         operation_id="check_in_create",
         description="The triage comes first in the answer: when `call_emergency_services` is true the "
         "app shows `message` before anything else. A retry with the same `id` returns the stored check-in (200).",
     )
     def post(self, request):
-        if request.user.role != Role.PATIENT:
-            raise Forbidden(
-                "Check-ins are answered by patients.",
-                code="permission_denied",
-            )
+        _patients_only(request.user)
         data = CheckInInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -207,24 +264,75 @@ def _alert_answer(request, alert: Alert, *, action: str) -> Response:
     return Response(AlertOutput(alert).data)
 
 
+class AlertListQuery(StrictSerializer, PageQuery):
+    status = serializers.ChoiceField(
+        choices=AlertStatus.choices,
+        required=False,
+        help_text="Only alerts in this state; without it, the unresolved ones.",
+    )
+
+
+ALERT_PAGE = page_serializer(AlertOutput, "Alert")
+# Most urgent first: the tiers in the order ``Tier`` lists them (emergency first).
+TIER_RANK = Case(
+    *(When(tier=tier, then=Value(rank)) for rank, tier in enumerate(Tier.values)),
+    output_field=IntegerField(),
+)
+
+
+def _alert_position(values: list) -> tuple:
+    rank, opened_at, alert_id = values
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rank, alert_id)):
+        raise TypeError(values)
+    if not (0 <= rank < len(Tier.values) and 0 < alert_id < 2**63):  # never a database error
+        raise ValueError(values)
+    opened = datetime.fromisoformat(opened_at)
+    if opened.tzinfo is None:
+        raise ValueError(opened_at)
+    return rank, opened, alert_id
+
+
+def alerts_page(*, user, state: str | None, cursor: str | None, page_size: int):
+    """One page of the caller's patients' alerts, most urgent first, then oldest first (the
+    order the care team works them), then by id; a keyset over those three. Returns the
+    alerts and the next page's cursor (``None`` on the last page)."""
+    qs = _alerts_for(user).annotate(tier_rank=TIER_RANK)
+    if state:
+        qs = qs.filter(status=state)
+    else:
+        qs = qs.exclude(status=AlertStatus.RESOLVED)
+    if cursor:
+        rank, opened, alert_id = position_decode(cursor, parse=_alert_position)
+        qs = qs.filter(
+            Q(tier_rank__gt=rank)
+            | Q(tier_rank=rank, opened_at__gt=opened)
+            | Q(tier_rank=rank, opened_at=opened, pk__gt=alert_id)
+        )
+    alerts = list(qs.order_by("tier_rank", "opened_at", "pk")[: page_size + 1])
+    if len(alerts) <= page_size:
+        return alerts, None
+    alerts = alerts[:page_size]
+    last = alerts[-1]
+    return alerts, position_encode([last.tier_rank, last.opened_at.isoformat(), last.pk])
+
+
 class AlertListView(APIView):
     @extend_schema(
-        responses={200: AlertOutput(many=True)},
+        summary="The care team's alerts, most urgent first",
+        parameters=[AlertListQuery],
+        responses={200: ALERT_PAGE, **errors(403, s403="Alerts are for the care team.")},
         operation_id="alerts_list",
         description="Unresolved alerts of the caller's patients, most urgent and oldest first; "
-        "`?status=resolved` for the closed ones.",
+        "`?status=resolved` for the closed ones. Paged like every list (`next`).",
     )
     def get(self, request):
-        wanted = request.query_params.get("status")
-        qs = _alerts_for(request.user)
-        if wanted in AlertStatus.values:
-            qs = qs.filter(status=wanted)
-        elif wanted:
-            raise Invalid(f"Unknown status {wanted!r}.", attr="status")
-        else:
-            qs = qs.exclude(status=AlertStatus.RESOLVED)
-        alerts = list(qs.order_by("opened_at")[:200])
-        alerts.sort(key=lambda a: (list(Tier.values).index(a.tier), a.opened_at))
+        query = AlertListQuery().run_validation(request.query_params)
+        alerts, next_cursor = alerts_page(
+            user=request.user,
+            state=query.get("status"),
+            cursor=query.get("cursor"),
+            page_size=query.get("page_size", 50),
+        )
         phi_access_record(
             user=request.user,
             patient_ids={a.patient_id for a in alerts},
@@ -232,18 +340,41 @@ class AlertListView(APIView):
             resource="alerts",
             request=request,
         )
-        return Response(AlertOutput(alerts, many=True).data)
+        return Response(
+            {
+                "next": next_page_url(request, next_cursor),
+                "results": AlertOutput(alerts, many=True).data,
+            }
+        )
+
+
+ALERT_STEP_ERRORS = errors(
+    400,
+    403,
+    s400="`invalid_state`: the alert is past this step.",
+    s403="Alerts are for the care team.",
+)
 
 
 class AlertAcknowledgeView(APIView):
-    @extend_schema(request=None, responses={200: AlertOutput}, operation_id="alert_acknowledge")
+    @extend_schema(
+        summary="Acknowledge an alert",
+        request=None,
+        responses={200: AlertOutput, **ALERT_STEP_ERRORS},
+        operation_id="alert_acknowledge",
+    )
     def post(self, request, alert_id: int):
         alert = alert_acknowledge(actor=request.user, alert=_alert_get(request.user, alert_id))
         return _alert_answer(request, alert, action="acknowledge")
 
 
 class AlertResolveView(APIView):
-    @extend_schema(request=ResolveInput, responses={200: AlertOutput}, operation_id="alert_resolve")
+    @extend_schema(
+        summary="Resolve an alert",
+        request=ResolveInput,
+        responses={200: AlertOutput, **ALERT_STEP_ERRORS},
+        operation_id="alert_resolve",
+    )
     def post(self, request, alert_id: int):
         data = ResolveInput(data=request.data)
         data.is_valid(raise_exception=True)

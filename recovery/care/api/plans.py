@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
+from config.api.openapi import errors
 from config.errors import Forbidden, NotFound
 
 from ..selectors import plan_for_patient
@@ -39,7 +40,11 @@ class PlanOutput(serializers.Serializer):
 
 
 class PatientPlanView(APIView):
-    @extend_schema(responses={200: PlanOutput(many=True)}, operation_id="patient_plan")
+    @extend_schema(
+        summary="A patient's care plan (care team)",
+        responses={200: PlanOutput(many=True)},
+        operation_id="patient_plan",
+    )
     def get(self, request, patient_id: int):
         patient = patients_for(request.user).filter(pk=patient_id).first()
         if patient is None:
@@ -55,7 +60,11 @@ class PatientPlanView(APIView):
 
 
 class MyPlanView(APIView):
-    @extend_schema(responses={200: PlanOutput(many=True)}, operation_id="me_plan")
+    @extend_schema(
+        summary="The patient's own care plan",
+        responses={200: PlanOutput(many=True), **errors(403, s403="Only patients have a plan.")},
+        operation_id="me_plan",
+    )
     def get(self, request):
         if not request.user.is_patient:
             raise Forbidden(

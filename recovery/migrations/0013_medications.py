@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_phi_access'),
-        ('recovery', '0011_alert_notifications'),
+        ('recovery', '0012_alert_causes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
