@@ -61,6 +61,11 @@ _PullChanges = type(
 class PullResponse(serializers.Serializer):
     changes = _PullChanges()
     timestamp = serializers.IntegerField(help_text="Send as last_pulled_at next time.")
+    cursor = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="Paged pulls only: send it back for the next page; null after the last page.",
+    )
 
 
 class PushResponse(serializers.Serializer):
