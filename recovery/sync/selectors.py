@@ -329,7 +329,8 @@ def _read_postgresql(wanted, schema_version: int, patient_id: int, since):
 def _clock_sql() -> str:
     """``patient_clock_read``'s query (the clock row ``FOR UPDATE``), compiled once by the ORM."""
     query = PatientClock.objects.select_for_update().filter(patient_id=0).values_list("value")
-    sql, params = query.query.sql_with_params()
+    with transaction.atomic():  # the ORM compiles FOR UPDATE only inside a transaction
+        sql, params = query.query.sql_with_params()
     if params != (0,):  # the patient id must be its only parameter
         raise RuntimeError(f"unexpected clock query parameters {params!r}")
     return sql

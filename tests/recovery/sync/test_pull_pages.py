@@ -377,6 +377,7 @@ def test_the_pull_commits_its_lock_asynchronously_and_only_its_own(patient):
     """The one-shot pull's transaction (outside any caller's) holds nothing but the clock lock:
     it may commit without a WAL flush. The setting ends with it, and a caller's transaction is
     left as it was."""
+    selectors._clock_sql.cache_clear()  # compiled on first use, outside any transaction here
     selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
