@@ -252,8 +252,10 @@ def _floor_queries():
 
 
 def floor_app(environ, start_response):
-    """One transaction: the clock under its lock, then every table's rows in one round trip
-    (psycopg pipeline mode), each row a dict, then orjson."""
+    """One transaction: the clock under its lock, then every table's rows, all in one round trip
+    (psycopg pipeline mode), each row a dict, then orjson. The transaction holds nothing but the
+    clock's row lock, so it commits without waiting for a WAL flush (``synchronous_commit =
+    off`` for it alone), as the endpoint does: durably committing a lock protects nothing."""
     import orjson
     import psycopg
 
@@ -265,15 +267,17 @@ def floor_app(environ, start_response):
     args = {"patient": int(query["patient"][0]), "since": None if since == "null" else int(since)}
     changes = {}
     with conn.transaction():
-        timestamp = conn.execute(
-            "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE",
-            args,
-        ).fetchone()[0]
         with conn.pipeline():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            clock = conn.execute(
+                "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE",
+                args,
+            )
             cursors = [
                 (wire_table, names, conn.execute(sql, args))
                 for wire_table, names, sql in _floor_queries()
             ]
+        timestamp = clock.fetchone()[0]
         for wire_table, names, cursor in cursors:
             updated, deleted = [], []
             for row in cursor.fetchall():
