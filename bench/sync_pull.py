@@ -65,9 +65,10 @@ def django_setup(database_url: str) -> None:
 # --- data -----------------------------------------------------------------------------------------
 
 
-def seed_patient(*, days: int = 365):
+def seed_patient(*, days: int = 365, tag: str = ""):
     """One patient with a year of history through the real services: per day 4 pain logs and one
-    of PT session / milestone / restriction, plus a surgery, a stay and monthly appointments."""
+    of PT session / milestone / restriction, plus a surgery, a stay and monthly appointments.
+    ``tag`` tells apart several patients seeded in one database."""
     from django.utils import timezone
 
     from accounts import services as accounts
@@ -82,11 +83,11 @@ def seed_patient(*, days: int = 365):
     )
     from recovery.record.writes import record_create
 
-    clinic = accounts.clinic_create(name="Bench clinic")
-    surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
+    clinic = accounts.clinic_create(name=f"Bench clinic{tag}")
+    surgeon = accounts.staff_create(clinic=clinic, email=f"surgeon{tag}@bench.test", role="surgeon")
     patient = accounts.patient_create(
         clinic=clinic,
-        email="patient@bench.test",
+        email=f"patient{tag}@bench.test",
         first_name="Bench",
         last_name="Patient",
         date_of_birth=timezone.localdate().replace(year=1970),

@@ -408,3 +408,14 @@ def test_rows_written_after_the_clock_read_are_never_on_a_page(api, patient, sur
         following.append(page(client, cursor=following[-1]["cursor"]))
     assert late.id not in {i for b in following for i in ids(b, "pain_logs")}
     assert PainLog.objects.get(pk=late.id).sync_version > following[-1]["timestamp"]
+
+
+def test_the_paged_pull_limits_are_documented():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "sync.md").read_text()
+    assert f"| `SYNC_PULL_MAX_PAGE_SIZE` | {settings.SYNC_PULL_MAX_PAGE_SIZE:,} |" in text
+    assert f"| `SYNC_PULL_CURSOR_MAX_AGE` | {settings.SYNC_PULL_CURSOR_MAX_AGE:,} |" in text
+    assert f"page_size=<1..{settings.SYNC_PULL_MAX_PAGE_SIZE}>" in text
