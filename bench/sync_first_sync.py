@@ -13,8 +13,11 @@ server per case so that its peak memory belongs to that case) and measures, over
   ``page_size=N``, then ``cursor`` until it is null: wall time for all pages, number of pages,
   largest page.
 
-Server memory is the gunicorn worker's peak resident set (``VmHWM`` in ``/proc``) after a
-warm-up request, and after the case: the difference is what the case cost the server at most.
+Server memory, two ways: the gunicorn worker's peak resident set (``VmHWM`` in ``/proc``) after
+a warm-up request and after the case (coarse: the allocator keeps what it once took); and, in
+this process through the same WSGI application, ``tracemalloc``'s peak of Python memory during
+one request above what was allocated before it (exact, per request: the one-shot pull, and the
+largest of the pages). ``--reuse`` measures the patients of a previous run without seeding.
 Both the one-shot pull and the pages ask for schema version 3 (all tables). The run checks that
 the pages add up to the one-shot pull, row for row.
 """
@@ -43,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--years", type=int, nargs="+", default=[1, 3], help="history of each seeded patient"
     )
+    parser.add_argument("--reuse", action="store_true", help="keep the database of the last run")
 
 
 def _worker_pid(master: int) -> int:
@@ -121,16 +125,66 @@ def measure(database_url: str, token: str, case, rounds: int) -> dict:
     }
 
 
+def heap_peaks(token: str, page_size: int) -> dict:
+    """Peak Python memory (tracemalloc) of one request above what was allocated before it."""
+    import gc
+    import io
+    import json
+    import tracemalloc
+    from urllib.parse import urlencode
+
+    from config.wsgi import application
+
+    def request(params) -> tuple[bytes, int]:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": PULL,
+            "QUERY_STRING": urlencode(params),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+        }
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        body = b"".join(application(environ, lambda status, headers: None))
+        return body, tracemalloc.get_traced_memory()[1] - before
+
+    first = {"last_pulled_at": "null", "schema_version": 3}
+    tracemalloc.start()
+    try:
+        request({**first, "page_size": 1})  # warm-up
+        _, whole = request(first)
+        body, peak = request({**first, "page_size": page_size})
+        peaks = [peak]
+        while cursor := json.loads(body)["cursor"]:
+            body, peak = request({"cursor": cursor, "schema_version": 3})
+            peaks.append(peak)
+    finally:
+        tracemalloc.stop()
+    return {"one_shot_kib": whole / 1024, "largest_page_kib": max(peaks) / 1024}
+
+
 def run(args) -> dict:
     url = harness.database_url(DATABASE)
-    harness.recreate_database(url)
+    if not args.reuse:
+        harness.recreate_database(url)
     harness.django_setup(url)
+    from accounts.models import PatientProfile
     from accounts.tokens import tokens_for
 
     results = {}
     for years in args.years:
         started = time.perf_counter()
-        patient = seed_patient(days=365 * years, tag=f"-{years}y")
+        email = f"patient-{years}y@bench.test"
+        patient = PatientProfile.objects.filter(user__email=email).first() if args.reuse else None
+        if patient is None:
+            patient = seed_patient(days=365 * years, tag=f"-{years}y")
         print(f"seeded {years} year(s) in {time.perf_counter() - started:.0f}s", file=sys.stderr)
         token = tokens_for(patient.user)["access"]
         whole = measure(url, token, one_shot, args.rounds)
@@ -139,6 +193,7 @@ def run(args) -> dict:
             raise SystemExit("the pages do not add up to the one-shot pull")
         results[f"{years}y"] = {"one_shot": whole, "paged": pages, "page_size": args.page_size}
         results[f"{years}y"]["live_rows"] = _live_rows(patient)
+        results[f"{years}y"]["heap"] = heap_peaks(token, args.page_size)
     return results
 
 
@@ -159,20 +214,21 @@ def report(result: dict, args=None) -> str:
     lines = [
         (
             "| history | live rows | first sync | time (median) | pages | body / largest page "
-            "| server peak RSS growth |"
+            "| worker peak RSS growth | Python heap peak of a request |"
         ),
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for history, r in result.items():
         whole, pages = r["one_shot"], r["paged"]
         lines.append(
             f"| {history} | {r['live_rows']} | one-shot | {whole['median_ms']:.0f} ms | 1 | "
-            f"{whole['bytes'] / 1024:.0f} KiB | {_growth_mib(whole):.1f} MiB |"
+            f"{whole['bytes'] / 1024:.0f} KiB | {_growth_mib(whole):.1f} MiB "
+            f"| {r['heap']['one_shot_kib'] / 1024:.2f} MiB |"
         )
         lines.append(
             f"| {history} | {r['live_rows']} | paged ({r['page_size']}) | "
             f"{pages['median_ms']:.0f} ms | {pages['pages']} | {pages['largest'] / 1024:.0f} KiB | "
-            f"{_growth_mib(pages):.1f} MiB |"
+            f"{_growth_mib(pages):.1f} MiB | {r['heap']['largest_page_kib'] / 1024:.2f} MiB (largest page) |"
         )
     return "\n".join(lines)
 

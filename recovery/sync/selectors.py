@@ -132,7 +132,9 @@ def sync_pull_page(*, patient_id: int, position: PullPosition) -> tuple[dict, Pu
     following = position.following(
         snapshot=snapshot, after=(last_version, names[last_rank], last_id)
     )
-    return {"changes": changes, "timestamp": rest[0][0] - 1}, following
+    # WatermelonDB needs a timestamp > 0; stamps from the clock are epoch milliseconds, so only
+    # rows never stamped (bulk-loaded, sync_version 0) could sort below 2.
+    return {"changes": changes, "timestamp": max(rest[0][0] - 1, 1)}, following
 
 
 def _read_snapshot(patient_id: int) -> int:
