@@ -3,11 +3,14 @@ the same query as the user (``own_patient_pk``; None for staff). Most API calls 
 patients' phones, and a patient's scope is their own profile (``accounts.selectors.own_patient_id``):
 with its id on the user, a patient's reads need no query to find it and filter on a plain id.
 simplejwt's own checks (active user, token revoked by a password change) run unchanged: only
-the queryset it looks the user up in differs.
+the query it looks the user up with differs. That query is compiled by the ORM once per process
+(``UserLookup``), not on every request: building it was a third of the CPU time of an
+incremental sync pull, the request a phone makes most (docs/benchmarks.md, "Sync").
 """
 
-from types import SimpleNamespace
+from functools import cached_property
 
+from django.db import connection, transaction
 from django.db.models import F
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
@@ -15,13 +18,49 @@ from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJ
 from .models import User
 
 
+class UserLookup:
+    """What simplejwt's ``get_user`` calls as ``user_model.objects.get(id=...)``: the user by
+    primary key with ``own_patient_pk``, the query ``User.objects.annotate(own_patient_pk=
+    F("patient_profile__pk")).get(id=...)`` sends, compiled once; the row becomes a ``User``
+    through ``Model.from_db`` as the ORM's own rows do."""
+
+    DoesNotExist = User.DoesNotExist
+
+    @property
+    def objects(self):
+        return self
+
+    @cached_property
+    def _compiled(self) -> tuple[str, list[str]]:
+        query = User.objects.annotate(own_patient_pk=F("patient_profile__pk")).filter(pk=0)
+        with transaction.atomic():
+            sql, params = query.query.sql_with_params()
+        if params != (0,):
+            raise RuntimeError(f"unexpected user query parameters {params!r}")
+        return sql, [f.attname for f in User._meta.concrete_fields]
+
+    def get(self, **lookup) -> User:
+        ((field, value),) = lookup.items()
+        if field not in ("id", "pk"):
+            raise TypeError(f"only a primary-key lookup is compiled, not {field!r}")
+        sql, names = self._compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [User._meta.pk.get_prep_value(value)])
+            row = cursor.fetchone()
+        if row is None:
+            raise User.DoesNotExist
+        user = User.from_db(connection.alias, names, row[: len(names)])
+        user.own_patient_pk = row[len(names)]
+        return user
+
+
+_USERS = UserLookup()
+
+
 class JWTAuthentication(SimpleJWTAuthentication):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user_model = SimpleNamespace(
-            objects=User.objects.annotate(own_patient_pk=F("patient_profile__pk")),
-            DoesNotExist=User.DoesNotExist,
-        )
+        self.user_model = _USERS
 
 
 class JWTScheme(SimpleJWTScheme):

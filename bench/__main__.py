@@ -6,13 +6,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import pain_log_list, sync_pull, sync_push
+from . import pain_log_list, sync_first_sync, sync_pull, sync_push
 
 # The timeline and reminders benchmarks run as modules: python -m bench.timeline,
 # python -m bench.reminders_dispatch, python -m bench.reminders_due_query (docs/benchmarks.md).
 BENCHMARKS = {
     pain_log_list.NAME: pain_log_list,
     sync_pull.NAME: sync_pull,
+    sync_first_sync.NAME: sync_first_sync,
     sync_push.NAME: sync_push,
 }
 RESULTS = Path(__file__).resolve().parent / "results"

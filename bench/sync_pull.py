@@ -65,9 +65,10 @@ def django_setup(database_url: str) -> None:
 # --- data -----------------------------------------------------------------------------------------
 
 
-def seed_patient(*, days: int = 365):
+def seed_patient(*, days: int = 365, tag: str = ""):
     """One patient with a year of history through the real services: per day 4 pain logs and one
-    of PT session / milestone / restriction, plus a surgery, a stay and monthly appointments."""
+    of PT session / milestone / restriction, plus a surgery, a stay and monthly appointments.
+    ``tag`` tells apart several patients seeded in one database."""
     from django.utils import timezone
 
     from accounts import services as accounts
@@ -82,11 +83,11 @@ def seed_patient(*, days: int = 365):
     )
     from recovery.record.writes import record_create
 
-    clinic = accounts.clinic_create(name="Bench clinic")
-    surgeon = accounts.staff_create(clinic=clinic, email="surgeon@bench.test", role="surgeon")
+    clinic = accounts.clinic_create(name=f"Bench clinic{tag}")
+    surgeon = accounts.staff_create(clinic=clinic, email=f"surgeon{tag}@bench.test", role="surgeon")
     patient = accounts.patient_create(
         clinic=clinic,
-        email="patient@bench.test",
+        email=f"patient{tag}@bench.test",
         first_name="Bench",
         last_name="Patient",
         date_of_birth=timezone.localdate().replace(year=1970),
@@ -252,8 +253,10 @@ def _floor_queries():
 
 
 def floor_app(environ, start_response):
-    """One transaction: the clock under its lock, then every table's rows in one round trip
-    (psycopg pipeline mode), each row a dict, then orjson."""
+    """One transaction: the clock under its lock, then every table's rows, all in one round trip
+    (psycopg pipeline mode), each row a dict, then orjson. The transaction holds nothing but the
+    clock's row lock, so it commits without waiting for a WAL flush (``synchronous_commit =
+    off`` for it alone), as the endpoint does: durably committing a lock protects nothing."""
     import orjson
     import psycopg
 
@@ -265,15 +268,17 @@ def floor_app(environ, start_response):
     args = {"patient": int(query["patient"][0]), "since": None if since == "null" else int(since)}
     changes = {}
     with conn.transaction():
-        timestamp = conn.execute(
-            "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE",
-            args,
-        ).fetchone()[0]
         with conn.pipeline():
+            conn.execute("SET LOCAL synchronous_commit = off")
+            clock = conn.execute(
+                "SELECT value FROM accounts_patientclock WHERE patient_id = %(patient)s FOR UPDATE",
+                args,
+            )
             cursors = [
                 (wire_table, names, conn.execute(sql, args))
                 for wire_table, names, sql in _floor_queries()
             ]
+        timestamp = clock.fetchone()[0]
         for wire_table, names, cursor in cursors:
             updated, deleted = [], []
             for row in cursor.fetchall():

@@ -326,6 +326,9 @@ SYNC_SCHEMA_VERSION_MAX = 4
 # A push larger than either limit is refused whole (413); the app splits or retries later.
 SYNC_PUSH_MAX_BYTES = env.int("SYNC_PUSH_MAX_BYTES", default=1_000_000)
 SYNC_PUSH_MAX_RECORDS = env.int("SYNC_PUSH_MAX_RECORDS", default=1_000)
+# A paged pull (docs/sync.md, "Paged pull"): the largest page_size, and how long a cursor lasts.
+SYNC_PULL_MAX_PAGE_SIZE = env.int("SYNC_PULL_MAX_PAGE_SIZE", default=1_000)
+SYNC_PULL_CURSOR_MAX_AGE = env.int("SYNC_PULL_CURSOR_MAX_AGE", default=7 * 24 * 3600)
 
 # --- Celery -----------------------------------------------------------------------------------
 # The host part only keeps kombu from warning "No hostname was supplied" at every connection.

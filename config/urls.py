@@ -8,9 +8,10 @@ from config.api.errors import api_not_found
 from . import health
 
 api_v1 = [
+    # First: the sync pull is the request phones make most, and no other pattern starts "sync/".
+    path("sync/", include("recovery.sync.urls")),
     path("", include("accounts.api.urls")),
     path("", include("recovery.api.urls")),
-    path("sync/", include("recovery.sync.urls")),
     path("", include("recovery.fhir.urls")),
     path("", include("recovery.care.api.urls")),
     path("", include("reminders.api.urls")),

@@ -149,6 +149,11 @@ def _pull_response(version: int) -> type[serializers.Serializer]:
             "__doc__": f"The answer to a pull with `schema_version={version}`.",
             "changes": changes(),
             "timestamp": serializers.IntegerField(help_text="Send as last_pulled_at next time."),
+            "cursor": serializers.CharField(
+                required=False,
+                allow_null=True,
+                help_text="Paged pulls only: send it back for the next page; null after the last page.",
+            ),
         },
     )
 

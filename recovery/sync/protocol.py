@@ -8,10 +8,11 @@ record value. Nothing is written before all of a push has been read.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
@@ -159,6 +160,112 @@ def parse_migration(raw: str | None, *, schema_version: int) -> Migration | None
             )
         names.add(table.name)
     return Migration(from_version=start, tables=frozenset(names))
+
+
+# --- Paged pull -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PullPosition:
+    """Where a paged pull stands (docs/sync.md, "Paged pull"); travels signed as ``cursor``."""
+
+    schema_version: int
+    page_size: int
+    since: int | None  # the last_pulled_at the pages pull from (None: a first sync)
+    whole: frozenset[str] = frozenset()  # tables sent whole (a migration sync)
+    snapshot: int | None = None  # the patient's clock at the first page; None before it
+    after: tuple[int, str, str] | None = None  # (sync_version, table, id) of the last row sent
+
+    def following(self, *, snapshot: int, after: tuple[int, str, str]) -> PullPosition:
+        return replace(self, snapshot=snapshot, after=after)
+
+
+CURSOR_SALT = "realign.sync.pull-cursor"
+MAX_CURSOR_LENGTH = 1000
+
+
+def parse_page_size(raw: str | None) -> int | None:
+    """``page_size``: asks for a paged pull of at most that many records per page."""
+    if raw is None or raw in ("", "null"):
+        return None
+    limit = settings.SYNC_PULL_MAX_PAGE_SIZE
+    if not DIGITS.fullmatch(raw) or not 1 <= int(raw) <= limit:
+        raise bad(
+            f"page_size must be an integer from 1 to {limit}.",
+            attr="page_size",
+            code="out_of_range",
+        )
+    return int(raw)
+
+
+def _salt(user_id: int) -> str:
+    return f"{CURSOR_SALT}:{user_id}"  # a cursor is valid for the user it was given to only
+
+
+def write_cursor(position: PullPosition, *, user_id: int, patient_id: int) -> str:
+    """The position, signed (``django.core.signing``: HMAC with the secret key, timestamped):
+    opaque to the app and tamper-evident."""
+    return signing.dumps(
+        {
+            "p": patient_id,
+            "v": position.schema_version,
+            "n": position.page_size,
+            "s": position.since,
+            "w": sorted(position.whole),
+            "t": position.snapshot,
+            "a": list(position.after),
+        },
+        salt=_salt(user_id),
+    )
+
+
+def read_cursor(
+    raw: str, *, user_id: int, patient_id: int, schema_version: int, page_size: int | None
+) -> PullPosition:
+    """The position a ``cursor`` carries. Refused (400, attr ``cursor``) unless this server
+    signed it for this user and patient, within ``SYNC_PULL_CURSOR_MAX_AGE`` seconds, for the
+    same schema version. ``page_size``, when given, replaces the cursor's for the pages to come."""
+    again = "Pull again without the cursor, from your last timestamp."
+    if len(raw) > MAX_CURSOR_LENGTH:
+        raise bad(
+            f"Not a pull cursor of this server. {again}", attr="cursor", code="invalid_cursor"
+        )
+    try:
+        data = signing.loads(raw, salt=_salt(user_id), max_age=settings.SYNC_PULL_CURSOR_MAX_AGE)
+    except signing.SignatureExpired:
+        raise bad(
+            f"This cursor has expired. {again}", attr="cursor", code="cursor_expired"
+        ) from None
+    except (signing.BadSignature, ValueError):
+        raise bad(
+            f"Not a pull cursor this server gave you. {again}", attr="cursor", code="invalid_cursor"
+        ) from None
+    try:
+        position = PullPosition(
+            schema_version=int(data["v"]),
+            page_size=page_size or int(data["n"]),
+            since=None if data["s"] is None else int(data["s"]),
+            whole=frozenset(str(name) for name in data["w"]),
+            snapshot=int(data["t"]),
+            after=(int(data["a"][0]), str(data["a"][1]), str(data["a"][2])),
+        )
+        owner = int(data["p"])
+    except (KeyError, TypeError, ValueError, IndexError):  # a cursor of an older format
+        raise bad(
+            f"Not a pull cursor of this server. {again}", attr="cursor", code="invalid_cursor"
+        ) from None
+    if owner != patient_id:
+        raise bad(
+            f"Not a pull cursor this server gave you. {again}", attr="cursor", code="invalid_cursor"
+        )
+    if position.schema_version != schema_version:
+        raise bad(
+            f"This cursor is for schema version {position.schema_version}; the app sent "
+            f"{schema_version}. {again}",
+            attr="cursor",
+            code="invalid_cursor",
+        )
+    return position
 
 
 # --- Push body ----------------------------------------------------------------------------------

@@ -7,6 +7,14 @@ Two ways to read the rows, with the same result:
   the endpoint close to the cost of fetching and serialising the rows at all
   (bench/sync_pull.py, docs/benchmarks.md);
 - elsewhere (SQLite in development), ``values_list()`` and each codec's ``to_wire``.
+
+Two shapes of pull:
+- ``sync_pull``: everything since ``last_pulled_at`` in one answer (the incremental pull a phone
+  makes most; on PostgreSQL one round trip for the clock and every table);
+- ``sync_pull_page``: the same rows in pages of at most ``page_size`` records, for a first sync
+  over a weak connection (docs/sync.md, "Paged pull"). The clock is read once, on the first
+  page: the pages together send the patient's record as of that ``snapshot``; what changes
+  meanwhile is stamped later and comes with the next pull from the last page's ``timestamp``.
 """
 
 from __future__ import annotations
@@ -16,13 +24,30 @@ from functools import cache
 from django.db import connection, transaction
 from django.db.models import Q
 
+from accounts.models import PatientClock
 from accounts.services import patient_clock_read
 from config.errors import Invalid
 
-from .protocol import Migration
+from .protocol import Migration, PullPosition
 from .tables import SYNC_TABLES, Codec, SyncTable, tables_for
 
 FIRST, SINCE, WHOLE = "first", "since", "whole"  # which rows of a table a pull wants
+
+
+def _modes(schema_version: int, last_pulled_at: int | None, whole: frozenset[str]):
+    return [
+        (table, FIRST if last_pulled_at is None else WHOLE if table.name in whole else SINCE)
+        for table in tables_for(schema_version)
+    ]
+
+
+def _refuse_future(last_pulled_at: int | None, timestamp: int) -> None:
+    if last_pulled_at is not None and last_pulled_at > timestamp:
+        raise Invalid(
+            "last_pulled_at is later than any timestamp this server handed out.",
+            code="in_future",
+            attr="last_pulled_at",
+        )
 
 
 def sync_pull(
@@ -36,38 +61,217 @@ def sync_pull(
     empty: the app sets ``sendCreatedAsUpdated``), ids of rows deleted since then under
     ``deleted``, and the patient's clock as ``timestamp``.
 
-    The clock is read under its row lock in the same transaction as the rows, so every write
-    stamped up to ``timestamp`` has committed and is seen here, and every later write gets a
-    larger stamp: nothing falls between two pulls however transactions interleave.
+    The clock is read under its row lock before the rows, in the same transaction, so every
+    write stamped up to ``timestamp`` has committed and is seen here, and every later write gets
+    a larger stamp: nothing falls between two pulls however transactions interleave.
     ``last_pulled_at=None`` (first pull) sends all live rows and no tombstones; tables named by a
     ``migration`` are sent whole (live rows, plus tombstones since ``last_pulled_at``).
     One query per table, whatever the patient's history.
     """
     whole = migration.tables if (migration and last_pulled_at is not None) else frozenset()
-    read = _read_postgresql if connection.vendor == "postgresql" else _read_orm
-    changes = {}
-    with transaction.atomic():
-        timestamp = patient_clock_read(patient_id=patient_id)
-        if last_pulled_at is not None and last_pulled_at > timestamp:
-            raise Invalid(
-                "last_pulled_at is later than any timestamp this server handed out.",
-                code="in_future",
-                attr="last_pulled_at",
-            )
-        wanted = [
-            (table, FIRST if last_pulled_at is None else WHOLE if table.name in whole else SINCE)
-            for table in tables_for(schema_version)
-        ]
-        for table, (updated, deleted) in zip(
-            (t for t, _ in wanted),
-            read(wanted, schema_version, patient_id, last_pulled_at),
-            strict=True,
-        ):
-            changes[table.name] = {"created": [], "updated": updated, "deleted": deleted}
+    wanted = _modes(schema_version, last_pulled_at, whole)
+    if connection.vendor == "postgresql":
+        timestamp, results = _pull_postgresql(wanted, schema_version, patient_id, last_pulled_at)
+    else:
+        with transaction.atomic():
+            timestamp = patient_clock_read(patient_id=patient_id)
+            results = list(_read_orm(wanted, schema_version, patient_id, last_pulled_at))
+    _refuse_future(last_pulled_at, timestamp)
+    changes = {
+        table.name: {"created": [], "updated": updated, "deleted": deleted}
+        for (table, _), (updated, deleted) in zip(wanted, results, strict=True)
+    }
     return {"changes": changes, "timestamp": timestamp}
 
 
+def sync_pull_page(*, patient_id: int, position: PullPosition) -> tuple[dict, PullPosition | None]:
+    """One page of a paged pull: at most ``position.page_size`` records, and where the next page
+    starts (``None`` after the last one).
+
+    The pages send, in the order of ``(sync_version, table, id)``, the rows a one-shot pull at
+    the ``snapshot`` (the clock, read once on the first page) would send. Rows stamped after the
+    snapshot are left to the next pull, which starts from the last page's ``timestamp`` (the
+    snapshot); a row that changes while the pages are read leaves them (its stamp is now later)
+    and comes with that pull instead, in its new state.
+
+    Every page's ``timestamp`` is also safe to pull from on its own: a page before the last
+    answers one less than the stamp of the first row it did not send, so a device that loses the
+    cursor and pulls from there misses nothing. Memory is bounded by the page size: at most
+    ``page_size + 1`` keys per table, then the page's rows by id.
+    """
+    since, snapshot = position.since, position.snapshot
+    if snapshot is None:
+        snapshot = _read_snapshot(patient_id)
+        _refuse_future(since, snapshot)
+    wanted = _modes(position.schema_version, since, position.whole)
+    names = sorted(table.name for table, _ in wanted)
+    if position.after is not None and position.after[1] not in names:
+        raise Invalid("The cursor names an unknown table.", code="invalid_cursor", attr="cursor")
+    postgresql = connection.vendor == "postgresql"
+    query = _PageQuery(
+        wanted=wanted,
+        rank={name: index for index, name in enumerate(names)},
+        patient_id=patient_id,
+        since=since,
+        snapshot=snapshot,
+        position=position,
+    )
+    keys = query.keys_postgresql() if postgresql else query.keys_orm()
+    page, rest = keys[: position.page_size], keys[position.page_size :]
+    ids: dict[str, list[str]] = {}
+    for _, table_rank, record_id in page:
+        ids.setdefault(names[table_rank], []).append(record_id)
+    rows = query.rows_postgresql(ids) if postgresql else query.rows_orm(ids)
+    changes = {
+        table.name: {"created": [], "updated": updated, "deleted": deleted}
+        for (table, _), (updated, deleted) in zip(wanted, rows, strict=True)
+    }
+    if not rest:
+        return {"changes": changes, "timestamp": snapshot}, None
+    last_version, last_rank, last_id = page[-1]
+    following = position.following(
+        snapshot=snapshot, after=(last_version, names[last_rank], last_id)
+    )
+    # WatermelonDB needs a timestamp > 0; stamps from the clock are epoch milliseconds, so only
+    # rows never stamped (bulk-loaded, sync_version 0) could sort below 2.
+    return {"changes": changes, "timestamp": max(rest[0][0] - 1, 1)}, following
+
+
+def _read_snapshot(patient_id: int) -> int:
+    """The clock under its lock, in a transaction of its own. That transaction writes nothing
+    but the row lock, so on PostgreSQL it commits without waiting for a WAL flush (unless a
+    caller's transaction surrounds it, which may write)."""
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not outer:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        return patient_clock_read(patient_id=patient_id)
+
+
+class _PageQuery:
+    """The two reads of a page: the keys ``(sync_version, table rank, id)`` of the next
+    ``page_size + 1`` rows after the cursor, then the rows of the first ``page_size`` by id.
+    Tables are ranked by name, so a cursor means the same whatever order the registry has."""
+
+    def __init__(self, *, wanted, rank, patient_id, since, snapshot, position):
+        self.wanted, self.rank = wanted, rank
+        self.patient_id, self.since, self.snapshot = patient_id, since, snapshot
+        self.position = position
+        self.limit = position.page_size + 1
+
+    def _after(self, table_name: str):
+        """How this table's rows compare with the cursor's key: None (no cursor), or
+        ("gt" | "ge" | "key", version, id)."""
+        after = self.position.after
+        if after is None:
+            return None
+        version, name, record_id = after
+        mine, theirs = self.rank[table_name], self.rank[name]
+        return ("gt" if mine < theirs else "ge" if mine > theirs else "key", version, record_id)
+
+    # PostgreSQL: one statement for the keys (one branch per table), one round trip for the rows.
+
+    def keys_postgresql(self) -> list[tuple[int, int, str]]:
+        quote = connection.ops.quote_name
+        branches, params = [], []
+        for table, mode in self.wanted:
+            where = ["t.patient_id = %s", "t.sync_version <= %s", _MODE_SQL[mode]]
+            params.extend((self.patient_id, self.snapshot))
+            if mode != FIRST:
+                params.append(self.since)
+            after = self._after(table.name)
+            if after is not None:
+                how, version, record_id = after
+                if how == "key":
+                    where.append('(t.sync_version, t.id COLLATE "C") > (%s, %s)')
+                    params.extend((version, record_id))
+                else:
+                    where.append("t.sync_version > %s" if how == "gt" else "t.sync_version >= %s")
+                    params.append(version)
+            params.append(self.limit)
+            # Identifiers come from the registry and are quoted; values are parameters.
+            branches.append(
+                f'(SELECT t.sync_version AS sv, {self.rank[table.name]} AS r, t.id COLLATE "C" AS id '  # noqa: S608
+                f"FROM {quote(table.model._meta.db_table)} t WHERE {' AND '.join(where)} "
+                'ORDER BY t.sync_version, t.id COLLATE "C" LIMIT %s)'
+            )
+        sql = (
+            f"SELECT sv, r, id FROM ({' UNION ALL '.join(branches)}) k ORDER BY sv, r, id LIMIT %s"  # noqa: S608
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, self.limit])
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def rows_postgresql(self, ids: dict[str, list[str]]):
+        statements, params, names, present = [], [], [], []
+        version = self.position.schema_version
+        for table, mode in self.wanted:
+            if table.name not in ids:
+                continue
+            sql, table_names = _postgresql_select(table.name, version, mode)
+            statements.append(f"{sql} AND t.sync_version <= %s AND t.id = ANY(%s)")
+            params.extend((self.patient_id,) if mode == FIRST else (self.patient_id, self.since))
+            params.extend((self.snapshot, ids[table.name]))
+            names.append(table_names)
+            present.append(table.name)
+        found = {}
+        if statements:
+            with connection.cursor() as cursor:
+                cursor.execute(";\n".join(statements), params)
+                found = dict(zip(present, _results(cursor, names, first=True), strict=True))
+        return [found.get(table.name, ([], [])) for table, _ in self.wanted]
+
+    # Any database: the ORM, one query per table for the keys and one per table for the rows.
+
+    def keys_orm(self) -> list[tuple[int, int, str]]:
+        keys = []
+        for table, mode in self.wanted:
+            rows = _orm_rows(table, mode, self.patient_id, self.since).filter(
+                sync_version__lte=self.snapshot
+            )
+            after = self._after(table.name)
+            if after is not None:
+                how, version, record_id = after
+                rows = rows.filter(
+                    Q(sync_version__gt=version)
+                    if how == "gt"
+                    else Q(sync_version__gte=version)
+                    if how == "ge"
+                    else Q(sync_version__gt=version) | Q(sync_version=version, id__gt=record_id)
+                )
+            rank = self.rank[table.name]
+            keys.extend(
+                (v, rank, i)
+                for v, i in rows.order_by("sync_version", "id").values_list("sync_version", "id")[
+                    : self.limit
+                ]
+            )
+        return sorted(keys)[: self.limit]
+
+    def rows_orm(self, ids: dict[str, list[str]]):
+        version = self.position.schema_version
+        return [
+            _encode_orm(
+                table,
+                version,
+                _orm_rows(table, mode, self.patient_id, self.since).filter(
+                    sync_version__lte=self.snapshot, id__in=ids[table.name]
+                ),
+            )
+            if table.name in ids
+            else ([], [])
+            for table, mode in self.wanted
+        ]
+
+
 # --- PostgreSQL: columns converted in SQL -------------------------------------------------------
+
+_MODE_SQL = {
+    FIRST: "t.deleted_at IS NULL",
+    SINCE: "t.sync_version > %s",
+    WHOLE: "(t.deleted_at IS NULL OR t.sync_version > %s)",
+}
 
 
 @cache
@@ -80,11 +284,7 @@ def _postgresql_select(
     select = ", ".join(
         ["t.id", *(c.codec.pg_sql.format(c=f"t.{quote(c.db_name)}") for c in columns)]
     )
-    where = {
-        FIRST: "t.deleted_at IS NULL",
-        SINCE: "t.sync_version > %s",
-        WHOLE: "(t.deleted_at IS NULL OR t.sync_version > %s)",
-    }[mode]
+    where = _MODE_SQL[mode]
     # The tombstone flag comes last: zip() with the names stops before it, no slicing per row.
     # Identifiers come from the registry and are quoted; values are parameters.
     sql = (
@@ -94,27 +294,72 @@ def _postgresql_select(
     return sql, ("id", *(c.name for c in columns))
 
 
-def _read_postgresql(wanted, schema_version: int, patient_id: int, since):
-    """All tables in one round trip: one SELECT per table, sent together (psycopg's client-side
-    binding cursor, which Django uses, runs them in order and returns one result set each)."""
+def _table_statements(wanted, schema_version: int, patient_id: int, since):
     statements, params, names = [], [], []
     for table, mode in wanted:
         sql, table_names = _postgresql_select(table.name, schema_version, mode)
         statements.append(sql)
         params.extend((patient_id,) if mode == FIRST else (patient_id, since))
         names.append(table_names)
+    return statements, params, names
+
+
+def _results(cursor, names, *, first: bool):
+    """One (updated, deleted) per result set, from the current one on (``first``) or the next."""
+    for index, table_names in enumerate(names):
+        if index or not first:
+            cursor.nextset()
+        updated, deleted = [], []
+        for row in cursor.fetchall():
+            if row[-1]:
+                deleted.append(row[0])
+            else:
+                updated.append(dict(zip(table_names, row, strict=False)))
+        yield updated, deleted
+
+
+def _read_postgresql(wanted, schema_version: int, patient_id: int, since):
+    """All tables in one round trip: one SELECT per table, sent together (psycopg's client-side
+    binding cursor, which Django uses, runs them in order and returns one result set each)."""
+    statements, params, names = _table_statements(wanted, schema_version, patient_id, since)
     with connection.cursor() as cursor:
         cursor.execute(";\n".join(statements), params)
-        for index, table_names in enumerate(names):
-            if index:
-                cursor.nextset()
-            updated, deleted = [], []
-            for row in cursor.fetchall():
-                if row[-1]:
-                    deleted.append(row[0])
-                else:
-                    updated.append(dict(zip(table_names, row, strict=False)))
-            yield updated, deleted
+        yield from _results(cursor, names, first=True)
+
+
+@cache
+def _clock_sql() -> str:
+    """``patient_clock_read``'s query (the clock row ``FOR UPDATE``), compiled once by the ORM."""
+    query = PatientClock.objects.select_for_update().filter(patient_id=0).values_list("value")
+    with transaction.atomic():  # the ORM compiles FOR UPDATE only inside a transaction
+        sql, params = query.query.sql_with_params()
+    if params != (0,):  # the patient id must be its only parameter
+        raise RuntimeError(f"unexpected clock query parameters {params!r}")
+    return sql
+
+
+def _lock_only_transaction() -> list[str]:
+    """Statements that open a pull's own transaction, when it has one.
+
+    Outside any ``atomic()`` block the statements of one ``execute`` run as one implicit
+    transaction. Its only write is the clock's row lock; committing that durably would wait for
+    a WAL flush (milliseconds on a busy disk) and protect nothing, so the pull commits
+    asynchronously. Inside a caller's transaction (which may write) nothing is changed."""
+    if connection.in_atomic_block or not connection.get_autocommit():
+        return []
+    return ["SET LOCAL synchronous_commit = off"]
+
+
+def _pull_postgresql(wanted, schema_version: int, patient_id: int, since):
+    """The clock under its lock, then every table: one round trip, one transaction."""
+    prefix = _lock_only_transaction()
+    statements, params, names = _table_statements(wanted, schema_version, patient_id, since)
+    with connection.cursor() as cursor:
+        cursor.execute(";\n".join([*prefix, _clock_sql(), *statements]), [patient_id, *params])
+        if prefix:
+            cursor.nextset()
+        (timestamp,) = cursor.fetchone()
+        return timestamp, list(_results(cursor, names, first=False))
 
 
 # --- Any database: the ORM and the codecs --------------------------------------------------------
@@ -144,14 +389,16 @@ def _read_orm(wanted, schema_version: int, patient_id: int, since):
         yield _read_orm_table(table, schema_version, mode, patient_id, since)
 
 
-def _read_orm_table(table: SyncTable, schema_version: int, mode: str, patient_id: int, since):
+def _orm_rows(table: SyncTable, mode: str, patient_id: int, since):
     rows = table.model._base_manager.filter(patient_id=patient_id)
     if mode == FIRST:
-        rows = rows.filter(deleted_at__isnull=True)
-    elif mode == WHOLE:
-        rows = rows.filter(Q(deleted_at__isnull=True) | Q(sync_version__gt=since))
-    else:
-        rows = rows.filter(sync_version__gt=since)
+        return rows.filter(deleted_at__isnull=True)
+    if mode == WHOLE:
+        return rows.filter(Q(deleted_at__isnull=True) | Q(sync_version__gt=since))
+    return rows.filter(sync_version__gt=since)
+
+
+def _encode_orm(table: SyncTable, schema_version: int, rows):
     db_names, encode = _encoder(table, schema_version)
     updated, deleted = [], []
     for row in rows.values_list("deleted_at", *db_names):
@@ -160,3 +407,7 @@ def _read_orm_table(table: SyncTable, schema_version: int, mode: str, patient_id
         else:
             updated.append(encode(row[1:]))
     return updated, deleted
+
+
+def _read_orm_table(table: SyncTable, schema_version: int, mode: str, patient_id: int, since):
+    return _encode_orm(table, schema_version, _orm_rows(table, mode, patient_id, since))

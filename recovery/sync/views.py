@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.selectors import own_patient_id
 
 from . import openapi, protocol
-from .selectors import sync_pull
+from .selectors import sync_pull, sync_pull_page
 from .services import sync_push
 
 
@@ -53,6 +53,18 @@ class SyncPullView(APIView):
                 OpenApiTypes.STR,
                 description='WatermelonDB migration as JSON (`{"from": 1, "tables": [], "columns": []}`) or `null`.',
             ),
+            OpenApiParameter(
+                "page_size",
+                OpenApiTypes.INT,
+                description="Asks for a paged pull: at most this many records per page "
+                "(1 to SYNC_PULL_MAX_PAGE_SIZE). The answer then carries `cursor`.",
+            ),
+            OpenApiParameter(
+                "cursor",
+                OpenApiTypes.STR,
+                description="The `cursor` of the previous page: the next page of the same pull "
+                "(`last_pulled_at` and `migration` are then taken from it).",
+            ),
         ],
         responses={
             200: openapi.PullResponse,
@@ -63,13 +75,43 @@ class SyncPullView(APIView):
     def get(self, request):
         params = request.query_params
         schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
-        body = sync_pull(
-            patient_id=own_patient_id(request.user),
-            last_pulled_at=protocol.parse_timestamp(params.get("last_pulled_at"), required=False),
-            schema_version=schema_version,
-            migration=protocol.parse_migration(
+        patient_id = own_patient_id(request.user)
+        page_size = protocol.parse_page_size(params.get("page_size"))
+        cursor = params.get("cursor")
+        if cursor in (None, "", "null"):
+            last_pulled_at = protocol.parse_timestamp(params.get("last_pulled_at"), required=False)
+            migration = protocol.parse_migration(
                 params.get("migration"), schema_version=schema_version
-            ),
+            )
+            if page_size is None:  # the one-shot pull
+                body = sync_pull(
+                    patient_id=patient_id,
+                    last_pulled_at=last_pulled_at,
+                    schema_version=schema_version,
+                    migration=migration,
+                )
+                return HttpResponse(orjson.dumps(body), content_type="application/json")
+            position = protocol.PullPosition(
+                schema_version=schema_version,
+                page_size=page_size,
+                since=last_pulled_at,
+                whole=migration.tables
+                if (migration and last_pulled_at is not None)
+                else frozenset(),
+            )
+        else:
+            position = protocol.read_cursor(
+                cursor,
+                user_id=request.user.pk,
+                patient_id=patient_id,
+                schema_version=schema_version,
+                page_size=page_size,
+            )
+        body, following = sync_pull_page(patient_id=patient_id, position=position)
+        body["cursor"] = (
+            None
+            if following is None
+            else protocol.write_cursor(following, user_id=request.user.pk, patient_id=patient_id)
         )
         return HttpResponse(orjson.dumps(body), content_type="application/json")
 

@@ -55,20 +55,109 @@ class HttpError extends Error {
 }
 
 async function call(device, path, options = {}) {
-  const response = await fetch(`${device.baseUrl}${path}`, {
-    ...options,
-    headers: { Authorization: `Bearer ${device.token}`, 'Content-Type': 'application/json' },
-  })
+  const send = () =>
+    fetch(`${device.baseUrl}${path}`, {
+      ...options,
+      headers: { Authorization: `Bearer ${device.token}`, 'Content-Type': 'application/json' },
+    })
+  let response = await send()
+  if (response.status === 401 && device.refresh) {
+    // The access token expired (they last minutes): refresh it once and send the request again,
+    // as the app does (POST /api/v1/auth/token/refresh/ rotates the refresh token too).
+    const refreshed = await fetch(`${device.baseUrl}/api/v1/auth/token/refresh/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh: device.refresh }),
+    })
+    if (refreshed.ok) {
+      const tokens = await refreshed.json()
+      device.token = tokens.access
+      device.refresh = tokens.refresh
+      device.refreshes = (device.refreshes ?? 0) + 1
+      response = await send()
+    }
+  }
   const text = await response.text()
   if (!response.ok) throw new HttpError(response.status, text)
   return JSON.parse(text)
 }
 
-async function sync(name, { losePushResponse = false, pauseBeforePush = false } = {}) {
+// --- paged pull: the client code of docs/sync.md ("Paged pull") ---------------------------------
+const CURSOR_KEY = 'realign.pull_cursor'
+
+async function pullPage(device, { lastPulledAt, schemaVersion, migration }, pageSize, seen) {
+  const cursor = await device.db.localStorage.get(CURSOR_KEY)
+  if (cursor) {
+    if (device.failNextPages > 0) {
+      device.failNextPages -= 1
+      throw new Error('simulated: the connection dropped')
+    }
+    const query = new URLSearchParams({ cursor, schema_version: String(schemaVersion) })
+    try {
+      return await call(device, `/api/v1/sync/pull/?${query}`)
+    } catch (error) {
+      // A cursor the server no longer takes (expired, another user's, another schema version):
+      // forget it and pull from the last timestamp. Every page's timestamp is safe to pull from.
+      if (!(error.status === 400 && JSON.parse(error.body).errors[0].attr === 'cursor')) throw error
+      seen.refusedCursors.push(JSON.parse(error.body).errors[0].code)
+      await device.db.localStorage.remove(CURSOR_KEY)
+    }
+  }
+  const query = new URLSearchParams({
+    last_pulled_at: lastPulledAt == null ? 'null' : String(lastPulledAt),
+    schema_version: String(schemaVersion),
+    migration: JSON.stringify(migration ?? null),
+    page_size: String(pageSize),
+  })
+  return call(device, `/api/v1/sync/pull/?${query}`)
+}
+
+async function sync(name, { losePushResponse = false, pauseBeforePush = false, pageSize = null } = {}) {
   const device = devices[name]
-  const log = {}
-  const seen = { pulls: [], pushes: [] }
+  const seen = { pulls: [], pushes: [], refusedCursors: [], rounds: 0 }
+  let log = {}
   try {
+    if (pageSize) {
+      // One synchronize() per page: each page is applied and stored as it comes, so a dropped
+      // connection loses at most the page in flight. The cursor is saved once its page is applied.
+      let more = true
+      while (more) {
+        more = false
+        log = {}
+        seen.rounds += 1
+        await synchronize({
+          database: device.db,
+          sendCreatedAsUpdated: true,
+          migrationsEnabledAtVersion: 1,
+          log,
+          pullChanges: async (args) => {
+            const body = await pullPage(device, args, pageSize, seen)
+            seen.pulls.push({
+              lastPulledAt: args.lastPulledAt,
+              migration: args.migration,
+              timestamp: body.timestamp,
+              records: countRecords(body.changes),
+              cursor: body.cursor,
+            })
+            return { changes: body.changes, timestamp: body.timestamp, cursor: body.cursor }
+          },
+          onDidPullChanges: ({ cursor }) => {
+            more = Boolean(cursor)
+            return cursor
+              ? device.db.localStorage.set(CURSOR_KEY, cursor)
+              : device.db.localStorage.remove(CURSOR_KEY)
+          },
+          pushChanges: async ({ changes, lastPulledAt }) => {
+            await call(device, `/api/v1/sync/push/?last_pulled_at=${lastPulledAt}`, {
+              method: 'POST',
+              body: JSON.stringify(changes),
+            })
+            seen.pushes.push({ lastPulledAt, changes })
+          },
+        })
+      }
+      return { synced: true, ...seen, refreshes: device.refreshes ?? 0 }
+    }
     await synchronize({
       database: device.db,
       sendCreatedAsUpdated: true,
@@ -99,7 +188,7 @@ async function sync(name, { losePushResponse = false, pauseBeforePush = false } 
         if (losePushResponse) throw new Error('simulated: the push response was lost')
       },
     })
-    return { synced: true, ...seen, migration: log.migration ?? null }
+    return { synced: true, ...seen, migration: log.migration ?? null, refreshes: device.refreshes ?? 0 }
   } catch (error) {
     return {
       synced: false,
@@ -111,19 +200,43 @@ async function sync(name, { losePushResponse = false, pauseBeforePush = false } 
   }
 }
 
+function countRecords(changes) {
+  return Object.values(changes).reduce(
+    (n, c) => n + c.created.length + c.updated.length + c.deleted.length,
+    0,
+  )
+}
+
 function plainRaw(raw) {
   const { _status, _changed, ...rest } = raw
   return { ...rest, _status }
 }
 
 const commands = {
-  async open({ device, baseUrl, token, schema = 2 }) {
-    devices[device] = { db: openDatabase(schema), baseUrl, token, schema }
+  async open({ device, baseUrl, token, refresh = null, schema = 2 }) {
+    devices[device] = { db: openDatabase(schema), baseUrl, token, refresh, schema }
     return { schema }
   },
-  async token({ device, token }) {
+  async token({ device, token, refresh }) {
     devices[device].token = token
+    if (refresh !== undefined) devices[device].refresh = refresh
     return {}
+  },
+  async dropConnection({ device, pages }) {
+    // The next `pages` page requests fail as if the train entered a tunnel.
+    devices[device].failNextPages = pages
+    return {}
+  },
+  async setCursor({ device, cursor }) {
+    await devices[device].db.localStorage.set(CURSOR_KEY, cursor)
+    return {}
+  },
+  async cursor({ device }) {
+    return { cursor: (await devices[device].db.localStorage.get(CURSOR_KEY)) ?? null }
+  },
+  async syncTogether({ devices: names, pageSize = null }) {
+    // Several phones of the patient syncing at the same moment (each its own database).
+    return Promise.all(names.map((name) => sync(name, { pageSize })))
   },
   async create({ device, table, values }) {
     const { db } = devices[device]
@@ -160,8 +273,8 @@ const commands = {
     const deleted = await db.adapter.getDeletedRecords(table)
     return { records: records.map((r) => plainRaw(r._raw)), locallyDeleted: deleted }
   },
-  async sync({ device, losePushResponse, pauseBeforePush }) {
-    if (!pauseBeforePush) return sync(device, { losePushResponse })
+  async sync({ device, losePushResponse, pauseBeforePush, pageSize }) {
+    if (!pauseBeforePush) return sync(device, { losePushResponse, pageSize })
     // Answer once the sync has pulled and is about to push; `resume` finishes it.
     return new Promise((answer) => {
       gates[device] = { paused: () => answer({ paused: true }) }

@@ -67,9 +67,17 @@ class NodeClient:
 class Device:
     """One phone: its own WatermelonDB database, signed in as the patient."""
 
-    def __init__(self, client: NodeClient, name: str, base_url: str, token: str, schema: int = 2):
+    def __init__(
+        self,
+        client: NodeClient,
+        name: str,
+        base_url: str,
+        token: str,
+        schema: int = 2,
+        refresh: str | None = None,
+    ):
         self.client, self.name = client, name
-        client("open", device=name, baseUrl=base_url, token=token, schema=schema)
+        client("open", device=name, baseUrl=base_url, token=token, refresh=refresh, schema=schema)
 
     def create(self, table, **values) -> str:
         return self.client("create", device=self.name, table=table, values=values)["id"]
@@ -88,9 +96,9 @@ class Device:
     def sync(self, **options) -> dict:
         return self.client("sync", device=self.name, **options)
 
-    def synced(self) -> dict:
+    def synced(self, **options) -> dict:
         """A sync that must succeed."""
-        result = self.sync()
+        result = self.sync(**options)
         assert result["synced"], result
         return result
 
@@ -99,3 +107,13 @@ class Device:
 
     def upgrade(self, schema: int):
         self.client("upgrade", device=self.name, schema=schema)
+
+    def drop_connection(self, pages: int = 1):
+        """The next ``pages`` page requests of a paged pull fail (a dropped connection)."""
+        self.client("dropConnection", device=self.name, pages=pages)
+
+    def cursor(self) -> str | None:
+        return self.client("cursor", device=self.name)["cursor"]
+
+    def set_cursor(self, cursor: str):
+        self.client("setCursor", device=self.name, cursor=cursor)
