@@ -318,6 +318,8 @@ SYNC_SCHEMA_VERSION_MAX = 3
 # A push larger than either limit is refused whole (413); the app splits or retries later.
 SYNC_PUSH_MAX_BYTES = env.int("SYNC_PUSH_MAX_BYTES", default=1_000_000)
 SYNC_PUSH_MAX_RECORDS = env.int("SYNC_PUSH_MAX_RECORDS", default=1_000)
+# Refused pushed records are kept this long (docs/sync.md, "Refused records"), then purged.
+SYNC_REJECTED_RETENTION_DAYS = env.int("SYNC_REJECTED_RETENTION_DAYS", default=180)
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -338,7 +340,7 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
-CELERY_IMPORTS = ["recovery.care.tasks"]
+CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -353,6 +355,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 60 * 60},
     "escalate-alerts": {"task": "recovery.escalate_alerts", "schedule": 60.0},
+    "purge-rejected-records": {
+        "task": "recovery.purge_rejected_records",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     # Plain UTC intervals (no local-time crontab): patients' local times are computed in the
     # application. Safe with two beats running: claims use SKIP LOCKED, plans a dedup key.
     "reminders-dispatch-due": {

@@ -20,6 +20,7 @@ from accounts.services import patient_clock_read
 from config.errors import Invalid
 
 from .protocol import Migration
+from .rejections import pull_add_rejected
 from .tables import SYNC_TABLES, Codec, SyncTable, tables_for
 
 FIRST, SINCE, WHOLE = "first", "since", "whole"  # which rows of a table a pull wants
@@ -64,7 +65,14 @@ def sync_pull(
             strict=True,
         ):
             changes[table.name] = {"created": [], "updated": updated, "deleted": deleted}
-    return {"changes": changes, "timestamp": timestamp}
+        body = {"changes": changes, "timestamp": timestamp}
+        pull_add_rejected(
+            body,
+            patient_id=patient_id,
+            last_pulled_at=last_pulled_at,
+            schema_version=schema_version,
+        )
+    return body
 
 
 # --- PostgreSQL: columns converted in SQL -------------------------------------------------------

@@ -108,10 +108,11 @@ class SyncPushView(APIView):
         )
         protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
         batch = protocol.parse_push_body(protocol.load_push_body(body))
-        sync_push(
+        rejected = sync_push(
             actor=request.user,
             patient=request.user.patient_profile,
             last_pulled_at=last_pulled_at,
             batch=batch,
+            device=request.META.get("HTTP_USER_AGENT", ""),
         )
-        return Response({"ok": True}, status=status.HTTP_200_OK)
+        return Response({"ok": True, "rejected": rejected}, status=status.HTTP_200_OK)

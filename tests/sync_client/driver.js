@@ -67,13 +67,15 @@ async function call(device, path, options = {}) {
 async function sync(name, { losePushResponse = false, pauseBeforePush = false } = {}) {
   const device = devices[name]
   const log = {}
-  const seen = { pulls: [], pushes: [] }
+  const seen = { pulls: [], pushes: [], didPull: [], pushAnswers: [] }
   try {
     await synchronize({
       database: device.db,
       sendCreatedAsUpdated: true,
       migrationsEnabledAtVersion: 1,
       log,
+      // The extra top-level keys of the pull (docs/sync.md: `rejected`), as the app gets them.
+      onDidPullChanges: (extra) => { seen.didPull.push(extra) },
       pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
         const query = new URLSearchParams({
           last_pulled_at: lastPulledAt == null ? 'null' : String(lastPulledAt),
@@ -91,10 +93,11 @@ async function sync(name, { losePushResponse = false, pauseBeforePush = false } 
             gates[name].paused()
           })
         }
-        await call(device, `/api/v1/sync/push/?last_pulled_at=${lastPulledAt}`, {
+        const answer = await call(device, `/api/v1/sync/push/?last_pulled_at=${lastPulledAt}`, {
           method: 'POST',
           body: JSON.stringify(changes),
         })
+        seen.pushAnswers.push(answer)
         seen.pushes.push({ lastPulledAt, changes })
         if (losePushResponse) throw new Error('simulated: the push response was lost')
       },
