@@ -58,19 +58,39 @@ _PullChanges = type(
 )
 
 
-class PullResponse(serializers.Serializer):
-    changes = _PullChanges()
-    timestamp = serializers.IntegerField(help_text="Send as last_pulled_at next time.")
-
-
-class PushResponse(serializers.Serializer):
-    ok = serializers.BooleanField()
-
-
 class SyncErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     detail = serializers.CharField()
     attr = serializers.CharField(allow_null=True)
+
+
+class RefusedRecordSerializer(serializers.Serializer):
+    """A pushed record the server refused and kept (docs/sync.md, "Refused records")."""
+
+    table = serializers.CharField()
+    id = serializers.CharField()
+    errors = SyncErrorSerializer(many=True, help_text="Why, in the API's error shape.")
+
+
+class PulledRefusalSerializer(RefusedRecordSerializer):
+    rejected_at = serializers.IntegerField(help_text="epoch milliseconds")
+
+
+class PullResponse(serializers.Serializer):
+    changes = _PullChanges()
+    timestamp = serializers.IntegerField(help_text="Send as last_pulled_at next time.")
+    rejected = PulledRefusalSerializer(
+        many=True,
+        help_text="Records refused since last_pulled_at (the changes carry the server's truth "
+        "for each id); WatermelonDB hands this key to onDidPullChanges.",
+    )
+
+
+class PushResponse(serializers.Serializer):
+    ok = serializers.BooleanField()
+    rejected = RefusedRecordSerializer(
+        many=True, help_text="The records refused and kept; everything else was applied."
+    )
 
 
 class SyncErrorResponse(serializers.Serializer):

@@ -79,7 +79,7 @@ class SyncPushView(APIView):
 
     @extend_schema(
         operation_id="sync_push",
-        summary="WatermelonDB push: apply the device's changes, all or nothing",
+        summary="WatermelonDB push: apply the device's changes; refused records are kept apart",
         parameters=[
             LAST_PULLED_AT,
             OpenApiParameter(
@@ -90,11 +90,11 @@ class SyncPushView(APIView):
         responses={
             200: openapi.PushResponse,
             400: OpenApiResponse(
-                openapi.SyncErrorResponse, description="Bad input; nothing applied"
+                openapi.SyncErrorResponse,
+                description="A malformed body or parameter, or a record without a readable id; "
+                "nothing applied",
             ),
-            403: OpenApiResponse(
-                openapi.SyncErrorResponse, description="A table you may not write"
-            ),
+            403: OpenApiResponse(openapi.SyncErrorResponse, description="Not a patient"),
             409: OpenApiResponse(
                 openapi.ConflictResponse, description="Changed on the server since the pull"
             ),
