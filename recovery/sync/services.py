@@ -97,6 +97,8 @@ def _is_replay(
             if not any(low < row.sync_version <= high for low, high in pushes):
                 return False
     for table, record_id in batch.deleted:
+        if kept.get((table.name, record_id), (_MISSING,))[0] == record_id:
+            continue  # a deletion refused and kept by the first try
         row = existing[table.name].get(record_id)
         if row is not None and row.patient_id == patient.pk and row.deleted_at is None:
             return False
@@ -304,7 +306,7 @@ def _table_order(name: str) -> int:
 def _kept_refusals(batch: PushBatch, patient: PatientProfile) -> dict:
     """``(table, id) -> (raw, errors)`` of the open refusals kept for the ids this push
     names."""
-    ids = {r.id for r in batch.records}
+    ids = {r.id for r in batch.records} | {record_id for _, record_id in batch.deleted}
     if not ids:
         return {}
     return {
@@ -357,11 +359,19 @@ def sync_push(
         kept = _kept_refusals(batch, patient)
         if _is_replay(batch, existing, actor, patient, last_pulled_at, kept):
             # already applied (the answer to the first try was lost): nothing to write
-            return rejected_answer(batch.refused) + [
-                {"table": r.table.name, "id": r.id, "errors": kept[(r.table.name, r.id)][1]}
-                for r in batch.records
-                if kept.get((r.table.name, r.id), (_MISSING,))[0] == storable(r.raw)
-            ]
+            return (
+                rejected_answer(batch.refused)
+                + [
+                    {"table": r.table.name, "id": r.id, "errors": kept[(r.table.name, r.id)][1]}
+                    for r in batch.records
+                    if kept.get((r.table.name, r.id), (_MISSING,))[0] == storable(r.raw)
+                ]
+                + [
+                    {"table": t.name, "id": i, "errors": kept[(t.name, i)][1]}
+                    for t, i in batch.deleted
+                    if kept.get((t.name, i), (_MISSING,))[0] == i
+                ]
+            )
         raise
 
     # One clock tick for the whole push (taken at the first write): every row it writes carries

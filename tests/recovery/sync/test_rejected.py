@@ -269,3 +269,21 @@ def test_retention_purges_old_refusals_only(patient):
     young = kept(10)
     assert rejected_records_purge() == 1
     assert list(RejectedRecord.objects.all()) == [young]
+
+
+def test_a_replayed_push_with_a_refused_deletion_stays_200(
+    api, patient, surgeon, django_capture_on_commit_callbacks
+):
+    goal = f.milestone(patient, surgeon, target_on=timezone.localdate())
+    client = api(patient.user)
+    since = synced(client)
+    body = changes(pain_logs={"created": [pain_raw("ok1")]}, milestones={"deleted": [goal.id]})
+    with django_capture_on_commit_callbacks(execute=True):
+        first = push(client, body, since)
+    assert [r["id"] for r in first.json()["rejected"]] == [goal.id]
+    again = push(client, body, since)
+    assert again.status_code == 200, again.content
+    assert again.json()["rejected"] == first.json()["rejected"]
+    # the phone deleted it locally; the next pull brings the care team's milestone back
+    after = pull(client, since).json()
+    assert goal.id in [r["id"] for r in after["changes"]["milestones"]["updated"]]
