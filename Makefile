@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint bench node-deps clean
+.PHONY: install run test test-fast lint lock bench node-deps clean
 
-$(STAMP): pyproject.toml
+# The install follows the lock (exact versions, checked against pyproject.toml's ranges by
+# tests/config/test_platform.py); `make lock` re-resolves both locks after a range changes.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c requirements-dev.lock -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,13 +20,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	@echo ""
-	@echo "  Admin:     http://127.0.0.1:8000/admin/"
-	@echo "  API docs:  http://127.0.0.1:8000/api/docs/"
-	@echo "  API:       http://127.0.0.1:8000/api/v1/"
-	@echo "  Ctrl-C stops web, worker and beat."
-	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
+	@$(BIN)/python -m config.run
 
 ## Run the tests. Without DATABASE_URL: SQLite, and tests needing PostgreSQL/Redis are skipped.
 test: install node-deps
@@ -45,6 +41,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/lint-imports
+
+LOCK := $(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links
+lock: install
+	$(LOCK) --output-file requirements.lock pyproject.toml
+	$(LOCK) --extra dev --output-file requirements-dev.lock pyproject.toml
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

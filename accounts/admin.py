@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import Http404
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as OTPTOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .admin_scoping import ScopedAdmin
 from .models import CareTeamMembership, Clinic, Invitation, PatientProfile, PHIAccess, Role, User
@@ -14,6 +16,7 @@ from .settings_hooks import patient_settings_changed
 class ClinicAdmin(admin.ModelAdmin):
     list_display = ["name", "time_zone", "require_two_factor", "created_at"]
     search_fields = ["name"]
+    readonly_fields = ["created_at"]  # set by the server
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -92,6 +95,7 @@ class CareTeamInline(admin.TabularInline):
 
     model = CareTeamMembership
     extra = 0
+    readonly_fields = ["added_at"]  # set by the server when the row is added
 
     def has_view_permission(self, request, obj=None):
         return is_staff_member(request.user)
@@ -230,3 +234,19 @@ class PHIAccessAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp's device page (superusers only: a lost phone is handled by deleting the device)
+# without the verifier's own state as inputs: drift and throttling are set by the server.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(OTPTOTPDeviceAdmin):
+    readonly_fields = [
+        *OTPTOTPDeviceAdmin.readonly_fields,
+        "drift",
+        "throttling_failure_timestamp",
+        "throttling_failure_count",
+    ]

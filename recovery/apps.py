@@ -19,3 +19,7 @@ class RecoveryConfig(AppConfig):
     def ready(self) -> None:
         for module in CAPABILITY_KINDS:
             import_module(module)
+        writes = import_module("recovery.record.writes")
+        writes.registry_in_order(
+            tuple(module.removesuffix(".kinds") for module in CAPABILITY_KINDS)
+        )

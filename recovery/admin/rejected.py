@@ -12,7 +12,6 @@ from accounts.admin_scoping import ScopedAdmin
 from config.errors import DomainError
 from recovery.record.admin import PatientFilter, refusal_text
 from recovery.sync.models import RejectedRecord, RejectedStatus
-from recovery.sync.services import rejected_record_dismiss, rejected_record_replay
 
 
 @admin.register(RejectedRecord)
@@ -91,6 +90,10 @@ class RejectedRecordAdmin(ScopedAdmin):
 
     @admin.action(description="Replay: apply the record as sent (its cause is fixed)")
     def replay(self, request, queryset):
+        # Imported here: the sync tables are built from the RecordKind registry, complete only
+        # after RecoveryConfig.ready(), and the admin's pages are imported before it.
+        from recovery.sync.services import rejected_record_replay
+
         self._each(
             request,
             queryset,
@@ -100,6 +103,8 @@ class RejectedRecordAdmin(ScopedAdmin):
 
     @admin.action(description="Dismiss: do not apply the record")
     def dismiss(self, request, queryset):
+        from recovery.sync.services import rejected_record_dismiss
+
         self._each(
             request,
             queryset,

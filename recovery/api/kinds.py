@@ -1,7 +1,10 @@
-"""What the REST API knows about each kind of clinical record, on top of its ``RecordKind``.
+"""How the REST API serves a table, derived from its ``RecordKind``.
 
-One ``ApiKind`` per collection: URL segment, serializers, the time field lists sort and filter
-on, the related rows an input may name, and how a stored row becomes its wire form.
+The table's ``RecordKind`` (its capability's ``kinds.py``) says everything the edges share: the
+model, the wire name (the URL segment is the same with ``-``), the time lists sort on, the staff
+a writer may name. An ``ApiKind`` adds only what the API alone has, declared on the table's
+viewset in ``views.py`` (``PainLogViewSet``...): its serializers, and values the API derives
+for its answers (a restriction's ``status``). Everything else here is derived.
 
 Wire form: lists read ``values_list()`` tuples (no model instances) and zip them with the wire
 names; details turn the instance into the same tuple. orjson renders both. This is the path the
@@ -15,30 +18,15 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import models
-from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import CLINICIAN_ROLES, PatientProfile, Role, User
-from config.errors import DomainError, Invalid
-from recovery.outcomes.kinds import OUTCOME_SCORES
+from accounts.models import PatientProfile, User
+from config.errors import Invalid
 from recovery.outcomes.scoring import score_band
-from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
-from recovery.preparation.models import ImagingStudy
-from recovery.record.kinds import (
-    APPOINTMENTS,
-    HOSPITAL_STAYS,
-    MILESTONES,
-    PAIN_LOGS,
-    PT_SESSIONS,
-    RESTRICTIONS,
-    SURGERIES,
-)
-from recovery.record.models import ActivityRestriction, HospitalStay, Surgery
+from recovery.record.models import ActivityRestriction, ClinicalRecord, HospitalStay
 from recovery.record.selectors import restriction_status
 from recovery.record.writes import RecordKind
-
-from . import serializers as s
 
 HIDDEN_COLUMNS = frozenset({"deleted_at", "sync_version"})
 TZ = "patient__time_zone"
@@ -48,15 +36,14 @@ SORT = "_sort"
 # --- Related rows named in an input ---------------------------------------------------------
 
 
-def _not_found(attr: str) -> DomainError:
-    return Invalid("No such record for this patient.", code="does_not_exist", attr=attr)
+def _record_ref(model: type[ClinicalRecord]):
+    def resolve(patient: PatientProfile, value: str, attr: str):
+        found = model.objects.filter(patient=patient, pk=value).first()
+        if found is None:
+            raise Invalid("No such record for this patient.", code="does_not_exist", attr=attr)
+        return found
 
-
-def surgery_ref(patient: PatientProfile, value: str, attr: str):
-    found = Surgery.objects.filter(patient=patient, pk=value).first()
-    if found is None:
-        raise _not_found(attr)
-    return found
+    return resolve
 
 
 def _staff_ref(roles):
@@ -73,7 +60,24 @@ def _staff_ref(roles):
     return resolve
 
 
-# --- Derived values -------------------------------------------------------------------------
+def input_refs(record: RecordKind) -> dict[str, Callable]:
+    """How each related row an input may name is found, in the patient's scope: a clinical row
+    of the same patient, or a user of the patient's clinic with the roles the kind names."""
+    refs = {}
+    for name in record.fields():
+        model_field = record.model._meta.get_field(name)
+        if not isinstance(model_field, models.ForeignKey):
+            continue
+        related = model_field.related_model
+        if issubclass(related, ClinicalRecord):
+            refs[name] = _record_ref(related)
+        elif name in record.staff_roles:
+            refs[name] = _staff_ref(record.staff_roles[name])
+    return refs
+
+
+# --- Derived values: the API's own, on top of the stored columns ----------------------------
+# ``ApiKind.derive(row, cache)`` completes one wire row; ``cache`` lives for one page.
 
 
 def _today(tz_name: str, cache: dict) -> date:
@@ -82,7 +86,7 @@ def _today(tz_name: str, cache: dict) -> date:
     return cache[tz_name]
 
 
-def _restriction_derived(row: dict, cache: dict) -> None:
+def restriction_derived(row: dict, cache: dict) -> None:
     tz_name = row.pop(TZ)
     shape = ActivityRestriction(
         starts_on=row["starts_on"], ends_on=row["ends_on"], lifted_on=row["lifted_on"]
@@ -90,37 +94,58 @@ def _restriction_derived(row: dict, cache: dict) -> None:
     row["status"] = restriction_status(shape, on=_today(tz_name, cache))
 
 
-def imaging_ref(patient: PatientProfile, value: str, attr: str):
-    found = ImagingStudy.objects.filter(patient=patient, pk=value).first()
-    if found is None:
-        raise _not_found(attr)
-    return found
-
-
-def _outcome_derived(row: dict, cache: dict) -> None:
+def outcome_derived(row: dict, cache: dict) -> None:
     row["band"] = score_band(row["instrument"], row["score"])
 
 
-def _stay_derived(row: dict, cache: dict) -> None:
+def stay_derived(row: dict, cache: dict) -> None:
     shape = HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
     row["length_of_stay"] = shape.length_of_stay
 
 
 @dataclass(frozen=True)
 class ApiKind:
+    """One REST collection: the table's ``RecordKind`` and what only the API has."""
+
     record: RecordKind
-    prefix: str  # URL segment
     output: type[serializers.Serializer]
     input: type[serializers.Serializer]
-    # Lists are newest first by this (a non-null column or expression); since/until filter on it.
-    sort: str | models.Expression
-    sort_type: str  # "date" or "datetime"
-    sort_help: str
-    refs: dict[str, Callable] = field(default_factory=dict)
+    # Adds the API's derived values to a wire row (see above); ``needs_tz``: it reads the
+    # patient's time zone.
     derive: Callable[[dict, dict], None] | None = None
     needs_tz: bool = False
+    # Related rows an input may name, and how each is looked up (``input_refs``).
+    refs: dict[str, Callable] = field(init=False, repr=False, compare=False)
 
-    # Derived once from the above.
+    def __post_init__(self):
+        if self.record.sort is None:
+            raise ValueError(f"{self.record.table}: a REST collection needs a sort column")
+        object.__setattr__(self, "refs", input_refs(self.record))
+
+    # Derived from the RecordKind.
+    @property
+    def prefix(self) -> str:
+        """The URL segment: the wire name with ``-`` (``pain_logs`` -> ``pain-logs``)."""
+        return self.record.table.replace("_", "-")
+
+    @property
+    def sort(self) -> str | models.Expression:
+        """Lists are newest first by this; since/until filter on it."""
+        return self.record.sort
+
+    @property
+    def sort_type(self) -> str:
+        """``date`` or ``datetime``: what since, until and the cursor hold."""
+        sort = self.record.sort
+        sort_field = (
+            self.model._meta.get_field(sort) if isinstance(sort, str) else sort.output_field
+        )
+        return "datetime" if isinstance(sort_field, models.DateTimeField) else "date"
+
+    @property
+    def sort_help(self) -> str:
+        return self.record.sort_help or self.record.sort
+
     @property
     def model(self):
         return self.record.model
@@ -203,125 +228,6 @@ class Wire:
 
 def wire(kind: ApiKind, record) -> dict:
     return Wire(kind).instance(record)
-
-
-API_KINDS: dict[str, ApiKind] = {
-    api.prefix: api
-    for api in (
-        ApiKind(
-            SURGERIES,
-            "surgeries",
-            s.SurgeryOutput,
-            s.SurgeryInput,
-            sort="performed_on",
-            sort_type="date",
-            sort_help="performed_on",
-            refs={"prior_surgery": surgery_ref, "surgeon": _staff_ref((Role.SURGEON,))},
-        ),
-        ApiKind(
-            HOSPITAL_STAYS,
-            "hospital-stays",
-            s.HospitalStayOutput,
-            s.HospitalStayInput,
-            sort="admitted_at",
-            sort_type="datetime",
-            sort_help="admitted_at",
-            refs={"surgery": surgery_ref},
-            derive=_stay_derived,
-        ),
-        ApiKind(
-            PAIN_LOGS,
-            "pain-logs",
-            s.PainLogOutput,
-            s.PainLogInput,
-            sort="recorded_at",
-            sort_type="datetime",
-            sort_help="recorded_at",
-        ),
-        ApiKind(
-            PT_SESSIONS,
-            "pt-sessions",
-            s.PTSessionOutput,
-            s.PTSessionInput,
-            sort=Coalesce("scheduled_for", "performed_at", output_field=models.DateTimeField()),
-            sort_type="datetime",
-            sort_help="scheduled_for (else performed_at)",
-        ),
-        ApiKind(
-            RESTRICTIONS,
-            "restrictions",
-            s.RestrictionOutput,
-            s.RestrictionInput,
-            sort="starts_on",
-            sort_type="date",
-            sort_help="starts_on",
-            derive=_restriction_derived,
-            needs_tz=True,
-        ),
-        ApiKind(
-            APPOINTMENTS,
-            "appointments",
-            s.AppointmentOutput,
-            s.AppointmentInput,
-            sort="starts_at",
-            sort_type="datetime",
-            sort_help="starts_at",
-            refs={"clinician": _staff_ref(CLINICIAN_ROLES), "imaging_study": imaging_ref},
-        ),
-        ApiKind(
-            MILESTONES,
-            "milestones",
-            s.MilestoneOutput,
-            s.MilestoneInput,
-            sort=Coalesce(
-                "target_on", "achieved_on", TruncDate("created_at"), output_field=models.DateField()
-            ),
-            sort_type="date",
-            sort_help="target_on (else achieved_on, else the day it was created)",
-        ),
-        ApiKind(
-            OUTCOME_SCORES,
-            "outcome-scores",
-            s.OutcomeScoreOutput,
-            s.OutcomeScoreInput,
-            sort="completed_at",
-            sort_type="datetime",
-            sort_help="completed_at",
-            refs={"surgery": surgery_ref},
-            derive=_outcome_derived,
-        ),
-        ApiKind(
-            PREP_ITEMS,
-            "prep-items",
-            s.PrepItemOutput,
-            s.PrepItemInput,
-            sort="due_on",
-            sort_type="date",
-            sort_help="due_on",
-            refs={"surgery": surgery_ref},
-        ),
-        ApiKind(
-            IMAGING_STUDIES,
-            "imaging-studies",
-            s.ImagingStudyOutput,
-            s.ImagingStudyInput,
-            sort="performed_on",
-            sort_type="date",
-            sort_help="performed_on",
-            refs={"surgery": surgery_ref},
-        ),
-        ApiKind(
-            COMPLICATIONS,
-            "complications",
-            s.ComplicationOutput,
-            s.ComplicationInput,
-            sort="noticed_on",
-            sort_type="date",
-            sort_help="noticed_on",
-            refs={"surgery": surgery_ref},
-        ),
-    )
-}
 
 
 def resolve_refs(kind: ApiKind, patient: PatientProfile, values: dict) -> dict:

@@ -1,4 +1,9 @@
-"""The clinical record over REST: one viewset shape, parameterised by the kind of record.
+"""The clinical record over REST: one viewset per table, all of one shape (``RecordViewSet``).
+
+A table's viewset names its ``RecordKind`` (``kind = PAIN_LOGS``) and what only the API has
+(its serializers, derived values, domain actions such as ``lift``); ``urls.py`` routes each one.
+Its ``ApiKind`` (``viewset.api``) and its OpenAPI description are derived when the class is
+defined.
 
 Each method validates its input with a strict serializer, calls one selector or service and
 answers the record's wire form (``kinds.Wire``). Role rules live in the services; the views add
@@ -20,10 +25,22 @@ from config.api.openapi import ErrorResponseSerializer
 from config.api.pagination import KeysetCursor
 from config.api.renderers import OrjsonRenderer
 from config.errors import Invalid
+from recovery.outcomes.kinds import OUTCOME_SCORES
+from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.record import services
+from recovery.record.kinds import (
+    APPOINTMENTS,
+    HOSPITAL_STAYS,
+    MILESTONES,
+    PAIN_LOGS,
+    PT_SESSIONS,
+    RESTRICTIONS,
+    SURGERIES,
+)
 from recovery.record.models import RECORD_ID_PATTERN
 from recovery.record.selectors import record_get
 from recovery.record.writes import (
+    RecordKind,
     forbidden,
     record_create,
     record_delete,
@@ -31,7 +48,7 @@ from recovery.record.writes import (
 )
 
 from . import serializers as s
-from .kinds import API_KINDS, ApiKind, resolve_refs, wire
+from .kinds import ApiKind, outcome_derived, resolve_refs, restriction_derived, stay_derived, wire
 from .lists import record_page
 
 ID_REGEX = RECORD_ID_PATTERN.strip("^$")
@@ -55,9 +72,21 @@ WRITE_ERRORS = _errors(400, 401, 403, 404, 409)
 
 
 class RecordViewSet(viewsets.ViewSet):
-    """list, create, retrieve, partial update and delete of one kind of clinical record."""
+    """list, create, retrieve, partial update and delete of one kind of clinical record.
 
-    kind: ApiKind
+    A subclass declares ``kind`` (the table's RecordKind), ``output`` and ``input`` (its
+    serializers) and, if the API adds values of its own to the answer, ``derive`` (and
+    ``needs_tz``); the rest is derived here when the subclass is defined (``__init_subclass__``).
+    """
+
+    kind: RecordKind
+    output: type[s.serializers.Serializer]
+    input: type[s.StrictSerializer]
+    derive = None
+    needs_tz = False
+
+    # Derived.
+    api: ApiKind
     create_input: type[s.StrictSerializer]
     list_query: type[s.StrictSerializer]
     # One instance validates every list's query string: ``run_validation`` keeps no state on it,
@@ -69,12 +98,23 @@ class RecordViewSet(viewsets.ViewSet):
     lookup_field = "id"
     lookup_value_regex = ID_REGEX
 
-    # --- helpers --------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.api = ApiKind(cls.kind, cls.output, cls.input, derive=cls.derive, needs_tz=cls.needs_tz)
+        cls.create_input = s.create_serializer(cls.input)
+        cls.list_query = s.list_query_serializer(cls.api.name, cls.api.sort_type, cls.api.sort_help)
+        cls.list_query_validator = cls.list_query()
+        cls.queryset = cls.kind.model.objects.none()  # for the schema's path parameter type
+        if cls.__doc__ is None:
+            who = (
+                "patients and their care team"
+                if cls.api.patients_write
+                else "the care team (patients: 403)"
+            )
+            cls.__doc__ = f"{cls.kind.table}: written by {who}."
+        _describe(cls)
 
-    @property
-    def spec(self):
-        """The kind's write-path description."""
-        return self.kind.record
+    # --- helpers --------------------------------------------------------------------------
 
     def _valid(self, serializer_class, data, **kwargs) -> dict:
         serializer = serializer_class(data=data, **kwargs)
@@ -82,15 +122,15 @@ class RecordViewSet(viewsets.ViewSet):
         return dict(serializer.validated_data)
 
     def _record(self, record_id: str):
-        return record_get(self.request.user, self.kind.record, record_id)
+        return record_get(self.request.user, self.kind, record_id)
 
     def _patients_may_not_write(self) -> None:
-        if self.request.user.is_patient and not self.kind.patients_write:
-            raise forbidden(f"Only the care team writes {self.kind.table}.")
+        if self.request.user.is_patient and not self.api.patients_write:
+            raise forbidden(f"Only the care team writes {self.api.table}.")
 
     def _patients_may_not_change(self) -> None:
-        if self.request.user.is_patient and not self.kind.patients_change:
-            raise forbidden(f"Only the care team writes {self.kind.table}.")
+        if self.request.user.is_patient and not self.api.patients_change:
+            raise forbidden(f"Only the care team writes {self.api.table}.")
 
     def _create_target(self, patient_id: int | None) -> PatientProfile:
         user = self.request.user
@@ -132,11 +172,11 @@ class RecordViewSet(viewsets.ViewSet):
                 user=self.request.user,
                 patient_ids=[record.patient_id],
                 action=self.action,
-                resource=self.kind.table,
+                resource=self.api.table,
                 request=self.request,
                 object_id=record.pk,
             )
-        return Response(wire(self.kind, record), status=code)
+        return Response(wire(self.api, record), status=code)
 
     # --- collection -----------------------------------------------------------------------
 
@@ -148,19 +188,19 @@ class RecordViewSet(viewsets.ViewSet):
         cursor = query.get("cursor")
         page = record_page(
             user=request.user,
-            kind=self.kind,
+            kind=self.api,
             patient_id=self._list_patient(query.get("patient")),
             since=since,
             until=until,
             updated_since=query.get("updated_since"),
-            cursor=KeysetCursor.decode(cursor, sort_type=self.kind.sort_type) if cursor else None,
+            cursor=KeysetCursor.decode(cursor, sort_type=self.api.sort_type) if cursor else None,
             page_size=query.get("page_size", 50),
         )
         phi_access_record(
             user=request.user,
             patient_ids=page.patient_ids,
             action="list",
-            resource=self.kind.table,
+            resource=self.api.table,
             request=request,
         )
         next_url = None
@@ -172,9 +212,9 @@ class RecordViewSet(viewsets.ViewSet):
         self._patients_may_not_write()
         values = self._valid(self.create_input, request.data)
         patient = self._create_target(values.pop("patient", None))
-        resolve_refs(self.kind, patient, values)
+        resolve_refs(self.api, patient, values)
         record, created = record_create(
-            self.spec, actor=request.user, patient=patient, id=values.pop("id", None), **values
+            self.kind, actor=request.user, patient=patient, id=values.pop("id", None), **values
         )
         return self._answer(
             record, status.HTTP_201_CREATED if created else status.HTTP_200_OK, audit=False
@@ -188,37 +228,23 @@ class RecordViewSet(viewsets.ViewSet):
     def partial_update(self, request, id):
         record = self._record(id)
         self._patients_may_not_change()
-        values = self._valid(self.kind.input, request.data, partial=True)
-        resolve_refs(self.kind, record.patient, values)
-        return self._answer(record_update(self.spec, actor=request.user, record=record, **values))
+        values = self._valid(self.input, request.data, partial=True)
+        resolve_refs(self.api, record.patient, values)
+        return self._answer(record_update(self.kind, actor=request.user, record=record, **values))
 
     def destroy(self, request, id):
         record = self._record(id)
         self._patients_may_not_write()
-        record_delete(self.spec, actor=request.user, record=record)
+        record_delete(self.kind, actor=request.user, record=record)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _viewset(kind: ApiKind, actions: type | None = None) -> type[RecordViewSet]:
-    """The viewset of one kind, its OpenAPI description included."""
-    create_input = s.create_serializer(kind.input)
-    list_query = s.list_query_serializer(kind.name, kind.sort_type, kind.sort_help)
-    out = kind.output
-    who = "patients and their care team" if kind.patients_write else "the care team (patients: 403)"
-    cls = type(
-        f"{kind.name}ViewSet",
-        (actions, RecordViewSet) if actions else (RecordViewSet,),
-        {
-            "kind": kind,
-            "create_input": create_input,
-            "list_query": list_query,
-            "list_query_validator": list_query(),
-            "queryset": kind.model.objects.none(),  # for the schema's path parameter type
-            "__doc__": f"{kind.table}: written by {who}.",
-        },
-    )
+def _describe(viewset: type[RecordViewSet]) -> None:
+    """The OpenAPI description of a table's viewset."""
+    kind = viewset.api
+    create_input, list_query, out = viewset.create_input, viewset.list_query, kind.output
     tags = [kind.prefix]
-    return extend_schema_view(
+    extend_schema_view(
         list=extend_schema(
             tags=tags,
             summary=f"List {kind.table}",
@@ -258,7 +284,7 @@ def _viewset(kind: ApiKind, actions: type | None = None) -> type[RecordViewSet]:
             description="A tombstone: gone from the API, told to devices by sync.",
             responses={204: None, **_errors(401, 403, 404)},
         ),
-    )(cls)
+    )(viewset)
 
 
 def _action_schema(tag, request, response, summary):
@@ -267,7 +293,64 @@ def _action_schema(tag, request, response, summary):
     )
 
 
-class _RestrictionActions:
+# --- The collections (urls.py routes each under its ``api.prefix``) ---------------------------
+
+
+class SurgeryViewSet(RecordViewSet):
+    kind = SURGERIES
+    output = s.SurgeryOutput
+    input = s.SurgeryInput
+
+
+class HospitalStayViewSet(RecordViewSet):
+    kind = HOSPITAL_STAYS
+    output = s.HospitalStayOutput
+    input = s.HospitalStayInput
+    derive = stay_derived
+
+    @_action_schema(
+        "hospital-stays", s.DischargeInput, s.HospitalStayOutput, "Discharge (care team)"
+    )
+    @action(detail=True, methods=["post"])
+    def discharge(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_write()
+        values = self._valid(s.DischargeInput, request.data)
+        return self._answer(
+            services.hospital_stay_discharge(actor=request.user, stay=record, **values)
+        )
+
+
+class PainLogViewSet(RecordViewSet):
+    kind = PAIN_LOGS
+    output = s.PainLogOutput
+    input = s.PainLogInput
+
+
+class PTSessionViewSet(RecordViewSet):
+    kind = PT_SESSIONS
+    output = s.PTSessionOutput
+    input = s.PTSessionInput
+
+    @_action_schema(
+        "pt-sessions", s.CompleteSessionInput, s.PTSessionOutput, "Mark a PT session completed"
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, id):
+        record = self._record(id)
+        values = self._valid(s.CompleteSessionInput, request.data)
+        return self._answer(
+            services.pt_session_complete(actor=request.user, session=record, **values)
+        )
+
+
+class RestrictionViewSet(RecordViewSet):
+    kind = RESTRICTIONS
+    output = s.RestrictionOutput
+    input = s.RestrictionInput
+    derive = restriction_derived
+    needs_tz = True
+
     @_action_schema(
         "restrictions", s.LiftInput, s.RestrictionOutput, "Lift a restriction (care team)"
     )
@@ -281,7 +364,11 @@ class _RestrictionActions:
         )
 
 
-class _AppointmentActions:
+class AppointmentViewSet(RecordViewSet):
+    kind = APPOINTMENTS
+    output = s.AppointmentOutput
+    input = s.AppointmentInput
+
     @_action_schema(
         "appointments", s.RescheduleInput, s.AppointmentOutput, "Move a scheduled appointment"
     )
@@ -315,7 +402,11 @@ class _AppointmentActions:
         return self._answer(services.appointment_complete(actor=request.user, appointment=record))
 
 
-class _MilestoneActions:
+class MilestoneViewSet(RecordViewSet):
+    kind = MILESTONES
+    output = s.MilestoneOutput
+    input = s.MilestoneInput
+
     @_action_schema(
         "milestones",
         s.AchieveInput,
@@ -331,39 +422,42 @@ class _MilestoneActions:
         )
 
 
-class _HospitalStayActions:
-    @_action_schema(
-        "hospital-stays", s.DischargeInput, s.HospitalStayOutput, "Discharge (care team)"
-    )
-    @action(detail=True, methods=["post"])
-    def discharge(self, request, id):
-        record = self._record(id)
-        self._patients_may_not_write()
-        values = self._valid(s.DischargeInput, request.data)
-        return self._answer(
-            services.hospital_stay_discharge(actor=request.user, stay=record, **values)
-        )
+class OutcomeScoreViewSet(RecordViewSet):
+    kind = OUTCOME_SCORES
+    output = s.OutcomeScoreOutput
+    input = s.OutcomeScoreInput
+    derive = outcome_derived
 
 
-class _PTSessionActions:
-    @_action_schema(
-        "pt-sessions", s.CompleteSessionInput, s.PTSessionOutput, "Mark a PT session completed"
-    )
-    @action(detail=True, methods=["post"])
-    def complete(self, request, id):
-        record = self._record(id)
-        values = self._valid(s.CompleteSessionInput, request.data)
-        return self._answer(
-            services.pt_session_complete(actor=request.user, session=record, **values)
-        )
+class PrepItemViewSet(RecordViewSet):
+    kind = PREP_ITEMS
+    output = s.PrepItemOutput
+    input = s.PrepItemInput
 
 
-ACTIONS = {
-    "restrictions": _RestrictionActions,
-    "appointments": _AppointmentActions,
-    "milestones": _MilestoneActions,
-    "hospital-stays": _HospitalStayActions,
-    "pt-sessions": _PTSessionActions,
-}
+class ImagingStudyViewSet(RecordViewSet):
+    kind = IMAGING_STUDIES
+    output = s.ImagingStudyOutput
+    input = s.ImagingStudyInput
 
-VIEWSETS = {prefix: _viewset(kind, ACTIONS.get(prefix)) for prefix, kind in API_KINDS.items()}
+
+class ComplicationViewSet(RecordViewSet):
+    kind = COMPLICATIONS
+    output = s.ComplicationOutput
+    input = s.ComplicationInput
+
+
+VIEWSETS: tuple[type[RecordViewSet], ...] = (
+    SurgeryViewSet,
+    HospitalStayViewSet,
+    PainLogViewSet,
+    PTSessionViewSet,
+    RestrictionViewSet,
+    AppointmentViewSet,
+    MilestoneViewSet,
+    OutcomeScoreViewSet,
+    PrepItemViewSet,
+    ImagingStudyViewSet,
+    ComplicationViewSet,
+)
+API_KINDS: dict[str, ApiKind] = {viewset.api.prefix: viewset.api for viewset in VIEWSETS}

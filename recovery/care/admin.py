@@ -2,21 +2,34 @@
 data that drives the care plan: protocols and triage rules (a clinic sees the shipped defaults
 read-only and edits its own copies)."""
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from accounts.admin_scoping import ScopedAdmin
 from accounts.models import Role
 from accounts.roles import is_clinic_admin, is_clinician
 from accounts.selectors import patients_for
-from config.errors import DomainError
+from config.errors import Conflict, DomainError
 from recovery.record.admin import ClinicDataAdmin, PatientFilter, RecordAdmin, refusal_text
 from recovery.record.models import Surgery
 
 from .alerts import alert_acknowledge, alert_resolve
-from .models import Alert, CheckIn, Protocol, ProtocolApplication, ProtocolItem, TriageRule
+from .models import (
+    Alert,
+    CheckIn,
+    PlanOutcome,
+    Protocol,
+    ProtocolApplication,
+    ProtocolItem,
+    TriageRule,
+)
 from .protocols import protocol_apply, protocol_copy
+from .selectors import APPLIED, CREATE, protocol_preview
 
 
 @admin.register(CheckIn)
@@ -145,6 +158,7 @@ class ProtocolAdmin(ClinicDataAdmin):
     inlines = [ProtocolItemInline]
     actions = ["copy_to_my_clinic"]
     editors = (Role.CLINIC_ADMIN, Role.SURGEON)
+    server_set = ("created_at",)
 
     @admin.display(description="items")
     def item_count(self, obj):
@@ -172,11 +186,30 @@ class ProtocolAdmin(ClinicDataAdmin):
                 self.message_user(request, f"Copied {protocol}.", messages.SUCCESS)
 
 
+class ProtocolApplyForm(forms.ModelForm):
+    """Picks what to apply. Applying the same protocol again is allowed: the preview then shows
+    what is left to do (nothing, unless the protocol gained items)."""
+
+    class Meta:
+        model = ProtocolApplication
+        fields = ["protocol", "surgery"]
+
+    def _post_clean(self):
+        """No model validation: the row is ``protocol_apply``'s to write (an application that
+        exists already is not a refusal; applying is idempotent)."""
+
+
 @admin.register(ProtocolApplication)
 class ProtocolApplicationAdmin(ScopedAdmin):
-    """Apply a protocol to a surgery: adding a row here creates the plan (once)."""
+    """Apply a protocol to a surgery. The add form picks the protocol and the surgery; posting
+    it shows what applying would do (``protocol_preview``: records to create, records skipped
+    because the patient already has them, past items recorded as not applicable), like
+    Django's delete confirmation; confirming applies exactly that plan (``protocol_apply``
+    with the preview's fingerprint), once."""
 
     phi_resource = "protocol_applications"
+    form = ProtocolApplyForm
+    confirmation_template = "admin/recovery/protocolapplication/apply_confirmation.html"
 
     patient_path = "surgery__patient"
     list_display = ["protocol", "surgery", "applied_at", "applied_by", "anchor_on"]
@@ -200,14 +233,61 @@ class ProtocolApplicationAdmin(ScopedAdmin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request, obj, form, change):
-        application, created = protocol_apply(
-            actor=request.user, protocol=obj.protocol, surgery=obj.surgery
-        )
-        obj.pk = application.pk
-        self.message_user(
-            request, f"{created} records created from {obj.protocol}.", messages.SUCCESS
-        )
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request, None, change=False)(request.POST)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)  # shows the errors
+        protocol, surgery = form.cleaned_data["protocol"], form.cleaned_data["surgery"]
+        surgery = Surgery.objects.select_related("patient__user").get(pk=surgery.pk)
+        confirmed = request.POST.get("confirm")
+        changed = ""
+        if confirmed:
+            try:
+                _, created = protocol_apply(
+                    actor=request.user, protocol=protocol, surgery=surgery, expected=confirmed
+                )
+            except Conflict as exc:
+                changed = str(exc.detail)  # shown again, as it is now
+            except (ValidationError, DomainError) as exc:
+                self.message_user(request, f"Not applied: {refusal_text(exc)}", messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            else:
+                self.message_user(
+                    request,
+                    f"{protocol} applied: {created} records created.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:recovery_protocolapplication_changelist")
+                )
+        return self.render_apply_confirmation(request, protocol, surgery, changed)
+
+    def render_apply_confirmation(self, request, protocol, surgery, changed: str):
+        preview = protocol_preview(protocol=protocol, surgery=surgery)
+        self.phi_log(request, [surgery], action="admin_preview", object_id=surgery.pk)
+        user = surgery.patient.user
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Apply {protocol}",
+            "preview": preview,
+            "patient_label": user.full_name or user.email,
+            "create": preview.where(CREATE),
+            "present": preview.where(PlanOutcome.ALREADY_PRESENT),
+            "past": preview.where(PlanOutcome.NOT_APPLICABLE),
+            "applied": preview.where(APPLIED),
+            "changed": changed,
+        }
+        return TemplateResponse(request, self.confirmation_template, context)
+
+    def patient_id_of(self, obj) -> int | None:
+        if isinstance(obj, Surgery):
+            return obj.patient_id
+        return super().patient_id_of(obj)
 
     def _may_write(self, request) -> bool:
         return is_clinic_admin(request.user) or is_clinician(request.user)

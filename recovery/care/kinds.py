@@ -20,6 +20,8 @@ CHECK_INS = register(
         patient_may_create=True,
         patient_may_change=created_by_actor,
         after_write=(_check_in_written,),
+        sync_since=3,
+        rest_collection=False,  # its own endpoints: recovery/care/api (POST /check-ins/)
     )
 )
 

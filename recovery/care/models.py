@@ -173,13 +173,25 @@ class ProtocolApplication(models.Model):
 GENERATED_FIELDS = ("restriction", "appointment", "milestone", "pt_session")
 
 
+class PlanOutcome(models.TextChoices):
+    """What applying a protocol did with one of its planned records (one ``ProtocolRecord``)."""
+
+    CREATED = "created", "created"
+    ALREADY_PRESENT = "already_present", "skipped: the patient already had one"
+    NOT_APPLICABLE = "not_applicable", "not applicable: in the past when applied"
+
+
 class ProtocolRecord(models.Model):
-    """One record an application generated: which item (and which of its sessions, ``slot``)
-    it came from, with a foreign key to the record itself (exactly one of the four is set).
+    """One planned record of an application: which item (and which of its sessions, ``slot``)
+    it came from, and what applying did with it (``outcome``). When it was created, a foreign
+    key points at the record itself (exactly one of the four); when it was skipped, because the
+    patient already had such a record in that window or because its date had passed when the
+    protocol was applied, no record exists and none is pointed at.
 
     This link, not the record's id, says what a protocol generated: ids are the patient's to
     choose too, so nothing is found by an id pattern. The link stays when the care team deletes
-    the record (a tombstone), so applying again does not re-create it."""
+    the record (a tombstone), so applying again does not re-create it; a skipped slot stays
+    skipped for the same reason (applying is idempotent)."""
 
     application = models.ForeignKey(
         ProtocolApplication, on_delete=models.CASCADE, related_name="records"
@@ -187,6 +199,12 @@ class ProtocolRecord(models.Model):
     item = models.ForeignKey(ProtocolItem, null=True, on_delete=models.SET_NULL, related_name="+")
     slot = models.PositiveSmallIntegerField(
         default=0, help_text="the n-th session of a PT plan; 0 otherwise"
+    )
+    outcome = models.CharField(
+        max_length=16, choices=PlanOutcome.choices, default=PlanOutcome.CREATED
+    )
+    planned_on = models.DateField(
+        null=True, blank=True, help_text="the day the item was planned for (patient's zone)"
     )
     restriction = models.OneToOneField(
         ActivityRestriction, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -209,28 +227,39 @@ class ProtocolRecord(models.Model):
             models.CheckConstraint(
                 condition=(
                     models.Q(
+                        outcome="created",
                         restriction__isnull=False,
                         appointment__isnull=True,
                         milestone__isnull=True,
                         pt_session__isnull=True,
                     )
                     | models.Q(
+                        outcome="created",
                         restriction__isnull=True,
                         appointment__isnull=False,
                         milestone__isnull=True,
                         pt_session__isnull=True,
                     )
                     | models.Q(
+                        outcome="created",
                         restriction__isnull=True,
                         appointment__isnull=True,
                         milestone__isnull=False,
                         pt_session__isnull=True,
                     )
                     | models.Q(
+                        outcome="created",
                         restriction__isnull=True,
                         appointment__isnull=True,
                         milestone__isnull=True,
                         pt_session__isnull=False,
+                    )
+                    | models.Q(
+                        outcome__in=["already_present", "not_applicable"],
+                        restriction__isnull=True,
+                        appointment__isnull=True,
+                        milestone__isnull=True,
+                        pt_session__isnull=True,
                     )
                 ),
                 name="protocol_record_links_one_record",
@@ -238,7 +267,7 @@ class ProtocolRecord(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.application} item {self.item_id} #{self.slot}"
+        return f"{self.application} item {self.item_id} #{self.slot} ({self.outcome})"
 
 
 # --- Red-flag check-ins and alerts (issue 7) --------------------------------------------------

@@ -1,22 +1,25 @@
 """Recovery protocols: a clinic's care plan per kind of surgery, applied to one surgery.
 
 Applying creates the plan's restrictions, appointments, milestones and PT sessions through the
-ordinary services (so role rules, sync stamps and reminders follow). Each generated record is
-linked to its application, item and slot (the n-th session of a PT plan) by a ``ProtocolRecord``
-row with a foreign key to the record: applying twice creates nothing new, and a moved surgery
-shifts exactly the linked records of that patient that have not happened yet. Generated records
-get ordinary server ids; nothing is found by an id pattern (ids are the patient's to choose
-too). A surgeon may edit or delete any generated record for one patient; the protocol is not
-touched, and a deleted item is not re-created by applying again (its link stays).
+ordinary services (so role rules, sync stamps and reminders follow), exactly as the preview
+(``recovery.care.selectors.protocol_preview``) showed it: what the patient already has (same
+kind, same date window) is skipped, and what is already in the past is recorded as not
+applicable instead of being created as pending. Each planned record gets a ``ProtocolRecord``
+row (application, item, slot, outcome, and a foreign key to the record when one was created):
+applying twice creates nothing new, and a moved surgery shifts exactly the linked records of
+that patient that have not happened yet. Generated records get ordinary server ids; nothing is
+found by an id pattern (ids are the patient's to choose too). A surgeon may edit or delete any
+generated record for one patient; the protocol is not touched, and a deleted item is not
+re-created by applying again (its link stays).
 """
-
-from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import Invalid
+from accounts.roles import is_care_team_member
+from accounts.services import patient_clock_read
+from config.errors import Conflict, Forbidden, Invalid
 from recovery.record.models import (
     ActivityRestriction,
     Appointment,
@@ -29,83 +32,18 @@ from recovery.record.models import (
 from recovery.record.writes import kind_for_model, record_create, record_update
 
 from .models import (
+    PlanOutcome,
     Protocol,
     ProtocolApplication,
     ProtocolItem,
-    ProtocolItemType,
     ProtocolRecord,
 )
+from .selectors import APPLIED, CREATE, LINK_FIELD, protocol_preview
 
-LINK_FIELD = {  # the ProtocolRecord field that points at each generated table
-    ActivityRestriction: "restriction",
-    Appointment: "appointment",
-    Milestone: "milestone",
-    PTSession: "pt_session",
-}
-
-APPOINTMENT_TIME = time(9, 0)
-APPOINTMENT_LENGTH = timedelta(minutes=30)
-PT_TIME = time(10, 0)
-
-
-def _at(day: date, at: time, tz) -> datetime:
-    return datetime.combine(day, at, tzinfo=tz)
-
-
-def planned_records(item: ProtocolItem, anchor: date, tz):
-    """Yields ``(model, slot, values)`` for what ``item`` plans from surgery date ``anchor``."""
-    if item.item_type == ProtocolItemType.RESTRICTION:
-        yield (
-            ActivityRestriction,
-            0,
-            {
-                "activity": item.activity,
-                "instructions": item.instructions,
-                "limit_value": item.limit_value,
-                "limit_unit": item.limit_unit,
-                "starts_on": anchor + timedelta(weeks=item.start_week),
-                "ends_on": anchor + timedelta(weeks=item.end_week)
-                if item.end_week is not None
-                else None,
-            },
-        )
-    elif item.item_type == ProtocolItemType.APPOINTMENT:
-        starts = _at(anchor + timedelta(days=item.day_offset), APPOINTMENT_TIME, tz)
-        yield (
-            Appointment,
-            0,
-            {
-                "starts_at": starts,
-                "ends_at": starts + APPOINTMENT_LENGTH,
-                "purpose": item.purpose,
-                "imaging": item.imaging or "none",
-                "notes": item.title,
-            },
-        )
-    elif item.item_type == ProtocolItemType.MILESTONE:
-        yield (
-            Milestone,
-            0,
-            {
-                "title": item.title,
-                "kind": item.milestone_kind or "other",
-                "target_on": anchor + timedelta(days=item.day_offset),
-            },
-        )
-    elif item.item_type == ProtocolItemType.PT_PLAN:
-        spacing = 7 / item.sessions_per_week
-        for week in range(item.weeks):
-            for k in range(item.sessions_per_week):
-                day = anchor + timedelta(weeks=item.start_week + week, days=int(k * spacing))
-                yield (
-                    PTSession,
-                    week * item.sessions_per_week + k,
-                    {
-                        "scheduled_for": _at(day, PT_TIME, tz),
-                        "status": PTStatus.PLANNED,
-                        "setting": item.pt_setting or "clinic",
-                    },
-                )
+STALE_PREVIEW = (
+    "The plan changed since it was shown (a record was added or the time of an item passed): "
+    "review it again before applying."
+)
 
 
 def _check_protocol_for(protocol: Protocol, surgery: Surgery) -> None:
@@ -117,12 +55,30 @@ def _check_protocol_for(protocol: Protocol, surgery: Surgery) -> None:
 
 @transaction.atomic
 def protocol_apply(
-    *, actor: User, protocol: Protocol, surgery: Surgery
+    *,
+    actor: User,
+    protocol: Protocol,
+    surgery: Surgery,
+    expected: str | None = None,
 ) -> tuple[ProtocolApplication, int]:
-    """Creates what the protocol plans for this surgery and is not there yet. Returns the
-    application and how many records were created (0 when applied before)."""
+    """Applies the plan ``protocol_preview`` shows for this surgery, in one transaction: creates
+    its ``CREATE`` rows, records the skipped ones (already present, not applicable), and leaves
+    what an earlier apply did. Returns the application and how many records were created (0
+    when applied before). ``expected``: the fingerprint of the preview the user confirmed; when
+    the plan computed here differs, nothing is written (``Conflict``, code ``stale_preview``).
+
+    The patient's sync clock is locked first (the lock every writer of the patient's records
+    takes), so two applies for one patient, of the same protocol or not, run one after the
+    other and the second sees what the first created; the unique ``(application, item, slot)``
+    link is the database's guard."""
     surgery = Surgery.objects.select_related("patient").get(pk=surgery.pk)
+    patient = surgery.patient
+    if not is_care_team_member(actor, patient):
+        raise Forbidden(
+            "Only the patient's care team applies a protocol.", code="permission_denied"
+        )
     _check_protocol_for(protocol, surgery)
+    patient_clock_read(patient_id=patient.pk)  # the patient's writers' lock, until commit
     application, _ = ProtocolApplication.objects.select_for_update().get_or_create(
         protocol=protocol,
         surgery=surgery,
@@ -130,23 +86,28 @@ def protocol_apply(
     )
     if application.anchor_on != surgery.performed_on:
         _shift(actor=actor, application=application, surgery=surgery)
-    tz = surgery.patient.tz
-    # Under the application's row lock: a concurrent apply waits, then sees these links.
-    done = set(
-        ProtocolRecord.objects.filter(application=application).values_list("item_id", "slot")
-    )
+    preview = protocol_preview(protocol=protocol, surgery=surgery)
+    if expected is not None and preview.fingerprint != expected:
+        raise Conflict(STALE_PREVIEW, code="stale_preview")
     created = 0
-    for item in protocol.items.all():
-        for model, slot, values in planned_records(item, application.anchor_on, tz):
-            if (item.pk, slot) in done:
-                continue  # applied before, or deleted on purpose by the care team
+    links = []
+    for row in preview.rows:
+        if row.action == APPLIED:
+            continue  # applied before, skipped before, or deleted on purpose by the care team
+        link = ProtocolRecord(
+            application=application, item=row.item, slot=row.slot, planned_on=row.on
+        )
+        if row.action == CREATE:
             record, _ = record_create(
-                kind_for_model(model), actor=actor, patient=surgery.patient, **values
+                kind_for_model(row.model), actor=actor, patient=patient, **row.values
             )
-            ProtocolRecord.objects.create(
-                application=application, item=item, slot=slot, **{LINK_FIELD[model]: record}
-            )
+            link.outcome = PlanOutcome.CREATED
+            setattr(link, LINK_FIELD[row.model], record)
             created += 1
+        else:
+            link.outcome = row.action
+        links.append(link)
+    ProtocolRecord.objects.bulk_create(links)
     return application, created
 
 

@@ -1,7 +1,8 @@
 """Clinical demo data for ``seed_demo``: a believable revision recovery for patient@demo.test.
 
 Written through the real services (so sync stamps and reminders follow), with fixed ids and a
-seeded random generator. Idempotent: if the demo revision exists, nothing is added.
+seeded random generator; the revision gets the default protocol's plan through
+``protocol_apply``, like a surgery in the admin. Idempotent: if the demo revision exists, nothing is added.
 """
 
 import random
@@ -9,6 +10,8 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
+from recovery.care.models import Protocol
+from recovery.care.protocols import protocol_apply
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.preparation.services import complication_resolve, prep_item_complete
@@ -198,6 +201,15 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
 
     _seed_preparation(patient, surgeon, revision, day0)
     _seed_outcomes(patient, revision, day0)
+
+    # The care plan, through the same service as the admin: what the records above already
+    # cover is skipped, what is past is not applicable, the rest (the NSAID restriction, the
+    # later PT sessions) is created and linked to the plan.
+    default = Protocol.objects.filter(
+        clinic=None, name="Lumbar revision fusion", is_active=True
+    ).first()
+    if default is not None:
+        protocol_apply(actor=surgeon, protocol=default, surgery=revision)
 
     # A lighter record for the second patient (another surgeon's).
     other_day0 = timezone.localdate(timezone=patient2.tz) - timedelta(weeks=3)

@@ -19,12 +19,20 @@ from accounts.models import PatientProfile, User
 from recovery.care.models import (
     Alert,
     AlertStatus,
+    CheckIn,
 )
 from recovery.outcomes.models import (
     QUESTIONNAIRES,
     OutcomeScore,
 )
 from recovery.outcomes.scoring import score_band
+from recovery.preparation.models import (
+    Complication,
+    ImagingStudy,
+    PrepItem,
+    PrepOwner,
+    PrepStatus,
+)
 from recovery.record.models import (
     ActivityRestriction,
     Appointment,
@@ -32,6 +40,8 @@ from recovery.record.models import (
     HospitalStay,
     Milestone,
     PainLog,
+    PTSession,
+    PTStatus,
     Surgery,
 )
 
@@ -45,6 +55,30 @@ PAIN_SEVERITY = {
     "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
 }
 CHUNK = 500
+
+SNOMED = "http://snomed.info/sct"
+PHYSICAL_THERAPY = {"system": SNOMED, "code": "91251008", "display": "Physical therapy procedure"}
+DICOM_MODALITY = "http://dicom.nema.org/resources/ontology/DCM"
+MODALITY = {
+    "xray": ("DX", "Digital Radiography"),
+    "flexion_extension_xray": ("DX", "Digital Radiography"),
+    "ct": ("CT", "Computed Tomography"),
+    "mri": ("MR", "Magnetic Resonance"),
+}
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_SEVERITY = {  # SNOMED CT severity qualifiers (FHIR's condition-severity value set)
+    "mild": ("255604002", "Mild"),
+    "moderate": ("6736007", "Moderate"),
+    "severe": ("24484000", "Severe"),
+    "life_threatening": ("442452003", "Life threatening severity"),
+}
+PREP_TASK_STATUS = {
+    PrepStatus.OPEN: "requested",
+    PrepStatus.DONE: "completed",
+    PrepStatus.WAIVED: "cancelled",
+}
+CHECK_IN_QUESTIONNAIRE = "https://realign.app/fhir/Questionnaire/check-in"
 
 APPOINTMENT_STATUS = {
     AppointmentStatus.SCHEDULED: "booked",
@@ -129,7 +163,7 @@ def _practitioner(user) -> bytes:
     )
 
 
-def _procedure(s: Surgery, patient_ref: dict) -> bytes:
+def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> bytes:
     name = f"{'Revision ' if s.is_revision else ''}{s.region} {s.get_procedure_display().lower()} {s.levels}"
     return _entry(
         "Procedure",
@@ -149,6 +183,7 @@ def _procedure(s: Surgery, patient_ref: dict) -> bytes:
             if s.prior_surgery_id
             else None,
             "note": [{"text": s.notes}] if s.notes else None,
+            "complicationDetail": complications,
         },
     )
 
@@ -330,6 +365,148 @@ def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
     )
 
 
+def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
+    """A completed PT session (planned ones are not yet a procedure)."""
+    exercises = "; ".join(
+        item["name"]
+        + "".join(
+            f" {item[key]} {key}"
+            for key in ("sets", "reps", "minutes")
+            if item.get(key) is not None
+        )
+        for item in session.exercises
+    )
+    pain = (
+        f"Pain {session.pain_before} -> {session.pain_after} of 10"
+        if session.pain_before is not None and session.pain_after is not None
+        else None
+    )
+    notes = [text for text in (exercises, pain, session.notes) if text]
+    return _entry(
+        "Procedure",
+        f"pt/{session.pk}",
+        {
+            "identifier": _identifier("pt_sessions", session.pk),
+            "status": "completed",
+            "code": {"coding": [PHYSICAL_THERAPY], "text": f"Physical therapy ({session.setting})"},
+            "subject": patient_ref,
+            "performedDateTime": _dt(session.performed_at or session.scheduled_for),
+            "note": [{"text": text} for text in notes],
+        },
+    )
+
+
+def _condition(c: Complication, patient_ref: dict) -> bytes:
+    code, display = CONDITION_SEVERITY[c.severity]
+    clinical = "resolved" if c.resolved_on else "active"
+    return _entry(
+        "Condition",
+        f"complication/{c.pk}",
+        {
+            "identifier": _identifier("complications", c.pk),
+            "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": clinical}]},
+            "verificationStatus": {
+                "coding": [{"system": CONDITION_VERIFICATION, "code": "confirmed"}]
+            },
+            "category": [{"text": "Complication of spine surgery"}],
+            "severity": {"coding": [{"system": SNOMED, "code": code, "display": display}]},
+            "code": {"text": c.get_kind_display()},
+            "subject": patient_ref,
+            "onsetDateTime": _d(c.noticed_on),
+            "abatementDateTime": _d(c.resolved_on),
+            "note": [{"text": text} for text in (c.treatment, c.notes) if text],
+        },
+    )
+
+
+def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
+    code, display = MODALITY[study.modality]
+    findings = [
+        f"Fusion: {study.get_fusion_status_display().lower()}" if study.fusion_status else "",
+        f"Hardware: {study.hardware_status}" if study.hardware_status else "",
+        {True: "Adjacent-level change", False: "No adjacent-level change"}.get(
+            study.adjacent_level_change, ""
+        ),
+    ]
+    return _entry(
+        "ImagingStudy",
+        study.pk,
+        {
+            "identifier": _identifier("imaging_studies", study.pk),
+            "status": "available",
+            "modality": [{"system": DICOM_MODALITY, "code": code, "display": display}],
+            "subject": patient_ref,
+            "started": _d(study.performed_on),
+            "description": f"{study.get_modality_display()} {study.region} spine "
+            f"{study.levels} ({study.purpose.replace('_', ' ')})".replace("  ", " "),
+            "reasonCode": [{"text": study.purpose.replace("_", " ")}],
+            "note": [{"text": text} for text in (study.reading, *findings) if text],
+        },
+    )
+
+
+def _prep_task(item: PrepItem, patient_ref: dict, surgery_ids: set[str]) -> bytes:
+    return _entry(
+        "Task",
+        f"prep/{item.pk}",
+        {
+            "identifier": _identifier("prep_items", item.pk),
+            "status": PREP_TASK_STATUS[item.status],
+            "statusReason": {"text": item.waived_reason} if item.waived_reason else None,
+            "intent": "plan",
+            "code": {"text": item.get_kind_display()},
+            "description": item.title or item.get_kind_display(),
+            "focus": ref("Procedure", item.surgery_id) if item.surgery_id in surgery_ids else None,
+            "for": patient_ref,
+            "owner": patient_ref if item.owner == PrepOwner.PATIENT else None,
+            "restriction": {"period": {"end": _d(item.due_on)}},
+            "executionPeriod": {"end": _d(item.completed_on)} if item.completed_on else None,
+            "note": [{"text": item.notes}] if item.notes else None,
+        },
+    )
+
+
+CHECK_IN_ANSWERS = (
+    "wound_redness",
+    "wound_swelling_or_drainage",
+    "wound_opening",
+    "new_numbness_or_weakness",
+    "bowel_bladder_loss_or_saddle_numbness",
+    "cannot_move_limb",
+    "calf_pain_or_leg_swelling",
+    "chest_pain_or_breathless",
+    "trouble_swallowing_or_breathing",
+    "pain_uncontrolled",
+    "fell",
+)
+
+
+def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
+    items = [
+        {"linkId": name, "answer": [{"valueBoolean": getattr(check_in, name)}]}
+        for name in CHECK_IN_ANSWERS
+        if getattr(check_in, name) is not None
+    ]
+    if check_in.temperature_c is not None:
+        items.append(
+            {"linkId": "temperature_c", "answer": [{"valueDecimal": float(check_in.temperature_c)}]}
+        )
+    if check_in.notes:
+        items.append({"linkId": "notes", "answer": [{"valueString": check_in.notes}]})
+    return _entry(
+        "QuestionnaireResponse",
+        f"check-in/{check_in.pk}",
+        {
+            "identifier": {"system": ID_SYSTEM + "check_ins", "value": check_in.pk},
+            "questionnaire": CHECK_IN_QUESTIONNAIRE,
+            "status": "completed",
+            "subject": patient_ref,
+            "authored": _dt(check_in.answered_at),
+            "item": items,
+        },
+    )
+
+
 def _flag(alert: Alert, patient_ref: dict) -> bytes:
     return _entry(
         "Flag",
@@ -386,8 +563,17 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     )
     for user in User.objects.filter(pk__in=practitioner_ids - {None}):
         yield emit(_practitioner(user))
+    complications = list(Complication.objects.filter(patient_id=pid).order_by("noticed_on", "id"))
+    complications_of: dict[str, list[dict]] = {}
+    for c in complications:
+        if c.surgery_id:
+            complications_of.setdefault(c.surgery_id, []).append(
+                ref("Condition", f"complication/{c.pk}")
+            )
     for surgery in surgeries:
-        yield emit(_procedure(surgery, patient_ref))
+        yield emit(_procedure(surgery, patient_ref, complications_of.get(surgery.pk, [])))
+    for complication in complications:
+        yield emit(_condition(complication, patient_ref))
     for stay in HospitalStay.objects.filter(patient_id=pid).order_by("admitted_at"):
         yield emit(_encounter(stay, patient_ref))
     for log in (
@@ -396,6 +582,16 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         .iterator(chunk_size=CHUNK)
     ):
         yield emit(_pain(log, patient_ref))
+    for session in (
+        PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED)
+        .order_by("performed_at", "id")
+        .iterator(chunk_size=CHUNK)
+    ):
+        yield emit(_pt_session(session, patient_ref))
+    for study in ImagingStudy.objects.filter(patient_id=pid).order_by("performed_on", "id"):
+        yield emit(_imaging(study, patient_ref))
+    for item in PrepItem.objects.filter(patient_id=pid).order_by("due_on", "id"):
+        yield emit(_prep_task(item, patient_ref, {s.pk for s in surgeries}))
     for appointment in (
         Appointment.objects.filter(patient_id=pid).order_by("starts_at").iterator(chunk_size=CHUNK)
     ):
@@ -418,6 +614,12 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     ):
         for piece in _outcome(score, patient_ref):
             yield emit(piece)
+    for check_in in (
+        CheckIn.objects.filter(patient_id=pid)
+        .order_by("answered_at", "id")
+        .iterator(chunk_size=CHUNK)
+    ):
+        yield emit(_check_in(check_in, patient_ref))
     for alert in (
         Alert.objects.filter(patient_id=pid)
         .exclude(status=AlertStatus.RESOLVED)

@@ -15,6 +15,8 @@ OUTCOME_SCORES = register(
         patient_may_change=created_by_actor,
         prepare=outcome_score_prepare,
         after_write=(planning.outcome_recorded,),
+        sort="completed_at",
+        sync_since=3,
     )
 )
 on_write("surgeries")(planning.surgery_outcomes_planned)

@@ -1,4 +1,5 @@
-"""The write path's description of the checklist, imaging studies and complications."""
+"""The checklist, imaging studies and complications: their write rules and what the edges
+derive from them (``recovery.record.writes``)."""
 
 from recovery.record.writes import RecordKind, forbidden, register
 
@@ -41,7 +42,11 @@ PREP_ITEMS = register(
         ),
         patient_values_check=_patient_completes_only,
         after_write=(planning.prep_item_planned,),
+        sort="due_on",
+        sync_since=3,
     )
 )
-IMAGING_STUDIES = register(RecordKind(ImagingStudy, "imaging_studies"))
-COMPLICATIONS = register(RecordKind(Complication, "complications"))
+IMAGING_STUDIES = register(
+    RecordKind(ImagingStudy, "imaging_studies", sort="performed_on", sync_since=3)
+)
+COMPLICATIONS = register(RecordKind(Complication, "complications", sort="noticed_on", sync_since=3))

@@ -149,6 +149,10 @@ class RecordAdmin(ScopedAdmin):
     autocomplete_fields = ["patient"]
     list_per_page = 50
     server_readonly = ["id", "created_by", "created_at", "updated_at"]
+    # Fields of the table that only the named services set, from ``request.user`` and the clock
+    # (a restriction's ``lifted_on``/``lifted_by``, set by ``restriction_lift``): never a form
+    # input, on the add form or the change form; the change page shows them read-only.
+    server_set: tuple[str, ...] = ()
 
     @property
     def kind(self):
@@ -162,18 +166,27 @@ class RecordAdmin(ScopedAdmin):
         return super().get_queryset(request).select_related(*self.list_select_related)
 
     def get_fields(self, request, obj=None):
-        fields = list(self.kind.fields())
+        fields = [name for name in self.kind.fields() if name not in self.server_set]
         if obj is None:
             return ["patient", *fields]
         version = [RecordForm.VERSION] if self.has_change_permission(request, obj) else []
-        return ["id", "patient", *fields, "created_by", "created_at", "updated_at", *version]
+        return [
+            "id",
+            "patient",
+            *fields,
+            *self.server_set,
+            "created_by",
+            "created_at",
+            "updated_at",
+            *version,
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         if not self.has_change_permission(request, obj):
             return self.get_fields(request, obj)
-        return [*self.server_readonly, "patient"]
+        return [*self.server_readonly, *self.server_set, "patient"]
 
     @admin.display(description="patient", ordering="patient__user__last_name")
     def patient_name(self, obj):
@@ -480,6 +493,7 @@ class ActivityRestrictionAdmin(RecordAdmin):
     search_fields = [*RecordAdmin.search_fields, "instructions"]
     ordering = ["-starts_on"]
     actions = ["delete_through_services", "lift"]
+    server_set = ("lifted_on", "lifted_by")  # the "Lift" action (restriction_lift) sets them
 
     @admin.display(description="limit")
     def limit(self, obj):
@@ -588,9 +602,11 @@ class MilestoneAdmin(RecordAdmin):
 class ClinicDataAdmin(admin.ModelAdmin):
     """Rows that belong to a clinic or are shipped defaults (``clinic`` empty). Staff see their
     clinic's rows and the defaults; defaults are read-only except for superusers; a clinic's own
-    rows are edited by its clinic admins (and, for protocols, its surgeons)."""
+    rows are edited by its clinic admins (and, for protocols, its surgeons). ``server_set``:
+    fields the server sets (a creation time), shown read-only to everyone."""
 
     editors = (Role.CLINIC_ADMIN,)
+    server_set: tuple[str, ...] = ()
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -620,7 +636,7 @@ class ClinicDataAdmin(admin.ModelAdmin):
     has_delete_permission = has_change_permission
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if request.user.is_superuser else ["clinic"]
+        return [*self.server_set, *([] if request.user.is_superuser else ["clinic"])]
 
     def save_model(self, request, obj, form, change):
         if not request.user.is_superuser:

@@ -1,16 +1,26 @@
-"""The one write path shared by every kind of clinical record.
+"""The one write path shared by every kind of clinical record, and the one registry of tables.
 
 Each capability describes its tables with a ``RecordKind`` in its ``kinds`` module and registers
 it here; a capability that must act on another's writes (care shifts its protocol items when a
 surgery moves) adds a hook to that table with ``on_write``. ``RecoveryConfig.ready()`` imports
 every ``kinds`` module, so the registry is complete before the first request or task, and the
 write path never imports the capabilities built on it.
+
+A ``RecordKind`` is the one description of its table: the edges derive theirs from it (the REST
+collection in ``recovery/api/kinds.py``, the sync table in ``recovery/sync/tables.py``) and add
+only what is theirs alone (the API's serializers, the sync inbox table that is no record).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.apps import apps
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    FieldDoesNotExist,
+    ImproperlyConfigured,
+    ValidationError,
+)
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -30,7 +40,8 @@ SERVER_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class RecordKind:
-    """What the write path needs to know about one kind of clinical record."""
+    """What the write path, and every edge that serves the table, know about one kind of
+    clinical record."""
 
     model: type[ClinicalRecord]
     table: str  # wire name, the same in REST and sync (design.md section 2)
@@ -50,6 +61,26 @@ class RecordKind:
     # change causes (reminders to plan, alerts to open, protocol items to shift).
     after_write: tuple[Callable[[ClinicalRecord, str, User], None], ...] = ()
     writable_fields: tuple = field(default=())
+
+    # --- What the edges derive their descriptions from --------------------------------------
+    # The time a row is about: REST lists are newest first by it and filter on it with
+    # ``since``/``until``. A non-null date or datetime column, or an expression with an
+    # ``output_field`` (a Coalesce over nullable ones). None: the table has no REST collection.
+    sort: str | models.Expression | None = None
+    # How the API describes ``sort`` (default: the column's name).
+    sort_help: str = ""
+    # User fields a writer may set, and the roles the named user must have in the patient's
+    # clinic (a surgery's ``surgeon``). Record fields (foreign keys to clinical rows) need no
+    # entry: they must name a live row of the same patient.
+    staff_roles: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # Fields a device is sent on sync but may not push (the care team sets them). Besides these,
+    # a device never writes a user id or a column the server derives (``editable=False``).
+    device_read_only: frozenset = frozenset()
+    # The sync schema version that introduced the table (docs/sync.md).
+    sync_since: int = 1
+    # Served by the generic REST collection (``recovery/api``). False: the capability has its
+    # own endpoints (check-ins: ``recovery/care/api``).
+    rest_collection: bool = True
 
     def fields(self) -> tuple[str, ...]:
         if self.writable_fields:
@@ -95,6 +126,38 @@ def on_write(table: str) -> Callable[[WriteHook], WriteHook]:
 def write_hooks(kind: RecordKind) -> tuple[WriteHook, ...]:
     """The kind's own hooks, then those other capabilities added with ``on_write``."""
     return (*kind.after_write, *_HOOKS.get(kind.table, ()))
+
+
+def _capability(module: str) -> str:
+    """``recovery.care.kinds`` -> ``recovery.care``."""
+    return ".".join(module.split(".")[:2])
+
+
+def registry_in_order(capabilities: tuple[str, ...]) -> None:
+    """Orders the tables and each table's hooks as ``capabilities`` are listed (lowest first;
+    ``recovery/apps.py``), whichever module happened to import a ``kinds.py`` first. The edges
+    list tables in this order (a sync pull's tables, the order a push is applied in)."""
+    rank = {name: index for index, name in enumerate(capabilities)}
+
+    def by_capability(module: str) -> int:
+        return rank.get(_capability(module), len(rank))
+
+    ordered = sorted(RECORD_KINDS.values(), key=lambda kind: by_capability(kind.model.__module__))
+    RECORD_KINDS.clear()
+    RECORD_KINDS.update((kind.table, kind) for kind in ordered)
+    for hooks in _HOOKS.values():
+        hooks.sort(key=lambda hook: by_capability(hook.__module__))
+
+
+def registered_kinds() -> tuple[RecordKind, ...]:
+    """Every table, in the order the capabilities registered them (lowest first). The edges
+    derive their descriptions from this, so it must be complete: after Django's start-up."""
+    if not apps.ready:
+        raise ImproperlyConfigured(
+            "The RecordKind registry is complete only after Django's start-up "
+            "(RecoveryConfig.ready imports every capability's kinds.py)."
+        )
+    return tuple(RECORD_KINDS.values())
 
 
 def kind_for_table(table: str) -> RecordKind:

@@ -6,15 +6,22 @@ strings, foreign keys as id strings. Each column has a codec that turns a databa
 its wire form (pull) and a wire value back into a model value (push), refusing wrong types
 with a message that names the column.
 
-Adding a table is one ``register(SyncTable(...))`` entry: its model (with the ``ClinicalRecord``
-sync columns ``id``, ``patient``, ``sync_version``, ``deleted_at``, ``updated_at``), its
-columns, and how a push writes it (``writer``; ``None`` = read-only for the patient).
-The reminders inbox (``notifications``, version 3) is such an entry: every column read-only
-except ``read_at``, and its own writer (``InboxWriter``) calling the reminders services.
+Every clinical table syncs, and its sync table is derived from its ``RecordKind`` (the one
+description of the table, in its capability's ``kinds.py``; ``sync_table_for``): one column per
+model field in the model's order, then the server's ``created_by``, ``created_at`` and
+``updated_at``; each column's codec from the field's type; a column the device may push unless
+the server owns it (``editable=False``), it names a user, or the kind lists it in
+``device_read_only``; pushes written through the one write path (``RecordWriter``). A new field
+on a synced model is a new column; a new ``RecordKind`` is a new table.
 
-Schema versions: ``since`` on a table or column is the sync schema version that introduced it.
-A client on version N is sent only tables with ``since <= N`` (WatermelonDB warns about tables
-it does not know) and only columns with ``since <= N``. ``docs/sync.md`` lists the history.
+The reminders inbox (``notifications``, version 3) is no clinical record and the one table
+declared here: every column read-only except ``read_at``, and its own writer (``InboxWriter``)
+calling the reminders services.
+
+Schema versions: ``since`` on a table or column is the sync schema version that introduced it
+(a table's is its kind's ``sync_since``). A client on version N is sent only tables with
+``since <= N`` (WatermelonDB warns about tables it does not know) and only columns with
+``since <= N``. ``docs/sync.md`` lists the history.
 """
 
 from __future__ import annotations
@@ -29,33 +36,14 @@ from django.conf import settings
 from django.db import models
 
 from config.errors import Forbidden
-from recovery.care.models import (
-    CheckIn,
-)
-from recovery.outcomes.models import (
-    OutcomeScore,
-)
-from recovery.preparation.models import (
-    Complication,
-    ImagingStudy,
-    PrepItem,
-)
-from recovery.record.models import (
-    RECORD_ID_PATTERN,
-    ActivityRestriction,
-    Appointment,
-    HospitalStay,
-    Milestone,
-    PainLog,
-    PTSession,
-    Surgery,
-)
+from recovery.record.models import RECORD_ID_PATTERN
 from recovery.record.writes import (
     RECORD_KINDS,
     RecordKind,
     record_create,
     record_delete,
     record_update,
+    registered_kinds,
 )
 from reminders.models import Notification
 from reminders.services import notification_delete, notification_mark_read
@@ -390,223 +378,69 @@ def _meta_columns() -> tuple[Column, ...]:
     )
 
 
-register(
-    SyncTable(
-        "surgeries",
-        Surgery,
-        (
-            Column("performed_on", IsoDate()),
-            Column("region", Text()),
-            Column("levels", Text()),
-            Column("procedure", Text()),
-            Column("is_revision", Boolean()),
-            Column("revision_reasons", JsonList()),
-            Column("prior_surgery", ForeignId()),
-            Column("surgeon", ForeignId(), writable=False),
-            Column("facility", Text(blank_for_null=True)),
-            Column("notes", Text(blank_for_null=True)),
-            Column("estimated_blood_loss_ml", Integer(nullable=True)),
-            Column("transfusion_given", Boolean(nullable=True)),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("surgeries"),
-    )
-)
-register(
-    SyncTable(
-        "hospital_stays",
-        HospitalStay,
-        (
-            Column("surgery", ForeignId(nullable=False)),
-            Column("admitted_at", EpochMs()),
-            Column("discharged_at", EpochMs(nullable=True)),
-            Column("facility", Text(blank_for_null=True)),
-            Column("discharge_disposition", Text(blank_for_null=True)),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("hospital_stays"),
-    )
-)
-register(
-    SyncTable(
-        "pain_logs",
-        PainLog,
-        (
-            Column("recorded_at", EpochMs()),
-            Column("intensity", Integer()),
-            Column("location", Text()),
-            Column("medication_taken", Boolean()),
-            Column("relief", JsonList()),
-            Column("notes", Text(blank_for_null=True)),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("pain_logs"),
-    )
-)
-register(
-    SyncTable(
-        "pt_sessions",
-        PTSession,
-        (
-            Column("scheduled_for", EpochMs(nullable=True)),
-            Column("performed_at", EpochMs(nullable=True)),
-            Column("status", Text()),
-            Column("setting", Text()),
-            Column("duration_minutes", Integer(nullable=True)),
-            Column("exercises", JsonList()),
-            Column("pain_before", Integer(nullable=True)),
-            Column("pain_after", Integer(nullable=True)),
-            Column("exertion", Integer(nullable=True)),
-            Column("notes", Text(blank_for_null=True)),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("pt_sessions"),
-    )
-)
-register(
-    SyncTable(
-        "restrictions",
-        ActivityRestriction,
-        (
-            Column("activity", Text()),
-            Column("instructions", Text(blank_for_null=True)),
-            Column("limit_value", Number(nullable=True)),
-            Column("limit_unit", Text(blank_for_null=True)),
-            Column("starts_on", IsoDate()),
-            Column("ends_on", IsoDate(nullable=True)),
-            Column("lifted_on", IsoDate(nullable=True)),
-            Column("lifted_by", ForeignId(), writable=False),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("restrictions"),
-    )
-)
-register(
-    SyncTable(
-        "appointments",
-        Appointment,
-        (
-            Column("clinician", ForeignId(), writable=False),
-            Column("starts_at", EpochMs()),
-            Column("ends_at", EpochMs(nullable=True)),
-            Column("location", Text(blank_for_null=True)),
-            Column("telehealth_url", Text(blank_for_null=True)),
-            Column("purpose", Text()),
-            Column("imaging", Text()),
-            Column("status", Text()),
-            Column("notes", Text(blank_for_null=True)),
-            Column("imaging_study", ForeignId(), writable=False),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("appointments"),
-    )
-)
-register(
-    SyncTable(
-        "milestones",
-        Milestone,
-        (
-            Column("title", Text()),
-            Column("kind", Text()),
-            Column("target_on", IsoDate(nullable=True)),
-            Column("achieved_on", IsoDate(nullable=True)),
-            Column("notes", Text(blank_for_null=True)),
-            *_meta_columns(),
-        ),
-        writer=RecordWriter("milestones"),
-    )
-)
+# --- The clinical tables, derived from their RecordKinds -----------------------------------------
+
+# Columns the protocol carries itself (``id``, tombstones, the clock) or that are implied (the
+# patient is the caller).
+_PROTOCOL_FIELDS = frozenset({"id", "patient", "deleted_at", "sync_version"})
+_META_NAMES = frozenset(c.name for c in _meta_columns())
 
 
-# --- Version 3: outcomes, preparation, imaging, complications, check-ins, the inbox -------------
+def codec_for(model_field: models.Field) -> Codec:
+    """How a model field travels (the order matters: a DateTimeField is a DateField)."""
+    null = model_field.null
+    if isinstance(model_field, models.ForeignKey):
+        return ForeignId(nullable=null)
+    if isinstance(model_field, models.DateTimeField):
+        return EpochMs(nullable=null)
+    if isinstance(model_field, models.DateField):
+        return IsoDate(nullable=null)
+    if isinstance(model_field, models.BooleanField):
+        return Boolean(nullable=null)
+    if isinstance(model_field, models.IntegerField):
+        return Integer(nullable=null)
+    if isinstance(model_field, models.DecimalField):
+        return Number(nullable=null)
+    if isinstance(model_field, models.CharField | models.TextField):
+        return Text(nullable=null, blank_for_null=model_field.blank)
+    if isinstance(model_field, models.JSONField) and model_field.default in (list, dict):
+        return JsonList() if model_field.default is list else JsonObject()
+    raise TypeError(f"{model_field}: no sync codec for {type(model_field).__name__}")
 
 
-def _clinical(name: str, model, *columns: Column) -> SyncTable:
-    return register(
-        SyncTable(name, model, (*columns, *_meta_columns()), writer=RecordWriter(name), since=3)
+def _device_writes(kind: RecordKind, model_field: models.Field) -> bool:
+    names_a_user = (
+        isinstance(model_field, models.ForeignKey)
+        and model_field.related_model._meta.label == settings.AUTH_USER_MODEL
+    )
+    return (
+        model_field.name in kind.fields()
+        and not names_a_user
+        and model_field.name not in kind.device_read_only
     )
 
 
-_clinical(
-    "outcome_scores",
-    OutcomeScore,
-    Column("instrument", Text()),
-    Column("version", Text(blank_for_null=True)),
-    Column("timepoint", Text()),
-    Column("completed_at", EpochMs()),
-    Column("surgery", ForeignId()),
-    Column("answers", JsonObject()),
-    Column("sections_answered", Integer(), writable=False),
-    Column("score", Number(), writable=False),
-)
-_clinical(
-    "prep_items",
-    PrepItem,
-    Column("surgery", ForeignId(nullable=False)),
-    Column("kind", Text()),
-    Column("title", Text(blank_for_null=True)),
-    Column("owner", Text()),
-    Column("due_on", IsoDate()),
-    Column("status", Text()),
-    Column("completed_on", IsoDate(nullable=True)),
-    Column("waived_reason", Text(blank_for_null=True)),
-    Column("quit_on", IsoDate(nullable=True)),
-    Column("nicotine_free_confirmed", Boolean(nullable=True)),
-    Column("second_opinion", Text(blank_for_null=True)),
-    Column("hba1c_percent", Number(nullable=True)),
-    Column("hba1c_on", IsoDate(nullable=True)),
-    Column("weight_kg", Number(nullable=True)),
-    Column("bmi", Number(nullable=True)),
-    Column("notes", Text(blank_for_null=True)),
-)
-_clinical(
-    "imaging_studies",
-    ImagingStudy,
-    Column("surgery", ForeignId()),
-    Column("modality", Text()),
-    Column("performed_on", IsoDate()),
-    Column("region", Text()),
-    Column("levels", Text(blank_for_null=True)),
-    Column("purpose", Text()),
-    Column("reading", Text(blank_for_null=True)),
-    Column("fusion_status", Text(blank_for_null=True)),
-    Column("hardware_status", Text(blank_for_null=True)),
-    Column("adjacent_level_change", Boolean(nullable=True)),
-)
-_clinical(
-    "complications",
-    Complication,
-    Column("surgery", ForeignId()),
-    Column("kind", Text()),
-    Column("noticed_on", IsoDate()),
-    Column("severity", Text()),
-    Column("treatment", Text(blank_for_null=True)),
-    Column("resolved_on", IsoDate(nullable=True)),
-    Column("notes", Text(blank_for_null=True)),
-)
-_clinical(
-    "check_ins",
-    CheckIn,
-    Column("answered_at", EpochMs()),
-    Column("temperature_c", Number(nullable=True)),
-    *(
-        Column(name, Boolean(nullable=True))
-        for name in (
-            "wound_redness",
-            "wound_swelling_or_drainage",
-            "wound_opening",
-            "new_numbness_or_weakness",
-            "bowel_bladder_loss_or_saddle_numbness",
-            "cannot_move_limb",
-            "calf_pain_or_leg_swelling",
-            "chest_pain_or_breathless",
-            "trouble_swallowing_or_breathing",
-            "pain_uncontrolled",
-            "fell",
-        )
-    ),
-    Column("notes", Text(blank_for_null=True)),
-)
+def sync_table_for(kind: RecordKind) -> SyncTable:
+    fields = [
+        f
+        for f in kind.model._meta.concrete_fields
+        if f.name not in _PROTOCOL_FIELDS and f.name not in _META_NAMES
+    ]
+    columns = tuple(Column(f.name, codec_for(f), writable=_device_writes(kind, f)) for f in fields)
+    return SyncTable(
+        kind.table,
+        kind.model,
+        (*columns, *_meta_columns()),
+        writer=RecordWriter(kind.table),
+        since=kind.sync_since,
+    )
+
+
+for _kind in registered_kinds():
+    register(sync_table_for(_kind))
+
+
+# --- The in-app inbox ---------------------------------------------------------------------------
 
 
 class InboxWriter:

@@ -24,7 +24,7 @@ from drf_spectacular.generators import SchemaGenerator
 from accounts import services as account_services
 from accounts.admin_scoping import ScopedAdmin
 from accounts.models import PHIAccess
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from recovery.care.models import Alert, Protocol
 from recovery.care.protocols import protocol_apply
 from reminders import services as reminder_services
@@ -163,6 +163,19 @@ def cast(clinic, surgeon, settings):
         patient_id=patient.pk, kind="milestone", title="Well done"
     )
     reminder_services.device_register(patient=patient, token="device-token-zq", platform="ios")
+    from recovery.sync.models import RejectedRecord
+
+    RejectedRecord.objects.create(  # a record the patient's phone pushed and the server refused
+        patient=patient,
+        user=patient.user,
+        table_name="pain_logs",
+        record_id="refused1",
+        section="created",
+        raw={"id": "refused1"},
+        errors=[],
+        last_pulled_at=0,
+        sync_version=0,
+    )
     return {"patient": patient, "surgeon": surgeon, "records": records, "invitation": invitation}
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from tests.conftest import client_for
 from tests.factories import make_record
 

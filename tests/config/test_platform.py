@@ -67,22 +67,162 @@ def _procfile() -> dict:
 def test_compose_runs_the_same_processes_as_make_run():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    assert {"postgres", "redis-cache", "redis-broker", "web", "worker", "beat"} <= set(services)
     for name, command in _procfile().items():
         assert services[name]["command"] == command, name
-    for name in ("postgres", "redis", "web"):
+    for name in ("postgres", "redis-cache", "redis-broker", "web", "worker", "beat"):
         assert "healthcheck" in services[name], name
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
-    assert "noeviction" in services["redis"]["command"]
     env = services["web"]["environment"]
     assert env["REALIGN_MODE"] == "production"
     for var in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY"):
         assert var in env
+    # The cache and the broker are different servers: one may evict, the other never.
+    assert "redis-cache:" in env["REDIS_URL"]
+    assert "redis-broker:" in env["CELERY_BROKER_URL"]
 
 
-def test_makefile_run_uses_the_procfile():
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("service", "policy", "maxmemory"),
+    [
+        ("redis-broker", "noeviction", str(512 * 1024 * 1024)),
+        ("redis-cache", "allkeys-lru", str(256 * 1024 * 1024)),
+    ],
+)
+def test_compose_redis_commands_run_with_their_policy(service, policy, maxmemory, tmp_path):
+    """The compose commands start a real redis-server with the limits they claim."""
+    import shlex
+    import time
+
+    import redis
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][service][
+        "command"
+    ]
+    argv = shlex.split(command)
+    assert argv[0] == "redis-server"
+    port = _free_port()
+    server = subprocess.Popen(
+        [*argv, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(50):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == policy
+        assert client.config_get("maxmemory")["maxmemory"] == maxmemory
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_beat_health_follows_the_schedule_file(tmp_path):
+    from config.beat_health import MAX_AGE, main
+
+    schedule = tmp_path / "celerybeat-schedule"
+    assert main(["x", str(schedule)]) == 1  # beat never wrote it
+    written = tmp_path / "celerybeat-schedule.dat"
+    written.write_bytes(b"x")
+    assert main(["x", str(schedule)]) == 0
+    old = written.stat().st_mtime - MAX_AGE - 10
+    os.utime(written, (old, old))
+    assert main(["x", str(schedule)]) == 1
+
+
+def test_dockerfile_starts_the_web_process_from_the_lock():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert (
+        'CMD ["gunicorn", "config.wsgi:application", "--config", "config/gunicorn.conf.py"]'
+        in dockerfile
+    )
+    assert _procfile()["web"] == "gunicorn config.wsgi:application --config config/gunicorn.conf.py"
+    assert "pip install --no-cache-dir -r requirements.lock" in dockerfile
+
+
+def _locked(path: Path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith(("#", " ")):
+            name, version = line.split("==", 1)
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+@pytest.mark.parametrize(
+    ("lock", "groups"), [("requirements.lock", ()), ("requirements-dev.lock", ("dev",))]
+)
+def test_locks_pin_every_dependency_within_its_range(lock, groups):
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"])
+    for group in groups:
+        wanted += project["optional-dependencies"][group]
+    pins = _locked(ROOT / lock)
+    for line in wanted:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not in {lock}: run make lock"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"{lock} pins {name}=={pins[name]} outside {requirement.specifier}: run make lock"
+        )
+
+
+@pytest.mark.integration
+def test_the_wheel_carries_the_templates(tmp_path):
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("realign-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    on_disk = {
+        str(p.relative_to(ROOT))
+        for app in ("accounts", "recovery", "reminders", "config")
+        for p in (ROOT / app).glob("templates/**/*")
+        if p.is_file()
+    }
+    assert on_disk, "no templates found"
+    assert on_disk <= names, sorted(on_disk - names)
+
+
+def test_makefile_run_uses_the_procfile_and_installs_from_the_lock():
     makefile = (ROOT / "Makefile").read_text()
-    assert "honcho start --procfile Procfile" in makefile
+    assert "python -m config.run" in makefile
+    assert "-c requirements-dev.lock -e '.[dev]'" in makefile
 
 
 PRODUCTION_ENV = {
@@ -198,7 +338,8 @@ def test_seed_demo_is_idempotent_and_accounts_can_sign_in(client):
     last_week = [p.intensity for p in logs.reverse()[:14]]
     assert sum(last_week) < sum(first_week)  # trending down
     assert PTSession.objects.filter(patient=revision.patient).count() >= 14
-    assert ActivityRestriction.objects.filter(patient=revision.patient).count() == 5
+    # Five by hand and the plan's NSAID restriction (the plan skips what the five cover).
+    assert ActivityRestriction.objects.filter(patient=revision.patient).count() == 6
     assert set(
         Appointment.objects.filter(patient=revision.patient).values_list("imaging", flat=True)
     ) == {"none", "xray", "ct"}

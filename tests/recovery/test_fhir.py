@@ -5,7 +5,7 @@ from django.core.management import call_command
 from fhir.resources.R4B.bundle import Bundle
 
 from accounts.models import PatientProfile, PHIAccess
-from recovery.models import PainLog
+from recovery.models import ActivityRestriction, PainLog
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,9 @@ def test_bundle_validates_and_every_reference_resolves(api, demo):
     assert len(pain) == PainLog.objects.filter(patient=demo).count()
     assert all(isinstance(o["valueInteger"], int) and "bodySite" in o for o in pain)
     activities = by_type["CarePlan"][0]["activity"]
-    assert len(activities) == 5 and all(a["detail"]["doNotPerform"] is True for a in activities)
+    # The five restrictions seeded by hand and the plan's NSAID restriction.
+    assert len(activities) == ActivityRestriction.objects.filter(patient=demo).count() == 6
+    assert all(a["detail"]["doNotPerform"] is True for a in activities)
 
 
 def test_export_ids_are_stable_between_exports(api, demo):
@@ -157,3 +159,145 @@ def test_open_alerts_export_as_flags(api, demo):
         and flags[0]["status"] == "active"
         and "fall" in flags[0]["code"]["text"].lower()
     )
+
+
+def _resources(data, resource_type):
+    return [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == resource_type]
+
+
+def _add_preparation_and_care(patient, surgeon, n=1, tag="x"):
+    """Complications, imaging, PT sessions (completed and planned), prep items and check-ins."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recovery.care.kinds import CHECK_INS
+    from recovery.record.models import Surgery
+    from recovery.record.writes import record_create
+    from tests import factories
+
+    surgery = Surgery.objects.filter(patient=patient).order_by("-performed_on").first()
+    for i in range(n):
+        factories.complication(
+            patient,
+            surgeon,
+            id=f"{tag}-cx{i}",
+            surgery=surgery,
+            severity="severe",
+            treatment="Oral antibiotics",
+            resolved_on=timezone.localdate() - timedelta(days=1),
+        )
+        factories.imaging_study(
+            patient,
+            surgeon,
+            id=f"{tag}-im{i}",
+            surgery=surgery,
+            modality="ct",
+            purpose="fusion_assessment",
+            fusion_status="partial",
+            reading="Bridging bone on the left.",
+        )
+        factories.pt_session(
+            patient,
+            surgeon,
+            id=f"{tag}-pt{i}",
+            status="completed",
+            performed_at=timezone.now() - timedelta(days=1),
+            pain_before=6,
+            pain_after=4,
+        )
+        factories.pt_session(patient, surgeon, id=f"{tag}-planned{i}")
+        factories.prep_item(
+            patient,
+            surgeon,
+            id=f"{tag}-prep{i}",
+            surgery=surgery,
+            kind="stop_smoking",
+            owner="patient",
+            status="done",
+            due_on=surgery.performed_on - timedelta(days=7),
+            completed_on=surgery.performed_on - timedelta(days=10),
+            quit_on=surgery.performed_on - timedelta(days=40),
+        )
+        record_create(
+            CHECK_INS,
+            actor=patient.user,
+            patient=patient,
+            id=f"{tag}-ci{i}",
+            answered_at=timezone.now() - timedelta(hours=i + 1),
+            temperature_c="37.2",
+            wound_redness=False,
+            notes="Feeling better",
+        )
+    return surgery
+
+
+def test_preparation_pt_and_check_ins_export_as_r4_resources(api, demo):
+    from recovery.care.models import CheckIn
+    from recovery.preparation.models import Complication, ImagingStudy, PrepItem
+    from recovery.record.models import PTSession
+
+    surgery = _add_preparation_and_care(demo, demo.surgeon)
+    data = export(api(demo.surgeon), f"/api/v1/patients/{demo.pk}/fhir/")
+    Bundle.model_validate(data)
+
+    conditions = _resources(data, "Condition")
+    assert len(conditions) == Complication.objects.filter(patient=demo).count()
+    ours = next(c for c in conditions if c["identifier"][0]["value"] == "x-cx0")
+    assert ours["clinicalStatus"]["coding"][0]["code"] == "resolved"
+    assert ours["severity"]["coding"][0]["code"] == "24484000"
+    assert "abatementDateTime" in ours
+    operation = next(
+        p for p in _resources(data, "Procedure") if p["identifier"][0]["value"] == surgery.pk
+    )
+    condition_url = next(
+        e["fullUrl"] for e in data["entry"] if e["resource"] is ours or e["resource"] == ours
+    )
+    assert {"reference": condition_url} in [d for d in operation["complicationDetail"]]
+
+    studies = _resources(data, "ImagingStudy")
+    assert len(studies) == ImagingStudy.objects.filter(patient=demo).count()
+    ct = next(s for s in studies if s["identifier"][0]["value"] == "x-im0")
+    assert ct["modality"][0]["code"] == "CT" and ct["status"] == "available"
+
+    sessions = [
+        p
+        for p in _resources(data, "Procedure")
+        if p["identifier"][0]["system"].endswith("/pt_sessions")
+    ]
+    assert len(sessions) == PTSession.objects.filter(patient=demo, status="completed").count()
+    assert "x-planned0" not in {p["identifier"][0]["value"] for p in sessions}
+    assert sessions and all(p["code"]["coding"][0]["code"] == "91251008" for p in sessions)
+
+    tasks = _resources(data, "Task")
+    assert len(tasks) == PrepItem.objects.filter(patient=demo).count()
+    quit_smoking = next(t for t in tasks if t["identifier"][0]["value"] == "x-prep0")
+    assert quit_smoking["status"] == "completed" and quit_smoking["intent"] == "plan"
+    assert quit_smoking["owner"] == quit_smoking["for"]
+
+    check_ins = [
+        r
+        for r in _resources(data, "QuestionnaireResponse")
+        if r["questionnaire"].endswith("/check-in")
+    ]
+    assert len(check_ins) == CheckIn.objects.filter(patient=demo).count() == 1
+    answers = {item["linkId"]: item["answer"][0] for item in check_ins[0]["item"]}
+    assert answers["wound_redness"] == {"valueBoolean": False}
+    assert answers["temperature_c"] == {"valueDecimal": 37.2}
+    assert "fell" not in answers  # unanswered questions are left out
+
+
+def test_bundle_queries_do_not_grow_with_the_new_tables(api, demo):
+    """One query per table however many complications, studies, sessions, items, check-ins."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(demo.surgeon)
+    url = f"/api/v1/patients/{demo.pk}/fhir/"
+    _add_preparation_and_care(demo, demo.surgeon, n=1, tag="a")
+    with CaptureQueriesContext(connection) as few:
+        export(client, url)
+    _add_preparation_and_care(demo, demo.surgeon, n=6, tag="b")
+    with CaptureQueriesContext(connection) as many:
+        export(client, url)
+    assert len(many) == len(few) <= 25

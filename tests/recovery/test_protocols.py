@@ -84,7 +84,7 @@ def test_apply_creates_the_plan_once(default_protocol, patient, surgeon):
 
 
 def test_moving_the_surgery_shifts_what_has_not_happened(default_protocol, patient, surgeon):
-    surgery = _surgery(surgeon, patient, -20)  # 20 days ago
+    surgery = _surgery(surgeon, patient, 0)  # today: everything is created
     protocol_apply(actor=surgeon, protocol=default_protocol, surgery=surgery)
     wound_check = Appointment.objects.get(patient=patient, purpose="wound_check")
     appointment_complete(actor=surgeon, appointment=wound_check)

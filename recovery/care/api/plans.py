@@ -12,12 +12,22 @@ from config.errors import Forbidden, NotFound
 from ..selectors import plan_for_patient
 
 
+class SkippedOutput(serializers.Serializer):
+    on = serializers.DateField(allow_null=True, help_text="the day it was planned for")
+    reason = serializers.ChoiceField(
+        choices=["already_present", "not_applicable"],
+        help_text="already_present: the patient already had such a record in that window; "
+        "not_applicable: its date had passed when the protocol was applied",
+    )
+
+
 class PlanItemOutput(serializers.Serializer):
     item_type = serializers.CharField()
     description = serializers.CharField()
     records = serializers.ListField(
         child=serializers.CharField(), help_text="ids of the generated records"
     )
+    skipped = SkippedOutput(many=True, help_text="planned records that were not created")
 
 
 class PlanOutput(serializers.Serializer):

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import PatientProfile, User
-from recovery.models import Alert, Protocol, ProtocolApplication, Surgery
+from recovery.models import Alert, Protocol, Surgery
 
 pytestmark = pytest.mark.django_db
 
@@ -81,25 +81,6 @@ def test_alert_actions_in_the_admin(client, demo, api):
     client.post(url, {"action": "resolve", "_selected_action": [alert.pk]})
     alert.refresh_from_db()
     assert alert.status == "acknowledged"
-
-
-def test_apply_a_protocol_from_the_admin(client, demo):
-    surgery = Surgery.objects.get(pk="demo-revision-l4l5")
-    protocol = Protocol.objects.get(clinic=None)
-    _login(client, "surgeon@demo.test")
-    response = client.post(
-        reverse("admin:recovery_protocolapplication_add"),
-        {"protocol": protocol.pk, "surgery": surgery.pk},
-    )
-    assert response.status_code == 302, response.content[:500]
-    assert ProtocolApplication.objects.filter(surgery=surgery).count() == 1
-    _login(client, "surgeon2@demo.test")
-    response = client.post(
-        reverse("admin:recovery_protocolapplication_add"),
-        {"protocol": protocol.pk, "surgery": surgery.pk},
-    )
-    assert response.status_code == 200  # the surgery is not in the picker: a form error
-    assert ProtocolApplication.objects.filter(surgery=surgery).count() == 1
 
 
 def test_defaults_are_read_only_for_clinic_staff(client, demo):

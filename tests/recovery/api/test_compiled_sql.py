@@ -12,8 +12,9 @@ from django.utils import timezone
 from accounts.authentication import JWTAuthentication
 from config.api.pagination import KeysetCursor
 from recovery.api import compiled_sql
-from recovery.api.kinds import API_KINDS, SORT, Wire
+from recovery.api.kinds import SORT, Wire
 from recovery.api.lists import record_page
+from recovery.api.views import API_KINDS
 from recovery.record.selectors import records_for
 from tests.factories import PatientFactory, make_record
 

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.tokens import tokens_for
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from tests.factories import make_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from tests.conftest import client_for
 from tests.factories import make_record
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from tests.factories import make_record
 
 pytestmark = pytest.mark.django_db

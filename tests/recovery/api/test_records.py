@@ -8,7 +8,8 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import PatientClock, PHIAccess
-from recovery.api.kinds import API_KINDS, Wire
+from recovery.api.kinds import Wire
+from recovery.api.views import API_KINDS
 from recovery.models import ActivityRestriction, Appointment, HospitalStay, PainLog, Surgery
 from tests.factories import PatientFactory, make_record
 
