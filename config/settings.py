@@ -329,6 +329,8 @@ SYNC_PUSH_MAX_RECORDS = env.int("SYNC_PUSH_MAX_RECORDS", default=1_000)
 # A paged pull (docs/sync.md, "Paged pull"): the largest page_size, and how long a cursor lasts.
 SYNC_PULL_MAX_PAGE_SIZE = env.int("SYNC_PULL_MAX_PAGE_SIZE", default=1_000)
 SYNC_PULL_CURSOR_MAX_AGE = env.int("SYNC_PULL_CURSOR_MAX_AGE", default=7 * 24 * 3600)
+# Refused pushed records are kept this long (docs/sync.md, "Refused records"), then purged.
+SYNC_REJECTED_RETENTION_DAYS = env.int("SYNC_REJECTED_RETENTION_DAYS", default=180)
 
 # --- Celery -----------------------------------------------------------------------------------
 # The host part only keeps kombu from warning "No hostname was supplied" at every connection.
@@ -350,7 +352,7 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
-CELERY_IMPORTS = ["recovery.care.tasks"]
+CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -367,6 +369,11 @@ CELERY_BEAT_SYNC_EVERY = 1
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 60 * 60},
     "escalate-alerts": {"task": "recovery.escalate_alerts", "schedule": 60.0},
+    "purge-rejected-records": {
+        "task": "recovery.purge_rejected_records",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     # Plain UTC intervals (no local-time crontab): patients' local times are computed in the
     # application. Safe with two beats running: claims use SKIP LOCKED, plans a dedup key.
     "reminders-dispatch-due": {

@@ -75,3 +75,4 @@ from recovery.record.models import (  # noqa: F401
     validate_record_id,
     zero_to_ten,
 )
+from recovery.sync.models import RejectedRecord, RejectedStatus  # noqa: F401

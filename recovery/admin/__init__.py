@@ -9,4 +9,4 @@ from recovery.outcomes import admin as outcomes_admin  # noqa: F401
 from recovery.preparation import admin as preparation_admin  # noqa: F401
 from recovery.record import admin as record_admin  # noqa: F401
 
-from . import patients  # noqa: F401
+from . import patients, rejected  # noqa: F401

@@ -133,6 +133,24 @@ def _pull_changes(table: SyncTable, version: int) -> type[serializers.Serializer
     return _PULL_RAW[key]
 
 
+class SyncErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    attr = serializers.CharField(allow_null=True)
+
+
+class RefusedRecordSerializer(serializers.Serializer):
+    """A pushed record the server refused and kept (docs/sync.md, "Refused records")."""
+
+    table = serializers.CharField()
+    id = serializers.CharField()
+    errors = SyncErrorSerializer(many=True, help_text="Why, in the API's error shape.")
+
+
+class PulledRefusalSerializer(RefusedRecordSerializer):
+    rejected_at = serializers.IntegerField(help_text="epoch milliseconds")
+
+
 def _pull_response(version: int) -> type[serializers.Serializer]:
     changes = type(
         f"SyncPullChangesV{version}Serializer",
@@ -149,6 +167,13 @@ def _pull_response(version: int) -> type[serializers.Serializer]:
             "__doc__": f"The answer to a pull with `schema_version={version}`.",
             "changes": changes(),
             "timestamp": serializers.IntegerField(help_text="Send as last_pulled_at next time."),
+            "rejected": PulledRefusalSerializer(
+                many=True,
+                required=False,
+                help_text="Records refused since last_pulled_at (the changes carry the server's "
+                "truth for each id); WatermelonDB hands this key to onDidPullChanges. On the last "
+                "page of a paged pull.",
+            ),
             "cursor": serializers.CharField(
                 required=False,
                 allow_null=True,
@@ -226,12 +251,9 @@ PushRequest = type(
 
 class PushResponse(serializers.Serializer):
     ok = serializers.BooleanField()
-
-
-class SyncErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    attr = serializers.CharField(allow_null=True)
+    rejected = RefusedRecordSerializer(
+        many=True, help_text="The records refused and kept; everything else was applied."
+    )
 
 
 class SyncErrorResponse(serializers.Serializer):

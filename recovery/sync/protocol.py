@@ -333,6 +333,7 @@ class PushedRecord:
     id: str
     values: dict  # model field name -> Python value; only writable columns that were sent
     section: str  # "created" | "updated"
+    raw: object = None  # as sent (kept if the record is refused)
 
     @property
     def attr(self) -> str:
@@ -340,16 +341,42 @@ class PushedRecord:
 
 
 @dataclass
+class Refusal:
+    """A pushed record the server will not apply, kept as sent (``RejectedRecord``): ``errors``
+    in the API's error shape (``[{"code", "detail", "attr"}]``)."""
+
+    table: str
+    id: str
+    section: str  # "created" | "updated" | "deleted"
+    raw: object
+    errors: list[dict]
+
+
+def error_list(errors: dict[str, list]) -> list[dict]:
+    """``{attr: [ErrorDetail]}`` as the API's ``errors`` list."""
+    return [
+        {"code": getattr(detail, "code", "invalid"), "detail": str(detail), "attr": attr}
+        for attr, details in errors.items()
+        for detail in details
+    ]
+
+
+@dataclass
 class PushBatch:
     records: list[PushedRecord] = field(default_factory=list)
     deleted: list[tuple[SyncTable, str]] = field(default_factory=list)
+    # Records read with problems of their own (a wrong type, an unknown column): refused one by
+    # one, the rest of the push still applies.
+    refused: list[Refusal] = field(default_factory=list)
 
     @property
     def tables(self) -> set[str]:
         return {r.table.name for r in self.records} | {t.name for t, _ in self.deleted}
 
 
-def _decode_record(table: SyncTable, section: str, index: int, raw, problems: Problems):
+def decode_record(table: SyncTable, section: str, index: int, raw, problems: Problems):
+    """A pushed record, or None. A record without a readable id is a problem of the push (400);
+    a record with an id and a bad value is refused on its own (``Refusal``)."""
     where = f"{table.name}.{section}[{index}]"
     if not isinstance(raw, dict):
         problems.add(where, "A record is an object with an id.", "invalid_type")
@@ -362,13 +389,14 @@ def _decode_record(table: SyncTable, section: str, index: int, raw, problems: Pr
             "invalid_id",
         )
         return None
+    own = Problems()
     values = {}
     for key, value in raw.items():
         if key == "id" or key in IGNORED_KEYS:
             continue
         column = table.column(key)
         if column is None:
-            problems.add(
+            own.add(
                 f"{table.name}.{record_id}.{key[:60]}",
                 f"Unknown column of {table.name}.",
                 "unknown_column",
@@ -379,8 +407,16 @@ def _decode_record(table: SyncTable, section: str, index: int, raw, problems: Pr
         try:
             values[key] = column.codec.from_wire(value)
         except WireError as exc:
-            problems.add(f"{table.name}.{record_id}.{key}", str(exc), exc.code)
-    return PushedRecord(table=table, id=record_id, values=values, section=section)
+            own.add(f"{table.name}.{record_id}.{key}", str(exc), exc.code)
+    if own.errors:
+        return Refusal(
+            table=table.name,
+            id=record_id,
+            section=section,
+            raw=raw,
+            errors=error_list(own.errors),
+        )
+    return PushedRecord(table=table, id=record_id, values=values, section=section, raw=raw)
 
 
 def parse_push_body(data) -> PushBatch:
@@ -424,11 +460,14 @@ def parse_push_body(data) -> PushBatch:
                     record_id = item
                     batch.deleted.append((table, item))
                 else:
-                    record = _decode_record(table, section, index, item, problems)
+                    record = decode_record(table, section, index, item, problems)
                     if record is None:
                         continue
                     record_id = record.id
-                    batch.records.append(record)
+                    if isinstance(record, Refusal):
+                        batch.refused.append(record)
+                    else:
+                        batch.records.append(record)
                 key = (table_name, record_id)
                 if key in seen:
                     problems.add(
@@ -443,6 +482,40 @@ def parse_push_body(data) -> PushBatch:
 
 def forbidden_tables(batch: PushBatch) -> list[str]:
     return sorted(name for name in batch.tables if not SYNC_TABLES[name].patient_writable)
+
+
+def refuse_forbidden_tables(batch: PushBatch) -> None:
+    """Moves every record of a table the patient may not write (a local edit of a read-only
+    table) from the batch to its refusals, with a 403's reason (``permission_denied``)."""
+    denied = set(forbidden_tables(batch))
+    if not denied:
+        return
+
+    def refusal(table: str, record_id: str, section: str, raw) -> Refusal:
+        return Refusal(
+            table=table,
+            id=record_id,
+            section=section,
+            raw=raw,
+            errors=[
+                {
+                    "code": "permission_denied",
+                    "detail": f"You may not write {table}: the care team keeps it.",
+                    "attr": f"{table}.{record_id}",
+                }
+            ],
+        )
+
+    batch.refused += [
+        refusal(r.table.name, r.id, r.section, r.raw)
+        for r in batch.records
+        if r.table.name in denied
+    ]
+    batch.refused += [
+        refusal(t.name, i, "deleted", i) for t, i in batch.deleted if t.name in denied
+    ]
+    batch.records = [r for r in batch.records if r.table.name not in denied]
+    batch.deleted = [(t, i) for t, i in batch.deleted if t.name not in denied]
 
 
 def raise_forbidden_tables(names: list[str]) -> None:

@@ -29,6 +29,7 @@ from accounts.services import patient_clock_read
 from config.errors import Invalid
 
 from .protocol import Migration, PullPosition
+from .rejections import pull_add_rejected
 from .tables import SYNC_TABLES, Codec, SyncTable, tables_for
 
 FIRST, SINCE, WHOLE = "first", "since", "whole"  # which rows of a table a pull wants
@@ -81,7 +82,11 @@ def sync_pull(
         table.name: {"created": [], "updated": updated, "deleted": deleted}
         for (table, _), (updated, deleted) in zip(wanted, results, strict=True)
     }
-    return {"changes": changes, "timestamp": timestamp}
+    body = {"changes": changes, "timestamp": timestamp}
+    # Refused records (docs/sync.md, "Refused records"): the server's truth and the refusals.
+    return pull_add_rejected(
+        body, patient_id=patient_id, last_pulled_at=last_pulled_at, schema_version=schema_version
+    )
 
 
 def sync_pull_page(*, patient_id: int, position: PullPosition) -> tuple[dict, PullPosition | None]:
@@ -127,7 +132,14 @@ def sync_pull_page(*, patient_id: int, position: PullPosition) -> tuple[dict, Pu
         for (table, _), (updated, deleted) in zip(wanted, rows, strict=True)
     }
     if not rest:
-        return {"changes": changes, "timestamp": snapshot}, None
+        body = {"changes": changes, "timestamp": snapshot}
+        pull_add_rejected(
+            body,
+            patient_id=patient_id,
+            last_pulled_at=since,
+            schema_version=position.schema_version,
+        )
+        return body, None
     last_version, last_rank, last_id = page[-1]
     following = position.following(
         snapshot=snapshot, after=(last_version, names[last_rank], last_id)

@@ -13,21 +13,30 @@ from __future__ import annotations
 import logging
 
 from django.core.cache import cache
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from rest_framework import exceptions
-from rest_framework.exceptions import ErrorDetail
+from django.utils import timezone
 
 from accounts.models import PatientProfile, User
+from accounts.selectors import patients_for
 from accounts.services import patient_clock_read, patient_clock_tick
-from config.errors import Conflict, DomainError, Invalid
+from config.errors import Conflict, DomainError, Invalid, NotFound
 from recovery.record.writes import records_create, records_delete, records_update
 
-from .protocol import PushBatch, PushedRecord, forbidden_tables, raise_forbidden_tables
+from .models import RejectedRecord, RejectedStatus
+from .protocol import (
+    Problems,
+    PushBatch,
+    PushedRecord,
+    Refusal,
+    decode_record,
+    refuse_forbidden_tables,
+)
+from .rejections import refusal_of, rejected_answer, rejected_store, storable
 from .tables import SYNC_TABLES, ForeignId, RecordWriter
 
 logger = logging.getLogger(__name__)
+_MISSING = object()
 
 # --- Replays: a push whose answer was lost, sent again -------------------------------------------
 # A push holds the patient's clock lock from start to commit, so every stamp in (clock at the
@@ -58,13 +67,21 @@ def _remember_push(patient_id: int, actor_id: int, first: int, last: int) -> Non
 
 
 def _is_replay(
-    batch: PushBatch, existing: dict, actor: User, patient: PatientProfile, last_pulled_at: int
+    batch: PushBatch,
+    existing: dict,
+    actor: User,
+    patient: PatientProfile,
+    last_pulled_at: int,
+    kept: dict,
 ) -> bool:
-    """The push is already applied: every pushed record is stored with the same values, every
-    one changed since ``last_pulled_at`` was last changed by a push of ``actor``, and every
+    """The push is already applied: every pushed record is stored with the same values (or
+    kept as refused, as sent: ``kept`` maps ``(table, id)`` to the raw record), every one
+    changed since ``last_pulled_at`` was last changed by a push of ``actor``, and every
     deleted id is gone."""
     pushes = None
     for record in batch.records:
+        if kept.get((record.table.name, record.id), (_MISSING,))[0] == storable(record.raw):
+            continue
         row = existing[record.table.name].get(record.id)
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             return False
@@ -80,28 +97,12 @@ def _is_replay(
             if not any(low < row.sync_version <= high for low, high in pushes):
                 return False
     for table, record_id in batch.deleted:
+        if kept.get((table.name, record_id), (_MISSING,))[0] == record_id:
+            continue  # a deletion refused and kept by the first try
         row = existing[table.name].get(record_id)
         if row is not None and row.patient_id == patient.pk and row.deleted_at is None:
             return False
     return True
-
-
-def _validation_error(exc: DjangoValidationError, attr: str) -> exceptions.ValidationError:
-    """A model's field errors, renamed to ``<table>.<id>.<field>``."""
-    errors = {}
-    if hasattr(exc, "error_dict"):
-        for name, field_errors in exc.error_dict.items():
-            key = attr if name == NON_FIELD_ERRORS else f"{attr}.{name}"
-            for error in field_errors:
-                message = error.message % error.params if error.params else error.message
-                errors.setdefault(key, []).append(
-                    ErrorDetail(message, code=error.code or "invalid")
-                )
-    else:
-        for error in exc.error_list:
-            message = error.message % error.params if error.params else error.message
-            errors.setdefault(attr, []).append(ErrorDetail(message, code=error.code or "invalid"))
-    return exceptions.ValidationError(errors)
 
 
 def _resolve_foreign_keys(
@@ -193,12 +194,7 @@ def _check_conflicts(
         if row is None:
             continue
         if row.patient_id != patient.pk:
-            raise Conflict(
-                "This id is already in use; create the record with a new id.",
-                code="id_taken",
-                attr=f"{record.attr}.id",
-                extra={"table": record.table.name, "id": record.id},
-            )
+            continue  # refused on its own (id_taken), see sync_push
         if row.deleted_at is not None:
             conflict(record.table.name, record.id, "deleted")
         elif row.sync_version > last_pulled_at:
@@ -219,33 +215,29 @@ def _check_conflicts(
         )
 
 
-def _refusal(exc: Exception, attr: str) -> Exception:
-    """A write path refusal, pointed at the record (``<table>.<id>[.<field>]``)."""
-    if isinstance(exc, DjangoValidationError):
-        return _validation_error(exc, attr)
-    if isinstance(exc, DomainError):
-        return exc.renamed(attr)
-    return exc
-
-
 def _write_table(
     table, creates, updates, *, actor: User, patient: PatientProfile, version
 ) -> dict[int, Exception]:
     """Writes one table's part of a push: ``creates`` are ``(position, record)``, ``updates``
     ``(position, record, row, changed values)``. Clinical tables go through the batch write
     path (``records_create`` / ``records_update``); a table with its own writer (the inbox)
-    row by row. Returns the refusals by position in the push, nothing written if any."""
+    row by row, each in a savepoint. Every acceptable record is written; the refused ones are
+    returned by position in the push."""
     refused: dict[int, Exception] = {}
     create_values, bad = _resolve_foreign_keys(
         table, [(record, record.values) for _, record in creates], patient
     )
     refused |= {creates[i][0]: exc for i, exc in bad.items()}
+    creates = [
+        (c, v) for i, (c, v) in enumerate(zip(creates, create_values, strict=True)) if i not in bad
+    ]
     update_values, bad = _resolve_foreign_keys(
         table, [(record, changed) for _, record, _, changed in updates], patient
     )
     refused |= {updates[i][0]: exc for i, exc in bad.items()}
-    if refused:
-        return refused
+    updates = [
+        (u, v) for i, (u, v) in enumerate(zip(updates, update_values, strict=True)) if i not in bad
+    ]
     writer = table.writer
     if isinstance(writer, RecordWriter):
         if creates:
@@ -253,39 +245,35 @@ def _write_table(
                 writer.kind,
                 actor=actor,
                 patient=patient,
-                items=[
-                    (record.id, values)
-                    for (_, record), values in zip(creates, create_values, strict=True)
-                ],
+                items=[(record.id, values) for (_, record), values in creates],
                 clock=version(),
+                partial=True,
             )
-            refused |= {creates[i][0]: exc for i, exc in result.refused.items()}
-            if refused:
-                return refused
+            refused |= {creates[i][0][0]: exc for i, exc in result.refused.items()}
         if updates:
             result = records_update(
                 writer.kind,
                 actor=actor,
-                items=[
-                    (row, values)
-                    for (_, _, row, _), values in zip(updates, update_values, strict=True)
-                ],
+                items=[(row, values) for (_, _, row, _), values in updates],
                 clock=version(),
+                partial=True,
             )
-            refused |= {updates[i][0]: exc for i, exc in result.refused.items()}
+            refused |= {updates[i][0][0]: exc for i, exc in result.refused.items()}
         return refused
-    for (position, record), values in zip(creates, create_values, strict=True):
+    for (position, record), values in creates:
         try:
-            writer.create(
-                actor=actor, patient=patient, id=record.id, values=values, version=version()
-            )
+            with transaction.atomic():
+                writer.create(
+                    actor=actor, patient=patient, id=record.id, values=values, version=version()
+                )
         except (DjangoValidationError, DomainError) as exc:
-            return {position: exc}
-    for (position, _, row, _), values in zip(updates, update_values, strict=True):
+            refused[position] = exc
+    for (position, _, row, _), values in updates:
         try:
-            writer.update(actor=actor, row=row, values=values, version=version())
+            with transaction.atomic():
+                writer.update(actor=actor, row=row, values=values, version=version())
         except (DjangoValidationError, DomainError) as exc:
-            return {position: exc}
+            refused[position] = exc
     return refused
 
 
@@ -294,41 +282,66 @@ def _delete_table(table, rows, *, actor: User, version) -> dict[int, Exception]:
     writer = table.writer
     if isinstance(writer, RecordWriter):
         result = records_delete(
-            writer.kind, actor=actor, records=[row for _, row in rows], clock=version()
+            writer.kind,
+            actor=actor,
+            records=[row for _, row in rows],
+            clock=version(),
+            partial=True,
         )
         return {rows[i][0]: exc for i, exc in result.refused.items()}
+    refused: dict[int, Exception] = {}
     for position, row in rows:
         try:
-            writer.delete(actor=actor, row=row, version=version())
+            with transaction.atomic():
+                writer.delete(actor=actor, row=row, version=version())
         except DomainError as exc:
-            return {position: exc}
-    return {}
+            refused[position] = exc
+    return refused
 
 
 def _table_order(name: str) -> int:
     return list(SYNC_TABLES).index(name)
 
 
+def _kept_refusals(batch: PushBatch, patient: PatientProfile) -> dict:
+    """``(table, id) -> (raw, errors)`` of the open refusals kept for the ids this push
+    names."""
+    ids = {r.id for r in batch.records} | {record_id for _, record_id in batch.deleted}
+    if not ids:
+        return {}
+    return {
+        (row.table_name, row.record_id): (row.raw, row.errors)
+        for row in RejectedRecord.objects.filter(
+            patient=patient, status=RejectedStatus.OPEN, record_id__in=ids
+        ).order_by("id")
+    }
+
+
 @transaction.atomic
 def sync_push(
-    *, actor: User, patient: PatientProfile, last_pulled_at: int, batch: PushBatch
-) -> None:
-    """Applies a push. Raises (and writes nothing) on the first refusal:
+    *,
+    actor: User,
+    patient: PatientProfile,
+    last_pulled_at: int,
+    batch: PushBatch,
+    device: str = "",
+) -> list[dict]:
+    """Applies a push: every acceptable record, in one transaction. Returns the refused ones
+    (``[{"table", "id", "errors"}]``), each kept in the rejected-record store as sent.
 
-    - 403 if the push touches a table the patient may not write (named in the error);
-    - 409 ``conflict`` if a pushed or deleted record changed on the server after
-      ``last_pulled_at`` (ids by table under ``conflicts``), ``deleted`` if an update names a
-      deleted record, ``id_taken`` if the id belongs to another patient's record;
-    - 400 with ``<table>.<id>.<field>`` for a value the write path refuses.
+    - 409 ``conflict`` (nothing applied) if a pushed or deleted record changed on the server
+      after ``last_pulled_at`` (ids by table under ``conflicts``), ``deleted`` if an update names
+      a deleted record: that is the protocol (the app pulls, merges and pushes again);
+    - every other refusal is per record and quarantined: a value the write path refuses, a
+      record of a table or a row the patient may not write, an id another patient's record
+      holds (``id_taken``). The next pull sends the server's truth for each refused id.
 
     ``created`` with an existing id updates it, ``updated`` with an unknown id creates it,
     unknown ``deleted`` ids are ignored. A replay of a push already applied (same records, same
     values, the rows last changed by this user's push: its answer was lost) is answered as
     applied without writing.
     """
-    denied = forbidden_tables(batch)
-    if denied:
-        raise_forbidden_tables(denied)
+    refuse_forbidden_tables(batch)
     # Holding the clock's row lock from here to commit orders this push after every writer
     # that committed before and before every writer that comes after: the conflict check
     # below cannot be overtaken by a concurrent write.
@@ -343,8 +356,22 @@ def sync_push(
     try:
         _check_conflicts(batch, existing, patient, last_pulled_at)
     except Conflict:
-        if _is_replay(batch, existing, actor, patient, last_pulled_at):
-            return  # already applied (the answer to the first try was lost): nothing to write
+        kept = _kept_refusals(batch, patient)
+        if _is_replay(batch, existing, actor, patient, last_pulled_at, kept):
+            # already applied (the answer to the first try was lost): nothing to write
+            return (
+                rejected_answer(batch.refused)
+                + [
+                    {"table": r.table.name, "id": r.id, "errors": kept[(r.table.name, r.id)][1]}
+                    for r in batch.records
+                    if kept.get((r.table.name, r.id), (_MISSING,))[0] == storable(r.raw)
+                ]
+                + [
+                    {"table": t.name, "id": i, "errors": kept[(t.name, i)][1]}
+                    for t, i in batch.deleted
+                    if kept.get((t.name, i), (_MISSING,))[0] == i
+                ]
+            )
         raise
 
     # One clock tick for the whole push (taken at the first write): every row it writes carries
@@ -356,15 +383,37 @@ def sync_push(
             stamp.append(patient_clock_tick(patient_id=patient.pk))
         return stamp[0]
 
+    refusals = list(batch.refused)
+
+    def refuse(record, exc):
+        refusals.append(
+            refusal_of(
+                exc,
+                table=record.table.name,
+                record_id=record.id,
+                section=record.section,
+                raw=record.raw,
+            )
+        )
+
     # Table by table (the order of SYNC_TABLES: a row's foreign keys point at earlier
-    # tables), each table's rows in one batch write; the first refusal (in push order) raises
-    # and the transaction takes everything back.
+    # tables), each table's rows in one batch write.
     creates: dict[str, list] = {}
     updates: dict[str, list] = {}
     for position, record in enumerate(batch.records):
         row = existing[record.table.name].get(record.id)
         if row is None:
             creates.setdefault(record.table.name, []).append((position, record))
+            continue
+        if row.patient_id != patient.pk:
+            refuse(
+                record,
+                Conflict(
+                    "This id is already in use; create the record with a new id.",
+                    code="id_taken",
+                    attr="id",
+                ),
+            )
             continue
         changed = _changed_values(record, row)
         if changed:
@@ -378,10 +427,8 @@ def sync_push(
             patient=patient,
             version=version,
         )
-        if refused:
-            position = min(refused)
-            exc = refused[position]
-            raise _refusal(exc, batch.records[position].attr) from exc
+        for position in sorted(refused):
+            refuse(batch.records[position], refused[position])
     deletes: dict[str, list] = {}
     for position, (table, record_id) in enumerate(batch.deleted):
         row = existing[table.name].get(record_id)
@@ -390,13 +437,116 @@ def sync_push(
         deletes.setdefault(table.name, []).append((position, row))
     for name in sorted(deletes, key=lambda n: -_table_order(n)):
         refused = _delete_table(SYNC_TABLES[name], deletes[name], actor=actor, version=version)
-        if refused:
-            position = min(refused)
-            exc = refused[position]
+        for position in sorted(refused):
             table, record_id = batch.deleted[position]
-            raise _refusal(exc, f"{table.name}.{record_id}") from exc
+            refusals.append(
+                refusal_of(
+                    refused[position],
+                    table=table.name,
+                    record_id=record_id,
+                    section="deleted",
+                    raw=record_id,
+                )
+            )
+    if refusals:
+        rejected_store(
+            patient=patient,
+            actor=actor,
+            refusals=refusals,
+            last_pulled_at=last_pulled_at,
+            version=version(),
+            device=device,
+        )
     last = patient_clock_read(patient_id=patient.pk)
     if last > clock:
         transaction.on_commit(
             lambda: _remember_push(patient.pk, actor.pk, clock, last), robust=True
         )
+    return rejected_answer(refusals)
+
+
+# --- Replaying a refused record ------------------------------------------------------------------
+
+
+@transaction.atomic
+def rejected_record_replay(*, actor: User, rejected: RejectedRecord) -> RejectedRecord:
+    """Applies a refused record as the phone sent it, once the care team fixed the cause (the
+    item made the patient's, the surgery it names entered): through the same write path and
+    rules as a push, as the patient who sent it, stamped on the patient's clock so every phone
+    gets it on its next pull. No conflict check: the care team decides, now, that this record
+    as sent is wanted. Refused again: raises the refusal (``DomainError`` or
+    ``ValidationError``, pointed at the record) and the record stays open."""
+    if not patients_for(actor).filter(pk=rejected.patient_id).exists():
+        raise NotFound("No such refused record.", code="not_found")
+    rejected = (
+        RejectedRecord.objects.select_for_update(of=("self",))
+        .select_related("patient", "user")
+        .get(pk=rejected.pk)
+    )
+    if rejected.status != RejectedStatus.OPEN:
+        raise Invalid(f"This record was already {rejected.status}.", code="invalid_state")
+    patient, sender = rejected.patient, rejected.user
+    table = SYNC_TABLES.get(rejected.table_name)
+    if sender is None or table is None or table.writer is None:
+        raise Invalid("This record can no longer be applied.", code="invalid_state")
+    attr = f"{rejected.table_name}.{rejected.record_id}"
+    stamp: list[int] = []
+
+    def version() -> int:
+        if not stamp:
+            stamp.append(patient_clock_tick(patient_id=patient.pk))
+        return stamp[0]
+
+    if rejected.section == "deleted":
+        row = table.model._base_manager.filter(
+            pk=rejected.record_id, patient=patient, deleted_at__isnull=True
+        ).first()
+        refused = (
+            {} if row is None else _delete_table(table, [(0, row)], actor=sender, version=version)
+        )
+    else:
+        problems = Problems()
+        record = decode_record(table, rejected.section, 0, rejected.raw, problems)
+        if record is None or isinstance(record, Refusal):
+            errors = record.errors if isinstance(record, Refusal) else [{"detail": "Unreadable."}]
+            raise Invalid(errors[0].get("detail", ""), code="invalid", attr=errors[0].get("attr"))
+        changed_columns = rejected.raw.get("_changed") if isinstance(rejected.raw, dict) else ""
+        if record.section == "updated" and isinstance(changed_columns, str) and changed_columns:
+            # WatermelonDB names the columns the patient changed: replay those, so that the
+            # rest of a stale whole record does not undo the care team's fix.
+            wanted = set(changed_columns.split(","))
+            record.values = {k: v for k, v in record.values.items() if k in wanted}
+        row = table.model._base_manager.filter(pk=record.id).first()
+        if row is not None and (row.patient_id != patient.pk or row.deleted_at is not None):
+            raise Conflict("This id is taken or deleted.", code="id_taken", attr=attr)
+        creates = [(0, record)] if row is None else []
+        changed = _changed_values(record, row) if row is not None else {}
+        updates = [(0, record, row, changed)] if changed else []
+        refused = _write_table(
+            table, creates, updates, actor=sender, patient=patient, version=version
+        )
+    if refused:
+        exc = refused[0]
+        if isinstance(exc, DomainError):
+            raise exc.renamed(attr)
+        raise exc
+    rejected.status = RejectedStatus.REPLAYED
+    rejected.handled_at, rejected.handled_by = timezone.now(), actor
+    rejected.save(update_fields=["status", "handled_at", "handled_by"])
+    return rejected
+
+
+@transaction.atomic
+def rejected_record_dismiss(
+    *, actor: User, rejected: RejectedRecord, note: str = ""
+) -> RejectedRecord:
+    """The care team will not apply this record (kept until the retention purge)."""
+    if not patients_for(actor).filter(pk=rejected.patient_id).exists():
+        raise NotFound("No such refused record.", code="not_found")
+    rejected = RejectedRecord.objects.select_for_update().get(pk=rejected.pk)
+    if rejected.status != RejectedStatus.OPEN:
+        raise Invalid(f"This record was already {rejected.status}.", code="invalid_state")
+    rejected.status = RejectedStatus.DISMISSED
+    rejected.handled_at, rejected.handled_by, rejected.note = timezone.now(), actor, note[:2000]
+    rejected.save(update_fields=["status", "handled_at", "handled_by", "note"])
+    return rejected

@@ -121,7 +121,7 @@ class SyncPushView(APIView):
 
     @extend_schema(
         operation_id="sync_push",
-        summary="WatermelonDB push: apply the device's changes, all or nothing",
+        summary="WatermelonDB push: apply the device's changes; refused records are kept apart",
         parameters=[
             LAST_PULLED_AT,
             OpenApiParameter(
@@ -132,11 +132,11 @@ class SyncPushView(APIView):
         responses={
             200: openapi.PushResponse,
             400: OpenApiResponse(
-                openapi.SyncErrorResponse, description="Bad input; nothing applied"
+                openapi.SyncErrorResponse,
+                description="A malformed body or parameter, or a record without a readable id; "
+                "nothing applied",
             ),
-            403: OpenApiResponse(
-                openapi.SyncErrorResponse, description="A table you may not write"
-            ),
+            403: OpenApiResponse(openapi.SyncErrorResponse, description="Not a patient"),
             409: OpenApiResponse(
                 openapi.ConflictResponse, description="Changed on the server since the pull"
             ),
@@ -150,10 +150,11 @@ class SyncPushView(APIView):
         )
         protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
         batch = protocol.parse_push_body(protocol.load_push_body(body))
-        sync_push(
+        rejected = sync_push(
             actor=request.user,
             patient=request.user.patient_profile,
             last_pulled_at=last_pulled_at,
             batch=batch,
+            device=request.META.get("HTTP_USER_AGENT", ""),
         )
-        return Response({"ok": True}, status=status.HTTP_200_OK)
+        return Response({"ok": True, "rejected": rejected}, status=status.HTTP_200_OK)

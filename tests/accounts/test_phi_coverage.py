@@ -172,6 +172,19 @@ def cast(clinic, surgeon, settings):
         patient_id=patient.pk, kind="milestone", title="Well done"
     )
     reminder_services.device_register(patient=patient, token="device-token-zq", platform="ios")
+    from recovery.sync.models import RejectedRecord
+
+    RejectedRecord.objects.create(  # a record the patient's phone pushed and the server refused
+        patient=patient,
+        user=patient.user,
+        table_name="pain_logs",
+        record_id="refused1",
+        section="created",
+        raw={"id": "refused1"},
+        errors=[],
+        last_pulled_at=0,
+        sync_version=0,
+    )
     return {"patient": patient, "surgeon": surgeon, "records": records, "invitation": invitation}
 
 

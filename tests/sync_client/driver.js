@@ -114,7 +114,7 @@ async function pullPage(device, { lastPulledAt, schemaVersion, migration }, page
 
 async function sync(name, { losePushResponse = false, pauseBeforePush = false, pageSize = null } = {}) {
   const device = devices[name]
-  const seen = { pulls: [], pushes: [], refusedCursors: [], rounds: 0 }
+  const seen = { pulls: [], pushes: [], refusedCursors: [], rounds: 0, didPull: [], pushAnswers: [] }
   let log = {}
   try {
     if (pageSize) {
@@ -163,6 +163,8 @@ async function sync(name, { losePushResponse = false, pauseBeforePush = false, p
       sendCreatedAsUpdated: true,
       migrationsEnabledAtVersion: 1,
       log,
+      // The extra top-level keys of the pull (docs/sync.md: `rejected`), as the app gets them.
+      onDidPullChanges: (extra) => { seen.didPull.push(extra) },
       pullChanges: async ({ lastPulledAt, schemaVersion, migration }) => {
         const query = new URLSearchParams({
           last_pulled_at: lastPulledAt == null ? 'null' : String(lastPulledAt),
@@ -180,10 +182,11 @@ async function sync(name, { losePushResponse = false, pauseBeforePush = false, p
             gates[name].paused()
           })
         }
-        await call(device, `/api/v1/sync/push/?last_pulled_at=${lastPulledAt}`, {
+        const answer = await call(device, `/api/v1/sync/push/?last_pulled_at=${lastPulledAt}`, {
           method: 'POST',
           body: JSON.stringify(changes),
         })
+        seen.pushAnswers.push(answer)
         seen.pushes.push({ lastPulledAt, changes })
         if (losePushResponse) throw new Error('simulated: the push response was lost')
       },

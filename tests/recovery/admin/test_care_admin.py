@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import PatientProfile, User
-from recovery.models import Alert, Protocol, Surgery
+from recovery.models import Alert, Protocol
 
 pytestmark = pytest.mark.django_db
 

@@ -56,14 +56,17 @@ def test_deleting_and_the_refusals(api, patient, note):
     client = api(patient.user)
     since, raw = raw_of(client, note.id)
     created = push(client, changes(notifications={"created": [{**raw, "id": "mine1"}]}), since)
-    assert created.status_code == 403
-    assert created.json()["errors"][0]["attr"] == "notifications.mine1"
+    assert created.status_code == 200, created.content  # refused alone, kept (docs/sync.md)
+    (refusal,) = created.json()["rejected"]
+    assert (refusal["id"], refusal["errors"][0]["code"]) == ("mine1", "permission_denied")
+    assert refusal["errors"][0]["attr"] == "notifications.mine1"
     unread = push(
         client, changes(notifications={"updated": [{**raw, "read_at": None, "title": "x"}]}), since
     )
     assert unread.status_code == 200  # nothing differs from the server: nothing to do
     assert push(client, changes(notifications={"deleted": [note.id]}), since).status_code == 200
     assert Notification.objects.get(pk=note.id).deleted_at is not None
-    assert pull(client, since, schema_version=3).json()["changes"]["notifications"]["deleted"] == [
-        note.id
-    ]
+    # the refused id comes back as deleted: the server has no such notification
+    assert sorted(
+        pull(client, since, schema_version=3).json()["changes"]["notifications"]["deleted"]
+    ) == sorted([note.id, "mine1"])

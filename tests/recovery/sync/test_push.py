@@ -9,6 +9,7 @@ from accounts.models import PatientClock
 from recovery.models import ActivityRestriction, Appointment, Milestone, PainLog, PTSession
 from recovery.record.kinds import PAIN_LOGS
 from recovery.record.writes import record_delete, record_update
+from recovery.sync.models import RejectedRecord
 from tests import factories as f
 
 from .helpers import PUSH, changes, ids, now_ms, pain_raw, pull, push
@@ -19,6 +20,15 @@ pytestmark = pytest.mark.django_db
 def synced(client):
     """Pull first, as the app does; returns the timestamp to push against."""
     return pull(client).json()["timestamp"]
+
+
+def refused(response) -> dict:
+    """``{"<table>.<id>": [(attr, code), ...]}`` of a push answer's ``rejected``."""
+    assert response.status_code == 200, response.content
+    return {
+        f"{r['table']}.{r['id']}": [(e["attr"], e["code"]) for e in r["errors"]]
+        for r in response.json()["rejected"]
+    }
 
 
 def test_push_creates_through_the_write_path(api, patient):
@@ -125,7 +135,7 @@ def test_a_push_replayed_after_its_answer_was_lost_is_applied_once(
     for _ in range(2):
         response = push(client, body, since)
         assert response.status_code == 200, response.content
-        assert response.json() == {"ok": True}
+        assert response.json() == {"ok": True, "rejected": []}
     assert dict(PainLog.all_objects.values_list("id", "sync_version")) == versions
     assert PatientClock.objects.get(patient=patient).value == clock  # nothing written
     assert PainLog.objects.get(pk=old.id).intensity == 1
@@ -260,7 +270,7 @@ def test_updating_a_deleted_record_is_a_conflict(api, patient):
     assert PainLog.all_objects.get(pk=gone.id).deleted_at is not None
 
 
-def test_a_table_the_patient_may_not_write_is_a_403_naming_it(api, patient, surgeon):
+def test_a_record_of_a_table_the_patient_may_not_write_is_refused_alone(api, patient, surgeon):
     client = api(patient.user)
     since = synced(client)
     raw = {"id": "appt1", "starts_at": now_ms(timedelta(days=2)), "purpose": "follow_up"}
@@ -273,13 +283,14 @@ def test_a_table_the_patient_may_not_write_is_a_403_naming_it(api, patient, surg
         ),
         since,
     )
-    assert response.status_code == 403
-    body = response.json()
-    assert body["errors"][0]["attr"] == "appointments"
-    assert body["tables"] == ["appointments"]
-    assert "appointments" in body["errors"][0]["detail"]
-    assert not PainLog.all_objects.exists()
+    assert refused(response) == {
+        "appointments.appt1": [("appointments.appt1", "permission_denied")]
+    }
+    assert "appointments" in response.json()["rejected"][0]["errors"][0]["detail"]
+    assert PainLog.objects.filter(pk="log1").exists()  # the rest of the push applies
     assert not Appointment.all_objects.exists()
+    kept = RejectedRecord.objects.get()
+    assert (kept.table_name, kept.record_id, kept.raw) == ("appointments", "appt1", raw)
 
 
 def test_empty_sections_of_read_only_tables_are_fine(api, patient):
@@ -315,8 +326,9 @@ def test_patient_marks_a_care_team_milestone_achieved_but_cannot_rename_it(api, 
     response = push(
         client, changes(milestones={"updated": [{**raw, "title": "Mine now"}]}), synced(client)
     )
-    assert response.status_code == 403
-    assert response.json()["errors"][0]["attr"] == f"milestones.{goal.id}"
+    assert refused(response) == {
+        f"milestones.{goal.id}": [(f"milestones.{goal.id}", "permission_denied")]
+    }
     assert Milestone.objects.get(pk=goal.id).title == "Walk to the mailbox"
 
 
@@ -327,7 +339,9 @@ def test_patient_cannot_change_a_session_the_care_team_planned(api, patient, sur
     response = push(
         client, changes(pt_sessions={"updated": [{**raw, "notes": "skipped"}]}), synced(client)
     )
-    assert response.status_code == 403
+    assert refused(response) == {
+        f"pt_sessions.{session.id}": [(f"pt_sessions.{session.id}", "permission_denied")]
+    }
     assert PTSession.objects.get(pk=session.id).notes == ""
 
 
@@ -371,18 +385,26 @@ def test_unchanged_read_only_columns_are_ignored(api, patient, surgeon):
         (pain_raw("v1", notes="x" * 2001), "pain_logs.v1.notes", "max_length"),
     ],
 )
-def test_invalid_values_are_a_400_naming_table_id_and_field(api, patient, raw, attr, code):
+def test_invalid_values_are_refused_naming_table_id_and_field(api, patient, raw, attr, code):
+    """A record the rules refuse is quarantined on its own; the rest of the push applies. A
+    record that cannot be read at all (no valid id) is still a 400 for the whole push."""
     client = api(patient.user)
     response = push(
         client, changes(pain_logs={"created": [pain_raw("good1"), raw]}), synced(client)
     )
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["type"] == "validation_error"
-    assert {"attr": attr, "code": code} in [
-        {"attr": e["attr"], "code": e["code"]} for e in body["errors"]
-    ]
-    assert not PainLog.all_objects.exists()  # the valid record of the push was not applied either
+    if attr.startswith("pain_logs.created["):
+        assert response.status_code == 400, response.content
+        body = response.json()
+        assert body["type"] == "validation_error"
+        assert {"attr": attr, "code": code} in [
+            {"attr": e["attr"], "code": e["code"]} for e in body["errors"]
+        ]
+        assert not PainLog.all_objects.exists()
+        return
+    assert (attr, code) in refused(response)["pain_logs.v1"]
+    assert list(PainLog.objects.values_list("id", flat=True)) == ["good1"]
+    kept = RejectedRecord.objects.get()
+    assert (kept.record_id, kept.raw, kept.user) == ("v1", raw, patient.user)
 
 
 def test_invalid_date_and_milestone_values(api, patient):
@@ -396,8 +418,7 @@ def test_invalid_date_and_milestone_values(api, patient):
         "notes": "",
     }
     response = push(client, changes(milestones={"created": [raw]}), synced(client))
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["attr"] == "milestones.m1.target_on"
+    assert refused(response)["milestones.m1"][0][0] == "milestones.m1.target_on"
     assert not Milestone.all_objects.exists()
 
 
@@ -478,9 +499,9 @@ def test_another_patients_id(api, patient, other_patient):
     response = push(
         client, changes(pain_logs={"updated": [pain_raw(theirs.id, intensity=10)]}), since
     )
-    assert response.status_code == 409
-    assert response.json()["errors"][0]["code"] == "id_taken"
-    assert response.json()["errors"][0]["attr"] == f"pain_logs.{theirs.id}.id"
+    assert refused(response) == {
+        f"pain_logs.{theirs.id}": [(f"pain_logs.{theirs.id}.id", "id_taken")]
+    }
     assert "intensity" not in json.dumps(response.json())  # nothing of theirs is shown
     # deleting it is ignored as an unknown id
     assert push(client, changes(pain_logs={"deleted": [theirs.id]}), since).status_code == 200
@@ -572,7 +593,7 @@ def test_restriction_from_a_clinician_is_read_only_on_the_phone(api, patient, su
     response = push(
         client, changes(restrictions={"updated": [{**raw, "limit_value": 50}]}), synced(client)
     )
-    assert response.status_code == 403
+    assert list(refused(response)) == [f"restrictions.{rule.id}"]
     assert ActivityRestriction.objects.get(pk=rule.id).limit_value == 10
 
 
@@ -605,6 +626,10 @@ def test_hostile_bodies_are_a_400_not_a_500(api, patient, body, attr, code):
     response = client.post(
         f"{PUSH}?last_pulled_at={synced(client)}", data=body, content_type="application/json"
     )
+    if attr is not None:  # a readable record with a bad value: refused on its own
+        assert (attr, code) in refused(response)["pain_logs.n1"]
+        assert not PainLog.all_objects.exists()
+        return
     assert response.status_code == 400, response.content
     error = response.json()["errors"][0]
     assert (error["attr"], error["code"]) == (attr, code)

@@ -250,7 +250,7 @@ def test_a_batch_refuses_with_the_messages_of_full_clean(patient, surgeon):
 
 def test_a_batch_checks_roles_per_row(api, patient, surgeon):
     """A patient's push that changes a care-team session is refused for that row, as a single
-    write is (403 naming the record), and nothing of the push is applied."""
+    write is (403's reason naming the record); the patient's own milestone still changes."""
     planned = f.pt_session(patient, surgeon)
     client = api(patient.user)
     raw = next(
@@ -268,6 +268,14 @@ def test_a_batch_checks_roles_per_row(api, patient, surgeon):
         ),
         synced(client),
     )
-    assert response.status_code == 403, response.content
-    assert response.json()["errors"][0]["attr"] == f"pt_sessions.{planned.id}"
-    assert Milestone.objects.get(pk=mine.id).notes == ""
+    assert response.status_code == 200, response.content
+    (refusal,) = response.json()["rejected"]
+    assert refusal["errors"] == [
+        {
+            "code": "permission_denied",
+            "detail": "This PT session was set by the care team.",
+            "attr": f"pt_sessions.{planned.id}",
+        }
+    ]
+    assert PTSession.objects.get(pk=planned.id).notes == ""
+    assert Milestone.objects.get(pk=mine.id).notes == "mine"

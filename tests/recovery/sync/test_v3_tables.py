@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from recovery.models import Alert, CheckIn, OutcomeScore, PrepItem
+from recovery.models import Alert, CheckIn, ImagingStudy, OutcomeScore, PrepItem
 from recovery.preparation.kinds import COMPLICATIONS, PREP_ITEMS
 from recovery.record.kinds import SURGERIES
 from recovery.record.writes import record_create
@@ -126,7 +126,8 @@ def test_patient_completes_their_checklist_item_through_sync_but_not_the_care_te
     since = synced(client)
     team = {**rows["p-team"], "status": "done", "completed_on": str(timezone.localdate())}
     response = push(client, changes(prep_items={"updated": [team]}), since)
-    assert response.status_code == 403
+    assert response.status_code == 200  # refused alone, kept (docs/sync.md)
+    assert response.json()["rejected"][0]["errors"][0]["code"] == "permission_denied"
     assert PrepItem.objects.get(pk="p-team").status == "open"
 
 
@@ -143,7 +144,9 @@ def test_imaging_is_read_only_for_the_patient(api, patient):
         "_changed": "",
     }
     response = push(client, changes(imaging_studies={"created": [raw]}), since)
-    assert response.status_code == 403
+    assert response.status_code == 200  # refused alone, kept (docs/sync.md)
+    assert response.json()["rejected"][0]["errors"][0]["code"] == "permission_denied"
+    assert not ImagingStudy.all_objects.exists()
 
 
 def test_inbox_marks_read_and_refuses_anything_else(api, patient):
@@ -169,4 +172,5 @@ def test_inbox_marks_read_and_refuses_anything_else(api, patient):
     assert note.title == "Appointment tomorrow"
     since = synced(client)
     response = push(client, changes(notifications={"created": [{**row, "id": "new-note"}]}), since)
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert response.json()["rejected"][0]["id"] == "new-note"

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.tokens import tokens_for
 from recovery.models import ActivityRestriction, Milestone, PainLog
+from recovery.sync.models import RejectedRecord
 from tests import factories as f
 
 from .helpers import now_ms
@@ -218,3 +219,46 @@ def test_8_schema_migration_sync_after_an_app_update(node, live_server, patient,
     old.update("milestones", goal.id, achieved_on=achieved)
     old.synced()
     assert Milestone.objects.get(pk=goal.id).achieved_on.isoformat() == achieved
+
+
+def test_a_refused_record_does_not_strand_the_phone(phones, patient, surgeon):
+    """A poison record (a PT session `completed` without `performed_at`) and a local edit of a
+    read-only record (the care team's restriction) are refused alone: the other records
+    arrive, the push answers 200 so WatermelonDB stops sending them, and the next pull gives
+    the phone the server's truth for both, with the refusals for onDidPullChanges."""
+    a, b = phones
+    rule = f.restriction(patient, surgeon)
+    a.synced()
+    good = a.create("pain_logs", **pain())
+    poison = a.create(
+        "pt_sessions",
+        status="completed",
+        setting="home",
+        exercises="[]",
+        notes="",
+        scheduled_for=now_ms(-timedelta(hours=3)),
+    )
+    a.update("restrictions", rule.id, limit_value=50)
+    first = a.synced()
+    (answer,) = first["pushAnswers"]
+    assert {(r["table"], r["id"]) for r in answer["rejected"]} == {
+        ("pt_sessions", poison),
+        ("restrictions", rule.id),
+    }
+    assert PainLog.objects.filter(pk=good).exists()
+    assert RejectedRecord.objects.filter(record_id=poison).exists()
+
+    second = a.synced()
+    assert second["pushes"] == []  # nothing left to send: the phone is not stuck
+    assert poison not in a.records("pt_sessions")
+    assert a.records("restrictions")[rule.id]["limit_value"] == 10
+    assert a.records("pain_logs")[good]["_status"] == "synced"
+    (extra,) = second["didPull"]
+    codes = {r["id"]: r["errors"][0]["code"] for r in extra["rejected"]}
+    assert codes == {poison: "required", rule.id: "permission_denied"}
+    assert ActivityRestriction.objects.get(pk=rule.id).limit_value == 10
+
+    b.synced()  # the other phone gets the pain log and nothing of the refused records
+    assert good in b.records("pain_logs") and poison not in b.records("pt_sessions")
+    third = a.synced()
+    assert third["didPull"][0]["rejected"] == []
