@@ -139,5 +139,6 @@ def test_patient_list_shows_open_alerts_and_outcome_change(
     _login(client, "surgeon@demo.test")
     with django_assert_max_num_queries(25):
         html = client.get(reverse("admin:accounts_patientprofile_changelist")).content.decode()
-    assert '<strong class="open-alerts">1</strong>' in html
-    assert "ODI +34.0 (MCID met)" in html
+    # The fall is a within-24-hours alert: the list shows its tier, not a bare count.
+    assert '<span class="tier-label tier-within_24h" data-tier="within_24h"' in html
+    assert "3m ODI +34.0 (MCID met)" in html
