@@ -51,10 +51,15 @@ def seeded(api, clinic, surgeon, nurse, patient):
     return {"surgeon": surgeon, "nurse": nurse, "patient": patient, "foreign": foreign}
 
 
-def test_emergency_first_and_chart_in_the_first_screen(new_page, seeded, tmp_path):
-    surgeon, patient = seeded["surgeon"], seeded["patient"]
+def signed_in(new_page, seeded):
     page = new_page(WIDTH, HEIGHT)
-    sign_in(page, surgeon.email, PASSWORD)
+    sign_in(page, seeded["surgeon"].email, PASSWORD)
+    return page
+
+
+def test_dashboard_shows_the_emergency_first(new_page, seeded, tmp_path):
+    patient = seeded["patient"]
+    page = signed_in(new_page, seeded)
 
     # The dashboard (the admin index) shows the emergency, linked to the patient's timeline,
     # and never another clinic's patient.
@@ -69,6 +74,13 @@ def test_emergency_first_and_chart_in_the_first_screen(new_page, seeded, tmp_pat
     assert str(seeded["foreign"]) not in body
     assert page.locator("#model-list-link").count() == 1
     assert str(patient) in page.locator("#dashboard-overdue").inner_text()
+    page.click("#tier-emergency a.alert-patient")
+    page.wait_for_url(f"**/patientprofile/{patient.pk}/timeline/")
+
+
+def test_patient_list_shows_the_tier_without_sideways_scrolling(new_page, seeded, tmp_path):
+    patient = seeded["patient"]
+    page = signed_in(new_page, seeded)
 
     # The patient list: tier labels, emergency first, no sideways scrolling at 1440 px.
     page.goto("/admin/accounts/patientprofile/")
@@ -84,10 +96,13 @@ def test_emergency_first_and_chart_in_the_first_screen(new_page, seeded, tmp_pat
     assert first_row.locator(".tier-label.tier-emergency").count() == 1
     assert patient.mrn in first_row.inner_text()
 
+
+def test_timeline_opens_with_the_banner_and_the_chart(new_page, seeded, tmp_path):
+    patient = seeded["patient"]
+    page = signed_in(new_page, seeded)
+
     # The timeline: the banner above everything, emergency first, escalation state shown.
-    page.goto("/admin/")
-    page.click("#tier-emergency a.alert-patient")
-    page.wait_for_url(f"**/patientprofile/{patient.pk}/timeline/")
+    page.goto(f"/admin/accounts/patientprofile/{patient.pk}/timeline/")
     page.screenshot(path=str(tmp_path / "timeline_first_screen.png"))
     lines = page.locator("#alert-banner .alert-line")
     assert lines.count() == 2
