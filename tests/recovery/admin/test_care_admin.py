@@ -141,4 +141,4 @@ def test_patient_list_shows_open_alerts_and_outcome_change(
         html = client.get(reverse("admin:accounts_patientprofile_changelist")).content.decode()
     # The fall is a within-24-hours alert: the list shows its tier, not a bare count.
     assert '<span class="tier-label tier-within_24h" data-tier="within_24h"' in html
-    assert "3m ODI +34.0 (MCID met)" in html
+    assert "ODI 3m +34.0 (MCID met)" in html

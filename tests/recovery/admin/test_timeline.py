@@ -278,7 +278,9 @@ def test_banner_above_everything_most_urgent_first_with_escalation_state(
     _check_in(api, patient, bowel_bladder_loss_or_saddle_numbness=True)  # emergency, waiting
     escalated = Alert.objects.get(patient=patient, tier="within_24h")
     _check_in(api, patient, temperature_c="38.5")  # same day, then resolved: not shown
-    alert_resolve(actor=nurse, alert=Alert.objects.get(patient=patient, rule_key="fever"))
+    alert_resolve(
+        actor=nurse, alert=Alert.objects.get(patient=patient, tier="same_day", status="open")
+    )
 
     client.force_login(surgeon)
     html = get(client, patient).content.decode()
