@@ -37,6 +37,19 @@ class RealignAdminSite(admin.AdminSite):
     index_title = "Care team"
     login_template = "admin/realign_login.html"
 
+    #: The index page (``/admin/``): a view ``(request, site, extra_context)``. ``recovery.admin``
+    #: sets the care team's dashboard here (``accounts`` may not import ``recovery``); Django's
+    #: list of every page stays at ``/admin/models/`` (``admin:model_list``).
+    dashboard_view = None
+
+    def index(self, request, extra_context=None):
+        if self.dashboard_view is None:
+            return super().index(request, extra_context)
+        return self.dashboard_view(request, self, extra_context)
+
+    def model_list(self, request, extra_context=None):
+        return super().index(request, {"title": "All pages", **(extra_context or {})})
+
     @property
     def login_form(self):
 
@@ -74,6 +87,7 @@ class RealignAdminSite(admin.AdminSite):
             path(
                 "two-factor/", self.admin_view_without_second_factor(enrol), name="two_factor_enrol"
             ),
+            path("models/", self.admin_view(self.model_list), name="model_list"),
             *super().get_urls(),
         ]
 

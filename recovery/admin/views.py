@@ -1,7 +1,10 @@
-"""The patient timeline page of the admin: thin, read-only.
+"""The admin's own pages: the patient timeline and the care team's dashboard (the index).
+Thin and read-only.
 
-Looks the patient up through the caller's scope (another patient is a 404), validates the
-filters, calls the timeline selectors, writes one PHI access row and renders.
+The timeline looks the patient up through the caller's scope (another patient is a 404),
+validates the filters, calls the timeline selectors, writes one PHI access row and renders. The
+dashboard reads the caller's scope (``recovery.admin.dashboard``) and logs every patient it
+names.
 """
 
 from datetime import timedelta
@@ -17,7 +20,8 @@ from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
 
 from .chart import pain_chart_svg
-from .timeline import patient_today, timeline_for_patient, timeline_header
+from .dashboard import care_dashboard
+from .timeline import alert_lines, patient_today, timeline_for_patient, timeline_header
 from .timeline.care_sources import care_summary
 from .timeline.events import DEFAULT_WINDOW_DAYS, event_types
 
@@ -82,6 +86,7 @@ def patient_timeline_view(request, patient_id: int):
     )
     header = timeline_header(patient=patient)
     care = care_summary(patient=patient, today=header.today)
+    alerts = alert_lines(care.open_alerts)
     page = Paginator(timeline.events, EVENTS_PER_PAGE).get_page(data.get("page") or 1)
     chart = pain_chart_svg(
         pain_days=timeline.pain_days,
@@ -107,6 +112,7 @@ def patient_timeline_view(request, patient_id: int):
         "patient": patient,
         "header": header,
         "care": care,
+        "alert_lines": alerts,
         "timeline": timeline,
         "since": since,
         "until": until,
@@ -118,3 +124,25 @@ def patient_timeline_view(request, patient_id: int):
         "has_view_permission": True,
     }
     return TemplateResponse(request, "admin/recovery/timeline.html", context)
+
+
+@require_safe
+def care_dashboard_view(request, site, extra_context=None):
+    """``/admin/``: what needs the care team now (``RealignAdminSite.dashboard_view``)."""
+    dashboard = care_dashboard(user=request.user)
+    phi_access_record(
+        user=request.user,
+        patient_ids=dashboard.patient_ids(),
+        action="admin_dashboard",
+        resource="dashboard",
+        request=request,
+    )
+    request.current_app = site.name
+    context = {
+        **site.each_context(request),
+        "title": site.index_title,
+        "subtitle": None,
+        "dashboard": dashboard,
+        **(extra_context or {}),
+    }
+    return TemplateResponse(request, "admin/recovery/dashboard.html", context)

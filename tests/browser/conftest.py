@@ -51,9 +51,9 @@ def chromium(monkeypatch):
 def new_page(chromium, live_server):
     contexts = []
 
-    def make():
+    def make(width: int = 1280, height: int = 1000):
         context = chromium.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 1000}
+            base_url=live_server.url, viewport={"width": width, "height": height}
         )
         context.set_default_timeout(15_000)
         contexts.append(context)

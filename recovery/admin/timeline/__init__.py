@@ -1,7 +1,8 @@
 """Reads behind the patient timeline of the admin (design.md section 7).
 
-One screen per patient: a header (surgery, post-op day, stay, restrictions, next appointment,
-overdue items), daily pain statistics for the chart, and the events in time order. Every read
+One screen per patient: a banner of the open alerts (most urgent first, with their escalation
+state), a header (surgery, post-op day, every hospital stay of that surgery, restrictions, next
+appointment, overdue items, which are not alerts), daily pain statistics for the chart, and the events in time order. Every read
 runs a fixed number of queries whatever the length of the history: pain is aggregated in SQL
 (one row per local day and location), each event source is one query, and nothing is loaded per
 row. Callers have already looked the patient up through their scope
@@ -15,12 +16,13 @@ with ``register_event_source``), and this module, which builds the timeline and 
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import PatientProfile
+from recovery.care.models import Alert, AlertStatus, Tier
 from recovery.record.models import (
     ActivityRestriction,
     Appointment,
@@ -99,6 +101,21 @@ class ActiveRestriction:
     days_left: int | None  # None: until the surgeon lifts it
 
 
+@dataclass(frozen=True)
+class StayLine:
+    """One hospital stay of the current surgery: the first is the index stay, later ones are
+    readmissions."""
+
+    stay: HospitalStay
+    readmission: int  # 0: the index stay; 1, 2, ...: the first, second readmission
+    length_of_stay: int | None  # nights (None while inpatient)
+    inpatient_days: int | None  # days since admission while inpatient
+
+    @property
+    def label(self) -> str:
+        return "Index stay" if self.readmission == 0 else f"Readmission {self.readmission}"
+
+
 @dataclass
 class TimelineHeader:
     patient: PatientProfile
@@ -106,9 +123,7 @@ class TimelineHeader:
     age: int
     surgery: Surgery | None
     post_op_day: int | None
-    stay: HospitalStay | None
-    length_of_stay: int | None
-    inpatient_days: int | None
+    stays: list[StayLine]
     restrictions: list[ActiveRestriction]
     next_appointment: Appointment | None
     overdue_appointments: list[Appointment]
@@ -121,8 +136,8 @@ class TimelineHeader:
 
     @property
     def overdue_count(self) -> int:
-        """How many appointments, milestones and PT sessions are overdue (alerts are counted
-        apart, in the care summary)."""
+        """How many appointments, milestones and PT sessions are overdue. These are not alerts:
+        open alerts are read apart (``alert_banner``) and shown above everything."""
         return (
             len(self.overdue_appointments)
             + len(self.overdue_milestones)
@@ -133,17 +148,28 @@ class TimelineHeader:
 def timeline_header(
     *, patient: PatientProfile, today: date | None = None, now: datetime | None = None
 ) -> TimelineHeader:
-    """The summary above the chart (a fixed seven queries)."""
+    """The summary beside the chart (a fixed seven queries). Every hospital stay of the current
+    surgery is listed (the index stay and each readmission), oldest first; with no surgery
+    recorded, every stay of the patient."""
     now = now or timezone.now()
     today = today or timezone.localdate(now, timezone=patient.tz)
     surgery = current_surgery(patient=patient, related=("prior_surgery", "surgeon"))
     stays = HospitalStay.objects.filter(patient=patient)
     if surgery is not None:
         stays = stays.filter(surgery=surgery)
-    stay = stays.order_by("-admitted_at").first()
-    inpatient_days = None
-    if stay is not None and stay.discharged_at is None:
-        inpatient_days = (today - timezone.localtime(stay.admitted_at, patient.tz).date()).days
+    stay_lines = [
+        StayLine(
+            stay=stay,
+            readmission=n,
+            length_of_stay=stay.length_of_stay,
+            inpatient_days=(
+                (today - timezone.localtime(stay.admitted_at, patient.tz).date()).days
+                if stay.discharged_at is None
+                else None
+            ),
+        )
+        for n, stay in enumerate(stays.order_by("admitted_at"))
+    ]
     active = (
         ActivityRestriction.objects.filter(patient=patient, starts_on__lte=today)
         .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
@@ -179,9 +205,7 @@ def timeline_header(
         age=patient.age_on(today),
         surgery=surgery,
         post_op_day=(today - surgery.performed_on).days if surgery else None,
-        stay=stay,
-        length_of_stay=stay.length_of_stay if stay else None,
-        inpatient_days=inpatient_days,
+        stays=stay_lines,
         restrictions=[
             ActiveRestriction(r, (r.ends_on - today).days if r.ends_on else None) for r in active
         ],
@@ -190,3 +214,82 @@ def timeline_header(
         overdue_milestones=overdue_milestones,
         overdue_pt_sessions=overdue_pt,
     )
+
+
+# --- the alert banner --------------------------------------------------------------------------
+
+TIER_ORDER = list(Tier.values)  # emergency, same day, within 24 hours
+
+
+def tier_name(tier: str) -> str:
+    """The short name of a tier ("Emergency", "Same day", "Within 24 hours")."""
+    return Tier(tier).label.split(":")[0]
+
+
+def duration_text(delta: timedelta) -> str:
+    """``3 d 4 h``, ``2 h 5 min``, ``12 min`` (never negative)."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """An unresolved alert as the banner shows it: its tier and how far it is along the
+    escalation path (open and waiting, past its acknowledgement deadline, escalated to the
+    surgeon, acknowledged by whom)."""
+
+    alert: Alert
+    now: datetime
+
+    @property
+    def tier(self) -> str:
+        return self.alert.tier
+
+    @property
+    def tier_name(self) -> str:
+        return tier_name(self.alert.tier)
+
+    @property
+    def open_for(self) -> str:
+        return duration_text(self.now - self.alert.opened_at)
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.alert.status == AlertStatus.ACKNOWLEDGED
+
+    @property
+    def state(self) -> str:
+        """``acknowledged``, ``escalated``, ``overdue`` (past the deadline, escalation under
+        way) or ``waiting``."""
+        a = self.alert
+        if self.acknowledged:
+            return "acknowledged"
+        if a.escalated_at is not None:
+            return "escalated"
+        if a.acknowledge_by <= self.now:
+            return "overdue"
+        return "waiting"
+
+    @property
+    def time_left(self) -> str:
+        return duration_text(self.alert.acknowledge_by - self.now)
+
+    @property
+    def acknowledged_after(self) -> str:
+        a = self.alert
+        return duration_text(a.acknowledged_at - a.opened_at) if a.acknowledged_at else ""
+
+
+def alert_lines(alerts: list[Alert], *, now: datetime | None = None) -> list[AlertLine]:
+    """Unresolved alerts in the order the banner shows them: by tier (emergency first), then
+    the longest open first. No query (the alerts come with ``acknowledged_by`` joined)."""
+    now = now or timezone.now()
+    unresolved = [a for a in alerts if a.status != AlertStatus.RESOLVED]
+    unresolved.sort(key=lambda a: (TIER_ORDER.index(a.tier), a.opened_at))
+    return [AlertLine(alert=a, now=now) for a in unresolved]

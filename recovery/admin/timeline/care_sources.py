@@ -195,7 +195,9 @@ def care_summary(*, patient: PatientProfile, today: date | None = None) -> CareS
     today = today or timezone.localdate(timezone=patient.tz)
     tiers = list(Tier.values)
     alerts = sorted(
-        Alert.objects.filter(patient=patient).exclude(status=AlertStatus.RESOLVED),
+        Alert.objects.filter(patient=patient)
+        .exclude(status=AlertStatus.RESOLVED)
+        .select_related("acknowledged_by"),
         key=lambda a: (tiers.index(a.tier), a.opened_at),
     )
     complications = list(

@@ -107,7 +107,8 @@ def test_patient_list_shows_open_alerts_and_outcome_change(
     _login(client, "surgeon@demo.test")
     with django_assert_max_num_queries(25):
         html = client.get(reverse("admin:accounts_patientprofile_changelist")).content.decode()
-    assert '<strong class="open-alerts">1</strong>' in html
+    # The fall is a within-24-hours alert: the list shows its tier, not a bare count.
+    assert '<span class="tier-label tier-within_24h" data-tier="within_24h"' in html
     # Every follow-up, not only 3 and 12 months: the demo's 6-week ODI is 36% from a 54%
     # baseline (+18.0, above the 11.79 MCID); its pain ratings fell 4 points each.
     assert "ODI 6w +18.0 (MCID met)" in html

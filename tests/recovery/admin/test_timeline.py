@@ -9,11 +9,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import PHIAccess
-from recovery.admin.timeline import timeline_for_patient, timeline_header
+from recovery.admin.timeline import alert_lines, timeline_for_patient, timeline_header
 from recovery.admin.timeline.events import pain_daily_stats, pain_trend
+from recovery.care.alerts import alert_acknowledge, alert_resolve, alerts_escalate_due
+from recovery.models import Alert
 from recovery.record.kinds import PAIN_LOGS, SURGERIES
 from recovery.record.writes import record_create
-from tests.factories import PatientFactory, bulk_history
+from tests.factories import PatientFactory, build_record, bulk_history, hospital_stay
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +250,99 @@ def test_bad_filters_are_a_page_not_a_500(client, surgeon, patient, record, para
     client.force_login(surgeon)
     response = get(client, patient, **params)
     assert response.status_code == 200
+
+
+# --- the alert banner and the hospital stays (issue 19, items 4 and 10) ----------------------
+
+
+def _check_in(api, patient, **answers):
+    response = api(patient.user).post(
+        "/api/v1/check-ins/",
+        {"answered_at": timezone.now().isoformat(), **answers},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_banner_above_everything_most_urgent_first_with_escalation_state(
+    api, client, clinic, surgeon, nurse
+):
+    patient = PatientFactory(
+        clinic=clinic, surgeon=surgeon, care_team=(nurse,), time_zone="Asia/Tokyo"
+    )
+    build_record(patient, surgeon)  # overdue items too: not alerts
+    _check_in(api, patient, fell=True)  # within 24 hours, escalated below
+    alerts_escalate_due(now=timezone.now() + timedelta(days=2))
+    _check_in(api, patient, wound_redness=True)  # same day, acknowledged
+    alert_acknowledge(actor=nurse, alert=Alert.objects.get(patient=patient, tier="same_day"))
+    _check_in(api, patient, bowel_bladder_loss_or_saddle_numbness=True)  # emergency, waiting
+    escalated = Alert.objects.get(patient=patient, tier="within_24h")
+    _check_in(api, patient, temperature_c="38.5")  # same day, then resolved: not shown
+    alert_resolve(
+        actor=nurse, alert=Alert.objects.get(patient=patient, tier="same_day", status="open")
+    )
+
+    client.force_login(surgeon)
+    html = get(client, patient).content.decode()
+    banner = html[html.index('id="alert-banner"') : html.index("</section>")]
+    assert html.index('id="alert-banner"') < html.index("<h1>") < html.index('id="timeline-header"')
+    tiers = re.findall(r'class="alert-line tier-([a-z_0-9]+) state-([a-z]+)"', banner)
+    assert tiers == [
+        ("emergency", "waiting"),
+        ("same_day", "acknowledged"),
+        ("within_24h", "escalated"),
+    ]
+    assert "Not acknowledged: acknowledge by" in banner and "min left" in banner
+    assert f"Acknowledged by {nurse} at" in banner
+    assert "NOT ACKNOWLEDGED: escalated to the surgeon at" in banner
+    assert "Fever" not in banner
+    assert " JST" in banner and " UTC" not in banner  # the patient's zone
+    assert f"/admin/recovery/alert/{escalated.pk}/change/" in banner
+    # Overdue items stay in the header, styled apart from alerts.
+    assert 'class="tl-overdue" id="overdue"' in html
+    assert "Overdue items (3) <span" in html
+
+
+def test_alert_lines_state_and_time_open(api, patient):
+    _check_in(api, patient, wound_redness=True)
+    alert = Alert.objects.get(patient=patient)
+    soon = alert.opened_at + timedelta(minutes=75)
+    late = alert.acknowledge_by + timedelta(minutes=1)
+    [line] = alert_lines([alert], now=soon)
+    assert (line.state, line.open_for, line.time_left) == ("waiting", "1 h 15 min", "2 h 45 min")
+    [line] = alert_lines([alert], now=late)
+    assert line.state == "overdue"  # past its deadline, not yet escalated
+    assert alert_lines([alert], now=alert.opened_at + timedelta(days=3, hours=5))[0].open_for == (
+        "3 d 5 h"
+    )
+
+
+def test_no_open_alert_says_so(client, surgeon, patient, record):
+    client.force_login(surgeon)
+    html = get(client, patient).content.decode()
+    assert 'class="alert-line alert-none">No open alerts' in html
+
+
+def test_header_lists_every_hospital_stay(client, surgeon, patient, record):
+    revision = record["surgery"]
+    first = record["stay"]
+    again = hospital_stay(
+        patient,
+        surgeon,
+        surgery=revision,
+        admitted_at=first.discharged_at + timedelta(days=6),
+        facility="Ward 4",
+    )
+    header = timeline_header(patient=patient)
+    assert [(s.stay.pk, s.label) for s in header.stays] == [
+        (first.pk, "Index stay"),
+        (again.pk, "Readmission 1"),
+    ]
+    assert header.stays[0].length_of_stay == 3 and header.stays[1].inpatient_days is not None
+
+    client.force_login(surgeon)
+    html = get(client, patient).content.decode()
+    section = html[html.index('id="timeline-header"') : html.index('id="timeline-filters"')]
+    assert "<em>Index stay</em>: admitted" in section and "length of stay 3 nights" in section
+    assert "<em>Readmission 1</em>: admitted" in section and "at Ward 4" in section
+    assert "inpatient, day" in section
