@@ -78,6 +78,7 @@ API_EXEMPT = {
     ("get", "/api/v1/sync/pull/"): PATIENTS_ONLY,
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
+    ("get", "/api/v1/check-ins/"): PATIENTS_ONLY,
     ("get", "/api/v1/devices/"): PATIENTS_ONLY,
     ("post", "/api/v1/devices/"): PATIENTS_ONLY,
     ("delete", "/api/v1/devices/"): PATIENTS_ONLY,
