@@ -174,14 +174,31 @@ def milestone(patient, actor, **values):
 
 
 def outcome_score(patient, actor, **values):
+    if "timepoint" not in values:
+        values["timepoint"] = _timepoint_fitting(patient)
     values = {
         "instrument": "nrs_leg",
-        "timepoint": "6w",  # 4-8 weeks after the surgery the other builders make
         "completed_at": timezone.now().replace(microsecond=0) - timedelta(hours=2),
         "answers": {"nrs": 4},
         **values,
     }
     return _create(OUTCOME_SCORES, patient, actor, values)
+
+
+def _timepoint_fitting(patient) -> str:
+    """The timepoint whose window holds today for the patient's latest surgery (6w without one:
+    the other builders make a surgery 6 weeks back)."""
+    from recovery.outcomes.validation import timepoint_for_day
+    from recovery.record.models import Surgery
+
+    latest = (
+        Surgery.objects.filter(patient=patient, deleted_at__isnull=True)
+        .order_by("-performed_on")
+        .first()
+    )
+    if latest is None:
+        return "6w"
+    return timepoint_for_day((timezone.localdate() - latest.performed_on).days) or "6w"
 
 
 def prep_item(patient, actor, **values):
