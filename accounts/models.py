@@ -297,10 +297,14 @@ class Invitation(models.Model):
                 fields=["patient"],
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_one_open_per_patient",
+                violation_error_code="duplicate",
+                violation_error_message="This patient already has an open invitation: resend or revoke it.",
             ),
             models.CheckConstraint(
                 condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
                 name="invitation_not_accepted_and_revoked",
+                violation_error_code="invalid",
+                violation_error_message="An invitation cannot be both accepted and revoked.",
             ),
         ]
         indexes = [models.Index(fields=["clinic", "-created_at"], name="invitation_clinic_created")]

@@ -318,6 +318,7 @@ class InvitationListView(ListAPIView):
     filter_backends: list = []
 
     @extend_schema(
+        summary="List invitations",
         parameters=[s.InvitationListQuery],
         responses={200: s.InvitationOutput(many=True), **_errors(400, 401, 403)},
     )
@@ -345,6 +346,7 @@ class InvitationListView(ListAPIView):
         return page
 
     @extend_schema(
+        summary="Invite a patient",
         request=s.InvitationCreateInput,
         responses={201: s.InvitationOutput, **_errors(400, 401, 403)},
         operation_id="invitation_create",
@@ -380,6 +382,7 @@ class InvitationListView(ListAPIView):
 
 class InvitationDetailView(APIView):
     @extend_schema(
+        summary="One invitation",
         responses={200: s.InvitationOutput, **_errors(401, 403, 404)},
         operation_id="invitation_retrieve",
     )
@@ -391,6 +394,7 @@ class InvitationDetailView(APIView):
 
 class InvitationResendView(APIView):
     @extend_schema(
+        summary="Resend an invitation",
         request=None,
         responses={200: s.InvitationOutput, **_errors(400, 401, 403, 404)},
         operation_id="invitation_resend",
@@ -406,6 +410,7 @@ class InvitationResendView(APIView):
 
 class InvitationRevokeView(APIView):
     @extend_schema(
+        summary="Revoke an invitation",
         request=None,
         responses={200: s.InvitationOutput, **_errors(400, 401, 403, 404)},
         operation_id="invitation_revoke",

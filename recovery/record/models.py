@@ -308,6 +308,8 @@ class Medication(ClinicalRecord):
                 condition=models.Q(stopped_on__isnull=True)
                 | models.Q(stopped_on__gte=models.F("started_on")),
                 name="medication_stop_after_start",
+                violation_error_code="date_order",
+                violation_error_message="A medication cannot stop before it starts.",
             ),
         ]
 

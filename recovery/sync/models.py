@@ -63,6 +63,8 @@ class RejectedRecord(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status="open") | models.Q(handled_at__isnull=False),
                 name="rejected_handled_has_when",
+                violation_error_code="required",
+                violation_error_message="A handled refused record needs the time it was handled.",
             ),
         ]
 

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.tokens import tokens_for
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from recovery.care.alerts import check_in_rules_hit
 from recovery.care.kinds import CHECK_INS
 from recovery.care.models import Alert

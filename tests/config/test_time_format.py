@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from recovery.api.kinds import API_KINDS
+from recovery.api.views import API_KINDS
 from reminders import services as reminder_services
 from tests.factories import make_record
 

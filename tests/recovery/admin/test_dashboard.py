@@ -41,7 +41,7 @@ def shown_alert_patients(dashboard, tier):
 def test_open_alerts_grouped_by_tier_emergency_first(api, surgeon, nurse, patient, client):
     alerts_of(api, patient)
     fall = Alert.objects.get(patient=patient, tier="within_24h")
-    alert_resolve(actor=nurse, alert=fall)
+    alert_resolve(actor=nurse, alert=fall, note="Seen in clinic.")
     alert_acknowledge(actor=nurse, alert=Alert.objects.get(patient=patient, tier="same_day"))
 
     dashboard = care_dashboard(user=surgeon)

@@ -37,7 +37,7 @@ def ward(api, clinic, surgeon, nurse, other_patient):
     check_in(api, people["Wound"], fell=True)
     check_in(api, people["Wound"], wound_redness=True)
     check_in(api, people["Resolved"], bowel_bladder_loss_or_saddle_numbness=True)
-    alert_resolve(actor=nurse, alert=Alert.objects.get(patient=people["Resolved"]))
+    alert_resolve(actor=nurse, alert=Alert.objects.get(patient=people["Resolved"]), note="Seen.")
     check_in(api, other_patient, bowel_bladder_loss_or_saddle_numbness=True)
     return people
 

@@ -279,7 +279,9 @@ def test_banner_above_everything_most_urgent_first_with_escalation_state(
     escalated = Alert.objects.get(patient=patient, tier="within_24h")
     _check_in(api, patient, temperature_c="38.5")  # same day, then resolved: not shown
     alert_resolve(
-        actor=nurse, alert=Alert.objects.get(patient=patient, tier="same_day", status="open")
+        actor=nurse,
+        alert=Alert.objects.get(patient=patient, tier="same_day", status="open"),
+        note="Seen.",
     )
 
     client.force_login(surgeon)
