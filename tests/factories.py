@@ -9,7 +9,7 @@ API prefix. Histories: ``build_record`` (a recovery through the services), ``yea
 """
 
 import random
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import factory
 from django.utils import timezone
@@ -175,7 +175,9 @@ def milestone(patient, actor, **values):
 
 def outcome_score(patient, actor, **values):
     if "timepoint" not in values:
-        values["timepoint"] = _timepoint_fitting(patient)
+        values["timepoint"], before_surgery = _timepoint_fitting(patient)
+        if before_surgery and "completed_at" not in values:
+            values["completed_at"] = before_surgery
     values = {
         "instrument": "nrs_leg",
         "completed_at": timezone.now().replace(microsecond=0) - timedelta(hours=2),
@@ -185,9 +187,10 @@ def outcome_score(patient, actor, **values):
     return _create(OUTCOME_SCORES, patient, actor, values)
 
 
-def _timepoint_fitting(patient) -> str:
+def _timepoint_fitting(patient):
     """The timepoint whose window holds today for the patient's latest surgery (6w without one:
-    the other builders make a surgery 6 weeks back)."""
+    the other builders make a surgery 6 weeks back), or a baseline the day before the surgery
+    (and when to complete it) when today fits no timepoint."""
     from recovery.outcomes.validation import timepoint_for_day
     from recovery.record.models import Surgery
 
@@ -197,8 +200,12 @@ def _timepoint_fitting(patient) -> str:
         .first()
     )
     if latest is None:
-        return "6w"
-    return timepoint_for_day((timezone.localdate() - latest.performed_on).days) or "6w"
+        return "6w", None
+    fitting = timepoint_for_day((timezone.localdate() - latest.performed_on).days)
+    if fitting:
+        return fitting, None
+    noon = datetime.combine(latest.performed_on - timedelta(days=1), time(12), tzinfo=UTC)
+    return "baseline", noon
 
 
 def prep_item(patient, actor, **values):

@@ -59,7 +59,7 @@ def test_three_causes_in_one_check_in_open_one_alert_and_one_email_each(
     assert _mailed() == {surgeon.email: 1, nurse.email: 1}
     assert "3 red flags" in mail.outbox[0].body and "wound" not in mail.outbox[0].body.lower()
 
-    listed = api(surgeon).get("/api/v1/alerts/").json()
+    listed = api(surgeon).get("/api/v1/alerts/").json()["results"]
     assert [[c["rule_key"] for c in a["causes"]] for a in listed] == [
         ["fever", "wound-redness", "wound-drainage"]
     ]

@@ -94,16 +94,16 @@ def test_overdue_items_and_new_outcome_scores(surgeon, patient):
     build_record(patient, surgeon)  # overdue: one appointment, one milestone, one PT session
     outcome_score(patient, surgeon, completed_at=timezone.now() - timedelta(days=2))
     outcome_score(
-        patient, surgeon, timepoint="baseline", completed_at=timezone.now() - timedelta(days=9)
+        patient, surgeon, timepoint="baseline", completed_at=timezone.now() - timedelta(days=40)
     )
 
     dashboard = care_dashboard(user=surgeon)
     [row] = dashboard.overdue
     assert (row.patient, row.appointments, row.milestones, row.pt_sessions) == (patient, 1, 1, 1)
     assert dashboard.overdue_patients == 1
-    # The last 7 days only: the 3-month score, not the baseline 9 days ago.
+    # The last 7 days only: the 6-week score, not the baseline 40 days ago.
     assert [(s.score.timepoint, s.score.patient_id) for s in dashboard.scores] == [
-        ("3m", patient.pk)
+        ("6w", patient.pk)
     ]
     assert dashboard.scores_total == 1
 
