@@ -482,14 +482,18 @@ def _foreign_key_errors(records: list[ClinicalRecord]) -> list[dict]:
 def _validate_many(spec: RecordKind, records: list[ClinicalRecord]) -> dict[int, ValidationError]:
     """``prepare`` and ``full_clean(validate_unique=False)`` for every row, the queries batched:
     foreign keys one query per column, CHECK constraints judged in Python."""
-    for record in records:
+    prepared: dict[int, dict] = {}
+    for index, record in enumerate(records):
         if spec.prepare is not None:
-            spec.prepare(record)
+            try:
+                spec.prepare(record)
+            except ValidationError as exc:  # that row's refusal, as full_clean would give it
+                prepared[index] = exc.update_error_dict({})
     fk_names = {f.name for f in spec.model._meta.fields if f.is_relation and f.many_to_one}
     fk_errors = _foreign_key_errors(records)
     refused = {}
     for index, record in enumerate(records):
-        errors: dict = {}
+        errors: dict = dict(prepared.get(index, {}))
         try:
             record.clean_fields(exclude=fk_names)
         except ValidationError as exc:

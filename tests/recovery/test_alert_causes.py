@@ -137,9 +137,12 @@ def test_sync_push_refuses_an_impossible_temperature_by_record(api, patient):
         "_changed": "",
     }
     response = push(client, changes(check_ins={"created": [raw]}), since)
-    assert response.status_code == 400, response.content
-    error = response.json()["errors"][0]
-    assert error["attr"] == "check_ins.ci-hot.temperature_c"
+    # Refused and kept (docs/sync.md, "Refused records"), never stored as a check-in.
+    assert response.status_code == 200, response.content
+    (refused,) = response.json()["rejected"]
+    assert (refused["table"], refused["id"]) == ("check_ins", "ci-hot")
+    error = refused["errors"][0]
+    assert error["attr"].endswith("temperature_c")
     assert "43.0" in error["detail"]
     assert not CheckIn.objects.exists()
 

@@ -296,9 +296,11 @@ def test_sync_push_refuses_a_score_out_of_its_window_by_record(api, patient, sur
         "_changed": "",
     }
     response = push(client, changes(outcome_scores={"created": [raw]}), since)
-    assert response.status_code == 400, response.content
-    error = response.json()["errors"][0]
-    assert error["attr"] == "outcome_scores.ndi-early.timepoint"
+    assert response.status_code == 200, response.content  # refused and kept, the rest applied
+    (refused,) = response.json()["rejected"]
+    assert (refused["table"], refused["id"]) == ("outcome_scores", "ndi-early")
+    error = refused["errors"][0]
+    assert error["attr"].endswith("timepoint")
     assert "it fits 6w" in error["detail"]
     assert not OutcomeScore.objects.exists()
 

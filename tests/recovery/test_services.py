@@ -185,7 +185,7 @@ def test_restriction_dates_and_status(patient, surgeon):
         )
     # The database's rule (restriction_end_after_start), checked by full_clean().
     assert list(exc.value.message_dict) == ["__all__"]
-    assert "restriction_end_after_start" in exc.value.message_dict["__all__"][0]
+    assert exc.value.message_dict["__all__"] == ["The restriction cannot end before it starts."]
     restriction, _ = record_create(
         RESTRICTIONS,
         actor=surgeon,

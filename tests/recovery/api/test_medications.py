@@ -152,8 +152,10 @@ def test_a_push_naming_another_patients_medication_is_a_400(api, patient, other_
     since = pull(client, schema_version=4).json()["timestamp"]
     batch = changes(pain_logs={"created": [pain_raw("log-3", medications='["their-med"]')]})
     answer = push(client, batch, since)
-    assert answer.status_code == 400
-    assert answer.json()["errors"][0]["attr"] == "pain_logs.log-3.medications"
+    assert answer.status_code == 200  # refused and kept (docs/sync.md, "Refused records")
+    (refused,) = answer.json()["rejected"]
+    assert (refused["table"], refused["id"]) == ("pain_logs", "log-3")
+    assert refused["errors"][0]["attr"].endswith("medications")
     assert not PainLog.objects.filter(pk="log-3").exists()
 
 
