@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ class Supervised:
     command: str
     process: subprocess.Popen | None = None
     reader: threading.Thread | None = None
-    killed: bool = field(default=False)
+    killed: bool = False
 
 
 class Supervisor:

@@ -1,6 +1,6 @@
 from django.contrib.auth import authenticate
 from django.db import transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound as DRFNotFound
 from rest_framework.generics import ListAPIView
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from config.api.openapi import ErrorResponseSerializer, errors
+from config.api.openapi import errors
 from config.api.pagination import CursorPagination
 from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 
@@ -27,17 +27,12 @@ from . import serializers as s
 
 
 def _errors(*codes: int) -> dict:
-    described = {
-        400: "Invalid input (`attr` names the field), or the invitation's state refuses it.",
-        401: "Not signed in.",
-        403: "Not allowed for this role.",
-        404: "No such invitation in your scope.",
-        429: "Rate limited (`throttled`).",
-    }
-    return {
-        code: OpenApiResponse(ErrorResponseSerializer, description=described[code])
-        for code in codes
-    }
+    """``config.api.openapi.errors`` with what 400 and 404 mean for an invitation."""
+    return errors(
+        *codes,
+        s400="Invalid input (`attr` names the field), or the invitation's state refuses it.",
+        s404="No such invitation in your scope.",
+    )
 
 
 class AddressThrottle(ScopedRateThrottle):

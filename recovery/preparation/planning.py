@@ -1,7 +1,6 @@
 """What a checklist item means for the patient's reminders (called by the write path)."""
 
-from recovery.record.planning import sync_for_record, sync_for_records
-from recovery.record.writes import batched
+from recovery.record.planning import record_planner
 
 from .models import PrepItem, PrepOwner, PrepStatus
 
@@ -15,11 +14,4 @@ def _prep_item_plan(record: PrepItem, action: str):
     return record.due_on, str(record), active
 
 
-def prep_item_planned(record: PrepItem, action: str, actor) -> None:
-    anchor, title, active = _prep_item_plan(record, action)
-    sync_for_record(record, kind="prep_item", anchor=anchor, title=title, active=active)
-
-
-@batched(prep_item_planned)
-def prep_items_planned(records, action: str, actor) -> None:
-    sync_for_records(records, kind="prep_item", plan=lambda r: _prep_item_plan(r, action))
+prep_item_planned = record_planner("prep_item", _prep_item_plan)

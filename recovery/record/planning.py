@@ -60,19 +60,27 @@ def sync_for_records(records, *, kind: str, plan) -> None:
     reminders_sync_for_causes(patient=records[0].patient, kind=kind, causes=causes)
 
 
+def record_planner(kind: str, plan):
+    """The write hook keeping one row's reminders of ``kind`` in step with the row, and its batch
+    form (``batched``): ``plan(record, action)`` gives the row's ``(anchor, title, active)``."""
+
+    def planned(record, action: str, actor) -> None:
+        anchor, title, active = plan(record, action)
+        sync_for_record(record, kind=kind, anchor=anchor, title=title, active=active)
+
+    @batched(planned)
+    def planned_many(records, action: str, actor) -> None:
+        sync_for_records(records, kind=kind, plan=lambda r: plan(r, action))
+
+    return planned
+
+
 def _appointment_plan(record: Appointment, action: str):
     active = action != "delete" and record.status == AppointmentStatus.SCHEDULED
     return record.starts_at, str(record), active
 
 
-def appointment_planned(record: Appointment, action: str, actor) -> None:
-    anchor, title, active = _appointment_plan(record, action)
-    sync_for_record(record, kind="appointment", anchor=anchor, title=title, active=active)
-
-
-@batched(appointment_planned)
-def appointments_planned(records, action: str, actor) -> None:
-    sync_for_records(records, kind="appointment", plan=lambda r: _appointment_plan(r, action))
+appointment_planned = record_planner("appointment", _appointment_plan)
 
 
 def _pt_session_plan(record: PTSession, action: str):
@@ -84,14 +92,7 @@ def _pt_session_plan(record: PTSession, action: str):
     return record.scheduled_for, "Physical therapy", active
 
 
-def pt_session_planned(record: PTSession, action: str, actor) -> None:
-    anchor, title, active = _pt_session_plan(record, action)
-    sync_for_record(record, kind="pt_session", anchor=anchor, title=title, active=active)
-
-
-@batched(pt_session_planned)
-def pt_sessions_planned(records, action: str, actor) -> None:
-    sync_for_records(records, kind="pt_session", plan=lambda r: _pt_session_plan(r, action))
+pt_session_planned = record_planner("pt_session", _pt_session_plan)
 
 
 def _restriction_plan(record: ActivityRestriction, action: str):
@@ -99,14 +100,7 @@ def _restriction_plan(record: ActivityRestriction, action: str):
     return record.ends_on, f"{record} ends", active
 
 
-def restriction_planned(record: ActivityRestriction, action: str, actor) -> None:
-    anchor, title, active = _restriction_plan(record, action)
-    sync_for_record(record, kind="restriction_end", anchor=anchor, title=title, active=active)
-
-
-@batched(restriction_planned)
-def restrictions_planned(records, action: str, actor) -> None:
-    sync_for_records(records, kind="restriction_end", plan=lambda r: _restriction_plan(r, action))
+restriction_planned = record_planner("restriction_end", _restriction_plan)
 
 
 def _milestone_plan(record: Milestone, action: str):
@@ -114,14 +108,7 @@ def _milestone_plan(record: Milestone, action: str):
     return record.target_on, record.title, active
 
 
-def milestone_planned(record: Milestone, action: str, actor) -> None:
-    anchor, title, active = _milestone_plan(record, action)
-    sync_for_record(record, kind="milestone", anchor=anchor, title=title, active=active)
-
-
-@batched(milestone_planned)
-def milestones_planned(records, action: str, actor) -> None:
-    sync_for_records(records, kind="milestone", plan=lambda r: _milestone_plan(r, action))
+milestone_planned = record_planner("milestone", _milestone_plan)
 
 
 def _local_day(record: PainLog):

@@ -20,9 +20,10 @@ from recovery.care.models import PlanOutcome, ProtocolApplication, ProtocolRecor
 from recovery.care.protocols import protocol_apply, protocol_copy
 from recovery.care.selectors import APPLIED, CREATE, protocol_preview
 from recovery.models import ActivityRestriction, Appointment, Milestone, Protocol, PTSession
-from recovery.record.kinds import APPOINTMENTS, MILESTONES, PT_SESSIONS, RESTRICTIONS, SURGERIES
+from recovery.record.kinds import APPOINTMENTS, MILESTONES, PT_SESSIONS, RESTRICTIONS
 from recovery.record.services import appointment_complete
 from recovery.record.writes import record_create
+from tests.factories import surgery as surgery_record
 
 pytestmark = pytest.mark.django_db
 
@@ -35,17 +36,11 @@ def default_protocol():
 
 
 def _surgery(surgeon, patient, days_from_today):
-    return record_create(
-        SURGERIES,
-        actor=surgeon,
-        patient=patient,
-        performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
-        region="lumbar",
-        levels="L4-L5",
-        procedure="fusion",
-        is_revision=True,
-        revision_reasons=["pseudarthrosis"],
-    )[0]
+    """A lumbar revision fusion ``days_from_today`` from the patient's today, no surgeon of record."""
+    today = timezone.localdate(timezone=patient.tz)
+    return surgery_record(
+        patient, surgeon, performed_on=today + timedelta(days=days_from_today), surgeon=None
+    )
 
 
 def _under_way(patient, surgeon):

@@ -18,6 +18,7 @@ from recovery.record.kinds import MILESTONES, PT_SESSIONS, RESTRICTIONS, SURGERI
 from recovery.record.services import appointment_complete, milestone_achieve
 from recovery.record.writes import record_create, record_delete, record_update
 from tests.factories import ClinicFactory, PatientFactory, StaffFactory
+from tests.factories import surgery as surgery_record
 
 pytestmark = pytest.mark.django_db
 
@@ -28,17 +29,11 @@ def default_protocol():
 
 
 def _surgery(surgeon, patient, days_from_today):
-    return record_create(
-        SURGERIES,
-        actor=surgeon,
-        patient=patient,
-        performed_on=timezone.localdate(timezone=patient.tz) + timedelta(days=days_from_today),
-        region="lumbar",
-        levels="L4-L5",
-        procedure="fusion",
-        is_revision=True,
-        revision_reasons=["pseudarthrosis"],
-    )[0]
+    """A lumbar revision fusion ``days_from_today`` from the patient's today, no surgeon of record."""
+    today = timezone.localdate(timezone=patient.tz)
+    return surgery_record(
+        patient, surgeon, performed_on=today + timedelta(days=days_from_today), surgeon=None
+    )
 
 
 def _counts(patient):
