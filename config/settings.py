@@ -108,6 +108,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.api.middleware.QueryStringLimitMiddleware",
+    "config.api.middleware.ChunkedBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -326,6 +327,10 @@ SYNC_SCHEMA_VERSION_MAX = 4
 # A push larger than either limit is refused whole (413); the app splits or retries later.
 SYNC_PUSH_MAX_BYTES = env.int("SYNC_PUSH_MAX_BYTES", default=1_000_000)
 SYNC_PUSH_MAX_RECORDS = env.int("SYNC_PUSH_MAX_RECORDS", default=1_000)
+# A chunked body (no Content-Length) is read into memory up to the largest body any endpoint
+# takes, one byte past it at most (config.api.middleware.ChunkedBodyMiddleware); each endpoint
+# then applies its own limit.
+API_CHUNKED_BODY_MAX_BYTES = max(API_MAX_BODY_BYTES, SYNC_PUSH_MAX_BYTES)
 # A paged pull (docs/sync.md, "Paged pull"): the largest page_size, and how long a cursor lasts.
 SYNC_PULL_MAX_PAGE_SIZE = env.int("SYNC_PULL_MAX_PAGE_SIZE", default=1_000)
 SYNC_PULL_CURSOR_MAX_AGE = env.int("SYNC_PULL_CURSOR_MAX_AGE", default=7 * 24 * 3600)

@@ -285,18 +285,9 @@ def check_push_size(content_length: str | None, body_size: int | None = None) ->
 
 
 def read_push_body(request) -> bytes:
-    """The raw body, after the size checks (declared length first, then what arrived).
-
-    A chunked body (``Transfer-Encoding: chunked``, no ``Content-Length``: the WSGI server
-    decodes the chunks) is read from the stream itself, at most one byte past the limit:
-    Django reads a request without ``Content-Length`` as empty."""
-    meta = request.META
-    if (
-        not meta.get("CONTENT_LENGTH")
-        and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
-    ):
-        return _read_chunked(meta["wsgi.input"], settings.SYNC_PUSH_MAX_BYTES)
-    check_push_size(meta.get("CONTENT_LENGTH"))
+    """The raw body, after the size checks (declared length first, then what arrived). A
+    chunked body arrives here with its length (``config.api.middleware.ChunkedBodyMiddleware``)."""
+    check_push_size(request.META.get("CONTENT_LENGTH"))
     try:
         body = request.body
     except RequestDataTooBig:  # beyond Django's own limit
@@ -304,18 +295,6 @@ def read_push_body(request) -> bytes:
         raise
     check_push_size(None, len(body))
     return body
-
-
-def _read_chunked(stream, limit: int) -> bytes:
-    parts, size = [], 0
-    while size <= limit:
-        part = stream.read(min(64 * 1024, limit + 1 - size))
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    check_push_size(None, size)
-    return b"".join(parts)
 
 
 def load_push_body(body: bytes):

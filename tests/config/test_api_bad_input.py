@@ -5,10 +5,13 @@ Every GET operation answers a too-long query string with a JSON 414. The operati
 drf-spectacular's own generator, so a new endpoint is walked without anyone adding it here.
 """
 
+import io
+import json
 import re
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from drf_spectacular.generators import SchemaGenerator
 
 from recovery.api.views import API_KINDS
@@ -134,3 +137,36 @@ def test_a_too_long_query_string_is_json_414(path, patient):
     response = client_for(patient.user).get(url + "?since=" + "9" * (limit - len("since=") + 1))
     assert_error_shape(response, 414, "uri_too_long")
     assert response.json()["max_bytes"] == limit
+
+
+def test_a_chunked_rest_body_is_read_whole(api, patient):
+    """No Content-Length, the body in the server's decoded stream: read, not taken for empty."""
+    body = json.dumps(
+        {"recorded_at": "2026-01-05T08:00:00+00:00", "intensity": 4, "location": "back"}
+    ).encode()
+    response = api(patient.user).post(
+        "/api/v1/pain-logs/",
+        data=b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["intensity"] == 4
+
+
+@override_settings(API_MAX_BODY_BYTES=100, API_CHUNKED_BODY_MAX_BYTES=200)
+def test_a_chunked_rest_body_over_the_limit_is_a_413(api, patient):
+    stream = io.BytesIO(json.dumps({"notes": "x" * 500}).encode())
+    response = api(patient.user).post(
+        "/api/v1/pain-logs/",
+        data=b"",
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": stream},
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "payload_too_large"
+    assert stream.tell() == 201  # one byte past the largest body, not the whole body

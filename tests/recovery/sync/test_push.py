@@ -568,7 +568,7 @@ def test_a_chunked_push_is_read_whole(api, patient):
     assert PainLog.objects.filter(pk__startswith="ch").count() == 20
 
 
-@override_settings(SYNC_PUSH_MAX_BYTES=2000)
+@override_settings(SYNC_PUSH_MAX_BYTES=2000, API_CHUNKED_BODY_MAX_BYTES=3000)
 def test_a_chunked_push_over_the_limit_is_a_413_read_no_further(api, patient):
     client = api(patient.user)
     body = changes(pain_logs={"created": [pain_raw(f"big{n}", notes="x" * 1900) for n in range(5)]})
@@ -576,7 +576,7 @@ def test_a_chunked_push_over_the_limit_is_a_413_read_no_further(api, patient):
     assert response.status_code == 413
     assert response.json()["errors"][0]["code"] == "payload_too_large"
     assert response.json()["max_bytes"] == 2000
-    assert stream.read_bytes == 2001  # one byte past the limit, not the whole body
+    assert stream.read_bytes == 3001  # one byte past the largest body, not the whole body
     assert not PainLog.all_objects.exists()
 
 
