@@ -5,7 +5,8 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Length, Lower, Trim
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 
@@ -368,3 +369,57 @@ class PHIAccess(models.Model):
 
     def __str__(self):
         return f"{self.user} read {self.resource} of {self.patient} at {self.at:%Y-%m-%d %H:%M}"
+
+
+BREAK_GLASS_MIN_REASON = 20
+
+
+class BreakGlassAccess(models.Model):
+    """A clinician outside a patient's care team opening the record in an emergency.
+
+    Given only with a reason, for a fixed time (``BREAK_GLASS_MINUTES``); while it lasts the
+    clinician has the care team's powers over this one patient (``accounts.roles``). Every read
+    is logged as any other (``PHIAccess``), the opening itself too, and the clinic's admins are
+    told by e-mail. Insert-only: the admin offers no change or delete."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="break_glass_accesses")
+    patient = models.ForeignKey(
+        PatientProfile, on_delete=models.PROTECT, related_name="break_glass_accesses"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(
+        help_text="Why the record had to be opened, in the clinician's words."
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "emergency access"
+        verbose_name_plural = "emergency accesses"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("started_at")),
+                name="break_glass_ends_after_start",
+                violation_error_code="invalid",
+                violation_error_message="An emergency access must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=GreaterThanOrEqual(Length(Trim("reason")), BREAK_GLASS_MIN_REASON),
+                name="break_glass_reason_given",
+                violation_error_code="reason_required",
+                violation_error_message=(
+                    f"Say why the record must be opened (at least {BREAK_GLASS_MIN_REASON} "
+                    "characters)."
+                ),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "patient", "expires_at"], name="break_glass_active"),
+            models.Index(fields=["clinic", "-started_at"], name="break_glass_clinic_started"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} opened {self.patient} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    def is_active(self, now=None) -> bool:
+        return self.started_at <= (now or timezone.now()) < self.expires_at

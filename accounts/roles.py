@@ -11,7 +11,8 @@ The rules:
 - A **clinic admin** is a staff member who is a superuser or has the clinic-admin role.
 - The **care team of a patient** (who may see and write the patient's record): a staff
   superuser; a clinic admin of the patient's clinic; a clinician (surgeon, nurse, PT) of the
-  patient's clinic with a care-team membership for the patient.
+  patient's clinic with a care-team membership for the patient, or with an emergency access
+  to the patient that has not expired (``BreakGlassAccess``, ``accounts.break_glass``).
 
 ``care_team_scope(user)`` is that last rule once; ``accounts.selectors.patients_for`` applies it
 to a queryset and ``is_care_team_member`` to one loaded patient.
@@ -19,7 +20,10 @@ to a queryset and ``is_care_team_member`` to one loaded patient.
 
 from dataclasses import dataclass
 
-from .models import CLINICIAN_ROLES, CareTeamMembership, Role
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from .models import CLINICIAN_ROLES, BreakGlassAccess, CareTeamMembership, PatientProfile, Role
 
 
 def role_of(user) -> str | None:
@@ -60,23 +64,32 @@ class CareTeamScope:
         if self.everyone:
             return patients
         if self.clinician_id is not None:
-            return patients.filter(
-                clinic_id=self.clinic_id, memberships__clinician_id=self.clinician_id
+            return patients.filter(clinic_id=self.clinic_id).filter(
+                Exists(
+                    CareTeamMembership.objects.filter(
+                        patient_id=OuterRef("pk"), clinician_id=self.clinician_id
+                    )
+                )
+                | Exists(self._emergency_accesses().filter(patient_id=OuterRef("pk")))
             )
         return patients.filter(clinic_id=self.clinic_id)
 
     def covers(self, patient) -> bool:
         """Whether one loaded ``PatientProfile`` is in scope: asks the database only for a
-        clinician's membership."""
+        clinician's membership (or emergency access)."""
         if self.everyone:
             return True
         if patient.clinic_id != self.clinic_id:
             return False
         if self.clinician_id is None:
             return True
-        return CareTeamMembership.objects.filter(
-            patient_id=patient.pk, clinician_id=self.clinician_id
-        ).exists()
+        return self.filter(PatientProfile.objects.filter(pk=patient.pk)).exists()
+
+    def _emergency_accesses(self):
+        now = timezone.now()
+        return BreakGlassAccess.objects.filter(
+            user_id=self.clinician_id, started_at__lte=now, expires_at__gt=now
+        )
 
 
 def care_team_scope(user) -> CareTeamScope | None:

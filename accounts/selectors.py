@@ -2,10 +2,19 @@
 
 from datetime import datetime
 
-from django.db.models import Case, CharField, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
-from .models import CLINICIAN_ROLES, Invitation, InvitationStatus, PatientProfile, Role, User
+from .models import (
+    CLINICIAN_ROLES,
+    BreakGlassAccess,
+    Invitation,
+    InvitationStatus,
+    PatientProfile,
+    PHIAccess,
+    Role,
+    User,
+)
 from .roles import care_team_scope, is_staff_member, role_of
 
 
@@ -92,4 +101,22 @@ def invitations_for(user: User, *, now: datetime | None = None) -> QuerySet[Invi
                 output_field=CharField(),
             )
         )
+    )
+
+
+def access_history_for(patient_id: int) -> QuerySet[PHIAccess]:
+    """Who read the patient's record ("who looked at my record"), newest first, with the reader.
+    A read under an emergency access carries that access's reason as ``emergency_reason``
+    (None otherwise): one query for a page, whatever its length."""
+    emergency = BreakGlassAccess.objects.filter(
+        user_id=OuterRef("user_id"),
+        patient_id=OuterRef("patient_id"),
+        started_at__lte=OuterRef("at"),
+        expires_at__gt=OuterRef("at"),
+    ).order_by("-started_at")
+    return (
+        PHIAccess.objects.filter(patient_id=patient_id)
+        .select_related("user")
+        .annotate(emergency_reason=Subquery(emergency.values("reason")[:1]))
+        .order_by("-at", "-id")
     )

@@ -205,6 +205,9 @@ ALERT_ACKNOWLEDGE_MINUTES = {
     "within_24h": env.int("ALERT_ACK_MINUTES_WITHIN_24H", default=1440),
 }
 REALIGN_ADMIN_URL = env.str("REALIGN_ADMIN_URL", default="http://127.0.0.1:8000/admin/")
+# Emergency access (accounts.break_glass): how long a clinician outside the care team keeps a
+# record they opened with a reason.
+BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
 
 # Steps `seed_demo` runs after creating the demo accounts (keyword arguments: the accounts).
 SEED_DEMO_STEPS = ["recovery.demo.seed.seed_recovery"]

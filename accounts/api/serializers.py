@@ -197,3 +197,50 @@ class InvitationOutput(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=InvitationStatus.choices))
     def get_status(self, obj) -> str:
         return getattr(obj, "current_status", None) or obj.status()
+
+
+#: What each ``PHIAccess.action`` means, in the words the patient reads.
+ACCESS_ACTIONS = {
+    "list": "listed",
+    "retrieve": "viewed",
+    "timeline": "viewed the timeline of",
+    "admin_list": "listed",
+    "admin_change": "opened",
+    "admin_delete": "opened for deletion",
+    "admin_history": "viewed the change history of",
+    "admin_autocomplete": "looked up",
+    "export": "exported",
+    "sync": "synced",
+    "break_glass": "opened in an emergency",
+}
+
+
+class AccessReaderOutput(serializers.Serializer):
+    name = serializers.CharField(help_text="The reader's name as the clinic knows it.")
+    role = serializers.CharField(help_text="surgeon, nurse, physical_therapist or clinic_admin.")
+
+
+class AccessLogEntryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    reader = serializers.SerializerMethodField()
+    action = serializers.CharField(help_text="What was done: " + ", ".join(ACCESS_ACTIONS) + ".")
+    resource = serializers.CharField(help_text="What was read, e.g. pain_logs, fhir, record.")
+    object_id = serializers.CharField(help_text="The one row read, or empty for a list.")
+    summary = serializers.SerializerMethodField()
+    emergency_reason = serializers.CharField(
+        allow_null=True,
+        help_text="Set when the reader was outside your care team and opened the record in an "
+        "emergency: the reason they gave.",
+    )
+
+    @extend_schema_field(AccessReaderOutput)
+    def get_reader(self, entry) -> dict:
+        return {"name": entry.user.full_name or "Clinic staff", "role": entry.user.role}
+
+    def get_summary(self, entry) -> str:
+        """A sentence for the app, e.g. "Dana Reyes (surgeon) viewed your pain logs"."""
+        verb = ACCESS_ACTIONS.get(entry.action, entry.action)
+        what = entry.resource.replace("_", " ") or "record"
+        name = entry.user.full_name or "Clinic staff"
+        return f"{name} ({entry.user.get_role_display().lower()}) {verb} your {what}"

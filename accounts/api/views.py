@@ -238,6 +238,35 @@ class MeView(APIView):
         return Response(s.MeOutput(request.user).data)
 
 
+class AccessLogPagination(CursorPagination):
+    ordering = ("-at", "-id")
+
+
+class AccessLogView(ListAPIView):
+    """Who looked at my record: every read of the signed-in patient's record by the clinic's
+    staff (the PHI access log), newest first. A read under an emergency access says why."""
+
+    serializer_class = s.AccessLogEntryOutput
+    pagination_class = AccessLogPagination
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="Who looked at my record",
+        responses={
+            200: s.AccessLogEntryOutput(many=True),
+            **errors(403, s403="Only patients have a record of their own."),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        patient_id = selectors.own_patient_id(self.request.user)
+        if patient_id is None:
+            raise Forbidden("Only patients have a record of their own.", code="permission_denied")
+        return selectors.access_history_for(patient_id)
+
+
 # --- invitations (the clinic's staff) -------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import orjson
 from django.utils import timezone
 
 from accounts.models import PatientProfile, User
+from accounts.selectors import access_history_for
 from recovery.care.models import (
     Alert,
     AlertStatus,
@@ -553,21 +554,27 @@ def _flag(alert: Alert, patient_ref: dict) -> bytes:
     )
 
 
-def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
-    """Yields the Bundle as JSON in pieces. Memory stays bounded by ``CHUNK`` rows."""
-    patient_ref = ref("Patient", patient.pk)
-    pid = patient.pk
-    yield (
+def _bundle_head(pid: int, kind: str = "") -> bytes:
+    """The Bundle's opening, up to its first entry."""
+    now = timezone.now().isoformat()
+    return (
         orjson.dumps(
             {
                 "resourceType": "Bundle",
-                "id": fhir_id("Bundle", f"{pid}/{timezone.now().isoformat()}"),
+                "id": fhir_id("Bundle", f"{pid}/{kind}{now}"),
                 "type": "collection",
-                "timestamp": timezone.now().isoformat(),
+                "timestamp": now,
             }
         )[:-1]
         + b',"entry":['
     )
+
+
+def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
+    """Yields the Bundle as JSON in pieces. Memory stays bounded by ``CHUNK`` rows."""
+    patient_ref = ref("Patient", patient.pk)
+    pid = patient.pk
+    yield _bundle_head(pid)
     first = True
 
     def emit(chunk: bytes) -> bytes:
@@ -649,4 +656,131 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         .order_by("opened_at")
     ):
         yield emit(_flag(alert, patient_ref))
+    for event in audit_events(patient, patient_ref):
+        yield emit(event)
+    yield b"]}"
+
+
+# --- Who looked at the record: AuditEvent (IHE BALP) ------------------------------------------
+
+BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+#: Reads of many rows at once are BALP "PatientQuery" (a search, action E); the rest
+#: "PatientRead" (action R).
+QUERY_ACTIONS = frozenset({"list", "admin_list", "admin_autocomplete", "sync"})
+
+
+def _audit_event(entry, patient_ref: dict) -> bytes:
+    """One PHI access row (with ``user`` and ``emergency_reason``, as
+    ``accounts.selectors.access_history_for`` reads it) as a BALP-style AuditEvent. The reader's
+    network address stays in the clinic's log; the patient's copy names who, when and what."""
+    query = entry.action in QUERY_ACTIONS
+    reader = entry.user
+    what = (
+        {"identifier": {"system": ID_SYSTEM + entry.resource, "value": entry.object_id}}
+        if entry.object_id
+        else {"display": entry.resource}
+    )
+    return _entry(
+        "AuditEvent",
+        f"phi-access/{entry.pk}",
+        {
+            "meta": {"profile": [BALP + ("PatientQuery" if query else "PatientRead")]},
+            "type": {
+                "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                "code": "rest",
+                "display": "Restful Operation",
+            },
+            "subtype": [
+                {
+                    "system": "http://hl7.org/fhir/restful-interaction",
+                    "code": "search-type" if query else "read",
+                }
+            ],
+            "action": "E" if query else "R",
+            "recorded": _dt(entry.at),
+            "outcome": "0",
+            "purposeOfEvent": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                            "code": "BTG",
+                            "display": "break the glass",
+                        }
+                    ],
+                    "text": entry.emergency_reason,
+                }
+            ]
+            if entry.emergency_reason
+            else None,
+            "agent": [
+                {
+                    "type": {
+                        "coding": [{"system": DCM, "code": "110153", "display": "Source Role ID"}]
+                    },
+                    "who": {"display": "the reader's device"},
+                    "requestor": False,
+                },
+                {
+                    "type": {
+                        "coding": [
+                            {"system": DCM, "code": "110152", "display": "Destination Role ID"}
+                        ]
+                    },
+                    "who": {"display": "Realign"},
+                    "requestor": False,
+                },
+                {
+                    "type": {"text": reader.get_role_display()},
+                    "who": {
+                        "identifier": _identifier("users", reader.pk)[0],
+                        "display": reader.full_name or "Clinic staff",
+                    },
+                    "requestor": True,
+                    "policy": [f"urn:realign:phi-access:{entry.action}"],
+                },
+            ],
+            "source": {
+                "observer": {"display": "Realign"},
+                "type": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+                        "code": "4",
+                        "display": "Application Server",
+                    }
+                ],
+            },
+            "entity": [
+                {
+                    "what": patient_ref,
+                    "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
+                    "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
+                },
+                {
+                    "what": what,
+                    "type": {"system": ENTITY_TYPE, "code": "2", "display": "System Object"},
+                    "role": {"system": OBJECT_ROLE, "code": "4", "display": "Domain Resource"},
+                    "description": entry.resource,
+                },
+            ],
+        },
+    )
+
+
+def audit_events(patient: PatientProfile, patient_ref: dict) -> Iterator[bytes]:
+    """The patient's access history as AuditEvent entries, oldest first, in chunks."""
+    for entry in access_history_for(patient.pk).order_by("at", "id").iterator(chunk_size=CHUNK):
+        yield _audit_event(entry, patient_ref)
+
+
+def audit_bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
+    """Who looked at the record, alone: the Patient and one AuditEvent per read."""
+    patient_ref = ref("Patient", patient.pk)
+    yield _bundle_head(patient.pk, "audit")
+    yield _patient(patient)
+    for event in audit_events(patient, patient_ref):
+        yield b"," + event
     yield b"]}"

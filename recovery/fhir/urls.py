@@ -9,4 +9,5 @@ urlpatterns = [
         name="patient-fhir",
     ),
     path("me/fhir/", views.MeFhirExportView.as_view(), name="me-fhir"),
+    path("me/access-log/fhir/", views.MeAccessLogFhirView.as_view(), name="me-access-log-fhir"),
 ]

@@ -8,7 +8,7 @@ from accounts.selectors import patients_for
 from config.api.openapi import errors
 from config.errors import Forbidden, NotFound
 
-from .bundle import bundle_stream
+from .bundle import audit_bundle_stream, bundle_stream
 
 FHIR_JSON = "application/fhir+json"
 # Served as application/fhir+json (FHIR's own media type), and declared so in the schema.
@@ -19,10 +19,19 @@ BUNDLE = {
 }
 
 
-def _stream(patient) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(bundle_stream(patient=patient), content_type=FHIR_JSON)
-    response["Content-Disposition"] = f'inline; filename="realign-patient-{patient.pk}.fhir.json"'
+def _stream(patient, stream=bundle_stream, name: str = "patient") -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream(patient=patient), content_type=FHIR_JSON)
+    response["Content-Disposition"] = f'inline; filename="realign-{name}-{patient.pk}.fhir.json"'
     return response
+
+
+def _own_patient(request):
+    if not request.user.is_patient:
+        raise Forbidden(
+            "Only patients have a record of their own.",
+            code="permission_denied",
+        )
+    return request.user.patient_profile
 
 
 class PatientFhirExportView(APIView):
@@ -56,9 +65,23 @@ class MeFhirExportView(APIView):
         operation_id="me_fhir_export",
     )
     def get(self, request):
-        if not request.user.is_patient:
-            raise Forbidden(
-                "Only patients have a record of their own.",
-                code="permission_denied",
-            )
-        return _stream(request.user.patient_profile)
+        return _stream(_own_patient(request))
+
+
+class MeAccessLogFhirView(APIView):
+    """Who looked at the signed-in patient's record, as FHIR AuditEvents (IHE BALP) in a
+    Bundle with the Patient."""
+
+    @extend_schema(
+        summary="Who looked at my record, as FHIR AuditEvents",
+        responses={
+            (200, FHIR_JSON): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="A FHIR R4 Bundle (collection): the Patient and one AuditEvent per read.",
+            ),
+            **errors(403, s403="Only patients have a record of their own."),
+        },
+        operation_id="me_access_log_fhir",
+    )
+    def get(self, request):
+        return _stream(_own_patient(request), audit_bundle_stream, "access-log")

@@ -49,6 +49,8 @@ ADMIN_EXEMPT = {
     "accounts.clinic": "the clinic's settings (clinic admins only): no patient",
     "accounts.user": "staff accounts (clinic admins only): patients are managed through their profile",
     "accounts.phiaccess": "the access log itself (clinic admins only); reading it is not a record read",
+    "accounts.breakglassaccess": "the emergency-access log (a clinic's admins, a clinician their "
+    "own; the opening itself is logged); reading it is not a record read",
     "reminders.reminderplan": "a clinic's reminder steps per kind (clinic admins only): no patient",
     "recovery.protocol": "clinic-level care protocols: no patient",
     "recovery.triagerule": "clinic-level triage rules: no patient",
@@ -75,6 +77,8 @@ API_EXEMPT = {
     ("patch", "/api/v1/me/"): PATIENTS_ONLY,
     ("get", "/api/v1/me/plan/"): PATIENTS_ONLY,
     ("get", "/api/v1/me/fhir/"): PATIENTS_ONLY,
+    ("get", "/api/v1/me/access-log/"): PATIENTS_ONLY,
+    ("get", "/api/v1/me/access-log/fhir/"): PATIENTS_ONLY,
     ("get", "/api/v1/sync/pull/"): PATIENTS_ONLY,
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
