@@ -423,3 +423,64 @@ class BreakGlassAccess(models.Model):
 
     def is_active(self, now=None) -> bool:
         return self.started_at <= (now or timezone.now()) < self.expires_at
+
+
+class ErasureRequest(models.Model):
+    """A patient asks for their account to be deleted; a clinic admin of their clinic confirms.
+
+    On confirmation (``accounts.erasure.erasure_confirm``, one transaction) the account's
+    personal data is erased at once: sign-in, e-mail address, phone, password, tokens, devices,
+    reminders and inbox. The clinical record and the identity it needs (name, date of birth,
+    MRN) are kept until ``retain_until`` (the clinic's retention policy,
+    ``CLINICAL_RECORD_RETENTION_YEARS``), then de-identified by a daily task."""
+
+    patient = models.ForeignKey(
+        PatientProfile, on_delete=models.PROTECT, related_name="erasure_requests"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    retain_until = models.DateField(
+        null=True, blank=True, help_text="the clinical record is de-identified on this day"
+    )
+    deidentified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(confirmed_at__isnull=True, cancelled_at__isnull=True),
+                name="erasure_one_open_per_patient",
+                violation_error_code="duplicate",
+                violation_error_message="This patient has already asked for their account to be deleted.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confirmed_at__isnull=True) | models.Q(cancelled_at__isnull=True),
+                name="erasure_not_confirmed_and_cancelled",
+                violation_error_code="invalid",
+                violation_error_message="A deletion request cannot be both confirmed and cancelled.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confirmed_at__isnull=True)
+                | models.Q(retain_until__isnull=False),
+                name="erasure_confirmed_has_retention",
+                violation_error_code="invalid",
+                violation_error_message="A confirmed deletion must say how long the record is kept.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Deletion request of {self.patient_id} at {self.requested_at:%Y-%m-%d}"
+
+    @property
+    def status(self) -> str:
+        if self.cancelled_at:
+            return "cancelled"
+        if self.deidentified_at:
+            return "deidentified"
+        if self.confirmed_at:
+            return "erased"
+        return "requested"

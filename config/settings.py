@@ -376,6 +376,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_BEAT_SCHEDULE = {
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 60 * 60},
+    "deidentify-erased-patients": {
+        "task": "accounts.deidentify_erased_patients",
+        "schedule": 24 * 60 * 60,
+    },
     "escalate-alerts": {"task": "recovery.escalate_alerts", "schedule": 60.0},
     "purge-rejected-records": {
         "task": "recovery.purge_rejected_records",
@@ -432,6 +436,12 @@ REMINDERS_PROVIDER_TIMEOUT = env.int("REMINDERS_PROVIDER_TIMEOUT", default=10)
 # PostgreSQL: push/e-mail deliveries commit without waiting for the WAL flush (docs/tasks.md).
 REMINDERS_DELIVERY_ASYNC_COMMIT = env.bool("REMINDERS_DELIVERY_ASYNC_COMMIT", default=True)
 PATIENT_SETTINGS_CHANGED_HOOKS = ["reminders.services.patient_reminders_replan"]
+# Called inside the erasure's transaction when a clinic admin confirms an account deletion
+# (accounts.erasure), with keyword argument ``profile``.
+PATIENT_ERASED_HOOKS = ["reminders.services.patient_reminders_erase"]
+# How long the clinical record of a deleted account is kept, identifiable to the clinic, before
+# it is de-identified (the clinic's retention policy; 0: at once). docs/operations.md.
+CLINICAL_RECORD_RETENTION_YEARS = env.int("CLINICAL_RECORD_RETENTION_YEARS", default=10)
 
 # --- Internationalisation and time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -591,3 +591,17 @@ def staff_device_register(*, user, token: str, platform: str) -> tuple[StaffDevi
 
 def staff_device_remove(*, user, token: str) -> bool:
     return StaffDevice.objects.filter(user=user, token_hash=_token_hash(token)).delete()[0] > 0
+
+
+def patient_reminders_erase(*, profile: PatientProfile) -> dict:
+    """``PATIENT_ERASED_HOOKS`` entry (``accounts.erasure``): an erased account gets nothing
+    more and keeps nothing of its own here. Its push devices are deleted (their tokens are
+    personal data), every open reminder is cancelled and the inbox emptied. Inside the
+    erasure's transaction. Returns the counts."""
+    now = timezone.now()
+    cancelled = Reminder.objects.filter(patient=profile, status__in=OPEN_STATUSES).update(
+        status=ReminderStatus.CANCELLED, last_error="account deleted", updated_at=now
+    )
+    devices, _ = Device.objects.filter(patient=profile).delete()
+    notifications, _ = Notification.all_objects.filter(patient=profile).delete()
+    return {"reminders": cancelled, "devices": devices, "notifications": notifications}

@@ -244,3 +244,14 @@ class AccessLogEntryOutput(serializers.Serializer):
         what = entry.resource.replace("_", " ") or "record"
         name = entry.user.full_name or "Clinic staff"
         return f"{name} ({entry.user.get_role_display().lower()}) {verb} your {what}"
+
+
+class ErasureRequestOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=["requested", "cancelled", "erased", "deidentified"],
+        help_text="requested (waiting for the clinic), cancelled (withdrawn), erased (done).",
+    )
+    requested_at = serializers.DateTimeField()
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("auth/password/change/", views.PasswordChangeView.as_view(), name="auth-password-change"),
     path("me/", views.MeView.as_view(), name="me"),
     path("me/access-log/", views.AccessLogView.as_view(), name="me-access-log"),
+    path("me/erasure-request/", views.ErasureRequestView.as_view(), name="me-erasure-request"),
     path("invitations/", views.InvitationListView.as_view(), name="invitations"),
     path(
         "invitations/<int:invitation_id>/",

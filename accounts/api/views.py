@@ -15,7 +15,7 @@ from config.api.openapi import errors
 from config.api.pagination import CursorPagination
 from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 
-from .. import selectors, services
+from .. import erasure, selectors, services
 from ..audit import phi_access_record
 from ..client_address import client_ip
 from ..models import CLINICIAN_ROLES, Role
@@ -265,6 +265,46 @@ class AccessLogView(ListAPIView):
         if patient_id is None:
             raise Forbidden("Only patients have a record of their own.", code="permission_denied")
         return selectors.access_history_for(patient_id)
+
+
+class ErasureRequestView(APIView):
+    """Deleting the account: the patient asks (``POST``, again: the same request), reads where
+    it stands (``GET``) and may withdraw it until the clinic confirms (``DELETE``)."""
+
+    permission_classes = [IsAuthenticated]
+    ONLY_PATIENTS = "Only patients have an account to delete here."
+
+    @extend_schema(
+        summary="My account deletion request",
+        responses={200: s.ErasureRequestOutput, **errors(403, 404, s403=ONLY_PATIENTS)},
+    )
+    def get(self, request):
+        profile = erasure.own_profile(request.user)
+        latest = profile.erasure_requests.order_by("-requested_at", "-id").first()
+        if latest is None:
+            raise NotFound("You have not asked to delete your account.", code="not_found")
+        return Response(s.ErasureRequestOutput(latest).data)
+
+    @extend_schema(
+        summary="Ask to delete my account",
+        request=None,
+        responses={
+            201: s.ErasureRequestOutput,
+            200: s.ErasureRequestOutput,
+            **errors(403, s403=ONLY_PATIENTS),
+        },
+    )
+    def post(self, request):
+        asked, created = erasure.erasure_request(user=request.user)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.ErasureRequestOutput(asked).data, status=code)
+
+    @extend_schema(
+        summary="Withdraw my account deletion request",
+        responses={200: s.ErasureRequestOutput, **errors(403, 404, s403=ONLY_PATIENTS)},
+    )
+    def delete(self, request):
+        return Response(s.ErasureRequestOutput(erasure.erasure_cancel(user=request.user)).data)
 
 
 # --- invitations (the clinic's staff) -------------------------------------------------------
