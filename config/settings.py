@@ -352,7 +352,7 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
-CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks"]
+CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks", "recovery.webhooks.tasks"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -385,6 +385,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reminders.plan_daily_checkins",
         "schedule": 60 * 60,
         "options": {"expires": 50 * 60},
+    },
+    # Webhook deliveries whose message was lost, or whose retry is too far off for a countdown
+    # (docs/webhooks.md). Two beats are harmless: SKIP LOCKED, and each attempt is claimed.
+    "webhooks-sweep": {
+        "task": "recovery.webhooks_sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_INTERVAL", default=30.0),
+        "options": {"expires": 25},
     },
 }
 
@@ -424,6 +431,26 @@ REMINDERS_PROVIDER_TIMEOUT = env.int("REMINDERS_PROVIDER_TIMEOUT", default=10)
 # PostgreSQL: push/e-mail deliveries commit without waiting for the WAL flush (docs/tasks.md).
 REMINDERS_DELIVERY_ASYNC_COMMIT = env.bool("REMINDERS_DELIVERY_ASYNC_COMMIT", default=True)
 PATIENT_SETTINGS_CHANGED_HOOKS = ["reminders.services.patient_reminders_replan"]
+
+# --- Webhooks (docs/webhooks.md) --------------------------------------------------------------
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)  # the answer's wait
+WEBHOOK_CLAIM_MARGIN_SECONDS = env.float("WEBHOOK_CLAIM_MARGIN_SECONDS", default=30.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BACKOFF_SECONDS = env.float("WEBHOOK_RETRY_BACKOFF_SECONDS", default=30.0)
+WEBHOOK_RETRY_BACKOFF_MAX_SECONDS = env.float(
+    "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", default=6 * 60 * 60.0
+)
+# Retries due within this are sent as a broker countdown (under the Redis visibility timeout);
+# later ones by the sweep.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=300.0)
+WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=60.0)
+WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=15)
+WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int(
+    "WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 60 * 60
+)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=PRODUCTION)
 
 # --- Internationalisation and time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
