@@ -67,6 +67,8 @@ def on_alert_event(hook: AlertHook) -> AlertHook:
 def _alert_event(alert: Alert, event: str) -> None:
     for hook in _ALERT_HOOKS:
         hook(alert, event)
+
+
 # What a retry of the notification may cure (the task retries exactly these).
 TRANSIENT_NOTIFY_ERRORS = (SMTPException, ConnectionError, TimeoutError, TransientDeliveryError)
 

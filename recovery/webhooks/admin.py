@@ -107,7 +107,9 @@ class WebhookEndpointAdmin(ClinicAdminOnly):
                 super()._post_clean()
                 if self.errors or request.method != "POST":
                     return
-                values = {k: self.cleaned_data[k] for k in base._meta.fields if k in self.cleaned_data}
+                values = {
+                    k: self.cleaned_data[k] for k in base._meta.fields if k in self.cleaned_data
+                }
                 try:
                     with transaction.atomic():
                         if change:
@@ -159,7 +161,9 @@ class WebhookEndpointAdmin(ClinicAdminOnly):
         pairs = []
         for endpoint in queryset:
             try:
-                pairs.append((endpoint, webhook_secret_rotate(actor=request.user, endpoint=endpoint)))
+                pairs.append(
+                    (endpoint, webhook_secret_rotate(actor=request.user, endpoint=endpoint))
+                )
             except DomainError as exc:
                 self.message_user(request, f"Not rotated: {refusal_text(exc)}", messages.ERROR)
         if not pairs:

@@ -59,9 +59,7 @@ def webhook_events_emit(*, emits: list[Emit]) -> list[WebhookEvent]:
     if not emits:
         return []
     endpoints = _subscribers({e.clinic_id for e in emits})
-    wanted = [
-        (e, [ep for ep in endpoints.get(e.clinic_id, ()) if ep.wants(e.type)]) for e in emits
-    ]
+    wanted = [(e, [ep for ep in endpoints.get(e.clinic_id, ()) if ep.wants(e.type)]) for e in emits]
     wanted = [(e, eps) for e, eps in wanted if eps]
     keys = {e.dedup_key for e, _ in wanted if e.dedup_key}
     if keys:
@@ -84,9 +82,7 @@ def webhook_events_emit(*, emits: list[Emit]) -> list[WebhookEvent]:
         event.body = _body(event.pk, emit, now)
         event.dedup_key = emit.dedup_key
         events.append(event)
-        deliveries += [
-            WebhookDelivery(event=event, endpoint=ep, next_attempt_at=now) for ep in eps
-        ]
+        deliveries += [WebhookDelivery(event=event, endpoint=ep, next_attempt_at=now) for ep in eps]
     try:
         with transaction.atomic():
             WebhookEvent.objects.bulk_create(events)

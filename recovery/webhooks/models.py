@@ -65,7 +65,7 @@ class WebhookEndpoint(models.Model):
         indexes = [models.Index(fields=["clinic", "is_active"])]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(secret__startswith="whsec_"),
+                condition=models.Q(secret__startswith="whsec_"),  # noqa: S106 (a prefix)
                 name="webhook_endpoint_secret_format",
                 violation_error_code="invalid",
                 violation_error_message="A webhook endpoint needs a secret made by the server.",

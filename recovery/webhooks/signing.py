@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, no secret)
 SECRET_BYTES = 32  # the spec asks for 24 to 64
 TOLERANCE_SECONDS = 5 * 60  # what a receiver accepts between the timestamp and its clock
 
