@@ -54,6 +54,9 @@ class ClinicAdminOnly(admin.ModelAdmin):
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=2000, assume_scheme="https", help_text="https://... (receives POST requests)"
+    )
     event_types = forms.MultipleChoiceField(
         choices=EventType.choices,
         widget=forms.CheckboxSelectMultiple,
