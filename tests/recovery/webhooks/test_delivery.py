@@ -47,7 +47,7 @@ def make_due(delivery):
 def test_delivered_once_committed_signed_per_standard_webhooks(
     patient, make_endpoint, receiver, django_capture_on_commit_callbacks
 ):
-    endpoint, secret = make_endpoint(receiver.url)
+    _, secret = make_endpoint(receiver.url)
     with django_capture_on_commit_callbacks(execute=True):
         record = check_in(patient)
     # The on-commit enqueue went to the in-memory broker; the worker's task runs here.

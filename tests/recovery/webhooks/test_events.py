@@ -179,8 +179,9 @@ def test_a_sync_batch_emits_with_bounded_queries(
         push(2, 0)
     with django_assert_max_num_queries(60) as large:
         push(40, 100)
-    webhook_queries = lambda ctx: [  # noqa: E731
-        q for q in ctx.captured_queries if "webhook" in q["sql"]
-    ]
+
+    def webhook_queries(ctx):
+        return [q for q in ctx.captured_queries if "webhook" in q["sql"]]
+
     assert len(webhook_queries(large)) == len(webhook_queries(small))
     assert len(events("check_in.recorded")) == 42
