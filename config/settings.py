@@ -451,6 +451,11 @@ WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int(
     "WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 60 * 60
 )
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=PRODUCTION)
+# Off in production: an endpoint whose host resolves to a loopback, private or link-local
+# address is refused at each attempt (no requests into the hosting network).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=not PRODUCTION
+)
 
 # --- Internationalisation and time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

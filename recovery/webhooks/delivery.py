@@ -17,11 +17,14 @@ lease to expire, and the delivery is attempted again with the same ``webhook-id`
 receiver uses to drop the duplicate.
 """
 
+import ipaddress
 import logging
 import random
+import socket
 import time
 from datetime import timedelta
 from smtplib import SMTPException
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -95,9 +98,29 @@ def _signing_secrets(endpoint: WebhookEndpoint, now) -> list[str]:
     return keys
 
 
+def _private_address(url: str) -> str | None:
+    """The first address of ``url``'s host that is not public (loopback, private, link-local:
+    the server's own network, cloud metadata), or None. A clinic admin's URL must not reach
+    inside the hosting network (server-side request forgery)."""
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return None  # the request itself reports the name that does not resolve
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return str(address)
+    return None
+
+
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
     """One signed POST, no redirects followed. Returns (status code or None, error, ms)."""
     endpoint, event = delivery.endpoint, delivery.event
+    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        address = _private_address(endpoint.url)
+        if address is not None:
+            return None, f"refused: {address} is not a public address", 0
     body = event.body.encode()
     now = timezone.now()
     headers = {

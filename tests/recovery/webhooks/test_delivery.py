@@ -293,3 +293,12 @@ def test_no_redirects_followed(patient, make_endpoint, receiver):
     delivery = delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
     assert (delivery.status, delivery.last_error) == ("pending", "HTTP 302")
     assert json.loads(receiver.requests[0]["body"])["type"] == "check_in.recorded"
+
+
+def test_private_addresses_are_refused_when_not_allowed(patient, make_endpoint, receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    make_endpoint(receiver.url)
+    check_in(patient)
+    delivery = delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+    assert delivery.last_error == "refused: 127.0.0.1 is not a public address"
+    assert delivery.status == "pending" and receiver.requests == []

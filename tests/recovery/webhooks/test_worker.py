@@ -49,6 +49,7 @@ def cluster(tmp_path, redis_server, monkeypatch, transactional_db):
         WEBHOOK_TIMEOUT_SECONDS="2",
         WEBHOOK_CONNECT_TIMEOUT_SECONDS="1",
         WEBHOOK_REQUIRE_HTTPS="false",
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",  # the receiver is on 127.0.0.1
     )
     yield group
     group.stop_all()
