@@ -360,7 +360,7 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
-CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks"]
+CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks", "recovery.webhooks.tasks"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -397,6 +397,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reminders.plan_daily_checkins",
         "schedule": 60 * 60,
         "options": {"expires": 50 * 60},
+    },
+    # Webhook deliveries whose message was lost, or whose retry is too far off for a countdown
+    # (docs/webhooks.md). Two beats are harmless: SKIP LOCKED, and each attempt is claimed.
+    "webhooks-sweep": {
+        "task": "recovery.webhooks_sweep",
+        "schedule": env.float("WEBHOOK_SWEEP_INTERVAL", default=30.0),
+        "options": {"expires": 25},
     },
 }
 
@@ -442,6 +449,31 @@ PATIENT_ERASED_HOOKS = ["reminders.services.patient_reminders_erase"]
 # How long the clinical record of a deleted account is kept, identifiable to the clinic, before
 # it is de-identified (the clinic's retention policy; 0: at once). docs/operations.md.
 CLINICAL_RECORD_RETENTION_YEARS = env.int("CLINICAL_RECORD_RETENTION_YEARS", default=10)
+
+# --- Webhooks (docs/webhooks.md) --------------------------------------------------------------
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)  # the answer's wait
+WEBHOOK_CLAIM_MARGIN_SECONDS = env.float("WEBHOOK_CLAIM_MARGIN_SECONDS", default=30.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BACKOFF_SECONDS = env.float("WEBHOOK_RETRY_BACKOFF_SECONDS", default=30.0)
+WEBHOOK_RETRY_BACKOFF_MAX_SECONDS = env.float(
+    "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", default=6 * 60 * 60.0
+)
+# Retries due within this are sent as a broker countdown (under the Redis visibility timeout);
+# later ones by the sweep.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env.float("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=300.0)
+WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=60.0)
+WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=15)
+WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int(
+    "WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 60 * 60
+)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=PRODUCTION)
+# Off in production: an endpoint whose host resolves to a loopback, private or link-local
+# address is refused at each attempt (no requests into the hosting network).
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=not PRODUCTION
+)
 
 # --- Internationalisation and time ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -76,3 +76,11 @@ from recovery.record.models import (  # noqa: F401
     zero_to_ten,
 )
 from recovery.sync.models import RejectedRecord, RejectedStatus  # noqa: F401
+from recovery.webhooks.models import (  # noqa: F401
+    DeliveryStatus,
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)

@@ -11,6 +11,7 @@ from recovery.care import admin as care_admin  # noqa: F401
 from recovery.outcomes import admin as outcomes_admin  # noqa: F401
 from recovery.preparation import admin as preparation_admin  # noqa: F401
 from recovery.record import admin as record_admin  # noqa: F401
+from recovery.webhooks import admin as webhooks_admin  # noqa: F401
 
 from . import patients, rejected  # noqa: F401
 from .views import care_dashboard_view

@@ -14,6 +14,7 @@ record's red flags and ``alert_open`` that of one rule.
 """
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -47,6 +48,27 @@ from .models import (
 )
 
 ALERT_NOTIFY_TASK = "recovery.alert_notify"  # the task in recovery.care.tasks
+
+# What happened to an alert, for the capabilities above care that act on it (webhooks): each
+# hook registered with ``on_alert_event`` is called with ``(alert, event)`` inside the
+# transaction that changed the alert, after the change.
+ALERT_EVENTS = ("opened", "escalated", "acknowledged", "resolved")
+AlertHook = Callable[[Alert, str], None]
+_ALERT_HOOKS: list[AlertHook] = []
+
+
+def on_alert_event(hook: AlertHook) -> AlertHook:
+    """Registers ``hook(alert, event)``, ``event`` one of ``ALERT_EVENTS``."""
+    if hook not in _ALERT_HOOKS:
+        _ALERT_HOOKS.append(hook)
+    return hook
+
+
+def _alert_event(alert: Alert, event: str) -> None:
+    for hook in _ALERT_HOOKS:
+        hook(alert, event)
+
+
 # What a retry of the notification may cure (the task retries exactly these).
 TRANSIENT_NOTIFY_ERRORS = (SMTPException, ConnectionError, TimeoutError, TransientDeliveryError)
 
@@ -157,6 +179,7 @@ def alert_open_for_causes(
             .get()
         )
         return [alert, *held]
+    _alert_event(alert, "opened")
     _notify_on_commit(alert.pk)
     return [alert, *held]
 
@@ -351,6 +374,7 @@ def alert_acknowledge(*, actor: User, alert: Alert) -> Alert:
     alert.acknowledged_at = timezone.now()
     alert.acknowledged_by = actor
     alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+    _alert_event(alert, "acknowledged")
     return alert
 
 
@@ -377,11 +401,15 @@ def alert_resolve(*, actor: User, alert: Alert, note: str) -> Alert:
             attr="note",
         )
     now = timezone.now()
-    if alert.status == AlertStatus.OPEN:  # resolving implies having seen it
+    was_open = alert.status == AlertStatus.OPEN
+    if was_open:  # resolving implies having seen it
         alert.acknowledged_at, alert.acknowledged_by = now, actor
     alert.status = AlertStatus.RESOLVED
     alert.resolved_at, alert.resolved_by, alert.resolution_note = now, actor, note
     alert.save()
+    if was_open:
+        _alert_event(alert, "acknowledged")
+    _alert_event(alert, "resolved")
     return alert
 
 
@@ -398,6 +426,7 @@ def alerts_escalate_due(*, now=None, batch: int = 100) -> list[int]:
     for alert in due:
         alert.escalated_at = now
         alert.save(update_fields=["escalated_at"])
+        _alert_event(alert, "escalated")
         _notify_on_commit(alert.pk, escalation=True)
     return [a.pk for a in due]
 

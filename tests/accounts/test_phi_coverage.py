@@ -55,6 +55,9 @@ ADMIN_EXEMPT = {
     "recovery.protocol": "clinic-level care protocols: no patient",
     "recovery.triagerule": "clinic-level triage rules: no patient",
     "recovery.minimalimportantdifference": "clinic-level MCID thresholds: no patient",
+    "recovery.webhookendpoint": "a clinic's webhook endpoints (clinic admins only): no patient",
+    "recovery.webhookdelivery": "the webhook delivery log (clinic admins only): event types and "
+    "ids, never a name or a record's content",
 }
 ADMIN_PAGES_EXEMPT = {
     "/admin/models/": "Django's list of every admin page: models, no rows",
