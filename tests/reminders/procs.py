@@ -150,7 +150,13 @@ class RabbitMQNode:
                     ],
                     "vhosts": [{"name": v} for v in vhosts],
                     "permissions": [
-                        {"user": "guest", "vhost": v, "configure": ".*", "write": ".*", "read": ".*"}
+                        {
+                            "user": "guest",
+                            "vhost": v,
+                            "configure": ".*",
+                            "write": ".*",
+                            "read": ".*",
+                        }
                         for v in vhosts
                     ],
                 }

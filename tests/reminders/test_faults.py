@@ -21,6 +21,7 @@ import pytest
 from django.utils import timezone
 
 from reminders.models import Reminder
+from tests.conftest import REQUIRE_SERVICES
 from tests.factories import ClinicFactory, PatientFactory
 
 from .procs import (
@@ -43,10 +44,16 @@ pytestmark = [
 ]
 
 
+def _missing(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REALIGN_REQUIRE_SERVICES=1 but this test {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def rabbitmq_node(tmp_path_factory):
     if not os.access(RABBITMQ_SERVER, os.X_OK):
-        pytest.skip(f"needs RabbitMQ ({RABBITMQ_SERVER})")
+        _missing(f"needs RabbitMQ ({RABBITMQ_SERVER})")
     node = RabbitMQNode(tmp_path_factory.mktemp("rabbitmq"))
     node.start()
     yield node
@@ -64,7 +71,7 @@ def redis_appendonly():
 def broker(request, tmp_path, redis_appendonly, transactional_db):
     if request.param == "redis":
         if not shutil.which("redis-server"):
-            pytest.skip("needs redis-server")
+            _missing("needs redis-server")
         server = RedisServer(tmp_path, appendonly=redis_appendonly)
         server.start()
         yield server
