@@ -352,11 +352,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),  # kombu's default is ./control
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+    # RabbitMQ (docs/operations.md, "Choosing a broker"). Queues are classic and durable,
+    # messages persistent (Celery's defaults, kept explicit below). Publisher confirms: a publish
+    # returns only once the broker has taken the message (on disk, for a persistent message to
+    # a durable queue), so a broker that dies mid-publish is an error (the claimed rows' lease
+    # brings them back) rather than a message silently gone.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Longer than any task may run (see CELERY_TASK_TIME_LIMIT): a late-acked task is not
+        # Longer than any task may wait in a worker's prefetch and run (the longest time limit
+        # is 900 s, reminders.plan_daily_checkins; a test keeps it so): a late-acked task is not
         # handed to a second worker while the first still works on it.
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1200),
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
@@ -369,9 +377,23 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# RabbitMQ closes a channel whose delivery stays unacknowledged longer than its
+# consumer_timeout (default 30 min): every task's time limit stays below it and below the Redis
+# visibility timeout (tested), and no task is ever sent with an ETA or countdown (those wait
+# unacknowledged in the worker).
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+# Durable classic queues and persistent messages (Celery's defaults): on RabbitMQ, queued tasks
+# survive a broker restart. Quorum queues are for a RabbitMQ cluster (docs/operations.md).
+CELERY_TASK_DEFAULT_QUEUE_TYPE = "classic"
+CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+# On a lost broker connection a running late-acked task is left to finish (its rows commit as
+# sent) rather than cancelled mid provider call; the broker redelivers its message, and that
+# copy finds the rows sent (row lock + status), so it sends nothing. Celery 6 changes the
+# default to True, hence explicit.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Beat saves its schedule after every task it sends: the file's age is its health (config/beat_health.py).
 CELERY_BEAT_SYNC_EVERY = 1
 CELERY_BEAT_SCHEDULE = {

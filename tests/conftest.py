@@ -21,6 +21,8 @@ def _missing(item) -> str | None:
         return "needs PostgreSQL: set DATABASE_URL=postgres://..."
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
         return "needs Redis: set REDIS_URL=redis://..."
+    if item.get_closest_marker("rabbitmq") and not os.environ.get("RABBITMQ_URL"):
+        return "needs RabbitMQ: set RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672//"
     if item.get_closest_marker("node") and not shutil.which("node"):
         return "needs Node.js for the real WatermelonDB client"
     return None

@@ -1,11 +1,15 @@
-"""Real processes for the fault tests: a throwaway redis-server, celery workers and beats.
+"""Real processes for the fault tests: a throwaway redis-server or RabbitMQ node, celery
+workers and beats.
 
 Every process is started in its own session and stopped by its own process group id; the
-machine's shared Redis and PostgreSQL are never touched.
+machine's shared Redis, RabbitMQ and PostgreSQL are never touched.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import signal
 import socket
@@ -14,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import kombu
 import redis
 from django.db import connection
 
@@ -51,9 +56,15 @@ def stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10) -> Non
 
 
 class RedisServer:
-    def __init__(self, workdir: Path):
+    """A throwaway redis-server. ``appendonly`` as the compose broker (``--appendonly yes``):
+    what it acknowledged survives a kill; without it a restart comes back empty."""
+
+    kind = "redis"
+
+    def __init__(self, workdir: Path, *, appendonly: bool = False):
         self.port = free_port()
         self.workdir = workdir
+        self.appendonly = appendonly
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -71,7 +82,7 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
                 "--dir",
                 str(self.workdir),
                 "--maxmemory-policy",
@@ -92,6 +103,162 @@ class RedisServer:
         self.kill()
         time.sleep(pause)
         self.start()
+
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+
+class RabbitMQNode:
+    """A throwaway RabbitMQ node of its own: its own node name, AMQP and distribution ports,
+    data, logs, config, (empty) plugin list and Erlang cookie, all under ``workdir``; only the
+    machine's epmd is shared (node names differ). Started in its own process group, killed by
+    it. Its data survives ``restart`` (same node name, same directory), as a real broker's disk.
+
+    Starting a node takes seconds, so tests share one and each takes a fresh virtual host of
+    its own (``vhost()``): queues, exchanges and messages of one test are invisible to another.
+    The vhosts are made at boot from a definitions file (no management plugin, no rabbitmqctl).
+    """
+
+    kind = "rabbitmq"
+    VHOSTS = 40
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.nodename = f"rt-{self.port}@localhost"
+        self.proc: subprocess.Popen | None = None
+        self._next_vhost = 0
+        (workdir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+            f"load_definitions = {workdir / 'definitions.json'}\n"
+            "log.file.level = info\n"
+        )
+        (workdir / "enabled_plugins").write_text("[].\n")
+        (workdir / "rabbitmq-env.conf").write_text("")  # not the machine's /etc/rabbitmq one
+        vhosts = [f"t{i}" for i in range(self.VHOSTS)]
+        (workdir / "definitions.json").write_text(
+            json.dumps(
+                {
+                    "users": [
+                        {
+                            "name": "guest",
+                            "password_hash": _rabbit_password_hash("guest"),
+                            "hashing_algorithm": "rabbit_password_hashing_sha256",
+                            "tags": ["administrator"],
+                        }
+                    ],
+                    "vhosts": [{"name": v} for v in vhosts],
+                    "permissions": [
+                        {
+                            "user": "guest",
+                            "vhost": v,
+                            "configure": ".*",
+                            "write": ".*",
+                            "read": ".*",
+                        }
+                        for v in vhosts
+                    ],
+                }
+            )
+        )
+
+    def url(self, vhost: str) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost}"
+
+    def vhost(self) -> str:
+        assert self._next_vhost < self.VHOSTS, "more tests than prepared vhosts: raise VHOSTS"
+        self._next_vhost += 1
+        return f"t{self._next_vhost - 1}"
+
+    def _env(self) -> dict:
+        d = self.workdir
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(d),  # its own ~/.erlang.cookie
+            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+            "RABBITMQ_NODENAME": self.nodename,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_PID_FILE": str(d / "rabbitmq.pid"),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),  # none
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+
+    def start(self, timeout: float = 90) -> None:
+        self.proc = subprocess.Popen(
+            [RABBITMQ_SERVER],
+            cwd=self.workdir,
+            env=self._env(),
+            stdout=open(self.workdir / "rabbitmq.out", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(self._accepts, timeout, interval=0.25, what=f"RabbitMQ node {self.nodename}")
+
+    def _accepts(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(
+                f"RabbitMQ node exited with {self.proc.returncode}: "
+                + (self.workdir / "rabbitmq.out").read_text(errors="replace")[-2000:]
+            )
+        conn = kombu.Connection(self.url("t0"), connect_timeout=2)
+        try:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            return True
+        except Exception:  # noqa: BLE001 - not up yet
+            return False
+        finally:
+            conn.release()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, signal.SIGKILL)
+
+    def restart(self, pause: float = 1.0) -> None:
+        self.kill()
+        time.sleep(pause)
+        self.start()
+
+
+class RabbitMQBroker:
+    """One test's view of a shared ``RabbitMQNode``: its own vhost, the node's restart."""
+
+    kind = "rabbitmq"
+
+    def __init__(self, node: RabbitMQNode):
+        self.node = node
+        self.url = node.url(node.vhost())
+
+    def restart(self, pause: float = 1.0) -> None:
+        self.node.restart(pause)
+
+
+def _rabbit_password_hash(password: str) -> str:
+    """RabbitMQ's ``rabbit_password_hashing_sha256``: base64(salt + sha256(salt + password))."""
+    salt = os.urandom(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def queue_depth(url: str, queue: str = "celery") -> int:
+    """Messages ready in ``queue`` (not counting those delivered and unacknowledged), on either
+    broker, through kombu; 0 when the queue does not exist yet."""
+    with kombu.Connection(url, connect_timeout=5) as conn:
+        try:
+            return conn.default_channel.queue_declare(queue, passive=True).message_count
+        except conn.channel_errors:
+            return 0
 
 
 def _ping(client) -> bool:
@@ -179,6 +346,27 @@ class Cluster:
             ],
             f"{name}.log",
         )
+
+    def dispatch_once(self, timeout: float = 60) -> int:
+        """One sweep of ``reminders.dispatch_due`` in a process of its own with this cluster's
+        settings (claims the due rows and publishes their delivery tasks), without a worker."""
+        done = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from reminders.tasks import dispatch_due; print(dispatch_due())",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return int(done.stdout.split()[-1])
 
     def deliveries(self) -> list[int]:
         return [int(line.split()[0]) for line in self.record.read_text().splitlines() if line]

@@ -1,5 +1,6 @@
-"""Fault tests with real processes: a celery worker and beat against a throwaway redis-server
-and the pytest PostgreSQL database. Each asserts from the database and from the record of
+"""Fault tests with real processes: celery workers and beats against a throwaway broker (every
+test runs on both: a redis-server of its own, and a RabbitMQ node of this module's own with a
+fresh vhost per test) and the pytest PostgreSQL database. Each asserts from the database and from the record of
 provider calls (written by the worker process) that every due reminder was delivered once.
 
 "Once" is checked two ways: the reminder row is ``sent`` (exactly once, by the row lock and
@@ -9,6 +10,7 @@ provider's answer and the commit makes one repeated provider call with the same 
 killed. Every other test allows none.
 """
 
+import os
 import shutil
 import signal
 import time
@@ -19,30 +21,71 @@ import pytest
 from django.utils import timezone
 
 from reminders.models import Reminder
+from tests.conftest import REQUIRE_SERVICES
 from tests.factories import ClinicFactory, PatientFactory
 
-from .procs import Cluster, RedisServer, stop, wait_for
+from .procs import (
+    RABBITMQ_SERVER,
+    Cluster,
+    RabbitMQBroker,
+    RabbitMQNode,
+    RedisServer,
+    queue_depth,
+    stop,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server"),
-    pytest.mark.timeout(120),
+    # Generous: the first RabbitMQ test starts the module's node, and the machine is shared.
+    pytest.mark.timeout(240),
 ]
 
 
-@pytest.fixture
-def redis_server(tmp_path, transactional_db):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.kill()
+def _missing(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REALIGN_REQUIRE_SERVICES=1 but this test {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def rabbitmq_node(tmp_path_factory):
+    if not os.access(RABBITMQ_SERVER, os.X_OK):
+        _missing(f"needs RabbitMQ ({RABBITMQ_SERVER})")
+    node = RabbitMQNode(tmp_path_factory.mktemp("rabbitmq"))
+    node.start()
+    yield node
+    node.kill()
 
 
 @pytest.fixture
-def cluster(tmp_path, redis_server, transactional_db):
-    group = Cluster(tmp_path, redis_server.url)
+def redis_appendonly():
+    """The throwaway Redis persists nothing; a test parametrizes this to run it as compose's
+    broker does (``--appendonly yes``)."""
+    return False
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request, tmp_path, redis_appendonly, transactional_db):
+    if request.param == "redis":
+        if not shutil.which("redis-server"):
+            _missing("needs redis-server")
+        server = RedisServer(tmp_path, appendonly=redis_appendonly)
+        server.start()
+        yield server
+        server.kill()
+    else:
+        node = request.getfixturevalue("rabbitmq_node")
+        if not node.running:  # an earlier test failed halfway through a restart
+            node.start()
+        yield RabbitMQBroker(node)
+
+
+@pytest.fixture
+def cluster(tmp_path, broker, transactional_db):
+    group = Cluster(tmp_path, broker.url)
     yield group
     group.stop_all()
 
@@ -117,17 +160,38 @@ def test_worker_killed_mid_batch_new_worker_finishes(cluster, patients):
     )
 
 
-def test_redis_restart_while_reminders_are_due(cluster, redis_server, patients):
+def test_broker_restart_while_reminders_are_due(cluster, broker, patients):
+    """Redis restarts empty (no persistence); RabbitMQ comes back with its durable queue, the
+    messages it had delivered to the worker requeued. Either way every reminder is sent once."""
     ids = make_due(patients, 150)
     later = make_due(patients, 100, start=150, due_in=timedelta(seconds=4))
     cluster.env["REMINDERS_RECORD_DELAY"] = "0.02"
     cluster.beat("beat")
     cluster.worker("w1")
     wait_for(lambda: len(cluster.deliveries()) >= 30, 40, what="the first deliveries")
-    redis_server.restart(pause=2)  # SIGKILL, nothing persisted: queued messages are gone
+    broker.restart(pause=2)  # SIGKILL: the worker's connection is cut mid-delivery
     all_settled(ids + later, 60)
     assert_delivered_once(cluster, ids + later)
     assert "Connection to broker lost" in cluster.log("w1")  # the restart hit a live worker
+
+
+@pytest.mark.parametrize("redis_appendonly", [True])
+def test_queued_deliveries_survive_a_broker_restart(cluster, broker, patients):
+    """With the production settings what the broker accepted survives its crash: RabbitMQ's
+    durable queue and persistent messages (published with confirms), Redis with compose's
+    append-only file. The claim lease is longer than the test, so nothing but the queued
+    messages themselves can bring these reminders to a worker."""
+    cluster.env["REMINDERS_CLAIM_LEASE_SECONDS"] = "600"
+    ids = make_due(patients, 100)
+    assert cluster.dispatch_once() == 100  # ten delivery tasks of ten, no worker yet
+    assert Reminder.objects.filter(pk__in=ids, status="claimed").count() == 100
+    wait_for(lambda: queue_depth(broker.url) == 10, 30, what="ten queued delivery tasks")
+    broker.restart(pause=1)  # SIGKILL
+    assert queue_depth(broker.url) == 10
+    cluster.worker("w1")
+    all_settled(ids, 90)
+    assert_delivered_once(cluster, ids)
+    assert set(Reminder.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
 
 
 def test_two_beats_at_once_deliver_nothing_twice(cluster, patients):
