@@ -23,7 +23,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from accounts import services as account_services
 from accounts.admin_scoping import ScopedAdmin
-from accounts.models import PHIAccess
+from accounts.models import ErasureRequest, PHIAccess
 from recovery.api.views import API_KINDS
 from recovery.care.models import Alert, Protocol
 from recovery.care.protocols import protocol_apply
@@ -196,6 +196,7 @@ def cast(clinic, surgeon, settings):
         last_pulled_at=0,
         sync_version=0,
     )
+    ErasureRequest.objects.create(patient=patient)  # the patient asked to delete the account
     return {"patient": patient, "surgeon": surgeon, "records": records, "invitation": invitation}
 
 
