@@ -24,6 +24,7 @@ from rest_framework import serializers
 from accounts.models import PatientProfile, User
 from config.errors import Invalid
 from recovery.outcomes.scoring import score_band
+from recovery.outcomes.selectors import outcome_rows_with_change
 from recovery.record.models import ActivityRestriction, ClinicalRecord, HospitalStay
 from recovery.record.selectors import restriction_status
 from recovery.record.writes import RecordKind
@@ -78,6 +79,8 @@ def input_refs(record: RecordKind) -> dict[str, Callable]:
 
 # --- Derived values: the API's own, on top of the stored columns ----------------------------
 # ``ApiKind.derive(row, cache)`` completes one wire row; ``cache`` lives for one page.
+# ``ApiKind.derive_page(rows)`` then completes a whole page at once, for values that need the
+# database (a fixed number of queries per page, never one per row).
 
 
 def _today(tz_name: str, cache: dict) -> date:
@@ -98,6 +101,13 @@ def outcome_derived(row: dict, cache: dict) -> None:
     row["band"] = score_band(row["instrument"], row["score"])
 
 
+def outcome_page_derived(rows: list[dict]) -> None:
+    """Change from baseline and MCID of a page of outcome scores: a fixed number of queries
+    for the whole page (``outcome_rows_with_change``), none for an empty one."""
+    if rows:
+        outcome_rows_with_change(rows)
+
+
 def stay_derived(row: dict, cache: dict) -> None:
     shape = HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
     row["length_of_stay"] = shape.length_of_stay
@@ -114,6 +124,9 @@ class ApiKind:
     # patient's time zone.
     derive: Callable[[dict, dict], None] | None = None
     needs_tz: bool = False
+    # Adds derived values that need the database to a whole page (a list's page, or the one
+    # row of a detail), in place, in a fixed number of queries.
+    derive_page: Callable[[list[dict]], None] | None = None
     # Related rows an input may name, and how each is looked up (``input_refs``).
     refs: dict[str, Callable] = field(init=False, repr=False, compare=False)
 
@@ -217,6 +230,8 @@ class Wire:
                 row.pop(SORT, None)
                 if self.kind.derive is not None:
                     self.kind.derive(row, cache)
+        if self.kind.derive_page is not None:
+            self.kind.derive_page(out)
         return out
 
     def instance(self, record) -> dict:

@@ -192,6 +192,21 @@ class OutcomeScoreOutput(RecordOutput):
         max_digits=5, decimal_places=1, help_text="ODI/NDI percent, or the NRS value."
     )
     band = serializers.CharField(allow_null=True, help_text="ODI/NDI severity band.")
+    change_from_baseline = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        allow_null=True,
+        help_text="Improvement since the baseline of the same instrument: baseline minus this "
+        "score (lower is better on every instrument, so positive is better). The baseline is "
+        "the latest of the same surgery, else the patient's latest; null for a baseline score "
+        "and when there is no baseline of this instrument.",
+    )
+    mcid_reached = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether `change_from_baseline` reaches the minimal clinically important "
+        "difference for the patient's population (the clinic's own value first); null when "
+        "`change_from_baseline` is null or no MCID is known for the instrument and population.",
+    )
 
 
 class PrepItemOutput(RecordOutput):

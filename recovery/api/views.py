@@ -49,7 +49,15 @@ from recovery.record.writes import (
 )
 
 from . import serializers as s
-from .kinds import ApiKind, outcome_derived, resolve_refs, restriction_derived, stay_derived, wire
+from .kinds import (
+    ApiKind,
+    outcome_derived,
+    outcome_page_derived,
+    resolve_refs,
+    restriction_derived,
+    stay_derived,
+    wire,
+)
 from .lists import record_page
 
 ID_REGEX = RECORD_ID_PATTERN.strip("^$")
@@ -77,13 +85,14 @@ class RecordViewSet(viewsets.ViewSet):
 
     A subclass declares ``kind`` (the table's RecordKind), ``output`` and ``input`` (its
     serializers) and, if the API adds values of its own to the answer, ``derive`` (and
-    ``needs_tz``); the rest is derived here when the subclass is defined (``__init_subclass__``).
+    ``needs_tz``) per row or ``derive_page`` per page; the rest is derived here when the subclass is defined (``__init_subclass__``).
     """
 
     kind: RecordKind
     output: type[s.serializers.Serializer]
     input: type[s.StrictSerializer]
     derive = None
+    derive_page = None
     needs_tz = False
 
     # Derived.
@@ -101,7 +110,14 @@ class RecordViewSet(viewsets.ViewSet):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls.api = ApiKind(cls.kind, cls.output, cls.input, derive=cls.derive, needs_tz=cls.needs_tz)
+        cls.api = ApiKind(
+            cls.kind,
+            cls.output,
+            cls.input,
+            derive=cls.derive,
+            derive_page=cls.derive_page,
+            needs_tz=cls.needs_tz,
+        )
         cls.create_input = s.create_serializer(cls.input)
         cls.list_query = s.list_query_serializer(cls.api.name, cls.api.sort_type, cls.api.sort_help)
         cls.list_query_validator = cls.list_query()
@@ -434,6 +450,7 @@ class OutcomeScoreViewSet(RecordViewSet):
     output = s.OutcomeScoreOutput
     input = s.OutcomeScoreInput
     derive = outcome_derived
+    derive_page = outcome_page_derived
 
 
 class PrepItemViewSet(RecordViewSet):

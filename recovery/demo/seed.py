@@ -2,7 +2,9 @@
 
 Written through the real services (so sync stamps and reminders follow), with fixed ids and a
 seeded random generator; the revision gets the default protocol's plan through
-``protocol_apply``, like a surgery in the admin. Idempotent: if the demo revision exists, nothing is added.
+``protocol_apply``, like a surgery in the admin. Idempotent: if the demo revision exists, nothing is
+added, except what a later version of the demo added and this database lacks (the medication
+lists, by their fixed ids: a medication deleted since is not brought back).
 """
 
 import random
@@ -18,25 +20,137 @@ from recovery.preparation.services import complication_resolve, prep_item_comple
 from recovery.record.kinds import (
     APPOINTMENTS,
     HOSPITAL_STAYS,
+    MEDICATIONS,
     MILESTONES,
     PAIN_LOGS,
     PT_SESSIONS,
     RESTRICTIONS,
     SURGERIES,
 )
-from recovery.record.models import Appointment, Surgery
+from recovery.record.models import Appointment, Medication, Surgery
 from recovery.record.services import appointment_complete
 from recovery.record.writes import record_create, record_update
 
 REVISION_ID = "demo-revision-l4l5"
+REVISION2_ID = "demo2-revision"
+
+OXYCODONE = "demo-med-oxycodone"
+ACETAMINOPHEN = "demo-med-acetaminophen"
+GABAPENTIN = "demo-med-gabapentin"
+# (id, who writes it, name, dose, first day, last day (None: still taken), notes); days from
+# the surgery. No NSAIDs: they are held after a fusion (the protocol's restriction).
+MEDICATION_LIST = (
+    (
+        OXYCODONE,
+        "surgeon",
+        "Oxycodone",
+        "5 mg every 4-6 hours as needed for severe pain",
+        0,
+        30,
+        "Short course after surgery. No driving while taking it.",
+    ),
+    (
+        ACETAMINOPHEN,
+        "surgeon",
+        "Acetaminophen (paracetamol)",
+        "1 g every 8 hours, at most 3 g a day",
+        0,
+        None,
+        "",
+    ),
+    (
+        GABAPENTIN,
+        "surgeon",
+        "Gabapentin",
+        "300 mg three times a day",
+        0,
+        None,
+        "For the nerve pain in the left leg. Do not stop suddenly.",
+    ),
+    (
+        "demo-med-senna",
+        "surgeon",
+        "Senna-docusate",
+        "8.6 mg/50 mg, 2 tablets at bedtime",
+        0,
+        30,
+        "While taking oxycodone, against constipation.",
+    ),
+    ("demo-med-melatonin", "patient", "Melatonin", "3 mg at bedtime", 10, None, ""),
+)
+MEDICATION_LIST_2 = (
+    (
+        "demo2-med-tramadol",
+        "surgeon",
+        "Tramadol",
+        "50 mg every 6 hours as needed",
+        0,
+        10,
+        "Short course after surgery.",
+    ),
+    (
+        "demo2-med-acetaminophen",
+        "surgeon",
+        "Acetaminophen (paracetamol)",
+        "1 g every 8 hours, at most 3 g a day",
+        0,
+        None,
+        "",
+    ),
+)
 
 
 def _local(patient, day, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=patient.tz)
 
 
+def seed_medications(*, patient, surgeon, day0, medications=MEDICATION_LIST) -> None:
+    """The patient's medication list, through the write path, each row once by its fixed id
+    (a row deleted since stays deleted)."""
+    known = set(
+        Medication.all_objects.filter(pk__in=[m[0] for m in medications]).values_list(
+            "pk", flat=True
+        )
+    )
+    for mid, author, name, dose, first, last, notes in medications:
+        if mid in known:
+            continue
+        record_create(
+            MEDICATIONS,
+            actor=patient.user if author == "patient" else surgeon,
+            patient=patient,
+            id=mid,
+            name=name,
+            dose=dose,
+            started_on=day0 + timedelta(days=first),
+            stopped_on=day0 + timedelta(days=last) if last is not None else None,
+            notes=notes,
+        )
+
+
+def _medications_taken(n: int, location: str) -> list[str]:
+    """What a pain log on post-op day ``n`` names when medication was taken."""
+    taken = [ACETAMINOPHEN]
+    if n <= 30:
+        taken.append(OXYCODONE)
+    if location == "leg":
+        taken.append(GABAPENTIN)
+    return taken
+
+
 def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
-    if Surgery.all_objects.filter(pk=REVISION_ID).exists():
+    revision = Surgery.all_objects.filter(pk=REVISION_ID).first()
+    if revision is not None:
+        # Seeded before: only what a later demo added (the medication lists).
+        seed_medications(patient=patient, surgeon=surgeon, day0=revision.performed_on)
+        other = Surgery.all_objects.filter(pk=REVISION2_ID).first()
+        if other is not None:
+            seed_medications(
+                patient=patient2,
+                surgeon=surgeon2,
+                day0=other.performed_on,
+                medications=MEDICATION_LIST_2,
+            )
         return
     rng = random.Random(4242)  # noqa: S311 - demo noise, not security
     today = timezone.localdate(timezone=patient.tz)
@@ -84,13 +198,17 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         discharge_disposition="home",
     )
 
-    # Eight weeks of pain logs, morning back and evening leg, trending down with noise.
+    seed_medications(patient=patient, surgeon=surgeon, day0=day0)
+
+    # Eight weeks of pain logs, morning back and evening leg, trending down with noise; a log
+    # with medication taken names which of the list.
     for n in range(1, 56):
         day = day0 + timedelta(days=n)
         for slot, (location, at, start) in enumerate(
             (("back", time(8, 30), 7.5), ("leg", time(20, 0), 6.0))
         ):
             level = start - 4.5 * n / 56 + rng.gauss(0, 0.9)
+            taken = n < 28 or rng.random() < 0.3
             record_create(
                 PAIN_LOGS,
                 actor=patient.user,
@@ -99,7 +217,8 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
                 recorded_at=_local(patient, day, at),
                 intensity=max(0, min(10, round(level))),
                 location=location,
-                medication_taken=n < 28 or rng.random() < 0.3,
+                medication_taken=taken,
+                medications=_medications_taken(n, location) if taken else [],
                 relief=rng.sample(["ice", "heat", "rest", "walking"], k=rng.randint(0, 2)),
             )
 
@@ -217,7 +336,7 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         SURGERIES,
         actor=surgeon2,
         patient=patient2,
-        id="demo2-revision",
+        id=REVISION2_ID,
         performed_on=other_day0,
         region="lumbar",
         levels="L5-S1",
@@ -225,6 +344,9 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         is_revision=True,
         revision_reasons=["adjacent_segment_disease"],
         surgeon=surgeon2,
+    )
+    seed_medications(
+        patient=patient2, surgeon=surgeon2, day0=other_day0, medications=MEDICATION_LIST_2
     )
     for n in range(1, 21):
         record_create(

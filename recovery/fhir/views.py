@@ -1,6 +1,8 @@
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.views import APIView
 
 from accounts.audit import phi_access_record
@@ -17,6 +19,29 @@ BUNDLE = {
         OpenApiTypes.OBJECT, description="A FHIR R4 Bundle of type collection."
     )
 }
+
+
+class _FhirJson(BaseRenderer):
+    """Only what content negotiation weighs: the Bundle itself is streamed, never rendered."""
+
+    media_type = FHIR_JSON
+    format = "fhir"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise NotImplementedError("the Bundle is streamed")
+
+
+class FhirNegotiation(DefaultContentNegotiation):
+    """The Bundle is served as ``application/fhir+json`` to an ``Accept`` of
+    ``application/fhir+json``, ``application/json`` (FHIR JSON is JSON), a wildcard or none;
+    anything else is a 406. Errors stay ``application/json`` in the one error shape
+    (docs/api.md), so the renderer chosen is always the view's JSON renderer: the FHIR media
+    type only takes part in the question whether the caller accepts the answer."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        super().select_renderer(request, [_FhirJson(), *renderers], format_suffix)  # or a 406
+        renderer = renderers[0]
+        return renderer, renderer.media_type
 
 
 def _stream(patient, stream=bundle_stream, name: str = "patient") -> StreamingHttpResponse:
@@ -36,6 +61,8 @@ def _own_patient(request):
 
 class PatientFhirExportView(APIView):
     """The whole recovery of one patient in the caller's scope, as a FHIR R4 Bundle."""
+
+    content_negotiation_class = FhirNegotiation
 
     @extend_schema(
         summary="A patient's recovery as a FHIR Bundle (care team)",
@@ -59,6 +86,8 @@ class PatientFhirExportView(APIView):
 class MeFhirExportView(APIView):
     """The signed-in patient's own recovery as a FHIR R4 Bundle."""
 
+    content_negotiation_class = FhirNegotiation
+
     @extend_schema(
         summary="The patient's own recovery as a FHIR Bundle",
         responses={**BUNDLE, **errors(403, s403="Only patients have a record of their own.")},
@@ -71,6 +100,8 @@ class MeFhirExportView(APIView):
 class MeAccessLogFhirView(APIView):
     """Who looked at the signed-in patient's record, as FHIR AuditEvents (IHE BALP) in a
     Bundle with the Patient."""
+
+    content_negotiation_class = FhirNegotiation
 
     @extend_schema(
         summary="Who looked at my record, as FHIR AuditEvents",

@@ -10,7 +10,7 @@ const readline = require('node:readline')
 const { Database, Model } = require('@nozbe/watermelondb')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize } = require('@nozbe/watermelondb/sync')
-const { TABLES, schemaAt, migrationsAt } = require('./schema')
+const { TABLES, tablesAt, schemaAt, migrationsAt } = require('./schema')
 
 // --- strict console ----------------------------------------------------------------------------
 const warnings = []
@@ -22,14 +22,18 @@ console.warn = (...args) => { warnings.push(args.map(String).join(' ')); toStder
 console.error = (...args) => { warnings.push(args.map(String).join(' ')); toStderr('ERROR', ...args) }
 
 // --- models --------------------------------------------------------------------------------------
-const modelClasses = Object.keys(TABLES).map((table) => {
-  const cls = class extends Model {}
-  cls.table = table
-  return cls
-})
+const MODELS = Object.fromEntries(
+  Object.keys(TABLES).map((table) => {
+    const cls = class extends Model {}
+    cls.table = table
+    return [table, cls]
+  }),
+)
 
 let dbCounter = 0
 function openDatabase(schemaVersion) {
+  // The models of the tables this schema version has (an app built at that version).
+  const modelClasses = tablesAt(schemaVersion).map((table) => MODELS[table])
   dbCounter += 1
   const adapter = new LokiJSAdapter({
     schema: schemaAt(schemaVersion),
@@ -302,7 +306,7 @@ const commands = {
     const db = openDatabase(schema)
     await db.write(async () => {
       const batch = []
-      for (const table of Object.keys(TABLES)) {
+      for (const table of tablesAt(old.schema)) {
         const records = await old.db.get(table).query().fetch()
         for (const record of records) batch.push(db.get(table).prepareCreateFromDirtyRaw({ ...record._raw }))
       }
