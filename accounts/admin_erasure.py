@@ -1,5 +1,6 @@
-"""Account deletion requests in the admin: a clinic admin sees their clinic's (scoped and
-PHI-logged as every page naming patients) and confirms one ("Confirm and delete the account"),
+"""Account deletion requests in the admin: the care team sees their patients' requests, a
+clinic admin their clinic's (scoped and PHI-logged as every page naming patients); only a
+clinic admin confirms one ("Confirm and delete the account"),
 which runs ``accounts.erasure.erasure_confirm``."""
 
 from django.contrib import admin, messages
@@ -21,12 +22,6 @@ class ErasureRequestAdmin(ScopedAdmin):
     actions = ["confirm"]
     phi_resource = "erasure_requests"
 
-    def has_module_permission(self, request):
-        return is_clinic_admin(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_clinic_admin(request.user)
-
     def has_add_permission(self, request):
         return False
 
@@ -36,7 +31,7 @@ class ErasureRequestAdmin(ScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Confirm and delete the account")
+    @admin.action(description="Confirm and delete the account", permissions=["change"])
     def confirm(self, request, queryset):
         for pk in queryset.values_list("pk", flat=True):
             try:

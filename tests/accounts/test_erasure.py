@@ -160,5 +160,11 @@ def test_the_admin_confirms_and_is_scoped(client, patient, other_patient, clinic
     assert response.status_code == 302
     assert ErasureRequest.objects.get(pk=request.pk).status == "erased"
     assert ErasureRequest.objects.get(pk=foreign.pk).status == "requested"
-    client.force_login(surgeon)
-    assert client.get("/admin/accounts/erasurerequest/").status_code == 403
+    # The care team sees the request; only a clinic admin confirms one.
+    other, _ = erasure_request(user=other_patient.user)
+    client.force_login(other_patient.surgeon)
+    assert client.get("/admin/accounts/erasurerequest/").status_code == 200
+    response = client.post(
+        "/admin/accounts/erasurerequest/", {"action": "confirm", "_selected_action": [other.pk]}
+    )
+    assert ErasureRequest.objects.get(pk=other.pk).status == "requested"
