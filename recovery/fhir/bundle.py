@@ -10,6 +10,8 @@ The Bundle is produced as a stream of JSON fragments: each table is read in chun
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 
 import orjson
@@ -93,8 +95,28 @@ def fhir_id(kind: str, key) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kind}/{key}"))
 
 
+# How references are written: ``urn:uuid:<id>`` inside a Bundle (every reference points at an
+# entry's full URL), ``<Type>/<id>`` in Bulk Data NDJSON files, where no Bundle holds the
+# resources (``relative_references``).
+_RELATIVE_REFERENCES: ContextVar[bool] = ContextVar("fhir_relative_references", default=False)
+
+
 def ref(kind: str, key) -> dict:
+    if _RELATIVE_REFERENCES.get():
+        return {"reference": f"{kind}/{fhir_id(kind, key)}"}
     return {"reference": f"urn:uuid:{fhir_id(kind, key)}"}
+
+
+@contextmanager
+def relative_references():
+    """Within this block ``ref`` writes ``<Type>/<id>`` (for resources outside a Bundle). A
+    generator of ``patient_resources`` builds its resources when it is advanced, so advance it
+    inside the block."""
+    token = _RELATIVE_REFERENCES.set(True)
+    try:
+        yield
+    finally:
+        _RELATIVE_REFERENCES.reset(token)
 
 
 def _identifier(table: str, key) -> list[dict]:
@@ -109,19 +131,23 @@ def _d(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _entry(resource_type: str, key, resource: dict) -> bytes:
-    rid = fhir_id(resource_type, key)
-    body = {
+def _resource(resource_type: str, key, fields: dict) -> dict:
+    """One resource: its type, its stable id, and the fields that have a value."""
+    return {
         "resourceType": resource_type,
-        "id": rid,
-        **{k: v for k, v in resource.items() if v not in (None, [], "")},
+        "id": fhir_id(resource_type, key),
+        **{k: v for k, v in fields.items() if v not in (None, [], "")},
     }
-    return orjson.dumps({"fullUrl": f"urn:uuid:{rid}", "resource": body})
 
 
-def _patient(profile: PatientProfile) -> bytes:
+def _entry(resource: dict) -> bytes:
+    """A Bundle entry of ``resource``: its ``urn:uuid:`` full URL, which references point at."""
+    return orjson.dumps({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
+
+
+def _patient(profile: PatientProfile) -> dict:
     user = profile.user
-    return _entry(
+    return _resource(
         "Patient",
         profile.pk,
         {
@@ -151,8 +177,8 @@ def _patient(profile: PatientProfile) -> bytes:
     )
 
 
-def _practitioner(user) -> bytes:
-    return _entry(
+def _practitioner(user) -> dict:
+    return _resource(
         "Practitioner",
         user.pk,
         {
@@ -164,9 +190,9 @@ def _practitioner(user) -> bytes:
     )
 
 
-def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> bytes:
+def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> dict:
     name = f"{'Revision ' if s.is_revision else ''}{s.region} {s.get_procedure_display().lower()} {s.levels}"
-    return _entry(
+    return _resource(
         "Procedure",
         s.pk,
         {
@@ -189,8 +215,8 @@ def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> byte
     )
 
 
-def _encounter(stay: HospitalStay, patient_ref: dict) -> bytes:
-    return _entry(
+def _encounter(stay: HospitalStay, patient_ref: dict) -> dict:
+    return _resource(
         "Encounter",
         stay.pk,
         {
@@ -211,8 +237,8 @@ def _encounter(stay: HospitalStay, patient_ref: dict) -> bytes:
     )
 
 
-def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> bytes:
-    return _entry(
+def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> dict:
+    return _resource(
         "MedicationStatement",
         f"medication/{m.pk}",
         {
@@ -231,8 +257,8 @@ def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> bytes
     )
 
 
-def _pain(log: PainLog, patient_ref: dict) -> bytes:
-    return _entry(
+def _pain(log: PainLog, patient_ref: dict) -> dict:
+    return _resource(
         "Observation",
         f"pain/{log.pk}",
         {
@@ -248,11 +274,11 @@ def _pain(log: PainLog, patient_ref: dict) -> bytes:
     )
 
 
-def _appointment(a: Appointment, patient_ref: dict) -> bytes:
+def _appointment(a: Appointment, patient_ref: dict) -> dict:
     participants = [{"actor": patient_ref, "status": "accepted"}]
     if a.clinician_id:
         participants.append({"actor": ref("Practitioner", a.clinician_id), "status": "accepted"})
-    return _entry(
+    return _resource(
         "Appointment",
         a.pk,
         {
@@ -270,7 +296,7 @@ def _appointment(a: Appointment, patient_ref: dict) -> bytes:
 
 def _careplan(
     patient: PatientProfile, restrictions: list[ActivityRestriction], patient_ref: dict
-) -> bytes:
+) -> dict:
     today = timezone.localdate(timezone=patient.tz)
     activities = []
     for r in restrictions:
@@ -295,7 +321,7 @@ def _careplan(
                 }
             }
         )
-    return _entry(
+    return _resource(
         "CarePlan",
         f"restrictions/{patient.pk}",
         {
@@ -308,9 +334,9 @@ def _careplan(
     )
 
 
-def _goal(m: Milestone, patient_ref: dict) -> bytes:
+def _goal(m: Milestone, patient_ref: dict) -> dict:
     achieved = m.achieved_on is not None
-    return _entry(
+    return _resource(
         "Goal",
         m.pk,
         {
@@ -332,11 +358,11 @@ def _goal(m: Milestone, patient_ref: dict) -> bytes:
     )
 
 
-def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
+def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[dict]:
     derived = None
     if score.instrument in QUESTIONNAIRES:
         version = f"|{score.version}" if score.version else ""
-        yield _entry(
+        yield _resource(
             "QuestionnaireResponse",
             score.pk,
             {
@@ -359,7 +385,7 @@ def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
         else {"code": "{score}", "unit": "score"}
     )
     band = score_band(score.instrument, score.score)
-    yield _entry(
+    yield _resource(
         "Observation",
         f"score/{score.pk}",
         {
@@ -386,7 +412,7 @@ def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
     )
 
 
-def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
+def _pt_session(session: PTSession, patient_ref: dict) -> dict:
     """A completed PT session (planned ones are not yet a procedure)."""
     exercises = "; ".join(
         item["name"]
@@ -403,7 +429,7 @@ def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
         else None
     )
     notes = [text for text in (exercises, pain, session.notes) if text]
-    return _entry(
+    return _resource(
         "Procedure",
         f"pt/{session.pk}",
         {
@@ -417,10 +443,10 @@ def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
     )
 
 
-def _condition(c: Complication, patient_ref: dict) -> bytes:
+def _condition(c: Complication, patient_ref: dict) -> dict:
     code, display = CONDITION_SEVERITY[c.severity]
     clinical = "resolved" if c.resolved_on else "active"
-    return _entry(
+    return _resource(
         "Condition",
         f"complication/{c.pk}",
         {
@@ -440,7 +466,7 @@ def _condition(c: Complication, patient_ref: dict) -> bytes:
     )
 
 
-def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
+def _imaging(study: ImagingStudy, patient_ref: dict) -> dict:
     code, display = MODALITY[study.modality]
     findings = [
         f"Fusion: {study.get_fusion_status_display().lower()}" if study.fusion_status else "",
@@ -449,7 +475,7 @@ def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
             study.adjacent_level_change, ""
         ),
     ]
-    return _entry(
+    return _resource(
         "ImagingStudy",
         study.pk,
         {
@@ -466,8 +492,8 @@ def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
     )
 
 
-def _prep_task(item: PrepItem, patient_ref: dict, surgery_ids: set[str]) -> bytes:
-    return _entry(
+def _prep_task(item: PrepItem, patient_ref: dict, surgery_ids: set[str]) -> dict:
+    return _resource(
         "Task",
         f"prep/{item.pk}",
         {
@@ -502,7 +528,7 @@ CHECK_IN_ANSWERS = (
 )
 
 
-def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
+def _check_in(check_in: CheckIn, patient_ref: dict) -> dict:
     items = [
         {"linkId": name, "answer": [{"valueBoolean": getattr(check_in, name)}]}
         for name in CHECK_IN_ANSWERS
@@ -514,7 +540,7 @@ def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
         )
     if check_in.notes:
         items.append({"linkId": "notes", "answer": [{"valueString": check_in.notes}]})
-    return _entry(
+    return _resource(
         "QuestionnaireResponse",
         f"check-in/{check_in.pk}",
         {
@@ -528,8 +554,8 @@ def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
     )
 
 
-def _flag(alert: Alert, patient_ref: dict) -> bytes:
-    return _entry(
+def _flag(alert: Alert, patient_ref: dict) -> dict:
+    return _resource(
         "Flag",
         f"alert/{alert.pk}",
         {
@@ -553,9 +579,174 @@ def _flag(alert: Alert, patient_ref: dict) -> bytes:
     )
 
 
+# Every resource type ``patient_resources`` produces (the Bulk Data ``_type`` values).
+RESOURCE_TYPES = (
+    "Patient",
+    "Practitioner",
+    "Procedure",
+    "Condition",
+    "Encounter",
+    "MedicationStatement",
+    "Observation",
+    "ImagingStudy",
+    "Task",
+    "Appointment",
+    "CarePlan",
+    "Goal",
+    "QuestionnaireResponse",
+    "Flag",
+)
+
+
+def patient_resources(
+    *,
+    patient: PatientProfile,
+    types: frozenset[str] | set[str] | None = None,
+    since: datetime | None = None,
+    practitioners_seen: set[int] | None = None,
+) -> Iterator[dict]:
+    """One patient's resources, one at a time, in the Bundle's order. Memory stays bounded by
+    ``CHUNK`` rows of a table.
+
+    - ``types``: only these resource types (``RESOURCE_TYPES``); a table whose resources are not
+      wanted is not read.
+    - ``since``: only resources whose rows changed after it (``updated_at``; an alert's Flag:
+      when it opened; the CarePlan when any restriction changed; a surgery's Procedure when it
+      or one of its complications changed). Practitioners have no change time: they come
+      whenever a resource of the patient names them.
+    - ``practitioners_seen``: Practitioners already produced (by user id) are skipped and the
+      new ones added, so an export of many patients gives each clinician once.
+    """
+    want = set(RESOURCE_TYPES) if types is None else set(types)
+
+    def changed(row, field="updated_at") -> bool:
+        return since is None or getattr(row, field) > since
+
+    def recent(qs, field="updated_at"):
+        return qs if since is None else qs.filter(**{f"{field}__gt": since})
+
+    patient_ref = ref("Patient", patient.pk)
+    pid = patient.pk
+    if "Patient" in want and changed(patient):
+        yield _patient(patient)
+    needs_surgeries = want & {"Practitioner", "Procedure", "Task"}
+    surgeries = (
+        list(Surgery.objects.filter(patient_id=pid).order_by("performed_on"))
+        if needs_surgeries
+        else []
+    )
+    if "Practitioner" in want:
+        practitioner_ids = {patient.surgeon_id} | {s.surgeon_id for s in surgeries}
+        practitioner_ids |= set(
+            Appointment.objects.filter(patient_id=pid).values_list("clinician_id", flat=True)
+        )
+        practitioner_ids.discard(None)
+        if practitioners_seen is not None:
+            practitioner_ids -= practitioners_seen
+            practitioners_seen |= practitioner_ids
+        if practitioner_ids:
+            for user in User.objects.filter(pk__in=practitioner_ids):
+                yield _practitioner(user)
+    complications = (
+        list(Complication.objects.filter(patient_id=pid).order_by("noticed_on", "id"))
+        if want & {"Procedure", "Condition"}
+        else []
+    )
+    complications_of: dict[str, list[dict]] = {}
+    changed_surgeries: set[str] = set()
+    for c in complications:
+        if c.surgery_id:
+            complications_of.setdefault(c.surgery_id, []).append(
+                ref("Condition", f"complication/{c.pk}")
+            )
+            if changed(c):
+                changed_surgeries.add(c.surgery_id)
+    if "Procedure" in want:
+        for surgery in surgeries:
+            if changed(surgery) or surgery.pk in changed_surgeries:
+                yield _procedure(surgery, patient_ref, complications_of.get(surgery.pk, []))
+    if "Condition" in want:
+        for complication in complications:
+            if changed(complication):
+                yield _condition(complication, patient_ref)
+    if "Encounter" in want:
+        for stay in recent(HospitalStay.objects.filter(patient_id=pid)).order_by("admitted_at"):
+            yield _encounter(stay, patient_ref)
+    if "MedicationStatement" in want:
+        for medication in recent(Medication.objects.filter(patient_id=pid)).order_by(
+            "started_on", "id"
+        ):
+            yield _medication(medication, patient_ref, patient.user_id)
+    if "Observation" in want:
+        for log in (
+            recent(PainLog.objects.filter(patient_id=pid))
+            .order_by("recorded_at", "id")
+            .iterator(chunk_size=CHUNK)
+        ):
+            yield _pain(log, patient_ref)
+    if "Procedure" in want:
+        for session in (
+            recent(PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED))
+            .order_by("performed_at", "id")
+            .iterator(chunk_size=CHUNK)
+        ):
+            yield _pt_session(session, patient_ref)
+    if "ImagingStudy" in want:
+        for study in recent(ImagingStudy.objects.filter(patient_id=pid)).order_by(
+            "performed_on", "id"
+        ):
+            yield _imaging(study, patient_ref)
+    if "Task" in want:
+        surgery_ids = {s.pk for s in surgeries}
+        for item in recent(PrepItem.objects.filter(patient_id=pid)).order_by("due_on", "id"):
+            yield _prep_task(item, patient_ref, surgery_ids)
+    if "Appointment" in want:
+        for appointment in (
+            recent(Appointment.objects.filter(patient_id=pid))
+            .order_by("starts_at")
+            .iterator(chunk_size=CHUNK)
+        ):
+            yield _appointment(appointment, patient_ref)
+    if "CarePlan" in want:
+        restrictions = list(
+            ActivityRestriction.objects.filter(patient_id=pid).order_by("starts_on", "id")
+        )
+        if restrictions and any(changed(r) for r in restrictions):
+            yield _careplan(patient, restrictions, patient_ref)
+    if "Goal" in want:
+        for milestone in (
+            recent(Milestone.objects.filter(patient_id=pid))
+            .order_by("target_on", "id")
+            .iterator(chunk_size=CHUNK)
+        ):
+            yield _goal(milestone, patient_ref)
+    if want & {"Observation", "QuestionnaireResponse"}:
+        for score in (
+            recent(OutcomeScore.objects.filter(patient_id=pid))
+            .order_by("completed_at")
+            .iterator(chunk_size=CHUNK)
+        ):
+            for resource in _outcome(score, patient_ref):
+                if resource["resourceType"] in want:
+                    yield resource
+    if "QuestionnaireResponse" in want:
+        for check_in in (
+            recent(CheckIn.objects.filter(patient_id=pid))
+            .order_by("answered_at", "id")
+            .iterator(chunk_size=CHUNK)
+        ):
+            yield _check_in(check_in, patient_ref)
+    if "Flag" in want:
+        for alert in (
+            recent(Alert.objects.filter(patient_id=pid), "opened_at")
+            .exclude(status=AlertStatus.RESOLVED)
+            .order_by("opened_at")
+        ):
+            yield _flag(alert, patient_ref)
+
+
 def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     """Yields the Bundle as JSON in pieces. Memory stays bounded by ``CHUNK`` rows."""
-    patient_ref = ref("Patient", patient.pk)
     pid = patient.pk
     yield (
         orjson.dumps(
@@ -568,85 +759,8 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         )[:-1]
         + b',"entry":['
     )
-    first = True
-
-    def emit(chunk: bytes) -> bytes:
-        nonlocal first
-        out = chunk if first else b"," + chunk
-        first = False
-        return out
-
-    yield emit(_patient(patient))
-    surgeries = list(Surgery.objects.filter(patient_id=pid).order_by("performed_on"))
-    practitioner_ids = {patient.surgeon_id} | {s.surgeon_id for s in surgeries}
-    practitioner_ids |= set(
-        Appointment.objects.filter(patient_id=pid).values_list("clinician_id", flat=True)
-    )
-    for user in User.objects.filter(pk__in=practitioner_ids - {None}):
-        yield emit(_practitioner(user))
-    complications = list(Complication.objects.filter(patient_id=pid).order_by("noticed_on", "id"))
-    complications_of: dict[str, list[dict]] = {}
-    for c in complications:
-        if c.surgery_id:
-            complications_of.setdefault(c.surgery_id, []).append(
-                ref("Condition", f"complication/{c.pk}")
-            )
-    for surgery in surgeries:
-        yield emit(_procedure(surgery, patient_ref, complications_of.get(surgery.pk, [])))
-    for complication in complications:
-        yield emit(_condition(complication, patient_ref))
-    for stay in HospitalStay.objects.filter(patient_id=pid).order_by("admitted_at"):
-        yield emit(_encounter(stay, patient_ref))
-    for medication in Medication.objects.filter(patient_id=pid).order_by("started_on", "id"):
-        yield emit(_medication(medication, patient_ref, patient.user_id))
-    for log in (
-        PainLog.objects.filter(patient_id=pid)
-        .order_by("recorded_at", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_pain(log, patient_ref))
-    for session in (
-        PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED)
-        .order_by("performed_at", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_pt_session(session, patient_ref))
-    for study in ImagingStudy.objects.filter(patient_id=pid).order_by("performed_on", "id"):
-        yield emit(_imaging(study, patient_ref))
-    for item in PrepItem.objects.filter(patient_id=pid).order_by("due_on", "id"):
-        yield emit(_prep_task(item, patient_ref, {s.pk for s in surgeries}))
-    for appointment in (
-        Appointment.objects.filter(patient_id=pid).order_by("starts_at").iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_appointment(appointment, patient_ref))
-    restrictions = list(
-        ActivityRestriction.objects.filter(patient_id=pid).order_by("starts_on", "id")
-    )
-    if restrictions:
-        yield emit(_careplan(patient, restrictions, patient_ref))
-    for milestone in (
-        Milestone.objects.filter(patient_id=pid)
-        .order_by("target_on", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_goal(milestone, patient_ref))
-    for score in (
-        OutcomeScore.objects.filter(patient_id=pid)
-        .order_by("completed_at")
-        .iterator(chunk_size=CHUNK)
-    ):
-        for piece in _outcome(score, patient_ref):
-            yield emit(piece)
-    for check_in in (
-        CheckIn.objects.filter(patient_id=pid)
-        .order_by("answered_at", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_check_in(check_in, patient_ref))
-    for alert in (
-        Alert.objects.filter(patient_id=pid)
-        .exclude(status=AlertStatus.RESOLVED)
-        .order_by("opened_at")
-    ):
-        yield emit(_flag(alert, patient_ref))
+    separator = b""
+    for resource in patient_resources(patient=patient):
+        yield separator + _entry(resource)
+        separator = b","
     yield b"]}"
