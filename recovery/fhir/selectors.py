@@ -21,7 +21,7 @@ def bulk_exports_for(user: User) -> QuerySet[BulkExportJob]:
 
 def bulk_exports_listed_for(user: User) -> QuerySet[BulkExportJob]:
     """The admin's list: every export of the clinic admin's clinic (a superuser: all)."""
-    qs = BulkExportJob.objects.select_related("clinic", "requested_by", "patient__user")
+    qs = BulkExportJob.objects.select_related("clinic", "requested_by")
     if not is_clinic_admin(user):
         return qs.none()
     if user.is_superuser:

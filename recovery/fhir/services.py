@@ -142,6 +142,12 @@ def _patient_in_scope(user: User, key: str) -> PatientProfile:
     return patient
 
 
+def bulk_export_check_caller(*, user: User) -> None:
+    """Only a clinic admin (the role of a service account too) may start an export."""
+    if not is_clinic_admin(user):
+        raise Forbidden("Bulk export is for clinic admins.", code="permission_denied")
+
+
 def bulk_export_start(
     *,
     user: User,
@@ -155,8 +161,7 @@ def bulk_export_start(
     """Creates an export job and enqueues it after commit. Only a clinic admin (the role of a
     service account too) may export, and only their clinic: another clinic's group or patient
     is a 404."""
-    if not is_clinic_admin(user):
-        raise Forbidden("Bulk export is for clinic admins.", code="permission_denied")
+    bulk_export_check_caller(user=user)
     patient = None
     if level == ExportLevel.GROUP:
         if clinic_id is None or (not user.is_superuser and clinic_id != user.clinic_id):

@@ -19,6 +19,7 @@ from .models import BulkExportJob, ExportLevel, ExportStatus
 from .selectors import bulk_export_for
 from .services import (
     bulk_export_cancel,
+    bulk_export_check_caller,
     bulk_export_downloaded,
     bulk_export_parameters,
     bulk_export_start,
@@ -204,6 +205,7 @@ class _KickOff(FhirBulkView):
     level = ExportLevel.SYSTEM
 
     def kick_off(self, request, **scope):
+        bulk_export_check_caller(user=request.user)  # who asks first, then how
         if FHIR_JSON not in _media_types(request.headers.get("Accept", "")):
             raise Invalid("Send Accept: application/fhir+json.", code="invalid_accept")
         preferences = _preferences(request.headers.get("Prefer", ""))

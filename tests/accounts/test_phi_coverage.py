@@ -48,6 +48,7 @@ ADMIN_EXEMPT = {
     "otp_totp.totpdevice": SUPERUSER_ONLY,
     "accounts.clinic": "the clinic's settings (clinic admins only): no patient",
     "accounts.user": "staff accounts (clinic admins only): patients are managed through their profile",
+    "recovery.bulkexportjob": "Bulk Data export jobs (clinic admins only): who asked, status, files; a patient by id",
     "accounts.phiaccess": "the access log itself (clinic admins only); reading it is not a record read",
     "reminders.reminderplan": "a clinic's reminder steps per kind (clinic admins only): no patient",
     "recovery.protocol": "clinic-level care protocols: no patient",
@@ -75,6 +76,16 @@ API_EXEMPT = {
     ("patch", "/api/v1/me/"): PATIENTS_ONLY,
     ("get", "/api/v1/me/plan/"): PATIENTS_ONLY,
     ("get", "/api/v1/me/fhir/"): PATIENTS_ONLY,
+    # FHIR Bulk Data (clinic admins only; the walk's surgeon is refused): the worker logs each
+    # patient it exports and each download logs every patient of the file
+    # (tests/recovery/test_fhir_bulk.py::test_group_export_kick_off_poll_download).
+    ("get", "/api/v1/fhir/$export"): "a kick-off: a status URL, no patient data",
+    ("get", "/api/v1/fhir/Patient/$export"): "a kick-off: a status URL, no patient data",
+    ("get", "/api/v1/fhir/Group/{clinic_id}/$export"): "a kick-off: a status URL",
+    ("get", "/api/v1/fhir/Patient/{patient_id}/$export"): "a kick-off: a status URL",
+    ("get", "/api/v1/fhir/bulk-status/{job_id}"): "a manifest: file URLs and counts",
+    ("get", "/api/v1/fhir/bulk-files/{job_id}/{file_name}"): "logged per patient by the download",
+    ("delete", "/api/v1/fhir/bulk-status/{job_id}"): "cancels an export: no patient data",
     ("get", "/api/v1/sync/pull/"): PATIENTS_ONLY,
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
