@@ -603,42 +603,59 @@ def patient_resources(
     patient: PatientProfile,
     types: frozenset[str] | set[str] | None = None,
     since: datetime | None = None,
+) -> Iterator[dict]:
+    """One patient's resources, one at a time, in the Bundle's order (``resources_of``)."""
+    return resources_of(patients=[patient], types=types, since=since)
+
+
+def resources_of(
+    *,
+    patients: list[PatientProfile],
+    types: frozenset[str] | set[str] | None = None,
+    since: datetime | None = None,
     practitioners_seen: set[int] | None = None,
 ) -> Iterator[dict]:
-    """One patient's resources, one at a time, in the Bundle's order. Memory stays bounded by
-    ``CHUNK`` rows of a table.
+    """The resources of ``patients`` (loaded with their users), one at a time: table by table,
+    each table read once for all of them (in order of patient) and in chunks of ``CHUNK`` rows,
+    so memory holds the patients and one chunk of rows, and the queries do not grow with the
+    rows nor, per call, with the patients. With one patient this is the Bundle's order.
 
     - ``types``: only these resource types (``RESOURCE_TYPES``); a table whose resources are not
       wanted is not read.
     - ``since``: only resources whose rows changed after it (``updated_at``; an alert's Flag:
       when it opened; the CarePlan when any restriction changed; a surgery's Procedure when it
       or one of its complications changed). Practitioners have no change time: they come
-      whenever a resource of the patient names them.
+      whenever a resource of the patients names them.
     - ``practitioners_seen``: Practitioners already produced (by user id) are skipped and the
-      new ones added, so an export of many patients gives each clinician once.
+      new ones added, so an export in many calls gives each clinician once.
     """
     want = set(RESOURCE_TYPES) if types is None else set(types)
 
     def changed(row, field="updated_at") -> bool:
         return since is None or getattr(row, field) > since
 
-    def recent(qs, field="updated_at"):
-        return qs if since is None else qs.filter(**{f"{field}__gt": since})
+    def rows(model, *order, field="updated_at", **filters):
+        qs = model.objects.filter(patient_id__in=ids, **filters)
+        if since is not None:
+            qs = qs.filter(**{f"{field}__gt": since})
+        return qs.order_by("patient_id", *order)
 
-    patient_ref = ref("Patient", patient.pk)
-    pid = patient.pk
-    if "Patient" in want and changed(patient):
-        yield _patient(patient)
-    needs_surgeries = want & {"Practitioner", "Procedure", "Task"}
-    surgeries = (
-        list(Surgery.objects.filter(patient_id=pid).order_by("performed_on"))
-        if needs_surgeries
+    by_id = {p.pk: p for p in patients}
+    ids = list(by_id)
+    refs = {pid: ref("Patient", pid) for pid in ids}
+    if "Patient" in want:
+        for patient in patients:
+            if changed(patient):
+                yield _patient(patient)
+    surgeries = (  # all of them: Practitioners and Tasks name them, changed or not
+        list(Surgery.objects.filter(patient_id__in=ids).order_by("patient_id", "performed_on"))
+        if want & {"Practitioner", "Procedure", "Task"}
         else []
     )
     if "Practitioner" in want:
-        practitioner_ids = {patient.surgeon_id} | {s.surgeon_id for s in surgeries}
+        practitioner_ids = {p.surgeon_id for p in patients} | {s.surgeon_id for s in surgeries}
         practitioner_ids |= set(
-            Appointment.objects.filter(patient_id=pid).values_list("clinician_id", flat=True)
+            Appointment.objects.filter(patient_id__in=ids).values_list("clinician_id", flat=True)
         )
         practitioner_ids.discard(None)
         if practitioners_seen is not None:
@@ -648,7 +665,11 @@ def patient_resources(
             for user in User.objects.filter(pk__in=practitioner_ids):
                 yield _practitioner(user)
     complications = (
-        list(Complication.objects.filter(patient_id=pid).order_by("noticed_on", "id"))
+        list(
+            Complication.objects.filter(patient_id__in=ids).order_by(
+                "patient_id", "noticed_on", "id"
+            )
+        )
         if want & {"Procedure", "Condition"}
         else []
     )
@@ -664,85 +685,66 @@ def patient_resources(
     if "Procedure" in want:
         for surgery in surgeries:
             if changed(surgery) or surgery.pk in changed_surgeries:
-                yield _procedure(surgery, patient_ref, complications_of.get(surgery.pk, []))
+                yield _procedure(
+                    surgery, refs[surgery.patient_id], complications_of.get(surgery.pk, [])
+                )
     if "Condition" in want:
         for complication in complications:
             if changed(complication):
-                yield _condition(complication, patient_ref)
+                yield _condition(complication, refs[complication.patient_id])
     if "Encounter" in want:
-        for stay in recent(HospitalStay.objects.filter(patient_id=pid)).order_by("admitted_at"):
-            yield _encounter(stay, patient_ref)
+        for stay in rows(HospitalStay, "admitted_at").iterator(chunk_size=CHUNK):
+            yield _encounter(stay, refs[stay.patient_id])
     if "MedicationStatement" in want:
-        for medication in recent(Medication.objects.filter(patient_id=pid)).order_by(
-            "started_on", "id"
-        ):
-            yield _medication(medication, patient_ref, patient.user_id)
+        for medication in rows(Medication, "started_on", "id").iterator(chunk_size=CHUNK):
+            yield _medication(
+                medication,
+                refs[medication.patient_id],
+                by_id[medication.patient_id].user_id,
+            )
     if "Observation" in want:
-        for log in (
-            recent(PainLog.objects.filter(patient_id=pid))
-            .order_by("recorded_at", "id")
-            .iterator(chunk_size=CHUNK)
-        ):
-            yield _pain(log, patient_ref)
+        for log in rows(PainLog, "recorded_at", "id").iterator(chunk_size=CHUNK):
+            yield _pain(log, refs[log.patient_id])
     if "Procedure" in want:
-        for session in (
-            recent(PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED))
-            .order_by("performed_at", "id")
-            .iterator(chunk_size=CHUNK)
+        for session in rows(PTSession, "performed_at", "id", status=PTStatus.COMPLETED).iterator(
+            chunk_size=CHUNK
         ):
-            yield _pt_session(session, patient_ref)
+            yield _pt_session(session, refs[session.patient_id])
     if "ImagingStudy" in want:
-        for study in recent(ImagingStudy.objects.filter(patient_id=pid)).order_by(
-            "performed_on", "id"
-        ):
-            yield _imaging(study, patient_ref)
+        for study in rows(ImagingStudy, "performed_on", "id").iterator(chunk_size=CHUNK):
+            yield _imaging(study, refs[study.patient_id])
     if "Task" in want:
         surgery_ids = {s.pk for s in surgeries}
-        for item in recent(PrepItem.objects.filter(patient_id=pid)).order_by("due_on", "id"):
-            yield _prep_task(item, patient_ref, surgery_ids)
+        for item in rows(PrepItem, "due_on", "id").iterator(chunk_size=CHUNK):
+            yield _prep_task(item, refs[item.patient_id], surgery_ids)
     if "Appointment" in want:
-        for appointment in (
-            recent(Appointment.objects.filter(patient_id=pid))
-            .order_by("starts_at")
-            .iterator(chunk_size=CHUNK)
-        ):
-            yield _appointment(appointment, patient_ref)
+        for appointment in rows(Appointment, "starts_at").iterator(chunk_size=CHUNK):
+            yield _appointment(appointment, refs[appointment.patient_id])
     if "CarePlan" in want:
-        restrictions = list(
-            ActivityRestriction.objects.filter(patient_id=pid).order_by("starts_on", "id")
-        )
-        if restrictions and any(changed(r) for r in restrictions):
-            yield _careplan(patient, restrictions, patient_ref)
+        restrictions_of: dict[int, list[ActivityRestriction]] = {}
+        for restriction in ActivityRestriction.objects.filter(patient_id__in=ids).order_by(
+            "patient_id", "starts_on", "id"
+        ):
+            restrictions_of.setdefault(restriction.patient_id, []).append(restriction)
+        for pid, restrictions in restrictions_of.items():
+            if any(changed(r) for r in restrictions):
+                yield _careplan(by_id[pid], restrictions, refs[pid])
     if "Goal" in want:
-        for milestone in (
-            recent(Milestone.objects.filter(patient_id=pid))
-            .order_by("target_on", "id")
-            .iterator(chunk_size=CHUNK)
-        ):
-            yield _goal(milestone, patient_ref)
+        for milestone in rows(Milestone, "target_on", "id").iterator(chunk_size=CHUNK):
+            yield _goal(milestone, refs[milestone.patient_id])
     if want & {"Observation", "QuestionnaireResponse"}:
-        for score in (
-            recent(OutcomeScore.objects.filter(patient_id=pid))
-            .order_by("completed_at")
-            .iterator(chunk_size=CHUNK)
-        ):
-            for resource in _outcome(score, patient_ref):
+        for score in rows(OutcomeScore, "completed_at").iterator(chunk_size=CHUNK):
+            for resource in _outcome(score, refs[score.patient_id]):
                 if resource["resourceType"] in want:
                     yield resource
     if "QuestionnaireResponse" in want:
-        for check_in in (
-            recent(CheckIn.objects.filter(patient_id=pid))
-            .order_by("answered_at", "id")
-            .iterator(chunk_size=CHUNK)
-        ):
-            yield _check_in(check_in, patient_ref)
+        for check_in in rows(CheckIn, "answered_at", "id").iterator(chunk_size=CHUNK):
+            yield _check_in(check_in, refs[check_in.patient_id])
     if "Flag" in want:
-        for alert in (
-            recent(Alert.objects.filter(patient_id=pid), "opened_at")
-            .exclude(status=AlertStatus.RESOLVED)
-            .order_by("opened_at")
+        for alert in rows(Alert, "opened_at", field="opened_at").exclude(
+            status=AlertStatus.RESOLVED
         ):
-            yield _flag(alert, patient_ref)
+            yield _flag(alert, refs[alert.patient_id])
 
 
 def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:

@@ -7,8 +7,8 @@ sweep.
   or patient is a 404), creates the job and enqueues ``recovery.fhir_bulk_export`` after
   commit, by its stable name (the task module imports this one).
 - ``bulk_export_run`` is the task's body: it claims the job with a lease, walks the patients in
-  keyset chunks of ``BULK_EXPORT_PATIENT_CHUNK`` (each loaded once, its resources built one at a
-  time by ``bundle.patient_resources``) and writes every resource as one NDJSON line to a
+  keyset chunks of ``BULK_EXPORT_PATIENT_CHUNK`` (each chunk's resources built one at a time by
+  ``bundle.resources_of``: one query per table per chunk) and writes every resource as one NDJSON line to a
   temporary file per resource type, so memory holds one chunk of patients and one table chunk
   of rows, never the clinic. After each chunk it renews its lease, counts progress and writes
   the PHI access log; a cancel seen there stops it. The files then go to the bulk export
@@ -41,7 +41,7 @@ from accounts.roles import is_clinic_admin
 from accounts.selectors import patients_for
 from config.errors import Forbidden, Invalid, NotFound, TooManyRequests
 
-from .bundle import RESOURCE_TYPES, fhir_id, patient_resources, relative_references
+from .bundle import RESOURCE_TYPES, fhir_id, relative_references, resources_of
 from .models import ACTIVE, BulkExportJob, ExportLevel, ExportStatus
 
 logger = logging.getLogger(__name__)
@@ -296,23 +296,22 @@ def bulk_export_run(*, job_id: str) -> str:
         done = 0
         with relative_references():
             for chunk in _patient_chunks(job):
-                for patient in chunk:
-                    for resource in patient_resources(
-                        patient=patient,
-                        types=types,
-                        since=since,
-                        practitioners_seen=practitioners_seen,
-                    ):
-                        kind = resource["resourceType"]
-                        out = files.get(kind)
-                        if out is None:
-                            out = files[kind] = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                                prefix=f"bulk-{job.pk}-{kind}-", suffix=".ndjson"
-                            )
-                            counts[kind] = 0
-                        out.write(orjson.dumps(resource))
-                        out.write(b"\n")
-                        counts[kind] += 1
+                for resource in resources_of(
+                    patients=chunk,
+                    types=types,
+                    since=since,
+                    practitioners_seen=practitioners_seen,
+                ):
+                    kind = resource["resourceType"]
+                    out = files.get(kind)
+                    if out is None:
+                        out = files[kind] = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                            prefix=f"bulk-{job.pk}-{kind}-", suffix=".ndjson"
+                        )
+                        counts[kind] = 0
+                    out.write(orjson.dumps(resource))
+                    out.write(b"\n")
+                    counts[kind] += 1
                 done += len(chunk)
                 phi_access_record(
                     user=job.requested_by,
