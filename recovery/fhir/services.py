@@ -123,10 +123,15 @@ def bulk_export_parameters(
     return types, since
 
 
+def is_row_id(key: str) -> bool:
+    """An integer primary key as a path gives it: ASCII digits that fit a bigint."""
+    return key.isascii() and key.isdigit() and len(key) <= 18
+
+
 def _patient_in_scope(user: User, key: str) -> PatientProfile:
     """``Patient/{id}``: the patient's API id, or the id of its FHIR Patient resource."""
     scope = patients_for(user)
-    if key.isdigit():
+    if is_row_id(key):
         patient = scope.filter(pk=int(key)).first()
     else:
         patient = next(

@@ -9,10 +9,11 @@ urlpatterns = [
         name="patient-fhir",
     ),
     path("me/fhir/", views.MeFhirExportView.as_view(), name="me-fhir"),
-    # FHIR Bulk Data Access (base /api/v1/fhir/): kick-off, status, files.
+    # FHIR Bulk Data Access (base /api/v1/fhir/): kick-off, status, files. Path parameters are
+    # strings checked by the views, so every 404 is an OperationOutcome.
     path("fhir/$export", views.SystemExportView.as_view(), name="fhir-bulk-system"),
     path(
-        "fhir/Group/<int:clinic_id>/$export",
+        "fhir/Group/<str:clinic_id>/$export",
         views.GroupExportView.as_view(),
         name="fhir-bulk-group",
     ),
@@ -22,9 +23,9 @@ urlpatterns = [
         views.PatientExportView.as_view(),
         name="fhir-bulk-patient",
     ),
-    path("fhir/bulk-status/<uuid:job_id>", views.BulkStatusView.as_view(), name="fhir-bulk-status"),
+    path("fhir/bulk-status/<str:job_id>", views.BulkStatusView.as_view(), name="fhir-bulk-status"),
     path(
-        "fhir/bulk-files/<uuid:job_id>/<str:file_name>",
+        "fhir/bulk-files/<str:job_id>/<str:file_name>",
         views.BulkFileView.as_view(),
         name="fhir-bulk-file",
     ),

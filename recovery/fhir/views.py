@@ -1,3 +1,5 @@
+import uuid
+
 import orjson
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -23,6 +25,7 @@ from .services import (
     bulk_export_downloaded,
     bulk_export_parameters,
     bulk_export_start,
+    is_row_id,
     storage,
 )
 
@@ -262,8 +265,10 @@ class GroupExportView(_KickOff):
         responses=KICKOFF_RESPONSES,
         operation_id="fhir_bulk_export_group",
     )
-    def get(self, request, clinic_id: int):
-        return self.kick_off(request, clinic_id=clinic_id)
+    def get(self, request, clinic_id: str):
+        if not is_row_id(clinic_id):
+            raise NotFound("No such group.", code="not_found")
+        return self.kick_off(request, clinic_id=int(clinic_id))
 
 
 class PatientsExportView(_KickOff):
@@ -296,7 +301,11 @@ class PatientExportView(_KickOff):
         return self.kick_off(request, patient_key=patient_id)
 
 
-def _job_or_404(request, job_id) -> BulkExportJob:
+def _job_or_404(request, job_id: str) -> BulkExportJob:
+    try:
+        job_id = uuid.UUID(job_id)
+    except ValueError:
+        raise NotFound("No such export.", code="not_found") from None
     job = bulk_export_for(request.user, job_id)
     if job is None or job.status == ExportStatus.CANCELLED:
         raise NotFound("No such export.", code="not_found")
