@@ -410,3 +410,28 @@ def test_every_resource_type_is_known_to_the_type_filter():
 
     for name in RESOURCE_TYPES:
         assert get_fhir_model_class(name).__name__ == name
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "bulk-status/not-a-uuid",
+        "bulk-status/00000000-0000-0000-0000-000000000000",
+        "bulk-files/not-a-uuid/Patient.ndjson",
+        "Group/abc/$export",
+        "Group/99999999999999999999999/$export",
+        "Patient/99999999999999999999999/$export",
+        "Patient/%C2%B2/$export",
+    ],
+)
+def test_malformed_ids_are_a_404_operation_outcome(api, admin, path):
+    response = api(admin).get(BASE + path, **HEADERS)
+    assert outcome(response, 404)["issue"][0]["code"] == "not-found"
+
+
+def test_a_file_not_in_the_manifest_is_a_404(api, admin, histories):
+    client = api(admin)
+    status_url = kick_off(client, "$export?_type=Patient")
+    job = run(status_url)
+    for name in ("Observation.ndjson", "Patient.json", "Patient"):
+        outcome(client.get(f"{BASE}bulk-files/{job.pk}/{name}"), 404)
