@@ -1,5 +1,6 @@
 """Reads scoped to the caller. Every lookup of a patient starts here."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
@@ -104,8 +105,8 @@ def invitations_for(user: User, *, now: datetime | None = None) -> QuerySet[Invi
     )
 
 
-def access_history_for(patient_id: int) -> QuerySet[PHIAccess]:
-    """Who read the patient's record ("who looked at my record"), newest first, with the reader.
+def access_history_for(patient_ids: Iterable[int]) -> QuerySet[PHIAccess]:
+    """Who read the patients' records ("who looked at my record"), newest first, with the reader.
     A read under an emergency access carries that access's reason as ``emergency_reason``
     (None otherwise): one query for a page, whatever its length."""
     emergency = BreakGlassAccess.objects.filter(
@@ -115,7 +116,7 @@ def access_history_for(patient_id: int) -> QuerySet[PHIAccess]:
         expires_at__gt=OuterRef("at"),
     ).order_by("-started_at")
     return (
-        PHIAccess.objects.filter(patient_id=patient_id)
+        PHIAccess.objects.filter(patient_id__in=list(patient_ids))
         .select_related("user")
         .annotate(emergency_reason=Subquery(emergency.values("reason")[:1]))
         .order_by("-at", "-id")

@@ -340,6 +340,23 @@ SYNC_PULL_CURSOR_MAX_AGE = env.int("SYNC_PULL_CURSOR_MAX_AGE", default=7 * 24 * 
 # Refused pushed records are kept this long (docs/sync.md, "Refused records"), then purged.
 SYNC_REJECTED_RETENTION_DAYS = env.int("SYNC_REJECTED_RETENTION_DAYS", default=180)
 
+# --- FHIR Bulk Data export (docs/operations.md, "Bulk Data export") ---------------------------
+# How long an export's files may be downloaded after it completes; then a 410 and the files go.
+BULK_EXPORT_TTL_HOURS = env.int("BULK_EXPORT_TTL_HOURS", default=24)
+# The Django storage (an alias of STORAGES) the NDJSON files are written to; by default a
+# directory under var/ (REALIGN_VAR_DIR), any storage backend works (S3 through django-storages).
+BULK_EXPORT_STORAGE = env.str("BULK_EXPORT_STORAGE", default="bulk_exports")
+BULK_EXPORT_PATIENT_CHUNK = env.int("BULK_EXPORT_PATIENT_CHUNK", default=100)
+# _since also returns rows stamped this long before it: a write stamped before an export's
+# transactionTime that committed after the export read its table is caught by the next one.
+BULK_EXPORT_SINCE_OVERLAP_SECONDS = env.int("BULK_EXPORT_SINCE_OVERLAP_SECONDS", default=300)
+BULK_EXPORT_MAX_ACTIVE_PER_CLINIC = env.int("BULK_EXPORT_MAX_ACTIVE_PER_CLINIC", default=2)
+BULK_EXPORT_TIME_LIMIT = env.int("BULK_EXPORT_TIME_LIMIT", default=3600)
+# A worker renews its claim on a job after every chunk of patients; a claim not renewed for
+# this long (the worker died) lets the redelivered task, or the purge sweep, start it again.
+BULK_EXPORT_LEASE_SECONDS = env.int("BULK_EXPORT_LEASE_SECONDS", default=300)
+BULK_EXPORT_MAX_ATTEMPTS = env.int("BULK_EXPORT_MAX_ATTEMPTS", default=3)
+
 # --- Celery -----------------------------------------------------------------------------------
 # The host part only keeps kombu from warning "No hostname was supplied" at every connection.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
@@ -368,7 +385,12 @@ else:
     }
 CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
-CELERY_IMPORTS = ["recovery.care.tasks", "recovery.sync.tasks", "recovery.webhooks.tasks"]
+CELERY_IMPORTS = [
+    "recovery.care.tasks",
+    "recovery.sync.tasks",
+    "recovery.webhooks.tasks",
+    "recovery.fhir.tasks",
+]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -407,6 +429,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recovery.purge_rejected_records",
         "schedule": 24 * 60 * 60,
         "options": {"expires": 60 * 60},
+    },
+    # Deletes expired exports' files, restarts jobs whose worker died (recovery/fhir/tasks.py).
+    "bulk-export-sweep": {
+        "task": "recovery.fhir_bulk_export_sweep",
+        "schedule": 15 * 60,
+        "options": {"expires": 10 * 60},
     },
     # Plain UTC intervals (no local-time crontab): patients' local times are computed in the
     # application. Safe with two beats running: claims use SKIP LOCKED, plans a dedup key.
@@ -513,6 +541,10 @@ STORAGES = {
         if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+}
+STORAGES["bulk_exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(VAR_DIR / "bulk_exports")},
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 

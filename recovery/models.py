@@ -18,6 +18,7 @@ from recovery.care.models import (  # noqa: F401
     Tier,
     TriageRule,
 )
+from recovery.fhir.models import BulkExportJob, ExportLevel, ExportStatus  # noqa: F401
 from recovery.outcomes.models import (  # noqa: F401
     QUESTIONNAIRES,
     Instrument,

@@ -264,7 +264,7 @@ class AccessLogView(ListAPIView):
         patient_id = selectors.own_patient_id(self.request.user)
         if patient_id is None:
             raise Forbidden("Only patients have a record of their own.", code="permission_denied")
-        return selectors.access_history_for(patient_id)
+        return selectors.access_history_for([patient_id])
 
 
 class ErasureRequestView(APIView):

@@ -172,7 +172,17 @@ def _nullable_refs_typed(node) -> None:
             _nullable_refs_typed(value)
 
 
+def _fhir_operation_paths(result) -> None:
+    """FHIR operations are named ``$export``; drf-spectacular reads a route's ``$`` as a regex
+    anchor and drops it (``/api/v1/fhir/export``): put it back."""
+    paths = result.get("paths", {})
+    for path in list(paths):
+        if path.startswith("/api/v1/fhir/") and path.endswith("/export"):
+            paths[path.removesuffix("export") + "$export"] = paths.pop(path)
+
+
 def postprocess_schema(result, generator, request, public):
     """``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``, after the enum hook."""
     _nullable_refs_typed(result)
+    _fhir_operation_paths(result)
     return result

@@ -13,7 +13,7 @@ from recovery.preparation import admin as preparation_admin  # noqa: F401
 from recovery.record import admin as record_admin  # noqa: F401
 from recovery.webhooks import admin as webhooks_admin  # noqa: F401
 
-from . import patients, rejected  # noqa: F401
+from . import bulk_exports, patients, rejected  # noqa: F401
 from .views import care_dashboard_view
 
 admin.site.dashboard_view = care_dashboard_view

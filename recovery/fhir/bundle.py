@@ -10,6 +10,8 @@ The Bundle is produced as a stream of JSON fragments: each table is read in chun
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 
 import orjson
@@ -94,8 +96,28 @@ def fhir_id(kind: str, key) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kind}/{key}"))
 
 
+# How references are written: ``urn:uuid:<id>`` inside a Bundle (every reference points at an
+# entry's full URL), ``<Type>/<id>`` in Bulk Data NDJSON files, where no Bundle holds the
+# resources (``relative_references``).
+_RELATIVE_REFERENCES: ContextVar[bool] = ContextVar("fhir_relative_references", default=False)
+
+
 def ref(kind: str, key) -> dict:
+    if _RELATIVE_REFERENCES.get():
+        return {"reference": f"{kind}/{fhir_id(kind, key)}"}
     return {"reference": f"urn:uuid:{fhir_id(kind, key)}"}
+
+
+@contextmanager
+def relative_references():
+    """Within this block ``ref`` writes ``<Type>/<id>`` (for resources outside a Bundle). A
+    generator of ``patient_resources`` builds its resources when it is advanced, so advance it
+    inside the block."""
+    token = _RELATIVE_REFERENCES.set(True)
+    try:
+        yield
+    finally:
+        _RELATIVE_REFERENCES.reset(token)
 
 
 def _identifier(table: str, key) -> list[dict]:
@@ -110,19 +132,23 @@ def _d(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _entry(resource_type: str, key, resource: dict) -> bytes:
-    rid = fhir_id(resource_type, key)
-    body = {
+def _resource(resource_type: str, key, fields: dict) -> dict:
+    """One resource: its type, its stable id, and the fields that have a value."""
+    return {
         "resourceType": resource_type,
-        "id": rid,
-        **{k: v for k, v in resource.items() if v not in (None, [], "")},
+        "id": fhir_id(resource_type, key),
+        **{k: v for k, v in fields.items() if v not in (None, [], "")},
     }
-    return orjson.dumps({"fullUrl": f"urn:uuid:{rid}", "resource": body})
 
 
-def _patient(profile: PatientProfile) -> bytes:
+def _entry(resource: dict) -> bytes:
+    """A Bundle entry of ``resource``: its ``urn:uuid:`` full URL, which references point at."""
+    return orjson.dumps({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
+
+
+def _patient(profile: PatientProfile) -> dict:
     user = profile.user
-    return _entry(
+    return _resource(
         "Patient",
         profile.pk,
         {
@@ -152,8 +178,8 @@ def _patient(profile: PatientProfile) -> bytes:
     )
 
 
-def _practitioner(user) -> bytes:
-    return _entry(
+def _practitioner(user) -> dict:
+    return _resource(
         "Practitioner",
         user.pk,
         {
@@ -165,9 +191,9 @@ def _practitioner(user) -> bytes:
     )
 
 
-def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> bytes:
+def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> dict:
     name = f"{'Revision ' if s.is_revision else ''}{s.region} {s.get_procedure_display().lower()} {s.levels}"
-    return _entry(
+    return _resource(
         "Procedure",
         s.pk,
         {
@@ -190,8 +216,8 @@ def _procedure(s: Surgery, patient_ref: dict, complications: list[dict]) -> byte
     )
 
 
-def _encounter(stay: HospitalStay, patient_ref: dict) -> bytes:
-    return _entry(
+def _encounter(stay: HospitalStay, patient_ref: dict) -> dict:
+    return _resource(
         "Encounter",
         stay.pk,
         {
@@ -212,8 +238,8 @@ def _encounter(stay: HospitalStay, patient_ref: dict) -> bytes:
     )
 
 
-def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> bytes:
-    return _entry(
+def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> dict:
+    return _resource(
         "MedicationStatement",
         f"medication/{m.pk}",
         {
@@ -232,8 +258,8 @@ def _medication(m: Medication, patient_ref: dict, patient_user_id: int) -> bytes
     )
 
 
-def _pain(log: PainLog, patient_ref: dict) -> bytes:
-    return _entry(
+def _pain(log: PainLog, patient_ref: dict) -> dict:
+    return _resource(
         "Observation",
         f"pain/{log.pk}",
         {
@@ -249,11 +275,11 @@ def _pain(log: PainLog, patient_ref: dict) -> bytes:
     )
 
 
-def _appointment(a: Appointment, patient_ref: dict) -> bytes:
+def _appointment(a: Appointment, patient_ref: dict) -> dict:
     participants = [{"actor": patient_ref, "status": "accepted"}]
     if a.clinician_id:
         participants.append({"actor": ref("Practitioner", a.clinician_id), "status": "accepted"})
-    return _entry(
+    return _resource(
         "Appointment",
         a.pk,
         {
@@ -271,7 +297,7 @@ def _appointment(a: Appointment, patient_ref: dict) -> bytes:
 
 def _careplan(
     patient: PatientProfile, restrictions: list[ActivityRestriction], patient_ref: dict
-) -> bytes:
+) -> dict:
     today = timezone.localdate(timezone=patient.tz)
     activities = []
     for r in restrictions:
@@ -296,7 +322,7 @@ def _careplan(
                 }
             }
         )
-    return _entry(
+    return _resource(
         "CarePlan",
         f"restrictions/{patient.pk}",
         {
@@ -309,9 +335,9 @@ def _careplan(
     )
 
 
-def _goal(m: Milestone, patient_ref: dict) -> bytes:
+def _goal(m: Milestone, patient_ref: dict) -> dict:
     achieved = m.achieved_on is not None
-    return _entry(
+    return _resource(
         "Goal",
         m.pk,
         {
@@ -333,11 +359,11 @@ def _goal(m: Milestone, patient_ref: dict) -> bytes:
     )
 
 
-def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
+def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[dict]:
     derived = None
     if score.instrument in QUESTIONNAIRES:
         version = f"|{score.version}" if score.version else ""
-        yield _entry(
+        yield _resource(
             "QuestionnaireResponse",
             score.pk,
             {
@@ -360,7 +386,7 @@ def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
         else {"code": "{score}", "unit": "score"}
     )
     band = score_band(score.instrument, score.score)
-    yield _entry(
+    yield _resource(
         "Observation",
         f"score/{score.pk}",
         {
@@ -387,7 +413,7 @@ def _outcome(score: OutcomeScore, patient_ref: dict) -> Iterator[bytes]:
     )
 
 
-def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
+def _pt_session(session: PTSession, patient_ref: dict) -> dict:
     """A completed PT session (planned ones are not yet a procedure)."""
     exercises = "; ".join(
         item["name"]
@@ -404,7 +430,7 @@ def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
         else None
     )
     notes = [text for text in (exercises, pain, session.notes) if text]
-    return _entry(
+    return _resource(
         "Procedure",
         f"pt/{session.pk}",
         {
@@ -418,10 +444,10 @@ def _pt_session(session: PTSession, patient_ref: dict) -> bytes:
     )
 
 
-def _condition(c: Complication, patient_ref: dict) -> bytes:
+def _condition(c: Complication, patient_ref: dict) -> dict:
     code, display = CONDITION_SEVERITY[c.severity]
     clinical = "resolved" if c.resolved_on else "active"
-    return _entry(
+    return _resource(
         "Condition",
         f"complication/{c.pk}",
         {
@@ -441,7 +467,7 @@ def _condition(c: Complication, patient_ref: dict) -> bytes:
     )
 
 
-def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
+def _imaging(study: ImagingStudy, patient_ref: dict) -> dict:
     code, display = MODALITY[study.modality]
     findings = [
         f"Fusion: {study.get_fusion_status_display().lower()}" if study.fusion_status else "",
@@ -450,7 +476,7 @@ def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
             study.adjacent_level_change, ""
         ),
     ]
-    return _entry(
+    return _resource(
         "ImagingStudy",
         study.pk,
         {
@@ -467,8 +493,8 @@ def _imaging(study: ImagingStudy, patient_ref: dict) -> bytes:
     )
 
 
-def _prep_task(item: PrepItem, patient_ref: dict, surgery_ids: set[str]) -> bytes:
-    return _entry(
+def _prep_task(item: PrepItem, patient_ref: dict, surgery_ids: set[str]) -> dict:
+    return _resource(
         "Task",
         f"prep/{item.pk}",
         {
@@ -503,7 +529,7 @@ CHECK_IN_ANSWERS = (
 )
 
 
-def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
+def _check_in(check_in: CheckIn, patient_ref: dict) -> dict:
     items = [
         {"linkId": name, "answer": [{"valueBoolean": getattr(check_in, name)}]}
         for name in CHECK_IN_ANSWERS
@@ -515,7 +541,7 @@ def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
         )
     if check_in.notes:
         items.append({"linkId": "notes", "answer": [{"valueString": check_in.notes}]})
-    return _entry(
+    return _resource(
         "QuestionnaireResponse",
         f"check-in/{check_in.pk}",
         {
@@ -529,8 +555,8 @@ def _check_in(check_in: CheckIn, patient_ref: dict) -> bytes:
     )
 
 
-def _flag(alert: Alert, patient_ref: dict) -> bytes:
-    return _entry(
+def _flag(alert: Alert, patient_ref: dict) -> dict:
+    return _resource(
         "Flag",
         f"alert/{alert.pk}",
         {
@@ -554,6 +580,181 @@ def _flag(alert: Alert, patient_ref: dict) -> bytes:
     )
 
 
+# Every resource type ``patient_resources`` produces (the Bulk Data ``_type`` values).
+RESOURCE_TYPES = (
+    "Patient",
+    "Practitioner",
+    "Procedure",
+    "Condition",
+    "Encounter",
+    "MedicationStatement",
+    "Observation",
+    "ImagingStudy",
+    "Task",
+    "Appointment",
+    "CarePlan",
+    "Goal",
+    "QuestionnaireResponse",
+    "Flag",
+    "AuditEvent",
+)
+
+
+def patient_resources(
+    *,
+    patient: PatientProfile,
+    types: frozenset[str] | set[str] | None = None,
+    since: datetime | None = None,
+) -> Iterator[dict]:
+    """One patient's resources, one at a time, in the Bundle's order (``resources_of``)."""
+    return resources_of(patients=[patient], types=types, since=since)
+
+
+def resources_of(
+    *,
+    patients: list[PatientProfile],
+    types: frozenset[str] | set[str] | None = None,
+    since: datetime | None = None,
+    practitioners_seen: set[int] | None = None,
+) -> Iterator[dict]:
+    """The resources of ``patients`` (loaded with their users), one at a time: table by table,
+    each table read once for all of them (in order of patient) and in chunks of ``CHUNK`` rows,
+    so memory holds the patients and one chunk of rows, and the queries do not grow with the
+    rows nor, per call, with the patients. With one patient this is the Bundle's order.
+
+    - ``types``: only these resource types (``RESOURCE_TYPES``); a table whose resources are not
+      wanted is not read.
+    - ``since``: only resources whose rows changed after it (``updated_at``; an alert's Flag:
+      when it opened; the CarePlan when any restriction changed; a surgery's Procedure when it
+      or one of its complications changed). Practitioners have no change time: they come
+      whenever a resource of the patients names them.
+    - ``practitioners_seen``: Practitioners already produced (by user id) are skipped and the
+      new ones added, so an export in many calls gives each clinician once.
+    """
+    want = set(RESOURCE_TYPES) if types is None else set(types)
+
+    def changed(row, field="updated_at") -> bool:
+        return since is None or getattr(row, field) > since
+
+    def rows(model, *order, field="updated_at", **filters):
+        qs = model.objects.filter(patient_id__in=ids, **filters)
+        if since is not None:
+            qs = qs.filter(**{f"{field}__gt": since})
+        return qs.order_by("patient_id", *order)
+
+    by_id = {p.pk: p for p in patients}
+    ids = list(by_id)
+    refs = {pid: ref("Patient", pid) for pid in ids}
+    if "Patient" in want:
+        for patient in patients:
+            if changed(patient):
+                yield _patient(patient)
+    surgeries = (  # all of them: Practitioners and Tasks name them, changed or not
+        list(Surgery.objects.filter(patient_id__in=ids).order_by("patient_id", "performed_on"))
+        if want & {"Practitioner", "Procedure", "Task"}
+        else []
+    )
+    if "Practitioner" in want:
+        practitioner_ids = {p.surgeon_id for p in patients} | {s.surgeon_id for s in surgeries}
+        practitioner_ids |= set(
+            Appointment.objects.filter(patient_id__in=ids).values_list("clinician_id", flat=True)
+        )
+        practitioner_ids.discard(None)
+        if practitioners_seen is not None:
+            practitioner_ids -= practitioners_seen
+            practitioners_seen |= practitioner_ids
+        if practitioner_ids:
+            for user in User.objects.filter(pk__in=practitioner_ids):
+                yield _practitioner(user)
+    complications = (
+        list(
+            Complication.objects.filter(patient_id__in=ids).order_by(
+                "patient_id", "noticed_on", "id"
+            )
+        )
+        if want & {"Procedure", "Condition"}
+        else []
+    )
+    complications_of: dict[str, list[dict]] = {}
+    changed_surgeries: set[str] = set()
+    for c in complications:
+        if c.surgery_id:
+            complications_of.setdefault(c.surgery_id, []).append(
+                ref("Condition", f"complication/{c.pk}")
+            )
+            if changed(c):
+                changed_surgeries.add(c.surgery_id)
+    if "Procedure" in want:
+        for surgery in surgeries:
+            if changed(surgery) or surgery.pk in changed_surgeries:
+                yield _procedure(
+                    surgery, refs[surgery.patient_id], complications_of.get(surgery.pk, [])
+                )
+    if "Condition" in want:
+        for complication in complications:
+            if changed(complication):
+                yield _condition(complication, refs[complication.patient_id])
+    if "Encounter" in want:
+        for stay in rows(HospitalStay, "admitted_at").iterator(chunk_size=CHUNK):
+            yield _encounter(stay, refs[stay.patient_id])
+    if "MedicationStatement" in want:
+        for medication in rows(Medication, "started_on", "id").iterator(chunk_size=CHUNK):
+            yield _medication(
+                medication,
+                refs[medication.patient_id],
+                by_id[medication.patient_id].user_id,
+            )
+    if "Observation" in want:
+        for log in rows(PainLog, "recorded_at", "id").iterator(chunk_size=CHUNK):
+            yield _pain(log, refs[log.patient_id])
+    if "Procedure" in want:
+        for session in rows(PTSession, "performed_at", "id", status=PTStatus.COMPLETED).iterator(
+            chunk_size=CHUNK
+        ):
+            yield _pt_session(session, refs[session.patient_id])
+    if "ImagingStudy" in want:
+        for study in rows(ImagingStudy, "performed_on", "id").iterator(chunk_size=CHUNK):
+            yield _imaging(study, refs[study.patient_id])
+    if "Task" in want:
+        surgery_ids = {s.pk for s in surgeries}
+        for item in rows(PrepItem, "due_on", "id").iterator(chunk_size=CHUNK):
+            yield _prep_task(item, refs[item.patient_id], surgery_ids)
+    if "Appointment" in want:
+        for appointment in rows(Appointment, "starts_at").iterator(chunk_size=CHUNK):
+            yield _appointment(appointment, refs[appointment.patient_id])
+    if "CarePlan" in want:
+        restrictions_of: dict[int, list[ActivityRestriction]] = {}
+        for restriction in ActivityRestriction.objects.filter(patient_id__in=ids).order_by(
+            "patient_id", "starts_on", "id"
+        ):
+            restrictions_of.setdefault(restriction.patient_id, []).append(restriction)
+        for pid, restrictions in restrictions_of.items():
+            if any(changed(r) for r in restrictions):
+                yield _careplan(by_id[pid], restrictions, refs[pid])
+    if "Goal" in want:
+        for milestone in rows(Milestone, "target_on", "id").iterator(chunk_size=CHUNK):
+            yield _goal(milestone, refs[milestone.patient_id])
+    if want & {"Observation", "QuestionnaireResponse"}:
+        for score in rows(OutcomeScore, "completed_at").iterator(chunk_size=CHUNK):
+            for resource in _outcome(score, refs[score.patient_id]):
+                if resource["resourceType"] in want:
+                    yield resource
+    if "QuestionnaireResponse" in want:
+        for check_in in rows(CheckIn, "answered_at", "id").iterator(chunk_size=CHUNK):
+            yield _check_in(check_in, refs[check_in.patient_id])
+    if "Flag" in want:
+        for alert in rows(Alert, "opened_at", field="opened_at").exclude(
+            status=AlertStatus.RESOLVED
+        ):
+            yield _flag(alert, refs[alert.patient_id])
+    if "AuditEvent" in want:
+        reads = access_history_for(ids).order_by("patient_id", "at", "id")
+        if since is not None:
+            reads = reads.filter(at__gt=since)
+        for entry in reads.iterator(chunk_size=CHUNK):
+            yield _audit_event(entry, refs[entry.patient_id])
+
+
 def _bundle_head(pid: int, kind: str = "") -> bytes:
     """The Bundle's opening, up to its first entry."""
     now = timezone.now().isoformat()
@@ -570,95 +771,25 @@ def _bundle_head(pid: int, kind: str = "") -> bytes:
     )
 
 
+def _bundle_of(pid: int, resources: Iterator[dict], kind: str = "") -> Iterator[bytes]:
+    yield _bundle_head(pid, kind)
+    separator = b""
+    for resource in resources:
+        yield separator + _entry(resource)
+        separator = b","
+    yield b"]}"
+
+
 def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     """Yields the Bundle as JSON in pieces. Memory stays bounded by ``CHUNK`` rows."""
-    patient_ref = ref("Patient", patient.pk)
-    pid = patient.pk
-    yield _bundle_head(pid)
-    first = True
+    return _bundle_of(patient.pk, patient_resources(patient=patient))
 
-    def emit(chunk: bytes) -> bytes:
-        nonlocal first
-        out = chunk if first else b"," + chunk
-        first = False
-        return out
 
-    yield emit(_patient(patient))
-    surgeries = list(Surgery.objects.filter(patient_id=pid).order_by("performed_on"))
-    practitioner_ids = {patient.surgeon_id} | {s.surgeon_id for s in surgeries}
-    practitioner_ids |= set(
-        Appointment.objects.filter(patient_id=pid).values_list("clinician_id", flat=True)
+def audit_bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
+    """Who looked at the record, alone: the Patient and one AuditEvent per read."""
+    return _bundle_of(
+        patient.pk, patient_resources(patient=patient, types={"Patient", "AuditEvent"}), "audit"
     )
-    for user in User.objects.filter(pk__in=practitioner_ids - {None}):
-        yield emit(_practitioner(user))
-    complications = list(Complication.objects.filter(patient_id=pid).order_by("noticed_on", "id"))
-    complications_of: dict[str, list[dict]] = {}
-    for c in complications:
-        if c.surgery_id:
-            complications_of.setdefault(c.surgery_id, []).append(
-                ref("Condition", f"complication/{c.pk}")
-            )
-    for surgery in surgeries:
-        yield emit(_procedure(surgery, patient_ref, complications_of.get(surgery.pk, [])))
-    for complication in complications:
-        yield emit(_condition(complication, patient_ref))
-    for stay in HospitalStay.objects.filter(patient_id=pid).order_by("admitted_at"):
-        yield emit(_encounter(stay, patient_ref))
-    for medication in Medication.objects.filter(patient_id=pid).order_by("started_on", "id"):
-        yield emit(_medication(medication, patient_ref, patient.user_id))
-    for log in (
-        PainLog.objects.filter(patient_id=pid)
-        .order_by("recorded_at", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_pain(log, patient_ref))
-    for session in (
-        PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED)
-        .order_by("performed_at", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_pt_session(session, patient_ref))
-    for study in ImagingStudy.objects.filter(patient_id=pid).order_by("performed_on", "id"):
-        yield emit(_imaging(study, patient_ref))
-    for item in PrepItem.objects.filter(patient_id=pid).order_by("due_on", "id"):
-        yield emit(_prep_task(item, patient_ref, {s.pk for s in surgeries}))
-    for appointment in (
-        Appointment.objects.filter(patient_id=pid).order_by("starts_at").iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_appointment(appointment, patient_ref))
-    restrictions = list(
-        ActivityRestriction.objects.filter(patient_id=pid).order_by("starts_on", "id")
-    )
-    if restrictions:
-        yield emit(_careplan(patient, restrictions, patient_ref))
-    for milestone in (
-        Milestone.objects.filter(patient_id=pid)
-        .order_by("target_on", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_goal(milestone, patient_ref))
-    for score in (
-        OutcomeScore.objects.filter(patient_id=pid)
-        .order_by("completed_at")
-        .iterator(chunk_size=CHUNK)
-    ):
-        for piece in _outcome(score, patient_ref):
-            yield emit(piece)
-    for check_in in (
-        CheckIn.objects.filter(patient_id=pid)
-        .order_by("answered_at", "id")
-        .iterator(chunk_size=CHUNK)
-    ):
-        yield emit(_check_in(check_in, patient_ref))
-    for alert in (
-        Alert.objects.filter(patient_id=pid)
-        .exclude(status=AlertStatus.RESOLVED)
-        .order_by("opened_at")
-    ):
-        yield emit(_flag(alert, patient_ref))
-    for event in audit_events(patient, patient_ref):
-        yield emit(event)
-    yield b"]}"
 
 
 # --- Who looked at the record: AuditEvent (IHE BALP) ------------------------------------------
@@ -672,7 +803,7 @@ OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 QUERY_ACTIONS = frozenset({"list", "admin_list", "admin_autocomplete", "sync"})
 
 
-def _audit_event(entry, patient_ref: dict) -> bytes:
+def _audit_event(entry, patient_ref: dict) -> dict:
     """One PHI access row (with ``user`` and ``emergency_reason``, as
     ``accounts.selectors.access_history_for`` reads it) as a BALP-style AuditEvent. The reader's
     network address stays in the clinic's log; the patient's copy names who, when and what."""
@@ -683,7 +814,7 @@ def _audit_event(entry, patient_ref: dict) -> bytes:
         if entry.object_id
         else {"display": entry.resource}
     )
-    return _entry(
+    return _resource(
         "AuditEvent",
         f"phi-access/{entry.pk}",
         {
@@ -768,19 +899,3 @@ def _audit_event(entry, patient_ref: dict) -> bytes:
             ],
         },
     )
-
-
-def audit_events(patient: PatientProfile, patient_ref: dict) -> Iterator[bytes]:
-    """The patient's access history as AuditEvent entries, oldest first, in chunks."""
-    for entry in access_history_for(patient.pk).order_by("at", "id").iterator(chunk_size=CHUNK):
-        yield _audit_event(entry, patient_ref)
-
-
-def audit_bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
-    """Who looked at the record, alone: the Patient and one AuditEvent per read."""
-    patient_ref = ref("Patient", patient.pk)
-    yield _bundle_head(patient.pk, "audit")
-    yield _patient(patient)
-    for event in audit_events(patient, patient_ref):
-        yield b"," + event
-    yield b"]}"

@@ -48,6 +48,7 @@ ADMIN_EXEMPT = {
     "otp_totp.totpdevice": SUPERUSER_ONLY,
     "accounts.clinic": "the clinic's settings (clinic admins only): no patient",
     "accounts.user": "staff accounts (clinic admins only): patients are managed through their profile",
+    "recovery.bulkexportjob": "Bulk Data export jobs (clinic admins only): who asked, status, files; a patient by id",
     "accounts.phiaccess": "the access log itself (clinic admins only); reading it is not a record read",
     "accounts.breakglassaccess": "the emergency-access log (a clinic's admins, a clinician their "
     "own; the opening itself is logged); reading it is not a record read",
@@ -85,6 +86,16 @@ API_EXEMPT = {
     ("get", "/api/v1/me/erasure-request/"): PATIENTS_ONLY,
     ("post", "/api/v1/me/erasure-request/"): PATIENTS_ONLY,
     ("delete", "/api/v1/me/erasure-request/"): PATIENTS_ONLY,
+    # FHIR Bulk Data (clinic admins only; the walk's surgeon is refused): the worker logs each
+    # patient it exports and each download logs every patient of the file
+    # (tests/recovery/test_fhir_bulk.py::test_group_export_kick_off_poll_download).
+    ("get", "/api/v1/fhir/$export"): "a kick-off: a status URL, no patient data",
+    ("get", "/api/v1/fhir/Patient/$export"): "a kick-off: a status URL, no patient data",
+    ("get", "/api/v1/fhir/Group/{clinic_id}/$export"): "a kick-off: a status URL",
+    ("get", "/api/v1/fhir/Patient/{patient_id}/$export"): "a kick-off: a status URL",
+    ("get", "/api/v1/fhir/bulk-status/{job_id}"): "a manifest: file URLs and counts",
+    ("get", "/api/v1/fhir/bulk-files/{job_id}/{file_name}"): "logged per patient by the download",
+    ("delete", "/api/v1/fhir/bulk-status/{job_id}"): "cancels an export: no patient data",
     ("get", "/api/v1/sync/pull/"): PATIENTS_ONLY,
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
