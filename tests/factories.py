@@ -8,6 +8,7 @@ API prefix. Histories: ``build_record`` (a recovery through the services), ``yea
 (volume through the services) and ``bulk_history`` (volume bulk-inserted, for read paths only).
 """
 
+import itertools
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Clinic
+from recovery.activity.services import daily_steps_record
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.record.kinds import (
@@ -244,8 +246,23 @@ def complication(patient, actor, **values):
     return _create(COMPLICATIONS, patient, actor, values)
 
 
+_STEP_DAYS = itertools.count(1)
+
+
+def daily_steps(patient, actor=None, **values):
+    """One day's steps through the service (merged by day); by default each call a day
+    further back, so that several calls make several rows."""
+    values = {
+        "day": timezone.localdate(timezone=patient.tz) - timedelta(days=next(_STEP_DAYS) % 3000),
+        "steps": 4321,
+        **values,
+    }
+    return daily_steps_record(actor=actor or patient.user, patient=patient, **values)[0]
+
+
 BUILDERS = {
     "surgeries": surgery,
+    "daily_steps": daily_steps,
     "hospital_stays": hospital_stay,
     "medications": medication,
     "pain_logs": pain_log,
