@@ -16,6 +16,7 @@ import orjson
 from django.utils import timezone
 
 from accounts.models import PatientProfile, User
+from recovery.activity.models import DailySteps
 from recovery.care.models import (
     Alert,
     AlertStatus,
@@ -55,6 +56,13 @@ PAIN_SEVERITY = {
     "code": "72514-3",
     "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
 }
+STEPS_PER_DAY = {
+    "system": LOINC,
+    "code": "41950-7",
+    "display": "Number of steps in 24 hour Measured",
+}
+UCUM = "http://unitsofmeasure.org"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CHUNK = 500
 
 SNOMED = "http://snomed.info/sct"
@@ -244,6 +252,33 @@ def _pain(log: PainLog, patient_ref: dict) -> bytes:
             "valueInteger": log.intensity,
             "bodySite": {"text": log.location},
             "note": [{"text": log.notes}] if log.notes else None,
+        },
+    )
+
+
+def _steps(row: DailySteps, patient_ref: dict) -> bytes:
+    """A day's steps: LOINC 41950-7, the local day as the effective period's date, steps/day
+    in UCUM (``/d``)."""
+    return _entry(
+        "Observation",
+        f"steps/{row.pk}",
+        {
+            "identifier": _identifier("daily_steps", row.pk),
+            "status": "final",
+            "category": [
+                {"coding": [{"system": OBSERVATION_CATEGORY, "code": "activity"}]}
+            ],
+            "code": {"coding": [STEPS_PER_DAY], "text": "Steps per day"},
+            "subject": patient_ref,
+            "effectiveDateTime": _d(row.day),
+            "issued": _dt(row.counted_at),
+            "valueQuantity": {
+                "value": row.steps,
+                "unit": "steps/day",
+                "system": UCUM,
+                "code": "/d",
+            },
+            "note": [{"text": f"Counted by {row.get_source_display()}"}],
         },
     )
 
@@ -605,6 +640,10 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         .iterator(chunk_size=CHUNK)
     ):
         yield emit(_pain(log, patient_ref))
+    for row in (
+        DailySteps.objects.filter(patient_id=pid).order_by("day").iterator(chunk_size=CHUNK)
+    ):
+        yield emit(_steps(row, patient_ref))
     for session in (
         PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED)
         .order_by("performed_at", "id")
