@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Clinic
+from recovery.activity.models import DailySteps
 from recovery.activity.services import daily_steps_record
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
@@ -448,7 +449,7 @@ def year_of_history(patient, surgeon, *, days=365, per_day=5):
 
 def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
     """Volume for read-path tests, bulk-inserted (not through the write path: no sync stamps,
-    no reminders). About three pain logs a day, a PT session a week, an appointment a month, a
+    no reminders). Steps every day (from 14 days before the surgery), about three pain logs a day, a PT session a week, an appointment a month, a
     restriction and a milestone a month, over ``days`` days ending today."""
     rng = random.Random(seed)
     tz = patient.tz
@@ -476,7 +477,11 @@ def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
         discharge_disposition="home",
         **common,
     )
-    pain, pt, appts, restrictions, milestones = [], [], [], [], []
+    pain, pt, appts, restrictions, milestones, steps = [], [], [], [], [], []
+    for i in range(-14, days):  # steps from two weeks before the surgery: a baseline
+        steps.append(
+            DailySteps(day=first + timedelta(days=i), steps=rng.randint(0, 12000), **common)
+        )
     for i in range(days):
         day = first + timedelta(days=i)
         for hour, location in ((8, "back"), (13, "leg"), (20, "back")):
@@ -526,7 +531,9 @@ def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
     Appointment.objects.bulk_create(appts)
     ActivityRestriction.objects.bulk_create(restrictions)
     Milestone.objects.bulk_create(milestones)
+    DailySteps.objects.bulk_create(steps, batch_size=500)
     return {
+        "steps": len(steps),
         "pain": len(pain),
         "pt": len(pt),
         "appointments": len(appts),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from statistics import median
 
 from accounts.models import PatientProfile
@@ -44,7 +45,7 @@ def expected_fraction(post_op_day: int) -> float | None:
     """The fraction of baseline expected on ``post_op_day`` (None before day 1: no curve)."""
     if post_op_day < EXPECTED_CURVE[0][0]:
         return None
-    for (day_a, frac_a), (day_b, frac_b) in zip(EXPECTED_CURVE, EXPECTED_CURVE[1:], strict=False):
+    for (day_a, frac_a), (day_b, frac_b) in pairwise(EXPECTED_CURVE):
         if post_op_day <= day_b:
             return frac_a + (frac_b - frac_a) * (post_op_day - day_a) / (day_b - day_a)
     return EXPECTED_CURVE[-1][1]

@@ -265,9 +265,7 @@ def _steps(row: DailySteps, patient_ref: dict) -> bytes:
         {
             "identifier": _identifier("daily_steps", row.pk),
             "status": "final",
-            "category": [
-                {"coding": [{"system": OBSERVATION_CATEGORY, "code": "activity"}]}
-            ],
+            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "activity"}]}],
             "code": {"coding": [STEPS_PER_DAY], "text": "Steps per day"},
             "subject": patient_ref,
             "effectiveDateTime": _d(row.day),
@@ -640,9 +638,7 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         .iterator(chunk_size=CHUNK)
     ):
         yield emit(_pain(log, patient_ref))
-    for row in (
-        DailySteps.objects.filter(patient_id=pid).order_by("day").iterator(chunk_size=CHUNK)
-    ):
+    for row in DailySteps.objects.filter(patient_id=pid).order_by("day").iterator(chunk_size=CHUNK):
         yield emit(_steps(row, patient_ref))
     for session in (
         PTSession.objects.filter(patient_id=pid, status=PTStatus.COMPLETED)

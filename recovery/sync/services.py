@@ -46,6 +46,7 @@ def _put(table):
     writer = table.writer
     return writer.kind.put if isinstance(writer, RecordWriter) else None
 
+
 # --- Replays: a push whose answer was lost, sent again -------------------------------------------
 # A push holds the patient's clock lock from start to commit, so every stamp in (clock at the
 # start, clock at the end] was given by that push and no other writer. After commit, that range

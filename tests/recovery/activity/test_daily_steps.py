@@ -164,9 +164,7 @@ def test_two_phones_sending_the_same_day_converge_on_one_row(api, patient):
     body = pull(phone_a, since_a, schema_version=V).json()
     assert body["changes"]["daily_steps"]["updated"][0]["steps"] == 4500
     # B re-sends its record before having pulled (same id, newer count): merged again, no 409.
-    pushed = push(
-        phone_b, changes(daily_steps={"updated": [_raw("bbbb", day, 4800)]}), since_b
-    )
+    pushed = push(phone_b, changes(daily_steps={"updated": [_raw("bbbb", day, 4800)]}), since_b)
     assert pushed.status_code == 200 and pushed.json()["rejected"] == [], pushed.content
     assert DailySteps.objects.get(patient=patient, day=day).steps == 4800
     again = pull(phone_b, since_b, schema_version=V).json()
@@ -208,9 +206,7 @@ def test_a_refused_day_is_kept_in_the_quarantine_and_the_rest_applied(api, patie
     rejected = {r["id"]: r["errors"][0] for r in pushed.json()["rejected"]}
     assert set(rejected) == {"toomany", "future"}
     assert rejected["future"]["code"] == "in_future"
-    assert list(DailySteps.objects.filter(patient=patient).values_list("pk", flat=True)) == [
-        "good"
-    ]
+    assert list(DailySteps.objects.filter(patient=patient).values_list("pk", flat=True)) == ["good"]
     kept = set(
         RejectedRecord.objects.filter(patient=patient, table_name="daily_steps").values_list(
             "record_id", flat=True
