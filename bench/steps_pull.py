@@ -199,10 +199,14 @@ def report(result: dict, args=None) -> str:
         "",
         "| step | time | detail |",
         "|---|---|---|",
-        f"| backfill push ({result['days']} records) | {result['push_ms']:.0f} ms "
-        f"| {result['pushes']} push(es) (`SYNC_PUSH_MAX_RECORDS`) |",
-        f"| re-push, new ids (merged by day) | {result['repush_ms']:.0f} ms "
-        f"| {result['pushes']} push(es) |",
+        (
+            f"| backfill push ({result['days']} records) | {result['push_ms']:.0f} ms "
+            f"| {result['pushes']} push(es) (`SYNC_PUSH_MAX_RECORDS`) |"
+        ),
+        (
+            f"| re-push, new ids (merged by day) | {result['repush_ms']:.0f} ms "
+            f"| {result['pushes']} push(es) |"
+        ),
     ]
     for name in ("one_shot", "paged"):
         r = result[name]
