@@ -10,7 +10,7 @@ const readline = require('node:readline')
 const { Database, Model } = require('@nozbe/watermelondb')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize } = require('@nozbe/watermelondb/sync')
-const { TABLES, schemaAt, migrationsAt } = require('./schema')
+const { TABLES, ALL_TABLES, schemaAt, migrationsAt } = require('./schema')
 
 // --- strict console ----------------------------------------------------------------------------
 const warnings = []
@@ -22,7 +22,7 @@ console.warn = (...args) => { warnings.push(args.map(String).join(' ')); toStder
 console.error = (...args) => { warnings.push(args.map(String).join(' ')); toStderr('ERROR', ...args) }
 
 // --- models --------------------------------------------------------------------------------------
-const modelClasses = Object.keys(TABLES).map((table) => {
+const modelClasses = Object.keys(ALL_TABLES).map((table) => {
   const cls = class extends Model {}
   cls.table = table
   return cls

@@ -29,6 +29,13 @@ const TABLES = {
   milestones: [s('title'), s('kind'), s('target_on'), s('achieved_on'), s('notes')],
 }
 
+// Tables of later schema versions (docs/sync.md, "Schema versions"): the app has them from
+// `since` on. Version 5: daily_steps.
+const LATER = {
+  daily_steps: { since: 5, columns: [s('day'), n('steps'), n('counted_at'), s('source')] },
+}
+const ALL_TABLES = { ...TABLES, ...Object.fromEntries(Object.entries(LATER).map(([k, v]) => [k, v.columns])) }
+
 function schemaAt(version) {
   const tables = Object.entries(TABLES).map(([name, columns]) =>
     tableSchema({
@@ -36,6 +43,11 @@ function schemaAt(version) {
       columns: [...columns, ...meta, ...(version >= 2 ? [s('created_by')] : [])],
     }),
   )
+  for (const [name, table] of Object.entries(LATER)) {
+    if (table.since <= version) {
+      tables.push(tableSchema({ name, columns: [...table.columns, ...meta, s('created_by')] }))
+    }
+  }
   return appSchema({ version, tables })
 }
 
@@ -50,4 +62,4 @@ const MIGRATIONS = [
 const migrationsAt = (version) =>
   schemaMigrations({ migrations: MIGRATIONS.filter((m) => m.toVersion <= version) })
 
-module.exports = { TABLES, schemaAt, migrationsAt }
+module.exports = { TABLES, ALL_TABLES, schemaAt, migrationsAt }
