@@ -3,7 +3,7 @@
 'use strict'
 
 const { appSchema, tableSchema } = require('@nozbe/watermelondb')
-const { schemaMigrations, addColumns } = require('@nozbe/watermelondb/Schema/migrations')
+const { schemaMigrations, addColumns, createTable } = require('@nozbe/watermelondb/Schema/migrations')
 
 const n = (name) => ({ name, type: 'number', isOptional: true })
 const s = (name) => ({ name, type: 'string', isOptional: true })
@@ -30,9 +30,16 @@ const TABLES = {
 }
 
 // Tables of later schema versions (docs/sync.md, "Schema versions"): the app has them from
-// `since` on. Version 5: daily_steps.
+// `since` on (3: the care tables and the inbox; 4: medications; 5: daily_steps).
 const LATER = {
+  medications: { since: 4, columns: [s('name'), s('dose'), s('started_on'), s('stopped_on'), s('notes')] },
+  outcome_scores: { since: 3, columns: [s('instrument'), s('version'), s('timepoint'), n('completed_at'), s('surgery'), s('answers'), n('sections_answered'), n('score')] },
+  prep_items: { since: 3, columns: [s('surgery'), s('kind'), s('title'), s('owner'), s('due_on'), s('status'), s('completed_on'), s('waived_reason'), s('quit_on'), b('nicotine_free_confirmed'), s('second_opinion'), n('hba1c_percent'), s('hba1c_on'), n('weight_kg'), n('bmi'), s('notes')] },
+  imaging_studies: { since: 3, columns: [s('surgery'), s('modality'), s('performed_on'), s('region'), s('levels'), s('purpose'), s('reading'), s('fusion_status'), s('hardware_status'), b('adjacent_level_change')] },
+  complications: { since: 3, columns: [s('surgery'), s('kind'), s('noticed_on'), s('severity'), s('treatment'), s('resolved_on'), s('notes')] },
   daily_steps: { since: 5, columns: [s('day'), n('steps'), n('counted_at'), s('source')] },
+  check_ins: { since: 3, columns: [n('answered_at'), n('temperature_c'), b('wound_redness'), b('wound_swelling_or_drainage'), b('wound_opening'), b('new_numbness_or_weakness'), b('bowel_bladder_loss_or_saddle_numbness'), b('cannot_move_limb'), b('calf_pain_or_leg_swelling'), b('chest_pain_or_breathless'), b('trouble_swallowing_or_breathing'), b('pain_uncontrolled'), b('fell'), s('notes')] },
+  notifications: { since: 3, columns: [s('kind'), s('title'), s('body'), n('due_at'), n('read_at')] },
 }
 const ALL_TABLES = { ...TABLES, ...Object.fromEntries(Object.entries(LATER).map(([k, v]) => [k, v.columns])) }
 
@@ -56,6 +63,14 @@ const MIGRATIONS = [
     toVersion: 2,
     steps: Object.keys(TABLES).map((table) => addColumns({ table, columns: [s('created_by')] })),
   },
+  ...[3, 4, 5].map((version) => ({
+    toVersion: version,
+    steps: Object.entries(LATER)
+      .filter(([, table]) => table.since === version)
+      .map(([name, table]) =>
+        createTable({ name, columns: [...table.columns, ...meta, s('created_by')] }),
+      ),
+  })),
 ]
 
 // The migrations an app built at `version` ships with.
