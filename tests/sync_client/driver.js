@@ -39,7 +39,9 @@ function openDatabase(schemaVersion) {
     dbName: `device-${dbCounter}`,
     extraLokiOptions: { autosave: false },
   })
-  return new Database({ adapter, modelClasses })
+  // Only the models of the tables this schema version has (WatermelonDB refuses the others).
+  const tables = new Set(Object.keys(schemaAt(schemaVersion).tables))
+  return new Database({ adapter, modelClasses: modelClasses.filter((cls) => tables.has(cls.table)) })
 }
 
 // --- devices -------------------------------------------------------------------------------------
