@@ -100,7 +100,7 @@ def valid_values(prefix: str, patient) -> dict:
             "fusion_status": "partial",
         },
         "daily-steps": {
-            "day": str(timezone.localdate(timezone=patient.tz) - timedelta(days=1)),
+            "day": str(today - timedelta(days=1)),
             "steps": 5210,
             "source": "healthkit",
         },
