@@ -33,7 +33,11 @@ def test_two_phones_creating_the_same_day_converge(node, live_server, patient):
     b.synced()
     day = str(timezone.localdate(timezone=patient.tz) - timedelta(days=1))
     on_a = a.create(
-        "daily_steps", day=day, steps=3000, counted_at=now_ms(-timedelta(hours=3)), source="healthkit"
+        "daily_steps",
+        day=day,
+        steps=3000,
+        counted_at=now_ms(-timedelta(hours=3)),
+        source="healthkit",
     )
     on_b = b.create("daily_steps", day=day, steps=4100, counted_at=now_ms(), source="healthkit")
     assert on_a != on_b  # WatermelonDB's own random ids
