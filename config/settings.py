@@ -326,7 +326,7 @@ API_MAX_QUERY_STRING_BYTES = env.int("API_MAX_QUERY_STRING_BYTES", default=6144)
 # --- Offline sync (docs/sync.md) --------------------------------------------------------------
 # Sync schema versions the server serves (the app sends its WatermelonDB schema version).
 SYNC_SCHEMA_VERSION_MIN = env.int("SYNC_SCHEMA_VERSION_MIN", default=1)
-SYNC_SCHEMA_VERSION_MAX = 4
+SYNC_SCHEMA_VERSION_MAX = 5
 # A push larger than either limit is refused whole (413); the app splits or retries later.
 SYNC_PUSH_MAX_BYTES = env.int("SYNC_PUSH_MAX_BYTES", default=1_000_000)
 SYNC_PUSH_MAX_RECORDS = env.int("SYNC_PUSH_MAX_RECORDS", default=1_000)

@@ -8,6 +8,7 @@ CAPABILITY_KINDS = (
     "recovery.record.kinds",
     "recovery.outcomes.kinds",
     "recovery.preparation.kinds",
+    "recovery.activity.kinds",
     "recovery.care.kinds",
     "recovery.webhooks.kinds",  # an edge: the events other capabilities' writes cause
 )

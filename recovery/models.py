@@ -5,6 +5,7 @@ Django loads an app's models from ``<app>.models`` and the migrations name ``rec
 (``docs/architecture.md``). Code inside ``recovery`` imports from the capability, never from here.
 """
 
+from recovery.activity.models import STEPS_MAX, DailySteps, StepSource  # noqa: F401
 from recovery.care.models import (  # noqa: F401
     Alert,
     AlertNotification,

@@ -79,6 +79,7 @@ DEFAULT_DATA_MIGRATIONS = (
     "recovery.migrations.0006_default_protocol",
     "recovery.migrations.0008_default_triage_rules",
     "recovery.migrations.0012_alert_causes",
+    "recovery.migrations.0018_daily_steps",
 )
 DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
 

@@ -8,6 +8,7 @@ API prefix. Histories: ``build_record`` (a recovery through the services), ``yea
 (volume through the services) and ``bulk_history`` (volume bulk-inserted, for read paths only).
 """
 
+import itertools
 import random
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -16,6 +17,8 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Clinic
+from recovery.activity.models import DailySteps
+from recovery.activity.services import daily_steps_record
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.record.kinds import (
@@ -244,8 +247,23 @@ def complication(patient, actor, **values):
     return _create(COMPLICATIONS, patient, actor, values)
 
 
+_STEP_DAYS = itertools.count(1)
+
+
+def daily_steps(patient, actor=None, **values):
+    """One day's steps through the service (merged by day); by default each call a day
+    further back, so that several calls make several rows."""
+    values = {
+        "day": timezone.localdate(timezone=patient.tz) - timedelta(days=next(_STEP_DAYS) % 3000),
+        "steps": 4321,
+        **values,
+    }
+    return daily_steps_record(actor=actor or patient.user, patient=patient, **values)[0]
+
+
 BUILDERS = {
     "surgeries": surgery,
+    "daily_steps": daily_steps,
     "hospital_stays": hospital_stay,
     "medications": medication,
     "pain_logs": pain_log,
@@ -431,7 +449,7 @@ def year_of_history(patient, surgeon, *, days=365, per_day=5):
 
 def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
     """Volume for read-path tests, bulk-inserted (not through the write path: no sync stamps,
-    no reminders). About three pain logs a day, a PT session a week, an appointment a month, a
+    no reminders). Steps every day (from 14 days before the surgery), about three pain logs a day, a PT session a week, an appointment a month, a
     restriction and a milestone a month, over ``days`` days ending today."""
     rng = random.Random(seed)
     tz = patient.tz
@@ -459,7 +477,11 @@ def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
         discharge_disposition="home",
         **common,
     )
-    pain, pt, appts, restrictions, milestones = [], [], [], [], []
+    pain, pt, appts, restrictions, milestones, steps = [], [], [], [], [], []
+    for i in range(-14, days):  # steps from two weeks before the surgery: a baseline
+        steps.append(
+            DailySteps(day=first + timedelta(days=i), steps=rng.randint(0, 12000), **common)
+        )
     for i in range(days):
         day = first + timedelta(days=i)
         for hour, location in ((8, "back"), (13, "leg"), (20, "back")):
@@ -509,7 +531,9 @@ def bulk_history(patient, actor, *, days: int, seed: int = 7) -> dict:
     Appointment.objects.bulk_create(appts)
     ActivityRestriction.objects.bulk_create(restrictions)
     Milestone.objects.bulk_create(milestones)
+    DailySteps.objects.bulk_create(steps, batch_size=500)
     return {
+        "steps": len(steps),
         "pain": len(pain),
         "pt": len(pt),
         "appointments": len(appts),

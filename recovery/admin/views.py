@@ -18,8 +18,9 @@ from django.views.decorators.http import require_safe
 
 from accounts.audit import phi_access_record
 from accounts.selectors import patients_for
+from recovery.activity.selectors import steps_curve
 
-from .chart import pain_chart_svg
+from .chart import pain_chart_svg, steps_chart_svg
 from .dashboard import care_dashboard
 from .timeline import alert_lines, patient_today, timeline_for_patient, timeline_header
 from .timeline.care_sources import care_summary
@@ -96,6 +97,8 @@ def patient_timeline_view(request, patient_id: int):
         surgeries=timeline.surgeries,
         appointments=timeline.appointments,
     )
+    steps = steps_curve(patient=patient, surgery=header.surgery, since=since, until=until)
+    steps_chart = steps_chart_svg(curve=steps, since=since, until=until)
     phi_access_record(
         user=request.user,
         patient_ids=[patient.pk],
@@ -118,6 +121,8 @@ def patient_timeline_view(request, patient_id: int):
         "until": until,
         "page_obj": page,
         "chart": chart,
+        "steps": steps,
+        "steps_chart": steps_chart,
         "form": form if form.is_bound else TimelineFilterForm(initial={"period": "90"}),
         "query_without_page": query.urlencode(),
         "opts": patient._meta,

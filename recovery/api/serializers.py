@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
+from recovery.activity.models import STEPS_MAX, StepSource
 from recovery.outcomes.models import Instrument, Timepoint
 from recovery.preparation.models import (
     ComplicationKind,
@@ -119,6 +120,15 @@ class MedicationOutput(RecordOutput):
     started_on = serializers.DateField()
     stopped_on = serializers.DateField(allow_null=True)
     notes = serializers.CharField()
+
+
+class DailyStepsOutput(RecordOutput):
+    day = serializers.DateField(help_text="The local day (the patient's time zone).")
+    steps = serializers.IntegerField()
+    counted_at = serializers.DateTimeField(
+        help_text="When the phone read this total; of two counts of a day the later is kept."
+    )
+    source = serializers.ChoiceField(choices=StepSource.choices)
 
 
 class Exercise(StrictSerializer):
@@ -326,6 +336,17 @@ class MedicationInput(StrictSerializer):
     started_on = BoundedDateField()
     stopped_on = BoundedDateField(required=False, allow_null=True, help_text="Empty: still taken.")
     notes = text(2000)
+
+
+class DailyStepsInput(StrictSerializer):
+    day = BoundedDateField(help_text="The local day (the patient's time zone); not in the future.")
+    steps = serializers.IntegerField(min_value=0, max_value=STEPS_MAX)
+    counted_at = AwareDateTimeField(
+        required=False,
+        help_text="When the phone read this total from its health store (default: now). "
+        "A count older than the stored one for the day changes nothing.",
+    )
+    source = serializers.ChoiceField(choices=StepSource.choices, required=False)
 
 
 class PTSessionInput(StrictSerializer):

@@ -25,6 +25,8 @@ from config.api.openapi import ErrorResponseSerializer
 from config.api.pagination import KeysetCursor
 from config.api.renderers import OrjsonRenderer
 from config.errors import Invalid
+from recovery.activity import services as activity
+from recovery.activity.kinds import DAILY_STEPS
 from recovery.outcomes.kinds import OUTCOME_SCORES
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.record import services
@@ -273,8 +275,15 @@ def _describe(viewset: type[RecordViewSet]) -> None:
         create=extend_schema(
             tags=tags,
             summary=f"Create a {kind.model._meta.verbose_name}",
-            description="Idempotent by `id`: the same id and content again answers the stored "
-            "record with 200; the same id with other content is a 409.",
+            description=(
+                "One row per patient and day: a count for a day already stored replaces it "
+                "(when counted at the same time or later, `counted_at`) and answers the day's "
+                "row with 200, whatever `id` was sent (its `id` may differ); a new day is 201. "
+                "Never a 409 for a day already stored."
+                if viewset.kind.put is not None
+                else "Idempotent by `id`: the same id and content again answers the stored "
+                "record with 200; the same id with other content is a 409."
+            ),
             request=create_input,
             responses={
                 201: OpenApiResponse(out, description="Created."),
@@ -348,6 +357,40 @@ class PainLogViewSet(RecordViewSet):
     kind = PAIN_LOGS
     output = s.PainLogOutput
     input = s.PainLogInput
+
+
+class DailyStepsViewSet(RecordViewSet):
+    """daily_steps: the phone's count of each local day, one row per day (patients write their
+    own; the care team reads). A create for a day already stored replaces its count (if counted
+    at the same time or later) and answers the day's row, whose id may differ from the one
+    sent (docs/api.md, "Daily steps")."""
+
+    kind = DAILY_STEPS
+    output = s.DailyStepsOutput
+    input = s.DailyStepsInput
+
+    def create(self, request):
+        self._patients_may_not_write()
+        values = self._valid(self.create_input, request.data)
+        patient = self._create_target(values.pop("patient", None))
+        record, created = activity.daily_steps_record(
+            actor=request.user, patient=patient, id=values.pop("id", None), **values
+        )
+        return self._answer(
+            record, status.HTTP_201_CREATED if created else status.HTTP_200_OK, audit=False
+        )
+
+    def partial_update(self, request, id):
+        record = self._record(id)
+        self._patients_may_not_change()
+        values = self._valid(self.input, request.data, partial=True)
+        if "day" in values and values["day"] != record.day:
+            raise Invalid(
+                "The day of a count does not change; send the count for the other day instead.",
+                code="day_fixed",
+                attr="day",
+            )
+        return self._answer(record_update(self.kind, actor=request.user, record=record, **values))
 
 
 class PTSessionViewSet(RecordViewSet):
@@ -476,6 +519,7 @@ VIEWSETS: tuple[type[RecordViewSet], ...] = (
     HospitalStayViewSet,
     MedicationViewSet,
     PainLogViewSet,
+    DailyStepsViewSet,
     PTSessionViewSet,
     RestrictionViewSet,
     AppointmentViewSet,

@@ -1,11 +1,12 @@
 """The write path's description of check-ins, and what care does when other tables change:
-triage of pain logs and check-ins, protocol items that follow their surgery's date."""
+triage of pain logs, check-ins and daily steps, protocol items that follow their surgery's date."""
 
 from recovery.record.writes import RecordKind, batched, created_by_actor, on_write, register
 
 from .alerts import triage_check_in, triage_pain_log, triage_pain_logs
 from .models import CheckIn
 from .protocols import protocols_follow_surgery
+from .steps_triage import triage_daily_steps
 
 
 def _check_in_written(record, action, actor) -> None:
@@ -42,3 +43,15 @@ def _pain_log_triaged(record, action, actor) -> None:
 def _pain_logs_triaged(records, action, actor) -> None:
     if action == "create":
         triage_pain_logs(pain_logs=records)
+
+
+@on_write("daily_steps")
+def _steps_triaged(record, action, actor) -> None:
+    if action != "delete":
+        triage_daily_steps(rows=[record])
+
+
+@batched(_steps_triaged)
+def _steps_batch_triaged(records, action, actor) -> None:
+    if action != "delete":
+        triage_daily_steps(rows=records)

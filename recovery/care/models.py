@@ -370,6 +370,7 @@ class TriageRule(models.Model):
         CHECK_IN = "check_in"
         PAIN_TREND = "pain_trend", "7-day pain mean rise"
         PAIN_STREAK = "pain_streak", "Consecutive high pain logs"
+        STEPS_CURVE = "steps_curve", "Daily steps far below the expected recovery curve"
 
     clinic = models.ForeignKey(
         "accounts.Clinic", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -388,7 +389,8 @@ class TriageRule(models.Model):
         null=True,
         blank=True,
         help_text="check-in: above (or below, see direction) this value (temperature); "
-        "pain_trend: rise in points; pain_streak: the intensity at or above which a log counts",
+        "pain_trend: rise in points; pain_streak: the intensity at or above which a log counts; "
+        "steps_curve: the percentage of the expected steps below which a day counts",
     )
     direction = models.CharField(
         max_length=5,
@@ -398,7 +400,9 @@ class TriageRule(models.Model):
         "(hypothermia) meets the rule",
     )
     count = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="pain_streak: logs in a row"
+        null=True,
+        blank=True,
+        help_text="pain_streak: logs in a row; steps_curve: consecutive days",
     )
     neck_surgery_only = models.BooleanField(default=False)
     tier = models.CharField(max_length=12, choices=Tier.choices)

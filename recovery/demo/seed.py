@@ -12,6 +12,8 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
+from recovery.activity.selectors import expected_fraction
+from recovery.activity.services import daily_steps_put
 from recovery.care.models import Protocol
 from recovery.care.protocols import protocol_apply
 from recovery.outcomes.kinds import OUTCOME_SCORES
@@ -186,6 +188,7 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         transfusion_given=False,
         notes="Revision TLIF with screw exchange for pseudarthrosis and a loosened L5 screw.",
     )
+    _seed_steps(patient, day0, today)
     record_create(
         HOSPITAL_STAYS,
         actor=surgeon,
@@ -490,3 +493,20 @@ def _seed_outcomes(patient, revision, day0) -> None:
             completed_at=_local(patient, day0 + timedelta(days=days), time(18, 0)),
             answers=answers,
         )
+
+
+def _seed_steps(patient, day0, today) -> None:
+    """Daily steps from the phone: three weeks before surgery around 6,000 a day (the baseline),
+    then the expected recovery curve with day-to-day noise, up to yesterday."""
+    rng = random.Random(1616)  # noqa: S311 - demo noise; its own, not to move the other data
+    items = []
+    day = day0 - timedelta(days=21)
+    while day < today:
+        pod = (day - day0).days
+        fraction = 1.0 if pod < 0 else (expected_fraction(pod) or 0.12)
+        steps = round(6000 * fraction * rng.uniform(0.85, 1.15))
+        items.append(
+            (f"demo-steps-{day:%Y%m%d}", {"day": day, "steps": steps, "source": "healthkit"})
+        )
+        day += timedelta(days=1)
+    daily_steps_put(actor=patient.user, patient=patient, items=items)

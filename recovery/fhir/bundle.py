@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import PatientProfile, User
 from accounts.selectors import access_history_for
+from recovery.activity.models import DailySteps
 from recovery.care.models import (
     Alert,
     AlertStatus,
@@ -58,6 +59,13 @@ PAIN_SEVERITY = {
     "code": "72514-3",
     "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
 }
+STEPS_PER_DAY = {
+    "system": LOINC,
+    "code": "41950-7",
+    "display": "Number of steps in 24 hour Measured",
+}
+UCUM = "http://unitsofmeasure.org"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CHUNK = 500
 
 SNOMED = "http://snomed.info/sct"
@@ -271,6 +279,31 @@ def _pain(log: PainLog, patient_ref: dict) -> dict:
             "valueInteger": log.intensity,
             "bodySite": {"text": log.location},
             "note": [{"text": log.notes}] if log.notes else None,
+        },
+    )
+
+
+def _steps(row: DailySteps, patient_ref: dict) -> dict:
+    """A day's steps: LOINC 41950-7, the local day as the effective period's date, steps/day
+    in UCUM (``/d``)."""
+    return _resource(
+        "Observation",
+        f"steps/{row.pk}",
+        {
+            "identifier": _identifier("daily_steps", row.pk),
+            "status": "final",
+            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "activity"}]}],
+            "code": {"coding": [STEPS_PER_DAY], "text": "Steps per day"},
+            "subject": patient_ref,
+            "effectiveDateTime": _d(row.day),
+            "issued": _dt(row.counted_at),
+            "valueQuantity": {
+                "value": row.steps,
+                "unit": "steps/day",
+                "system": UCUM,
+                "code": "/d",
+            },
+            "note": [{"text": f"Counted by {row.get_source_display()}"}],
         },
     )
 
@@ -707,6 +740,8 @@ def resources_of(
     if "Observation" in want:
         for log in rows(PainLog, "recorded_at", "id").iterator(chunk_size=CHUNK):
             yield _pain(log, refs[log.patient_id])
+        for day in rows(DailySteps, "day").iterator(chunk_size=CHUNK):
+            yield _steps(day, refs[day.patient_id])
     if "Procedure" in want:
         for session in rows(PTSession, "performed_at", "id", status=PTStatus.COMPLETED).iterator(
             chunk_size=CHUNK

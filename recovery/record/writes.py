@@ -83,6 +83,14 @@ class RecordKind:
     # Served by the generic REST collection (``recovery/api``). False: the capability has its
     # own endpoints (check-ins: ``recovery/care/api``).
     rest_collection: bool = True
+    # A table of one live row per patient and key (``daily_steps``: one per day). Its creates
+    # and updates, from the REST API and from sync, go through this batch function of its
+    # capability instead of ``records_create`` / ``records_update``: called as
+    # ``put(actor=, patient=, items=[(id, values)], clock=)``, it merges each item into the
+    # row of its key whatever the id (a later value replaces an earlier one, never a 409) and
+    # returns a ``BatchResult``. Sync applies such a table without the conflict check
+    # (docs/sync.md).
+    put: Callable[..., "BatchResult"] | None = field(default=None, compare=False)
 
     def fields(self) -> tuple[str, ...]:
         if self.writable_fields:

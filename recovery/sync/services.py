@@ -38,6 +38,15 @@ from .tables import SYNC_TABLES, ForeignId, RecordWriter
 logger = logging.getLogger(__name__)
 _MISSING = object()
 
+
+def _put(table):
+    """The batch function of a table kept one row per key (``RecordKind.put``: daily steps by
+    day), or None. Such a table is merged, never in conflict: its records skip the conflict
+    check and go through that function (docs/sync.md)."""
+    writer = table.writer
+    return writer.kind.put if isinstance(writer, RecordWriter) else None
+
+
 # --- Replays: a push whose answer was lost, sent again -------------------------------------------
 # A push holds the patient's clock lock from start to commit, so every stamp in (clock at the
 # start, clock at the end] was given by that push and no other writer. After commit, that range
@@ -82,6 +91,8 @@ def _is_replay(
     for record in batch.records:
         if kept.get((record.table.name, record.id), (_MISSING,))[0] == storable(record.raw):
             continue
+        if _put(record.table) is not None:
+            continue  # merged by key: applying it again changes nothing
         row = existing[record.table.name].get(record.id)
         if row is None or row.patient_id != patient.pk or row.deleted_at is not None:
             return False
@@ -191,8 +202,8 @@ def _check_conflicts(
 
     for record in batch.records:
         row = existing[record.table.name].get(record.id)
-        if row is None:
-            continue
+        if row is None or _put(record.table) is not None:
+            continue  # a table merged by key has no conflicts (a later value replaces)
         if row.patient_id != patient.pk:
             continue  # refused on its own (id_taken), see sync_push
         if row.deleted_at is not None:
@@ -275,6 +286,18 @@ def _write_table(
         except (DjangoValidationError, DomainError) as exc:
             refused[position] = exc
     return refused
+
+
+def _put_table(table, puts, *, actor: User, patient: PatientProfile, version) -> dict:
+    """Writes one table merged by key (``RecordKind.put``): ``puts`` are ``(position, record)``;
+    refusals by position."""
+    result = _put(table)(
+        actor=actor,
+        patient=patient,
+        items=[(record.id, record.values) for _, record in puts],
+        clock=version(),
+    )
+    return {puts[i][0]: exc for i, exc in result.refused.items()}
 
 
 def _delete_table(table, rows, *, actor: User, version) -> dict[int, Exception]:
@@ -400,7 +423,11 @@ def sync_push(
     # tables), each table's rows in one batch write.
     creates: dict[str, list] = {}
     updates: dict[str, list] = {}
+    puts: dict[str, list] = {}
     for position, record in enumerate(batch.records):
+        if _put(record.table) is not None:
+            puts.setdefault(record.table.name, []).append((position, record))
+            continue
         row = existing[record.table.name].get(record.id)
         if row is None:
             creates.setdefault(record.table.name, []).append((position, record))
@@ -418,15 +445,20 @@ def sync_push(
         changed = _changed_values(record, row)
         if changed:
             updates.setdefault(record.table.name, []).append((position, record, row, changed))
-    for name in sorted(set(creates) | set(updates), key=_table_order):
-        refused = _write_table(
-            SYNC_TABLES[name],
-            creates.get(name, []),
-            updates.get(name, []),
-            actor=actor,
-            patient=patient,
-            version=version,
-        )
+    for name in sorted(set(creates) | set(updates) | set(puts), key=_table_order):
+        if name in puts:
+            refused = _put_table(
+                SYNC_TABLES[name], puts[name], actor=actor, patient=patient, version=version
+            )
+        else:
+            refused = _write_table(
+                SYNC_TABLES[name],
+                creates.get(name, []),
+                updates.get(name, []),
+                actor=actor,
+                patient=patient,
+                version=version,
+            )
         for position in sorted(refused):
             refuse(batch.records[position], refused[position])
     deletes: dict[str, list] = {}
@@ -516,15 +548,20 @@ def rejected_record_replay(*, actor: User, rejected: RejectedRecord) -> Rejected
             # rest of a stale whole record does not undo the care team's fix.
             wanted = set(changed_columns.split(","))
             record.values = {k: v for k, v in record.values.items() if k in wanted}
-        row = table.model._base_manager.filter(pk=record.id).first()
-        if row is not None and (row.patient_id != patient.pk or row.deleted_at is not None):
-            raise Conflict("This id is taken or deleted.", code="id_taken", attr=attr)
-        creates = [(0, record)] if row is None else []
-        changed = _changed_values(record, row) if row is not None else {}
-        updates = [(0, record, row, changed)] if changed else []
-        refused = _write_table(
-            table, creates, updates, actor=sender, patient=patient, version=version
-        )
+        if _put(table) is not None:  # merged by key: the day's row takes it
+            refused = _put_table(
+                table, [(0, record)], actor=sender, patient=patient, version=version
+            )
+        else:
+            row = table.model._base_manager.filter(pk=record.id).first()
+            if row is not None and (row.patient_id != patient.pk or row.deleted_at is not None):
+                raise Conflict("This id is taken or deleted.", code="id_taken", attr=attr)
+            creates = [(0, record)] if row is None else []
+            changed = _changed_values(record, row) if row is not None else {}
+            updates = [(0, record, row, changed)] if changed else []
+            refused = _write_table(
+                table, creates, updates, actor=sender, patient=patient, version=version
+            )
     if refused:
         exc = refused[0]
         if isinstance(exc, DomainError):

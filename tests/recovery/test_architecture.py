@@ -45,6 +45,7 @@ def test_every_capability_registers_its_tables():
         "imaging_studies",
         "complications",
         "check_ins",
+        "daily_steps",
     }
 
 
@@ -56,3 +57,4 @@ def test_hooks_of_higher_capabilities_run_on_the_records_writes():
     assert pain_hooks[0] is record_planning.pain_logged
     assert care_kinds._pain_log_triaged in pain_hooks
     assert len(set(pain_hooks)) == len(pain_hooks)  # registered once, however often imported
+    assert care_kinds._steps_triaged in write_hooks(kind_for_table("daily_steps"))

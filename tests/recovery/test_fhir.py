@@ -145,7 +145,8 @@ def test_export_is_scoped_and_audited(api, demo):
 
 def test_export_streams_in_bounded_queries(api, demo, django_assert_max_num_queries):
     client = api(demo.surgeon)
-    with django_assert_max_num_queries(21):
+    # one query per table (daily steps, the access log: 22), the PHI log's savepoint and release
+    with django_assert_max_num_queries(24):
         response = client.get(f"/api/v1/patients/{demo.pk}/fhir/")
         chunks = list(response.streaming_content)
     assert len(chunks) > 100  # one piece per resource, not one big string
@@ -336,3 +337,38 @@ def test_every_record_table_reaches_the_bundle(api, patient, surgeon):
     # Restrictions travel together, as the activities of one CarePlan.
     missing = set(RECORD_KINDS) - systems - ({"restrictions"} if "CarePlan" in types else set())
     assert missing == set()
+
+
+def test_daily_steps_export_as_loinc_observations(api, patient, surgeon):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import daily_steps
+
+    today = timezone.localdate(timezone=patient.tz)
+    rows = [
+        daily_steps(patient, id=f"st{n}", day=today - timedelta(days=n), steps=1000 * n)
+        for n in (1, 2)
+    ]
+    data = export(api(surgeon), f"/api/v1/patients/{patient.pk}/fhir/")
+    Bundle.model_validate(data)
+    steps = [
+        e["resource"]
+        for e in data["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "41950-7"
+    ]
+    assert [s["identifier"][0]["value"] for s in steps] == ["st2", "st1"]  # in day order
+    first = steps[0]
+    assert first["code"]["coding"][0]["system"] == "http://loinc.org"
+    assert first["valueQuantity"] == {
+        "value": 2000,
+        "unit": "steps/day",
+        "system": "http://unitsofmeasure.org",
+        "code": "/d",
+    }
+    assert first["effectiveDateTime"] == str(rows[1].day)
+    assert first["subject"]["reference"] == next(
+        e["fullUrl"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient"
+    )

@@ -10,7 +10,7 @@ const readline = require('node:readline')
 const { Database, Model } = require('@nozbe/watermelondb')
 const LokiJSAdapter = require('@nozbe/watermelondb/adapters/lokijs').default
 const { synchronize } = require('@nozbe/watermelondb/sync')
-const { TABLES, tablesAt, schemaAt, migrationsAt } = require('./schema')
+const { TABLES, ALL_TABLES, schemaAt, migrationsAt } = require('./schema')
 
 // --- strict console ----------------------------------------------------------------------------
 const warnings = []
@@ -22,18 +22,14 @@ console.warn = (...args) => { warnings.push(args.map(String).join(' ')); toStder
 console.error = (...args) => { warnings.push(args.map(String).join(' ')); toStderr('ERROR', ...args) }
 
 // --- models --------------------------------------------------------------------------------------
-const MODELS = Object.fromEntries(
-  Object.keys(TABLES).map((table) => {
-    const cls = class extends Model {}
-    cls.table = table
-    return [table, cls]
-  }),
-)
+const modelClasses = Object.keys(ALL_TABLES).map((table) => {
+  const cls = class extends Model {}
+  cls.table = table
+  return cls
+})
 
 let dbCounter = 0
 function openDatabase(schemaVersion) {
-  // The models of the tables this schema version has (an app built at that version).
-  const modelClasses = tablesAt(schemaVersion).map((table) => MODELS[table])
   dbCounter += 1
   const adapter = new LokiJSAdapter({
     schema: schemaAt(schemaVersion),
@@ -43,7 +39,9 @@ function openDatabase(schemaVersion) {
     dbName: `device-${dbCounter}`,
     extraLokiOptions: { autosave: false },
   })
-  return new Database({ adapter, modelClasses })
+  // Only the models of the tables this schema version has (WatermelonDB refuses the others).
+  const tables = new Set(Object.keys(schemaAt(schemaVersion).tables))
+  return new Database({ adapter, modelClasses: modelClasses.filter((cls) => tables.has(cls.table)) })
 }
 
 // --- devices -------------------------------------------------------------------------------------
@@ -306,7 +304,7 @@ const commands = {
     const db = openDatabase(schema)
     await db.write(async () => {
       const batch = []
-      for (const table of tablesAt(old.schema)) {
+      for (const table of Object.keys(TABLES)) {
         const records = await old.db.get(table).query().fetch()
         for (const record of records) batch.push(db.get(table).prepareCreateFromDirtyRaw({ ...record._raw }))
       }

@@ -348,3 +348,41 @@ def test_header_lists_every_hospital_stay(client, surgeon, patient, record):
     assert "<em>Index stay</em>: admitted" in section and "length of stay 3 nights" in section
     assert "<em>Readmission 1</em>: admitted" in section and "at Ward 4" in section
     assert "inpatient, day" in section
+
+
+def test_steps_chart_shows_percent_of_baseline_and_the_expected_curve(client, surgeon, patient):
+    from recovery.activity.services import daily_steps_put
+    from tests.factories import surgery
+
+    today = timezone.localdate(timezone=patient.tz)
+    op = surgery(patient, surgeon, performed_on=today - timedelta(days=10)).performed_on
+    rows = [(op - timedelta(days=n), 8000) for n in range(1, 15)]
+    rows += [(op + timedelta(days=2), 2000), (op + timedelta(days=9), 6000)]
+    daily_steps_put(
+        actor=patient.user,
+        patient=patient,
+        items=[(None, {"day": d, "steps": v}) for d, v in rows],
+    )
+    client.force_login(surgeon)
+    html = get(client, patient, period="30").content.decode()
+    chart = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="steps-chart"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert 'data-baseline="8000"' in chart
+    assert "median of 14 days" in html
+    assert f'data-day="{op + timedelta(days=2)}" data-steps="2000" data-percent="25.0"' in chart
+    assert f'data-day="{op + timedelta(days=9)}" data-steps="6000" data-percent="75.0"' in chart
+    assert 'class="steps-expected"' in chart and 'class="steps-baseline"' in chart
+    assert "(expected 29%)" in chart  # post-op day 2
+
+
+def test_steps_chart_without_a_baseline_says_so(client, surgeon, patient):
+    from tests.factories import daily_steps, surgery
+
+    today = timezone.localdate(timezone=patient.tz)
+    surgery(patient, surgeon, performed_on=today - timedelta(days=10))
+    daily_steps(patient, day=today - timedelta(days=1), steps=3000)
+    client.force_login(surgeon)
+    html = get(client, patient).content.decode()
+    assert "No baseline: fewer than 7 days of steps" in html
+    assert 'class="steps-expected"' not in html
+    assert 'data-steps="3000" data-percent=""' in html

@@ -99,6 +99,11 @@ def valid_values(prefix: str, patient) -> dict:
             "purpose": "fusion_assessment",
             "fusion_status": "partial",
         },
+        "daily-steps": {
+            "day": str(today - timedelta(days=1)),
+            "steps": 5210,
+            "source": "healthkit",
+        },
         "complications": {
             "kind": "dural_tear",
             "noticed_on": str(today - timedelta(days=1)),

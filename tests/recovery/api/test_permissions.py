@@ -32,6 +32,7 @@ PATCHES = {
     "prep-items": {"notes": "Daughter will help."},
     "imaging-studies": {"reading": "Hardware intact."},
     "complications": {"treatment": "Dressing changes."},
+    "daily-steps": {"steps": 6012},
 }
 
 
@@ -69,7 +70,7 @@ def expected_change(prefix, actor, owner, op):
             return ok  # a patient marks any of their milestones achieved
         return 403  # set by the care team
     # surgeon or nurse on the team
-    if prefix == "pain-logs" and owner == "patient":
+    if prefix in ("pain-logs", "daily-steps") and owner == "patient":
         return 403  # the patient's own entry
     return ok
 
@@ -151,6 +152,8 @@ def test_permission_matrix(prefix, cast, patient, surgeon):
                 surgeon,
                 performed_on=timezone.localdate() + timedelta(days=30),
             ).pk
+        if prefix == "daily-steps":  # one row per day: each actor a day of its own
+            body["day"] = str(timezone.localdate() - timedelta(days=200 + ACTORS.index(actor)))
         if cast[actor] is not None and not cast[actor].is_patient:
             body["patient"] = patient.pk
         before = model.all_objects.count()

@@ -364,6 +364,7 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
     notification_create(
         patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time
     )
+    f.daily_steps(patient, steps=0)  # version 5; 0 is a value, not an absence
     since = 0 if mode != "first" else None
 
     def normal(table, rows):
