@@ -41,13 +41,24 @@ const LATER = {
   check_ins: { since: 3, columns: [n('answered_at'), n('temperature_c'), b('wound_redness'), b('wound_swelling_or_drainage'), b('wound_opening'), b('new_numbness_or_weakness'), b('bowel_bladder_loss_or_saddle_numbness'), b('cannot_move_limb'), b('calf_pain_or_leg_swelling'), b('chest_pain_or_breathless'), b('trouble_swallowing_or_breathing'), b('pain_uncontrolled'), b('fell'), s('notes')] },
   notifications: { since: 3, columns: [s('kind'), s('title'), s('body'), n('due_at'), n('read_at')] },
 }
+// Columns later versions add to existing tables (4: pain_logs.medications).
+const ADDED_COLUMNS = { 4: { pain_logs: [s('medications')] } }
+const addedUpTo = (version, table) =>
+  Object.entries(ADDED_COLUMNS)
+    .filter(([v]) => Number(v) <= version)
+    .flatMap(([, tables]) => tables[table] || [])
 const ALL_TABLES = { ...TABLES, ...Object.fromEntries(Object.entries(LATER).map(([k, v]) => [k, v.columns])) }
 
 function schemaAt(version) {
   const tables = Object.entries(TABLES).map(([name, columns]) =>
     tableSchema({
       name,
-      columns: [...columns, ...meta, ...(version >= 2 ? [s('created_by')] : [])],
+      columns: [
+        ...columns,
+        ...addedUpTo(version, name),
+        ...meta,
+        ...(version >= 2 ? [s('created_by')] : []),
+      ],
     }),
   )
   for (const [name, table] of Object.entries(LATER)) {
@@ -65,11 +76,16 @@ const MIGRATIONS = [
   },
   ...[3, 4, 5].map((version) => ({
     toVersion: version,
-    steps: Object.entries(LATER)
-      .filter(([, table]) => table.since === version)
-      .map(([name, table]) =>
-        createTable({ name, columns: [...table.columns, ...meta, s('created_by')] }),
+    steps: [
+      ...Object.entries(ADDED_COLUMNS[version] || {}).map(([table, columns]) =>
+        addColumns({ table, columns }),
       ),
+      ...Object.entries(LATER)
+        .filter(([, table]) => table.since === version)
+        .map(([name, table]) =>
+          createTable({ name, columns: [...table.columns, ...meta, s('created_by')] }),
+        ),
+    ],
   })),
 ]
 
