@@ -374,13 +374,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="the bench database's name (realign_bench*; dropped and recreated)",
+    )
 
 
 def run(args) -> dict:
     """The interface of ``python -m bench`` (bench/__main__.py): returns the medians."""
     import requests
 
-    database_url = recreate_database(args.postgres.rstrip("/"), BENCH_DB)
+    if not args.database.startswith("realign_bench"):
+        raise SystemExit(f"refusing to drop {args.database!r}: bench databases are realign_bench*")
+    database_url = recreate_database(args.postgres.rstrip("/"), args.database)
     django_setup(database_url)
     started = time.perf_counter()
     patient = seed_patient(days=args.days)

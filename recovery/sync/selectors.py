@@ -29,7 +29,7 @@ from accounts.services import patient_clock_read
 from config.errors import Invalid
 
 from .protocol import Migration, PullPosition
-from .rejections import pull_add_rejected
+from .rejections import pull_add_rejected, rejected_pull_rows, rejected_pull_statement
 from .tables import SYNC_TABLES, Codec, SyncTable, tables_for
 
 FIRST, SINCE, WHOLE = "first", "since", "whole"  # which rows of a table a pull wants
@@ -72,11 +72,14 @@ def sync_pull(
     whole = migration.tables if (migration and last_pulled_at is not None) else frozenset()
     wanted = _modes(schema_version, last_pulled_at, whole)
     if connection.vendor == "postgresql":
-        timestamp, results = _pull_postgresql(wanted, schema_version, patient_id, last_pulled_at)
+        timestamp, results, refused = _pull_postgresql(
+            wanted, schema_version, patient_id, last_pulled_at
+        )
     else:
         with transaction.atomic():
             timestamp = patient_clock_read(patient_id=patient_id)
             results = list(_read_orm(wanted, schema_version, patient_id, last_pulled_at))
+            refused = None  # read by pull_add_rejected, after the rows
     _refuse_future(last_pulled_at, timestamp)
     changes = {
         table.name: {"created": [], "updated": updated, "deleted": deleted}
@@ -85,7 +88,11 @@ def sync_pull(
     body = {"changes": changes, "timestamp": timestamp}
     # Refused records (docs/sync.md, "Refused records"): the server's truth and the refusals.
     return pull_add_rejected(
-        body, patient_id=patient_id, last_pulled_at=last_pulled_at, schema_version=schema_version
+        body,
+        patient_id=patient_id,
+        last_pulled_at=last_pulled_at,
+        schema_version=schema_version,
+        refused=refused,
     )
 
 
@@ -363,15 +370,26 @@ def _lock_only_transaction() -> list[str]:
 
 
 def _pull_postgresql(wanted, schema_version: int, patient_id: int, since):
-    """The clock under its lock, then every table: one round trip, one transaction."""
+    """The clock under its lock, then every table, then the open refusals
+    (``rejections.rejected_pull_statement``): one round trip, one transaction. Returns the
+    clock, each table's (updated, deleted) and the refused rows."""
     prefix = _lock_only_transaction()
     statements, params, names = _table_statements(wanted, schema_version, patient_id, since)
+    refused_sql, refused_params = rejected_pull_statement(
+        patient_id=patient_id, last_pulled_at=since
+    )
     with connection.cursor() as cursor:
-        cursor.execute(";\n".join([*prefix, _clock_sql(), *statements]), [patient_id, *params])
+        cursor.execute(
+            ";\n".join([*prefix, _clock_sql(), *statements, refused_sql]),
+            [patient_id, *params, *refused_params],
+        )
         if prefix:
             cursor.nextset()
         (timestamp,) = cursor.fetchone()
-        return timestamp, list(_results(cursor, names, first=False))
+        results = list(_results(cursor, names, first=False))
+        cursor.nextset()
+        refused = rejected_pull_rows(cursor.fetchall())
+    return timestamp, results, refused
 
 
 # --- Any database: the ORM and the codecs --------------------------------------------------------
