@@ -9,6 +9,7 @@ incremental sync pull, the request a phone makes most (docs/benchmarks.md, "Sync
 """
 
 from functools import cached_property
+from typing import Protocol
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -40,18 +41,39 @@ class UserLookup:
         return sql, [f.attname for f in User._meta.concrete_fields]
 
     def get(self, **lookup) -> User:
+        return self.get_with(None, **lookup)
+
+    def get_with(self, batch: "Batch | None", **lookup) -> User:
+        """``get``; with a ``batch``, its statements go in the same round trip, after the
+        user's query (their results are read by ``batch.read(cursor)`` whether or not the user
+        is found; what the caller makes of them is up to its checks of the user)."""
         ((field, value),) = lookup.items()
         if field not in ("id", "pk"):
             raise TypeError(f"only a primary-key lookup is compiled, not {field!r}")
         sql, names = self._compiled
+        params = [User._meta.pk.get_prep_value(value)]
+        if batch is not None:
+            sql, params = f"{sql};\n{batch.sql}", [*params, *batch.params]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [User._meta.pk.get_prep_value(value)])
+            cursor.execute(sql, params)
             row = cursor.fetchone()
+            if batch is not None:
+                cursor.nextset()
+                batch.read(cursor)
         if row is None:
             raise User.DoesNotExist
         user = User.from_db(connection.alias, names, row[: len(names)])
         user.own_patient_pk = row[len(names)]
         return user
+
+
+class Batch(Protocol):
+    """Statements a view sends with the user's lookup (``BatchedJWTAuthentication``)."""
+
+    sql: str
+    params: list
+
+    def read(self, cursor) -> None: ...
 
 
 _USERS = UserLookup()
@@ -63,7 +85,44 @@ class JWTAuthentication(SimpleJWTAuthentication):
         self.user_model = _USERS
 
 
+class BatchedJWTAuthentication(JWTAuthentication):
+    """``JWTAuthentication`` for a view that knows, from the request alone, the statements it
+    will send once the caller is known: ``batch_for(request, user_id)`` returns them (or None),
+    and they go in the user lookup's round trip (``UserLookup.get_with``); the view finds them,
+    read, as ``request.successful_authenticator.batch``. The token is validated first, and
+    simplejwt's checks of the user (found, active, token not revoked by a password change) run
+    unchanged on the user that came back: when one fails, the request is refused as with
+    ``JWTAuthentication`` and the batch's results are never used. The batch must therefore
+    only read, and name the caller by the token's user id."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_model = self
+        self.batch = None
+        self._request = None
+
+    def batch_for(self, request, user_id) -> Batch | None:
+        raise NotImplementedError
+
+    @property
+    def objects(self):
+        return self
+
+    DoesNotExist = User.DoesNotExist
+
+    def authenticate(self, request):
+        self._request = request
+        self.batch = None
+        return super().authenticate(request)
+
+    def get(self, **lookup) -> User:
+        ((_, value),) = lookup.items()
+        self.batch = self.batch_for(self._request, value)
+        return _USERS.get_with(self.batch, **lookup)
+
+
 class JWTScheme(SimpleJWTScheme):
     """The OpenAPI security scheme of simplejwt's class (``jwtAuth``), for this one."""
 
     target_class = JWTAuthentication
+    match_subclasses = True  # BatchedJWTAuthentication's views (the sync pull) too

@@ -15,6 +15,7 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import PatientProfile, User
@@ -150,35 +151,41 @@ def rejected_answer(refusals: list[Refusal]) -> list[dict]:
     return [{"table": r.table, "id": r.id, "errors": r.errors} for r in refusals]
 
 
-@cache
-def _refused_sql(*, since: bool) -> str:
-    """The query for the open refusals of one patient (stamped after ``last_pulled_at`` when
-    ``since``), compiled once by the ORM; its parameters are ``(patient_id, "open"[,
-    last_pulled_at])``. The one-shot pull on PostgreSQL sends it in the same round trip as
-    the clock and the tables (``selectors._pull_postgresql``)."""
-    rows = RejectedRecord.objects.filter(patient_id=0, status=RejectedStatus.OPEN)
-    expected: tuple = (0, RejectedStatus.OPEN.value)
-    if since:
-        rows = rows.filter(sync_version__gt=0)
-        expected = (*expected, 0)
-    query = rows.order_by("rejected_at", "id").values_list(*_REFUSED_COLUMNS)
-    sql, params = query.query.sql_with_params()
-    if tuple(params) != expected:
-        raise RuntimeError(f"unexpected refused-records query parameters {params!r}")
-    return sql
-
-
 _REFUSED_COLUMNS = ("table_name", "record_id", "errors", "rejected_at")
 
 
-def rejected_pull_statement(*, patient_id: int, last_pulled_at: int | None) -> tuple[str, list]:
-    """The refused-records query of a pull and its parameters, to send with the pull's other
-    statements; its fetched rows go through ``rejected_pull_rows`` to
-    ``pull_add_rejected(..., refused=...)``."""
-    params: list = [patient_id, RejectedStatus.OPEN.value]
+@cache
+def _refused_sql(*, since: bool, patient: str) -> str:
+    """The open refusals of one patient (stamped after ``last_pulled_at`` when ``since``),
+    oldest first, as ``_refused_rows`` reads them; ``patient`` is the SQL for the patient's id
+    (one parameter). Parameters: ``(patient, "open"[, last_pulled_at])``."""
+    quote = connection.ops.quote_name
+    meta = RejectedRecord._meta
+    columns = ", ".join(f"r.{quote(meta.get_field(name).column)}" for name in _REFUSED_COLUMNS)
+    where = [
+        f"r.{quote(meta.get_field('patient').column)} = {patient}",
+        f"r.{quote(meta.get_field('status').column)} = %s",
+    ]
+    if since:
+        where.append(f"r.{quote(meta.get_field('sync_version').column)} > %s")
+    # Identifiers come from the model and are quoted; values are parameters.
+    return (
+        f"SELECT {columns} FROM {quote(meta.db_table)} r WHERE {' AND '.join(where)} "  # noqa: S608
+        f"ORDER BY r.{quote(meta.get_field('rejected_at').column)}, r.{quote(meta.pk.column)}"
+    )
+
+
+def rejected_pull_statement(
+    *, patient: str = "%s", key: int, last_pulled_at: int | None
+) -> tuple[str, list]:
+    """The refused-records query of a pull and its parameters (``key``: the parameter of the
+    ``patient`` SQL, the patient's id by default), to send with the pull's other statements;
+    its fetched rows go through ``rejected_pull_rows`` to ``pull_add_rejected(...,
+    refused=...)``."""
+    params: list = [key, RejectedStatus.OPEN.value]
     if last_pulled_at is not None:
         params.append(last_pulled_at)
-    return _refused_sql(since=last_pulled_at is not None), params
+    return _refused_sql(since=last_pulled_at is not None, patient=patient), params
 
 
 def rejected_pull_rows(fetched) -> list[tuple]:
