@@ -68,7 +68,7 @@ class UserLookup:
 
 
 class Batch(Protocol):
-    """Statements a view sends with the user's lookup (``BatchedJWTAuthentication``)."""
+    """Statements a view sends with the user's lookup (``JWTAuthentication``)."""
 
     sql: str
     params: list
@@ -80,44 +80,40 @@ _USERS = UserLookup()
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
+    """simplejwt's JWT authentication with the compiled user lookup (``UserLookup``).
+
+    A view that knows, from the request alone, the statements it will send once the caller is
+    known may have them sent in the user lookup's round trip: its ``batch_for_user(request,
+    user_id)`` returns them (a ``Batch``, or None), ``UserLookup.get_with`` sends them after the
+    user's query, and the view finds them, read, as ``request.successful_authenticator.batch``
+    (the sync pull, docs/sync.md "How the incremental pull stays cheap"). The token is validated
+    before anything is sent, and simplejwt's checks of the user (found, active, token not
+    revoked by a password change) run unchanged on the user that came back: when one fails, the
+    request is refused as without a batch and its results are never used. A batch therefore
+    changes nothing and names the caller by the token's user id."""
+
+    DoesNotExist = User.DoesNotExist
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user_model = _USERS
-
-
-class BatchedJWTAuthentication(JWTAuthentication):
-    """``JWTAuthentication`` for a view that knows, from the request alone, the statements it
-    will send once the caller is known: ``batch_for(request, user_id)`` returns them (or None),
-    and they go in the user lookup's round trip (``UserLookup.get_with``); the view finds them,
-    read, as ``request.successful_authenticator.batch``. The token is validated first, and
-    simplejwt's checks of the user (found, active, token not revoked by a password change) run
-    unchanged on the user that came back: when one fails, the request is refused as with
-    ``JWTAuthentication`` and the batch's results are never used. The batch must therefore
-    only read, and name the caller by the token's user id."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user_model = self
+        self.user_model = self  # simplejwt calls user_model.objects.get(id=...): self.get
         self.batch = None
         self._request = None
-
-    def batch_for(self, request, user_id) -> Batch | None:
-        raise NotImplementedError
 
     @property
     def objects(self):
         return self
 
-    DoesNotExist = User.DoesNotExist
-
     def authenticate(self, request):
-        self._request = request
-        self.batch = None
+        self._request, self.batch = request, None
         return super().authenticate(request)
 
     def get(self, **lookup) -> User:
         ((_, value),) = lookup.items()
-        self.batch = self.batch_for(self._request, value)
+        context = getattr(self._request, "parser_context", None) or {}
+        batch_for = getattr(context.get("view"), "batch_for_user", None)
+        if batch_for is not None:
+            self.batch = batch_for(self._request, User._meta.pk.get_prep_value(value))
         return _USERS.get_with(self.batch, **lookup)
 
 
@@ -125,4 +121,3 @@ class JWTScheme(SimpleJWTScheme):
     """The OpenAPI security scheme of simplejwt's class (``jwtAuth``), for this one."""
 
     target_class = JWTAuthentication
-    match_subclasses = True  # BatchedJWTAuthentication's views (the sync pull) too

@@ -388,7 +388,7 @@ class PreparedPull:
     """A one-shot pull on PostgreSQL as one statement batch: the clock under its lock, then
     every table, then the open refusals (``rejections.rejected_pull_statement``); one round trip,
     one transaction. ``sql``/``params`` may be sent after other statements (the authentication's
-    user lookup, ``recovery.sync.views.PullAuthentication``): ``read(cursor)`` takes the
+    user lookup, ``recovery.sync.views.SyncPullView.batch_for_user``): ``read(cursor)`` takes the
     results from the cursor's current result set on, ``body()`` answers from them.
 
     ``by_user``: the batch names the patient by their user's id (a subquery), for a pull sent

@@ -11,7 +11,6 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import BatchedJWTAuthentication
 from accounts.selectors import own_patient_id
 from config.errors import Invalid
 
@@ -35,26 +34,6 @@ LAST_PULLED_AT = OpenApiParameter(
     OpenApiTypes.STR,
     description="The `timestamp` of the last pull (an integer), or `null` before the first.",
 )
-
-
-class PullAuthentication(BatchedJWTAuthentication):
-    """The pull's authentication: a one-shot pull with well-formed parameters is sent in the
-    same round trip as the user's lookup (the patient named by the token's user id), so the
-    request a phone makes most is one query (docs/sync.md, "How the incremental pull stays
-    cheap"). The user's checks, the permission (``IsSyncingPatient``) and the parameters'
-    errors come after it exactly as without: ``SyncPullView.get`` uses the batch only when it
-    locked the clock of the caller's own patient for the parameters it parses itself."""
-
-    def batch_for(self, request, user_id):
-        if connection.vendor != "postgresql":
-            return None
-        try:
-            params = _one_shot_params(request.query_params)
-        except Invalid:
-            return None  # the view answers the 400 after authentication and permissions
-        if params is None:
-            return None
-        return PreparedPull(key=user_id, by_user=True, **params)
 
 
 def _one_shot_params(params) -> dict | None:
@@ -88,8 +67,24 @@ def _batched_body(request, *, patient_id: int, params: dict) -> dict | None:
 
 
 class SyncPullView(APIView):
-    authentication_classes = [PullAuthentication]
     permission_classes = [IsAuthenticated, IsSyncingPatient]
+
+    def batch_for_user(self, request, user_id):
+        """A one-shot pull with well-formed parameters, sent in the same round trip as the
+        authentication's user lookup (the patient named by the token's user id), so the
+        request a phone makes most is one query (docs/sync.md, "How the incremental pull stays
+        cheap"). The user's checks, the permission (``IsSyncingPatient``) and the parameters'
+        errors come after it exactly as without: ``get`` uses the batch only when it locked
+        the clock of the caller's own patient, for the parameters it parses itself."""
+        if connection.vendor != "postgresql":
+            return None
+        try:
+            params = _one_shot_params(request.query_params)
+        except Invalid:
+            return None  # get() answers the 400, after authentication and permissions
+        if params is None:
+            return None
+        return PreparedPull(key=user_id, by_user=True, **params)
 
     @extend_schema(
         operation_id="sync_pull",

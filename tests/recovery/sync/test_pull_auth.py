@@ -74,7 +74,7 @@ def test_every_check_of_the_token_still_holds(patient, change):
     assert "changes" not in response.json()
 
 
-# --- the one-shot pull sent with the user's lookup (recovery.sync.views.PullAuthentication) -----
+# --- the one-shot pull sent with the user's lookup (SyncPullView.batch_for_user) --------
 
 
 def _push_poison(client, since):
