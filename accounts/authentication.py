@@ -9,6 +9,7 @@ incremental sync pull, the request a phone makes most (docs/benchmarks.md, "Sync
 """
 
 from functools import cached_property
+from typing import Protocol
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -40,13 +41,25 @@ class UserLookup:
         return sql, [f.attname for f in User._meta.concrete_fields]
 
     def get(self, **lookup) -> User:
+        return self.get_with(None, **lookup)
+
+    def get_with(self, batch: "Batch | None", **lookup) -> User:
+        """``get``; with a ``batch``, its statements go in the same round trip, after the
+        user's query (their results are read by ``batch.read(cursor)`` whether or not the user
+        is found; what the caller makes of them is up to its checks of the user)."""
         ((field, value),) = lookup.items()
         if field not in ("id", "pk"):
             raise TypeError(f"only a primary-key lookup is compiled, not {field!r}")
         sql, names = self._compiled
+        params = [User._meta.pk.get_prep_value(value)]
+        if batch is not None:
+            sql, params = f"{sql};\n{batch.sql}", [*params, *batch.params]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [User._meta.pk.get_prep_value(value)])
+            cursor.execute(sql, params)
             row = cursor.fetchone()
+            if batch is not None:
+                cursor.nextset()
+                batch.read(cursor)
         if row is None:
             raise User.DoesNotExist
         user = User.from_db(connection.alias, names, row[: len(names)])
@@ -54,13 +67,54 @@ class UserLookup:
         return user
 
 
+class Batch(Protocol):
+    """Statements a view sends with the user's lookup (``JWTAuthentication``)."""
+
+    sql: str
+    params: list
+
+    def read(self, cursor) -> None: ...
+
+
 _USERS = UserLookup()
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
+    """simplejwt's JWT authentication with the compiled user lookup (``UserLookup``).
+
+    A view that knows, from the request alone, the statements it will send once the caller is
+    known may have them sent in the user lookup's round trip: its ``batch_for_user(request,
+    user_id)`` returns them (a ``Batch``, or None), ``UserLookup.get_with`` sends them after the
+    user's query, and the view finds them, read, as ``request.successful_authenticator.batch``
+    (the sync pull, docs/sync.md "How the incremental pull stays cheap"). The token is validated
+    before anything is sent, and simplejwt's checks of the user (found, active, token not
+    revoked by a password change) run unchanged on the user that came back: when one fails, the
+    request is refused as without a batch and its results are never used. A batch therefore
+    changes nothing and names the caller by the token's user id."""
+
+    DoesNotExist = User.DoesNotExist
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user_model = _USERS
+        self.user_model = self  # simplejwt calls user_model.objects.get(id=...): self.get
+        self.batch = None
+        self._request = None
+
+    @property
+    def objects(self):
+        return self
+
+    def authenticate(self, request):
+        self._request, self.batch = request, None
+        return super().authenticate(request)
+
+    def get(self, **lookup) -> User:
+        ((_, value),) = lookup.items()
+        context = getattr(self._request, "parser_context", None) or {}
+        batch_for = getattr(context.get("view"), "batch_for_user", None)
+        if batch_for is not None:
+            self.batch = batch_for(self._request, User._meta.pk.get_prep_value(value))
+        return _USERS.get_with(self.batch, **lookup)
 
 
 class JWTScheme(SimpleJWTScheme):

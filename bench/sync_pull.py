@@ -12,7 +12,8 @@ servers side by side (one worker each) and times, in the same run:
   dates converted in SQL) and serialises them with orjson. No Django, no auth: the least any
   implementation has to do.
 
-for a first pull (``last_pulled_at=null``) and an incremental pull of 20 changes. Prints the
+for a first pull (``last_pulled_at=null``), an incremental pull of 20 changes, and an
+unchanged pull (``last_pulled_at`` = the clock: nothing to send). Prints the
 medians and ratios as a markdown table (docs/benchmarks.md, ``## Sync``).
 
 Small functions on purpose (database, seed, serve, time_pairs) so the shared
@@ -344,21 +345,19 @@ def time_one(session, url: str, headers=None) -> tuple[float, int]:
     return elapsed, len(body)
 
 
-def time_pairs(
-    session, a: tuple, b: tuple, *, rounds: int, warmup: int = 5
-) -> list[tuple[float, int]]:
-    """Median wall time (ms) and body size of two requests, timed alternately so that noise
-    from other processes on the machine falls on both alike. ``a`` and ``b`` are (url, headers)."""
+def time_pairs(session, *targets: tuple, rounds: int, warmup: int = 5) -> list[tuple[float, int]]:
+    """Median wall time (ms) and body size of two (or more) requests, timed in turn so that
+    noise from other processes on the machine falls on all alike. Each target is (url, headers)."""
     for _ in range(warmup):
-        time_one(session, *a)
-        time_one(session, *b)
-    times: tuple[list, list] = ([], [])
-    sizes = [0, 0]
+        for target in targets:
+            time_one(session, *target)
+    times: list[list] = [[] for _ in targets]
+    sizes = [0] * len(targets)
     for _ in range(rounds):
-        for i, (url, headers) in enumerate((a, b)):
+        for i, (url, headers) in enumerate(targets):
             elapsed, sizes[i] = time_one(session, url, headers)
             times[i].append(elapsed)
-    return [(statistics.median(times[i]), sizes[i]) for i in (0, 1)]
+    return [(statistics.median(times[i]), sizes[i]) for i in range(len(targets))]
 
 
 def row_count(body: dict) -> int:
@@ -374,13 +373,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another tree (e.g. a worktree of main) whose endpoint is timed in the same turns",
+    )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="the bench database's name (realign_bench*; dropped and recreated)",
+    )
 
 
 def run(args) -> dict:
     """The interface of ``python -m bench`` (bench/__main__.py): returns the medians."""
     import requests
 
-    database_url = recreate_database(args.postgres.rstrip("/"), BENCH_DB)
+    if not args.database.startswith("realign_bench"):
+        raise SystemExit(f"refusing to drop {args.database!r}: bench databases are realign_bench*")
+    database_url = recreate_database(args.postgres.rstrip("/"), args.database)
     django_setup(database_url)
     started = time.perf_counter()
     patient = seed_patient(days=args.days)
@@ -395,6 +406,15 @@ def run(args) -> dict:
     }
     django_server, django_url = serve("config.wsgi:application", env=env, chdir=ROOT)
     floor_server, floor_url = serve("sync_pull:floor_app", env=env, chdir=ROOT / "bench")
+    servers = [django_server, floor_server]
+    compare_url = None
+    if args.compare:
+        compare_server, compare_url = serve(
+            "config.wsgi:application",
+            env={**env, "PYTHONPATH": str(args.compare.resolve())},
+            chdir=args.compare.resolve(),
+        )
+        servers.append(compare_server)
     results = {}
     try:
         session = requests.Session()
@@ -407,14 +427,17 @@ def run(args) -> dict:
         since = clock_value(patient)
         make_changes(patient, 20)
         cases.append(("incremental", str(since), args.rounds * 3))
+        # Nothing changed since the last pull: what a phone's periodic pull usually finds.
+        cases.append(("unchanged", str(clock_value(patient)), args.rounds * 3))
         for name, last_pulled_at, rounds in cases:
             rows = row_count(session.get(pull + last_pulled_at, headers=auth).json())
-            (ms, size), (floor_ms, _) = time_pairs(
-                session,
-                (pull + last_pulled_at, auth),
-                (floor + last_pulled_at, None),
-                rounds=rounds,
-            )
+            targets = [(pull + last_pulled_at, auth), (floor + last_pulled_at, None)]
+            if compare_url:
+                other = compare_url + pull.removeprefix(django_url)
+                assert rows == row_count(session.get(other + last_pulled_at, headers=auth).json())
+                targets.append((other + last_pulled_at, auth))
+            timed = time_pairs(session, *targets, rounds=rounds)
+            (ms, size), (floor_ms, _) = timed[:2]
             results[name] = {
                 "rows": rows,
                 "bytes": size,
@@ -422,23 +445,30 @@ def run(args) -> dict:
                 "floor_ms": floor_ms,
                 "rounds": rounds,
             }
+            if compare_url:
+                results[name]["compare_ms"] = timed[2][0]
     finally:
-        for server in (django_server, floor_server):
+        for server in servers:
             server.terminate()
             server.wait(timeout=10)
     return results
 
 
 def report(result: dict, args=None) -> str:
+    compare = any("compare_ms" in r for r in result.values())
     lines = [
-        "| pull | rows | body | endpoint median | floor median | ratio |",
-        "|---|---|---|---|---|---|",
+        "| pull | rows | body | endpoint median | floor median | ratio |"
+        + (" compared tree | its ratio |" if compare else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if compare else ""),
     ]
     for name, r in result.items():
-        lines.append(
+        line = (
             f"| {name} | {r['rows']} | {r['bytes'] / 1024:.0f} KiB | {r['endpoint_ms']:.1f} ms "
             f"| {r['floor_ms']:.1f} ms | {r['endpoint_ms'] / r['floor_ms']:.2f}x |"
         )
+        if "compare_ms" in r:
+            line += f" {r['compare_ms']:.1f} ms | {r['compare_ms'] / r['floor_ms']:.2f}x |"
+        lines.append(line)
     return "\n".join(lines)
 
 

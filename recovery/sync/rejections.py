@@ -8,11 +8,14 @@ team sees them in the admin and on the timeline, and a refused check-in opens an
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import PatientProfile, User
@@ -148,40 +151,92 @@ def rejected_answer(refusals: list[Refusal]) -> list[dict]:
     return [{"table": r.table, "id": r.id, "errors": r.errors} for r in refusals]
 
 
+_REFUSED_COLUMNS = ("table_name", "record_id", "errors", "rejected_at")
+
+
+@cache
+def _refused_sql(*, since: bool, patient: str) -> str:
+    """The open refusals of one patient (stamped after ``last_pulled_at`` when ``since``),
+    oldest first, as ``_refused_rows`` reads them; ``patient`` is the SQL for the patient's id
+    (one parameter). Parameters: ``(patient, "open"[, last_pulled_at])``."""
+    quote = connection.ops.quote_name
+    meta = RejectedRecord._meta
+    columns = ", ".join(f"r.{quote(meta.get_field(name).column)}" for name in _REFUSED_COLUMNS)
+    where = [
+        f"r.{quote(meta.get_field('patient').column)} = {patient}",
+        f"r.{quote(meta.get_field('status').column)} = %s",
+    ]
+    if since:
+        where.append(f"r.{quote(meta.get_field('sync_version').column)} > %s")
+    # Identifiers come from the model and are quoted; values are parameters.
+    return (
+        f"SELECT {columns} FROM {quote(meta.db_table)} r WHERE {' AND '.join(where)} "  # noqa: S608
+        f"ORDER BY r.{quote(meta.get_field('rejected_at').column)}, r.{quote(meta.pk.column)}"
+    )
+
+
+def rejected_pull_statement(
+    *, patient: str = "%s", key: int, last_pulled_at: int | None
+) -> tuple[str, list]:
+    """The refused-records query of a pull and its parameters (``key``: the parameter of the
+    ``patient`` SQL, the patient's id by default), to send with the pull's other statements;
+    its fetched rows go through ``rejected_pull_rows`` to ``pull_add_rejected(...,
+    refused=...)``."""
+    params: list = [key, RejectedStatus.OPEN.value]
+    if last_pulled_at is not None:
+        params.append(last_pulled_at)
+    return _refused_sql(since=last_pulled_at is not None, patient=patient), params
+
+
+def rejected_pull_rows(fetched) -> list[tuple]:
+    """The rows of ``rejected_pull_statement`` as the ORM reads them: ``errors`` arrives as JSON
+    text (Django has psycopg 3 read ``jsonb`` as text, its ``JSONField`` parses it)."""
+    return [
+        (table_name, record_id, None if errors is None else json.loads(errors), rejected_at)
+        for table_name, record_id, errors, rejected_at in fetched
+    ]
+
+
+def _refused_rows(*, patient_id: int, last_pulled_at: int | None) -> list[tuple]:
+    rows = RejectedRecord.objects.filter(patient_id=patient_id, status=RejectedStatus.OPEN)
+    if last_pulled_at is not None:
+        rows = rows.filter(sync_version__gt=last_pulled_at)
+    return list(rows.order_by("rejected_at", "id").values_list(*_REFUSED_COLUMNS))
+
+
 def rejected_for_pull(
-    *, patient_id: int, last_pulled_at: int | None, schema_version: int
+    *,
+    patient_id: int,
+    last_pulled_at: int | None,
+    schema_version: int,
+    refused: list[tuple] | None = None,
 ) -> tuple[dict[str, tuple[list[dict], list[str]]], list[dict]]:
     """What a pull adds for the records refused since ``last_pulled_at``: by table, the
     server's truth for each refused id (the live row of this patient in wire form, or the id
     as deleted when the server has none: another patient's id, a record never created), and
-    the refusals themselves for the app (``rejected``). One query when nothing was refused,
+    the refusals themselves for the app (``rejected``). One query when nothing was refused
+    (none when the caller passes the ``refused`` rows it read with ``rejected_pull_statement``),
     plus one per table with refusals. A first pull sends every live row anyway: it gets the
     open refusals and no extra rows."""
-    rows = RejectedRecord.objects.filter(patient_id=patient_id, status=RejectedStatus.OPEN)
-    if last_pulled_at is not None:
-        rows = rows.filter(sync_version__gt=last_pulled_at)
-    refused = list(
-        rows.order_by("rejected_at", "id").values(
-            "table_name", "record_id", "errors", "rejected_at"
-        )
-    )
+    if refused is None:
+        refused = _refused_rows(patient_id=patient_id, last_pulled_at=last_pulled_at)
     rejected = [
         {
-            "table": r["table_name"],
-            "id": r["record_id"],
-            "errors": r["errors"],
-            "rejected_at": int(r["rejected_at"].timestamp() * 1000),
+            "table": table_name,
+            "id": record_id,
+            "errors": errors,
+            "rejected_at": int(rejected_at.timestamp() * 1000),
         }
-        for r in refused
+        for table_name, record_id, errors, rejected_at in refused
     ]
     truth: dict[str, tuple[list[dict], list[str]]] = {}
-    if last_pulled_at is None:
+    if last_pulled_at is None or not refused:
         return truth, rejected
     names = {t.name for t in tables_for(schema_version)}
     by_table: dict[str, set[str]] = {}
-    for r in refused:
-        if r["table_name"] in names:
-            by_table.setdefault(r["table_name"], set()).add(r["record_id"])
+    for table_name, record_id, _, _ in refused:
+        if table_name in names:
+            by_table.setdefault(table_name, set()).add(record_id)
     for name, ids in by_table.items():
         table = SYNC_TABLES[name]
         columns = table.columns_for(schema_version)
@@ -202,11 +257,22 @@ def rejected_for_pull(
     return truth, rejected
 
 
-def pull_add_rejected(body: dict, *, patient_id: int, last_pulled_at, schema_version) -> dict:
+def pull_add_rejected(
+    body: dict,
+    *,
+    patient_id: int,
+    last_pulled_at,
+    schema_version,
+    refused: list[tuple] | None = None,
+) -> dict:
     """Adds to a pull's ``body`` the server's truth for refused ids and the ``rejected`` key
-    (call inside the pull's transaction, after reading the rows)."""
+    (call inside the pull's transaction, after reading the rows; ``refused``: the rows of
+    ``rejected_pull_statement`` when the caller read them with the pull's other statements)."""
     truth, rejected = rejected_for_pull(
-        patient_id=patient_id, last_pulled_at=last_pulled_at, schema_version=schema_version
+        patient_id=patient_id,
+        last_pulled_at=last_pulled_at,
+        schema_version=schema_version,
+        refused=refused,
     )
     for name, (live, gone) in truth.items():
         change = body["changes"][name]

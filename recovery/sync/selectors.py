@@ -24,12 +24,12 @@ from functools import cache
 from django.db import connection, transaction
 from django.db.models import Q
 
-from accounts.models import PatientClock
+from accounts.models import PatientClock, PatientProfile
 from accounts.services import patient_clock_read
 from config.errors import Invalid
 
 from .protocol import Migration, PullPosition
-from .rejections import pull_add_rejected
+from .rejections import pull_add_rejected, rejected_pull_rows, rejected_pull_statement
 from .tables import SYNC_TABLES, Codec, SyncTable, tables_for
 
 FIRST, SINCE, WHOLE = "first", "since", "whole"  # which rows of a table a pull wants
@@ -69,14 +69,20 @@ def sync_pull(
     ``migration`` are sent whole (live rows, plus tombstones since ``last_pulled_at``).
     One query per table, whatever the patient's history.
     """
+    if connection.vendor == "postgresql":
+        pull = PreparedPull(
+            key=patient_id,
+            last_pulled_at=last_pulled_at,
+            schema_version=schema_version,
+            migration=migration,
+        )
+        pull.run()
+        return pull.body(patient_id=patient_id)
     whole = migration.tables if (migration and last_pulled_at is not None) else frozenset()
     wanted = _modes(schema_version, last_pulled_at, whole)
-    if connection.vendor == "postgresql":
-        timestamp, results = _pull_postgresql(wanted, schema_version, patient_id, last_pulled_at)
-    else:
-        with transaction.atomic():
-            timestamp = patient_clock_read(patient_id=patient_id)
-            results = list(_read_orm(wanted, schema_version, patient_id, last_pulled_at))
+    with transaction.atomic():
+        timestamp = patient_clock_read(patient_id=patient_id)
+        results = list(_read_orm(wanted, schema_version, patient_id, last_pulled_at))
     _refuse_future(last_pulled_at, timestamp)
     changes = {
         table.name: {"created": [], "updated": updated, "deleted": deleted}
@@ -288,7 +294,7 @@ _MODE_SQL = {
 
 @cache
 def _postgresql_select(
-    table_name: str, schema_version: int, mode: str
+    table_name: str, schema_version: int, mode: str, patient: str = "%s"
 ) -> tuple[str, tuple[str, ...]]:
     table = SYNC_TABLES[table_name]
     quote = connection.ops.quote_name
@@ -301,15 +307,17 @@ def _postgresql_select(
     # Identifiers come from the registry and are quoted; values are parameters.
     sql = (
         f"SELECT {select}, t.deleted_at IS NOT NULL FROM {quote(table.model._meta.db_table)} t "  # noqa: S608
-        f"WHERE t.patient_id = %s AND {where}"
+        f"WHERE t.patient_id = {patient} AND {where}"
     )
     return sql, ("id", *(c.name for c in columns))
 
 
-def _table_statements(wanted, schema_version: int, patient_id: int, since):
+def _table_statements(wanted, schema_version: int, patient_id: int, since, patient: str = "%s"):
+    """One SELECT per table; ``patient`` is the SQL for the patient's id (one parameter, the
+    ``patient_id`` given: the id itself, or ``_BY_USER``'s subquery and a user id)."""
     statements, params, names = [], [], []
     for table, mode in wanted:
-        sql, table_names = _postgresql_select(table.name, schema_version, mode)
+        sql, table_names = _postgresql_select(table.name, schema_version, mode, patient)
         statements.append(sql)
         params.extend((patient_id,) if mode == FIRST else (patient_id, since))
         names.append(table_names)
@@ -340,14 +348,28 @@ def _read_postgresql(wanted, schema_version: int, patient_id: int, since):
 
 
 @cache
-def _clock_sql() -> str:
-    """``patient_clock_read``'s query (the clock row ``FOR UPDATE``), compiled once by the ORM."""
-    query = PatientClock.objects.select_for_update().filter(patient_id=0).values_list("value")
-    with transaction.atomic():  # the ORM compiles FOR UPDATE only inside a transaction
-        sql, params = query.query.sql_with_params()
-    if params != (0,):  # the patient id must be its only parameter
-        raise RuntimeError(f"unexpected clock query parameters {params!r}")
-    return sql
+def _clock_sql(patient: str = "%s") -> str:
+    """``patient_clock_read``'s query (the clock row ``FOR UPDATE``) and the row's patient id;
+    ``patient`` is the SQL for the patient's id (one parameter)."""
+    quote = connection.ops.quote_name
+    # Identifiers come from the models and are quoted; values are parameters.
+    return (
+        f"SELECT c.{quote('value')}, c.{quote('patient_id')} "  # noqa: S608
+        f"FROM {quote(PatientClock._meta.db_table)} c WHERE c.{quote('patient_id')} = {patient} "
+        "FOR UPDATE"
+    )
+
+
+@cache
+def _by_user() -> str:
+    """The SQL for a patient's id from their user's id (one parameter): the pull sent with the
+    authentication's user lookup (``PreparedPull``) knows only the token's user id."""
+    quote = connection.ops.quote_name
+    profile = PatientProfile._meta
+    return (
+        f"(SELECT p.{quote(profile.pk.column)} FROM {quote(profile.db_table)} p "  # noqa: S608
+        f"WHERE p.{quote(profile.get_field('user').column)} = %s)"
+    )
 
 
 def _lock_only_transaction() -> list[str]:
@@ -362,16 +384,76 @@ def _lock_only_transaction() -> list[str]:
     return ["SET LOCAL synchronous_commit = off"]
 
 
-def _pull_postgresql(wanted, schema_version: int, patient_id: int, since):
-    """The clock under its lock, then every table: one round trip, one transaction."""
-    prefix = _lock_only_transaction()
-    statements, params, names = _table_statements(wanted, schema_version, patient_id, since)
-    with connection.cursor() as cursor:
-        cursor.execute(";\n".join([*prefix, _clock_sql(), *statements]), [patient_id, *params])
-        if prefix:
+class PreparedPull:
+    """A one-shot pull on PostgreSQL as one statement batch: the clock under its lock, then
+    every table, then the open refusals (``rejections.rejected_pull_statement``); one round trip,
+    one transaction. ``sql``/``params`` may be sent after other statements (the authentication's
+    user lookup, ``recovery.sync.views.SyncPullView.batch_for_user``): ``read(cursor)`` takes the
+    results from the cursor's current result set on, ``body()`` answers from them.
+
+    ``by_user``: the batch names the patient by their user's id (a subquery), for a pull sent
+    before the user is known; ``body(patient_id=...)`` then checks that the clock it locked
+    is that patient's, and answers ``None`` when it is not (no patient, another patient)."""
+
+    def __init__(
+        self,
+        *,
+        key: int,
+        last_pulled_at,
+        schema_version: int,
+        migration=None,
+        by_user: bool = False,
+    ):
+        self.last_pulled_at, self.schema_version = last_pulled_at, schema_version
+        self.migration = migration
+        whole = migration.tables if (migration and last_pulled_at is not None) else frozenset()
+        self.wanted = _modes(schema_version, last_pulled_at, whole)
+        patient = _by_user() if by_user else "%s"
+        prefix = _lock_only_transaction()
+        statements, params, self.names = _table_statements(
+            self.wanted, schema_version, key, last_pulled_at, patient
+        )
+        refused_sql, refused_params = rejected_pull_statement(
+            patient=patient, key=key, last_pulled_at=last_pulled_at
+        )
+        self.prefixed = bool(prefix)
+        self.sql = ";\n".join([*prefix, _clock_sql(patient), *statements, refused_sql])
+        self.params = [key, *params, *refused_params]
+        self.read_results = None
+
+    def read(self, cursor) -> None:
+        if self.prefixed:
             cursor.nextset()
-        (timestamp,) = cursor.fetchone()
-        return timestamp, list(_results(cursor, names, first=False))
+        clock = cursor.fetchone()
+        if clock is None:  # no such patient: nothing else is read
+            self.read_results = (None, None, [], [])
+            return
+        results = list(_results(cursor, self.names, first=False))
+        cursor.nextset()
+        self.read_results = (clock[0], clock[1], results, rejected_pull_rows(cursor.fetchall()))
+
+    def run(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            self.read(cursor)
+
+    def body(self, *, patient_id: int) -> dict | None:
+        timestamp, clock_patient, results, refused = self.read_results
+        if clock_patient is None or clock_patient != patient_id:
+            return None
+        _refuse_future(self.last_pulled_at, timestamp)
+        changes = {
+            table.name: {"created": [], "updated": updated, "deleted": deleted}
+            for (table, _), (updated, deleted) in zip(self.wanted, results, strict=True)
+        }
+        # Refused records (docs/sync.md, "Refused records"): the server's truth and the refusals.
+        return pull_add_rejected(
+            {"changes": changes, "timestamp": timestamp},
+            patient_id=patient_id,
+            last_pulled_at=self.last_pulled_at,
+            schema_version=self.schema_version,
+            refused=refused,
+        )
 
 
 # --- Any database: the ORM and the codecs --------------------------------------------------------

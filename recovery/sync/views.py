@@ -2,6 +2,7 @@
 selector or the service, answer."""
 
 import orjson
+from django.db import connection
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -11,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import own_patient_id
+from config.errors import Invalid
 
 from . import openapi, protocol
-from .selectors import sync_pull, sync_pull_page
+from .selectors import PreparedPull, sync_pull, sync_pull_page
 from .services import sync_push
 
 
@@ -34,8 +36,55 @@ LAST_PULLED_AT = OpenApiParameter(
 )
 
 
+def _one_shot_params(params) -> dict | None:
+    """A one-shot pull's parameters, parsed; None for a paged pull (``page_size``/``cursor``)."""
+    schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
+    if protocol.parse_page_size(params.get("page_size")) is not None:
+        return None
+    if params.get("cursor") not in (None, "", "null"):
+        return None
+    return {
+        "last_pulled_at": protocol.parse_timestamp(params.get("last_pulled_at"), required=False),
+        "schema_version": schema_version,
+        "migration": protocol.parse_migration(
+            params.get("migration"), schema_version=schema_version
+        ),
+    }
+
+
+def _batched_body(request, *, patient_id: int, params: dict) -> dict | None:
+    """The pull sent with the user's lookup, when it is the one this request asks for."""
+    batch = getattr(request.successful_authenticator, "batch", None)
+    if not isinstance(batch, PreparedPull) or batch.read_results is None:
+        return None
+    if (batch.last_pulled_at, batch.schema_version, batch.migration) != (
+        params["last_pulled_at"],
+        params["schema_version"],
+        params["migration"],
+    ):
+        return None
+    return batch.body(patient_id=patient_id)
+
+
 class SyncPullView(APIView):
     permission_classes = [IsAuthenticated, IsSyncingPatient]
+
+    def batch_for_user(self, request, user_id):
+        """A one-shot pull with well-formed parameters, sent in the same round trip as the
+        authentication's user lookup (the patient named by the token's user id), so the
+        request a phone makes most is one query (docs/sync.md, "How the incremental pull stays
+        cheap"). The user's checks, the permission (``IsSyncingPatient``) and the parameters'
+        errors come after it exactly as without: ``get`` uses the batch only when it locked
+        the clock of the caller's own patient, for the parameters it parses itself."""
+        if connection.vendor != "postgresql":
+            return None
+        try:
+            params = _one_shot_params(request.query_params)
+        except Invalid:
+            return None  # get() answers the 400, after authentication and permissions
+        if params is None:
+            return None
+        return PreparedPull(key=user_id, by_user=True, **params)
 
     @extend_schema(
         operation_id="sync_pull",
@@ -84,12 +133,14 @@ class SyncPullView(APIView):
                 params.get("migration"), schema_version=schema_version
             )
             if page_size is None:  # the one-shot pull
-                body = sync_pull(
-                    patient_id=patient_id,
-                    last_pulled_at=last_pulled_at,
-                    schema_version=schema_version,
-                    migration=migration,
-                )
+                params = {
+                    "last_pulled_at": last_pulled_at,
+                    "schema_version": schema_version,
+                    "migration": migration,
+                }
+                body = _batched_body(request, patient_id=patient_id, params=params)
+                if body is None:
+                    body = sync_pull(patient_id=patient_id, **params)
                 return HttpResponse(orjson.dumps(body), content_type="application/json")
             position = protocol.PullPosition(
                 schema_version=schema_version,

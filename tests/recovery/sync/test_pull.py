@@ -313,10 +313,29 @@ def test_incremental_pull_query_count_is_bounded(
     since = pull(client).json()["timestamp"]
     for n in range(20):
         f.pain_log(patient, intensity=n % 11)
-    # auth user, patient profile, the clock, one query per table (+ savepoints)
+    # Elsewhere: the user, the clock, one query per table, the refused records (+ savepoints).
     with django_assert_max_num_queries(12):
         body = pull(client, since).json()
     assert len(body["changes"]["pain_logs"]["updated"]) == 20
+
+
+@pytest.mark.postgres
+def test_incremental_pull_is_one_query_on_postgresql(
+    api, patient, surgeon, django_assert_num_queries
+):
+    """One statement batch: the user (authentication), the clock under its lock, every table,
+    the refused records (docs/sync.md, "How the incremental pull stays cheap")."""
+    f.year_of_history(patient, surgeon, days=5, per_day=3)
+    client = api(patient.user)
+    since = pull(client).json()["timestamp"]
+    for n in range(3):
+        f.pain_log(patient, intensity=n)
+    with django_assert_num_queries(1) as captured:
+        body = pull(client, since).json()
+    assert len(body["changes"]["pain_logs"]["updated"]) == 3
+    (batch,) = [q["sql"] for q in captured.captured_queries]
+    assert batch.startswith('SELECT "accounts_user"')
+    assert "FOR UPDATE" in batch and "recovery_rejected_record" in batch
 
 
 def test_query_count_is_the_same_for_short_and_long_histories(api, surgeon, clinic, nurse):

@@ -389,9 +389,9 @@ def test_the_pull_commits_its_lock_asynchronously_and_only_its_own(patient):
             assert cursor.fetchone() == ("on",)
     with CaptureQueriesContext(connection) as queries:
         selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
-    # The batch, then the refused-records lookup (docs/sync.md, "Refused records").
-    batch, refused = [q["sql"] for q in queries]
-    assert "rejected" in refused
+    # One batch, the refused-records lookup in it (docs/sync.md, "Refused records").
+    (batch,) = [q["sql"] for q in queries]
+    assert "recovery_rejected_record" in batch
     assert batch.startswith("SET LOCAL synchronous_commit = off;")
     assert "FOR UPDATE" in batch
 

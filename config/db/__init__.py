@@ -1,0 +1,1 @@
+"""Database backends of the project (config/db/postgresql: PostgreSQL)."""
