@@ -8,6 +8,7 @@ CAPABILITY_KINDS = (
     "recovery.record.kinds",
     "recovery.outcomes.kinds",
     "recovery.preparation.kinds",
+    "recovery.photos.kinds",
     "recovery.care.kinds",
 )
 
