@@ -45,6 +45,7 @@ def test_every_capability_registers_its_tables():
         "imaging_studies",
         "complications",
         "check_ins",
+        "wound_photos",
     }
 
 
