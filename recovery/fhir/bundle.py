@@ -26,6 +26,8 @@ from recovery.outcomes.models import (
     OutcomeScore,
 )
 from recovery.outcomes.scoring import score_band
+from recovery.photos.models import WoundPhoto
+from recovery.photos.storage import signed_url
 from recovery.preparation.models import (
     Complication,
     ImagingStudy,
@@ -553,6 +555,50 @@ def _flag(alert: Alert, patient_ref: dict) -> bytes:
     )
 
 
+MEDIA_TYPE = "http://terminology.hl7.org/CodeSystem/media-type"
+SURGICAL_WOUND = {"system": SNOMED, "code": "225552003", "display": "Wound finding"}
+
+
+def _media(photo: WoundPhoto, patient_ref: dict) -> bytes:
+    """A wound photo as a FHIR R4 ``Media``: the image by a signed URL (valid
+    ``WOUND_PHOTO_URL_MAX_AGE`` seconds from the export), the patient's note and the care
+    team's review as notes."""
+    notes = [{"text": photo.note}] if photo.note else []
+    if photo.reviewed:
+        review = {
+            "text": f"Reviewed: {photo.get_review_outcome_display().lower()}"
+            + (f". {photo.review_comment}" if photo.review_comment else ""),
+            "time": _dt(photo.reviewed_at),
+        }
+        if photo.reviewed_by_id:
+            review["authorReference"] = ref("Practitioner", photo.reviewed_by_id)
+        notes.append(review)
+    return _entry(
+        "Media",
+        f"wound_photo/{photo.pk}",
+        {
+            "identifier": _identifier("wound_photos", photo.pk),
+            "status": "completed",
+            "type": {"coding": [{"system": MEDIA_TYPE, "code": "image", "display": "Image"}]},
+            "subject": patient_ref,
+            "createdDateTime": _dt(photo.taken_at),
+            "issued": _dt(photo.created_at),
+            "bodySite": {"text": "surgical incision"},
+            "reasonCode": [{"coding": [SURGICAL_WOUND], "text": "wound check between visits"}],
+            "width": photo.width,
+            "height": photo.height,
+            "content": {
+                "contentType": photo.content_type,
+                "url": signed_url(photo.image.name),
+                "size": photo.byte_size,
+                "title": "Wound photo",
+                "creation": _dt(photo.taken_at),
+            },
+            "note": notes,
+        },
+    )
+
+
 def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     """Yields the Bundle as JSON in pieces. Memory stays bounded by ``CHUNK`` rows."""
     patient_ref = ref("Patient", patient.pk)
@@ -581,6 +627,9 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
     practitioner_ids = {patient.surgeon_id} | {s.surgeon_id for s in surgeries}
     practitioner_ids |= set(
         Appointment.objects.filter(patient_id=pid).values_list("clinician_id", flat=True)
+    )
+    practitioner_ids |= set(
+        WoundPhoto.objects.filter(patient_id=pid).values_list("reviewed_by_id", flat=True)
     )
     for user in User.objects.filter(pk__in=practitioner_ids - {None}):
         yield emit(_practitioner(user))
@@ -643,6 +692,12 @@ def bundle_stream(*, patient: PatientProfile) -> Iterator[bytes]:
         .iterator(chunk_size=CHUNK)
     ):
         yield emit(_check_in(check_in, patient_ref))
+    for photo in (
+        WoundPhoto.objects.filter(patient_id=pid)
+        .order_by("taken_at", "id")
+        .iterator(chunk_size=CHUNK)
+    ):
+        yield emit(_media(photo, patient_ref))
     for alert in (
         Alert.objects.filter(patient_id=pid)
         .exclude(status=AlertStatus.RESOLVED)
