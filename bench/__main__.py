@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import pain_log_list, sync_first_sync, sync_pull, sync_push
+from . import pain_log_list, photo_upload, sync_first_sync, sync_pull, sync_push
 
 # The timeline and reminders benchmarks run as modules: python -m bench.timeline,
 # python -m bench.reminders_dispatch, python -m bench.reminders_due_query (docs/benchmarks.md).
@@ -15,6 +15,7 @@ BENCHMARKS = {
     sync_pull.NAME: sync_pull,
     sync_first_sync.NAME: sync_first_sync,
     sync_push.NAME: sync_push,
+    photo_upload.NAME: photo_upload,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
