@@ -162,9 +162,11 @@ def run(args) -> dict:
 def report(result: dict, args=None) -> str:
     mb = result["upload_bytes"] / 1024 / 1024
     lines = [
-        f"Photo: {mb:.1f} MB JPEG, {result['pixels']} pixels; stored "
-        f"{result['stored_bytes'] / 1024 / 1024:.1f} MB after the re-encode; "
-        f"storage: {result['storage']}.",
+        (
+            f"Photo: {mb:.1f} MB JPEG, {result['pixels']} pixels; stored "
+            f"{result['stored_bytes'] / 1024 / 1024:.1f} MB after the re-encode; "
+            f"storage: {result['storage']}."
+        ),
         "",
         "| step | rounds | median | p90 |",
         "|---|---|---|---|",
