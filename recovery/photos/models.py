@@ -7,11 +7,12 @@ note is the server's: the phone uploads by REST (``api.py``) and reads the row b
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from recovery.record.models import ClinicalRecord
+from recovery.record.models import FUTURE_TOLERANCE, ClinicalRecord
 
 from .storage import photo_storage
 
@@ -67,6 +68,12 @@ class WoundPhoto(ClinicalRecord):
 
     def __str__(self) -> str:
         return f"Wound photo {timezone.localtime(self.taken_at):%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        if self.taken_at and self.taken_at > timezone.now() + FUTURE_TOLERANCE:
+            raise ValidationError(
+                {"taken_at": ValidationError("This is in the future.", code="in_future")}
+            )
 
     @property
     def reviewed(self) -> bool:

@@ -161,6 +161,7 @@ def test_a_body_declared_larger_than_the_limit_is_refused_unread(api, patient, s
         ({"id": "no spaces allowed"}, "id", "invalid"),
         ({"reviewed_by": "1"}, "reviewed_by", "invalid"),
         ({"taken_at": "yesterday"}, "taken_at", "invalid"),
+        ({"taken_at": "2999-01-01T10:00:00+00:00"}, "taken_at", "in_future"),
     ],
 )
 def test_bad_fields_are_400s_naming_the_field(upload, fields, attr, code):
