@@ -277,7 +277,14 @@ class WoundPhotoFileView(APIView):
         except signing.BadSignature as exc:
             raise NotFound("This link is unknown or has expired.", code="not_found") from exc
         # The file must still belong to a live photo (a deleted photo's links stop working).
-        live = WoundPhoto.objects.filter(Q(image=name) | Q(thumbnail=name)).exists()
+        # Keys are "<patient>/<photo id>/<digest>.<ext>" (services.py): look up by primary key.
+        parts = name.split("/")
+        live = (
+            len(parts) == 3
+            and WoundPhoto.objects.filter(pk=parts[1])
+            .filter(Q(image=name) | Q(thumbnail=name))
+            .exists()
+        )
         storage = photo_storage()
         if not live or not storage.exists(name):
             raise NotFound("This link is unknown or has expired.", code="not_found")
