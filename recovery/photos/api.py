@@ -6,7 +6,7 @@
 - ``GET /api/v1/wound-photos/`` and ``/{id}/``: the rows with fresh signed URLs (the patient's
   own; the care team's patients', PHI-logged).
 - ``POST /api/v1/wound-photos/{id}/review/``: the care team's review.
-- ``GET /api/v1/wound-photos/files/{token}/``: the file, for the filesystem storage only (S3
+- ``GET /api/v1/wound-photo-files/{token}/``: the file, for the filesystem storage only (S3
   answers presigned URLs itself). The token is the grant: signed, short-lived, one file.
 """
 

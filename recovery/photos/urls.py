@@ -6,7 +6,7 @@ from .api import WoundPhotoDetailView, WoundPhotoFileView, WoundPhotoListView, W
 
 urlpatterns = [
     path("wound-photos/", WoundPhotoListView.as_view(), name="wound-photos"),
-    path("wound-photos/files/<str:token>/", WoundPhotoFileView.as_view(), name="wound-photo-file"),
+    path("wound-photo-files/<str:token>/", WoundPhotoFileView.as_view(), name="wound-photo-file"),
     path("wound-photos/<str:photo_id>/", WoundPhotoDetailView.as_view(), name="wound-photo"),
     path(
         "wound-photos/<str:photo_id>/review/",

@@ -79,7 +79,7 @@ API_EXEMPT = {
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
     ("post", "/api/v1/wound-photos/"): PATIENTS_ONLY,
-    ("get", "/api/v1/wound-photos/files/{token}/"): (
+    ("get", "/api/v1/wound-photo-files/{token}/"): (
         "a signed URL's file, fetched without a user; the read that issued the URL was logged"
     ),
     ("get", "/api/v1/check-ins/"): PATIENTS_ONLY,

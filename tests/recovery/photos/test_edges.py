@@ -38,7 +38,7 @@ def test_photos_export_as_fhir_media(api, patient, surgeon, nurse):
     assert reviewed["status"] == "completed"
     assert reviewed["subject"]["reference"].startswith("urn:uuid:")
     assert reviewed["content"]["contentType"] == "image/jpeg"
-    assert reviewed["content"]["url"].startswith("/api/v1/wound-photos/files/")
+    assert reviewed["content"]["url"].startswith("/api/v1/wound-photo-files/")
     assert (reviewed["width"], reviewed["height"]) == (64, 48)
     notes = [n["text"] for n in reviewed["note"]]
     assert notes == ["red at the top", "Reviewed: come in. Come in Monday."]
@@ -71,7 +71,7 @@ def test_photos_are_on_the_timeline_with_their_review(client, surgeon, nurse, pa
     assert "Wound photo: looks swollen" in html
     assert "Not reviewed yet" in html
     assert "looks fine (Healing well.)" in html
-    assert len(re.findall(r'<img class="tl-photo" src="/api/v1/wound-photos/files/', html)) == 2
+    assert len(re.findall(r'<img class="tl-photo" src="/api/v1/wound-photo-files/', html)) == 2
 
 
 def test_the_timeline_reads_photos_in_one_query(client, surgeon, patient):
@@ -111,7 +111,7 @@ def test_the_care_team_reviews_in_the_admin_and_the_server_sets_who_and_when(
     assert 'name="review_outcome"' in html and 'name="review_comment"' in html
     for server_set in ("reviewed_by", "reviewed_at", "image", "note", "patient"):
         assert f'name="{server_set}"' not in html
-    assert '<img src="/api/v1/wound-photos/files/' in html
+    assert '<img src="/api/v1/wound-photo-files/' in html
     assert PHIAccess.objects.filter(user=surgeon, resource="wound_photos").exists()
     response = client.post(
         _change_url("p1"),

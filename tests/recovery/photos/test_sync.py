@@ -27,7 +27,7 @@ def test_the_table_is_there_from_version_6_only(photo, api, patient):
     assert rows["created"] == [] and rows["deleted"] == []
     (raw,) = rows["updated"]
     assert raw["id"] == "photo-1" and raw["note"] == "first"
-    assert raw["image"].startswith("/api/v1/wound-photos/files/")  # a signed URL, not a key
+    assert raw["image"].startswith("/api/v1/wound-photo-files/")  # a signed URL, not a key
     assert raw["thumbnail"] is None
     assert raw["content_type"] == "image/jpeg" and raw["width"] == 64
     assert raw["reviewed_by"] is None and raw["review_outcome"] == ""
@@ -46,14 +46,14 @@ def test_the_thumbnail_reaches_the_phone_with_the_next_pull(photo, api, patient)
     wound_photo_thumbnail.apply(args=("photo-1",))
     later = pull(client, last_pulled_at=timestamp, schema_version=6).json()
     (raw,) = later["changes"]["wound_photos"]["updated"]
-    assert raw["thumbnail"].startswith("/api/v1/wound-photos/files/")
+    assert raw["thumbnail"].startswith("/api/v1/wound-photo-files/")
 
 
 def test_both_read_paths_agree(photo, api, patient, settings):
     """PostgreSQL converts columns in SQL; the signed URL column is made in Python on both."""
     assert SYNC_TABLES["wound_photos"].by_name["image"].codec.python_wire
     raw = pull(api(patient.user), schema_version=6).json()["changes"]["wound_photos"]["updated"]
-    assert raw[0]["image"].startswith("/api/v1/wound-photos/files/")
+    assert raw[0]["image"].startswith("/api/v1/wound-photo-files/")
     assert connection.vendor in ("postgresql", "sqlite")
 
 

@@ -33,7 +33,7 @@ def test_a_photo_is_stored_without_its_gps_position(upload, patient):
     assert body["id"] == "photo-1"
     assert body["note"] == "a bit red at the top"
     assert (body["content_type"], body["width"], body["height"]) == ("image/jpeg", 64, 48)
-    assert body["image_url"].startswith("/api/v1/wound-photos/files/")
+    assert body["image_url"].startswith("/api/v1/wound-photo-files/")
     assert body["thumbnail_url"] is None  # the worker makes it after the commit
     photo = WoundPhoto.objects.get(pk="photo-1")
     assert photo.patient == patient and photo.created_by == patient.user
