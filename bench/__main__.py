@@ -6,7 +6,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import bulk_export, pain_log_list, steps_pull, sync_first_sync, sync_pull, sync_push
+from . import (
+    bulk_export,
+    pain_log_list,
+    photo_upload,
+    steps_pull,
+    sync_first_sync,
+    sync_pull,
+    sync_push,
+)
 
 # The timeline and reminders benchmarks run as modules: python -m bench.timeline,
 # python -m bench.reminders_dispatch, python -m bench.reminders_due_query (docs/benchmarks.md).
@@ -17,6 +25,7 @@ BENCHMARKS = {
     sync_push.NAME: sync_push,
     bulk_export.NAME: bulk_export,
     steps_pull.NAME: steps_pull,
+    photo_upload.NAME: photo_upload,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

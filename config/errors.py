@@ -69,6 +69,12 @@ class PayloadTooLarge(DomainError):
     default_code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """Content of a type the endpoint does not take (415): an upload that is no supported image."""
+
+    default_code = "unsupported_media_type"
+
+
 class TooManyRequests(DomainError):
     """Locked out or rate limited (429)."""
 

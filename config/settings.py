@@ -330,7 +330,7 @@ API_MAX_QUERY_STRING_BYTES = env.int("API_MAX_QUERY_STRING_BYTES", default=6144)
 # --- Offline sync (docs/sync.md) --------------------------------------------------------------
 # Sync schema versions the server serves (the app sends its WatermelonDB schema version).
 SYNC_SCHEMA_VERSION_MIN = env.int("SYNC_SCHEMA_VERSION_MIN", default=1)
-SYNC_SCHEMA_VERSION_MAX = 5
+SYNC_SCHEMA_VERSION_MAX = 6
 # A push larger than either limit is refused whole (413); the app splits or retries later.
 SYNC_PUSH_MAX_BYTES = env.int("SYNC_PUSH_MAX_BYTES", default=1_000_000)
 SYNC_PUSH_MAX_RECORDS = env.int("SYNC_PUSH_MAX_RECORDS", default=1_000)
@@ -391,6 +391,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # Task modules autodiscovery does not find (it looks for <app>.tasks only).
 CELERY_IMPORTS = [
     "recovery.care.tasks",
+    "recovery.photos.tasks",
     "recovery.sync.tasks",
     "recovery.webhooks.tasks",
     "recovery.fhir.tasks",
@@ -538,8 +539,59 @@ USE_TZ = True
 # --- Static files -----------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# --- Wound photos (docs/operations.md, "Wound photo storage") ------------------------------------
+# "filesystem": files under var/wound-photos (the embedded default, one machine); "s3": an
+# S3-compatible bucket (MinIO, AWS S3), which production uses so web and workers stay stateless.
+WOUND_PHOTO_STORAGE = env.str("WOUND_PHOTO_STORAGE", default="filesystem")
+if WOUND_PHOTO_STORAGE not in ("filesystem", "s3"):
+    raise ImproperlyConfigured(
+        f"WOUND_PHOTO_STORAGE must be filesystem or s3, not {WOUND_PHOTO_STORAGE!r}"
+    )
+# How long a signed URL to a photo works (S3 presigned URL, or the filesystem token).
+WOUND_PHOTO_URL_MAX_AGE = env.int("WOUND_PHOTO_URL_MAX_AGE", default=300)
+# An upload over this many bytes is a 413; an image over this many pixels too (a
+# decompression bomb is a small file that decodes to a huge bitmap).
+WOUND_PHOTO_MAX_BYTES = env.int("WOUND_PHOTO_MAX_BYTES", default=15 * 1024 * 1024)
+WOUND_PHOTO_MAX_PIXELS = env.int("WOUND_PHOTO_MAX_PIXELS", default=50_000_000)
+WOUND_PHOTO_THUMBNAIL_PX = env.int("WOUND_PHOTO_THUMBNAIL_PX", default=320)
+if WOUND_PHOTO_STORAGE == "s3":
+    _missing_s3 = [n for n in ("WOUND_PHOTO_S3_BUCKET",) if not env.str(n, default="")]
+    if _missing_s3:
+        raise ImproperlyConfigured("WOUND_PHOTO_STORAGE=s3 needs " + ", ".join(_missing_s3))
+    WOUND_PHOTO_STORAGE_CONFIG = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("WOUND_PHOTO_S3_BUCKET"),
+            # Empty: AWS itself. MinIO or another S3 API: its URL, reachable by the phones too
+            # (presigned URLs name this host).
+            "endpoint_url": env.str("WOUND_PHOTO_S3_ENDPOINT_URL", default="") or None,
+            # Empty: boto3's own chain (instance role, AWS_* variables).
+            "access_key": env.str("WOUND_PHOTO_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("WOUND_PHOTO_S3_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("WOUND_PHOTO_S3_REGION", default="") or None,
+            "location": env.str("WOUND_PHOTO_S3_PREFIX", default="wound-photos"),
+            "addressing_style": env.str("WOUND_PHOTO_S3_ADDRESSING_STYLE", default="path"),
+            "signature_version": "s3v4",
+            "default_acl": None,  # the bucket's (private); never public-read
+            "querystring_auth": True,  # every URL presigned
+            "querystring_expire": WOUND_PHOTO_URL_MAX_AGE,
+            "file_overwrite": False,  # a racing second upload never replaces the first's file
+        },
+    }
+else:
+    WOUND_PHOTO_STORAGE_CONFIG = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(VAR_DIR / "wound-photos"),
+            "base_url": "/no-public-url/",  # never served as files: signed views only
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "wound_photos": WOUND_PHOTO_STORAGE_CONFIG,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("recovery.api.urls")),
     path("", include("recovery.fhir.urls")),
     path("", include("recovery.care.api.urls")),
+    path("", include("recovery.photos.urls")),
     path("", include("reminders.api.urls")),
 ]
 

@@ -9,6 +9,7 @@ CAPABILITY_KINDS = (
     "recovery.outcomes.kinds",
     "recovery.preparation.kinds",
     "recovery.activity.kinds",
+    "recovery.photos.kinds",
     "recovery.care.kinds",
     "recovery.webhooks.kinds",  # an edge: the events other capabilities' writes cause
 )

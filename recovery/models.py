@@ -27,6 +27,7 @@ from recovery.outcomes.models import (  # noqa: F401
     OutcomeScore,
     Timepoint,
 )
+from recovery.photos.models import ReviewOutcome, WoundPhoto  # noqa: F401
 from recovery.preparation.models import (  # noqa: F401
     FINDINGS_BY_MODALITY,
     Complication,

@@ -74,6 +74,18 @@ def _in_memory_broker(settings, monkeypatch):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture(autouse=True)
+def _photo_storage(settings, tmp_path_factory):
+    """Wound photos go to a directory of the test's own, never the checkout's ``var/``."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "wound_photos": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path_factory.mktemp("wound-photos"))},
+        },
+    }
+
+
 DEFAULT_DATA_MIGRATIONS = (
     "recovery.migrations.0003_default_mcids",
     "recovery.migrations.0006_default_protocol",

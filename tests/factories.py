@@ -278,6 +278,22 @@ BUILDERS = {
 }
 
 
+def wound_photo(patient, actor=None, **values):
+    """A photo uploaded by the patient (``actor`` is ignored: only patients upload), through
+    the real upload service: checked, cleaned and stored by the test's photo storage."""
+    from recovery.photos.services import wound_photo_upload
+    from tests.recovery.photos.images import jpeg_with_gps
+
+    data = values.pop("data", None) or jpeg_with_gps()
+    photo, _ = wound_photo_upload(
+        actor=patient.user, patient=patient, data=data, content_type="image/jpeg", **values
+    )
+    return photo
+
+
+BUILDERS["wound_photos"] = wound_photo
+
+
 def make_record(table: str, patient, actor, **values):
     """One record of ``table`` (a table name, ``pain_logs``, or an API prefix, ``pain-logs``)
     for ``patient``, written by ``actor``."""

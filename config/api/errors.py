@@ -26,6 +26,7 @@ from config.errors import (
     PayloadTooLarge,
     TooManyRequests,
     Unauthenticated,
+    UnsupportedMediaType,
 )
 
 # The domain's refusals (``config.errors``) mapped to HTTP: the only place that does it.
@@ -36,6 +37,7 @@ DOMAIN_STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
     PayloadTooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaType: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     TooManyRequests: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 

@@ -9,6 +9,7 @@ from django.contrib import admin
 
 from recovery.care import admin as care_admin  # noqa: F401
 from recovery.outcomes import admin as outcomes_admin  # noqa: F401
+from recovery.photos import admin as photos_admin  # noqa: F401
 from recovery.preparation import admin as preparation_admin  # noqa: F401
 from recovery.record import admin as record_admin  # noqa: F401
 from recovery.webhooks import admin as webhooks_admin  # noqa: F401

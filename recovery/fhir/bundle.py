@@ -30,6 +30,8 @@ from recovery.outcomes.models import (
     OutcomeScore,
 )
 from recovery.outcomes.scoring import score_band
+from recovery.photos.models import WoundPhoto
+from recovery.photos.storage import signed_url
 from recovery.preparation.models import (
     Complication,
     ImagingStudy,
@@ -629,8 +631,53 @@ RESOURCE_TYPES = (
     "Goal",
     "QuestionnaireResponse",
     "Flag",
+    "Media",
     "AuditEvent",
 )
+
+
+MEDIA_TYPE = "http://terminology.hl7.org/CodeSystem/media-type"
+SURGICAL_WOUND = {"system": SNOMED, "code": "225552003", "display": "Wound finding"}
+
+
+def _media(photo: WoundPhoto, patient_ref: dict) -> dict:
+    """A wound photo as a FHIR R4 ``Media``: the image by a signed URL (valid
+    ``WOUND_PHOTO_URL_MAX_AGE`` seconds from the export), the patient's note and the care
+    team's review as notes."""
+    notes = [{"text": photo.note}] if photo.note else []
+    if photo.reviewed:
+        review = {
+            "text": f"Reviewed: {photo.get_review_outcome_display().lower()}"
+            + (f". {photo.review_comment}" if photo.review_comment else ""),
+            "time": _dt(photo.reviewed_at),
+        }
+        if photo.reviewed_by_id:
+            review["authorReference"] = ref("Practitioner", photo.reviewed_by_id)
+        notes.append(review)
+    return _resource(
+        "Media",
+        f"wound_photo/{photo.pk}",
+        {
+            "identifier": _identifier("wound_photos", photo.pk),
+            "status": "completed",
+            "type": {"coding": [{"system": MEDIA_TYPE, "code": "image", "display": "Image"}]},
+            "subject": patient_ref,
+            "createdDateTime": _dt(photo.taken_at),
+            "issued": _dt(photo.created_at),
+            "bodySite": {"text": "surgical incision"},
+            "reasonCode": [{"coding": [SURGICAL_WOUND], "text": "wound check between visits"}],
+            "width": photo.width,
+            "height": photo.height,
+            "content": {
+                "contentType": photo.content_type,
+                "url": signed_url(photo.image.name),
+                "size": photo.byte_size,
+                "title": "Wound photo",
+                "creation": _dt(photo.taken_at),
+            },
+            "note": notes,
+        },
+    )
 
 
 def patient_resources(
@@ -691,6 +738,9 @@ def resources_of(
         practitioner_ids = {p.surgeon_id for p in patients} | {s.surgeon_id for s in surgeries}
         practitioner_ids |= set(
             Appointment.objects.filter(patient_id__in=ids).values_list("clinician_id", flat=True)
+        )
+        practitioner_ids |= set(
+            WoundPhoto.objects.filter(patient_id__in=ids).values_list("reviewed_by_id", flat=True)
         )
         practitioner_ids.discard(None)
         if practitioners_seen is not None:
@@ -777,6 +827,9 @@ def resources_of(
     if "QuestionnaireResponse" in want:
         for check_in in rows(CheckIn, "answered_at", "id").iterator(chunk_size=CHUNK):
             yield _check_in(check_in, refs[check_in.patient_id])
+    if "Media" in want:
+        for photo in rows(WoundPhoto, "taken_at", "id").iterator(chunk_size=CHUNK):
+            yield _media(photo, refs[photo.patient_id])
     if "Flag" in want:
         for alert in rows(Alert, "opened_at", field="opened_at").exclude(
             status=AlertStatus.RESOLVED

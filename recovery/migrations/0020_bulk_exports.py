@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_constraint_messages_new'),
-        ('recovery', '0018_daily_steps'),
+        ('recovery', '0019_wound_photos'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -231,7 +231,7 @@ class _PageQuery:
             statements.append(f"{sql} AND t.sync_version <= %s AND t.id = ANY(%s)")
             params.extend((self.patient_id,) if mode == FIRST else (self.patient_id, self.since))
             params.extend((self.snapshot, ids[table.name]))
-            names.append(table_names)
+            names.append((table_names, _python_wire(table.name, version)))
             present.append(table.name)
         found = {}
         if statements:
@@ -312,6 +312,13 @@ def _postgresql_select(
     return sql, ("id", *(c.name for c in columns))
 
 
+@cache
+def _python_wire(table_name: str, schema_version: int) -> tuple:
+    """The columns whose wire form is made in Python on the fast path too (signed URLs)."""
+    columns = SYNC_TABLES[table_name].columns_for(schema_version)
+    return tuple((c.name, c.codec.to_wire) for c in columns if c.codec.python_wire)
+
+
 def _table_statements(wanted, schema_version: int, patient_id: int, since, patient: str = "%s"):
     """One SELECT per table; ``patient`` is the SQL for the patient's id (one parameter, the
     ``patient_id`` given: the id itself, or ``_BY_USER``'s subquery and a user id)."""
@@ -320,13 +327,13 @@ def _table_statements(wanted, schema_version: int, patient_id: int, since, patie
         sql, table_names = _postgresql_select(table.name, schema_version, mode, patient)
         statements.append(sql)
         params.extend((patient_id,) if mode == FIRST else (patient_id, since))
-        names.append(table_names)
+        names.append((table_names, _python_wire(table.name, schema_version)))
     return statements, params, names
 
 
 def _results(cursor, names, *, first: bool):
     """One (updated, deleted) per result set, from the current one on (``first``) or the next."""
-    for index, table_names in enumerate(names):
+    for index, (table_names, converted) in enumerate(names):
         if index or not first:
             cursor.nextset()
         updated, deleted = [], []
@@ -334,7 +341,10 @@ def _results(cursor, names, *, first: bool):
             if row[-1]:
                 deleted.append(row[0])
             else:
-                updated.append(dict(zip(table_names, row, strict=False)))
+                record = dict(zip(table_names, row, strict=False))
+                for name, to_wire in converted:
+                    record[name] = to_wire(record[name])
+                updated.append(record)
         yield updated, deleted
 
 

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import models
 
 from config.errors import Forbidden
+from recovery.photos.storage import signed_url
 from recovery.record.models import RECORD_ID_PATTERN
 from recovery.record.writes import (
     RECORD_KINDS,
@@ -90,6 +91,9 @@ class Codec:
     # PostgreSQL expression giving the wire form of column ``{c}`` (the pull's fast path; must
     # agree with ``to_wire``, which tests/recovery/sync/test_pull.py checks on PostgreSQL).
     pg_sql = "{c}"
+    # True: the database cannot compute the wire form (a signed URL); the fast path reads the
+    # stored value with ``pg_sql`` and converts it with ``to_wire`` in Python.
+    python_wire = False
 
     def to_wire(self, value):
         return value
@@ -281,6 +285,23 @@ class ForeignId(Codec):
         return super().from_wire(value)
 
 
+@dataclass(frozen=True)
+class SignedFile(Codec):
+    """A stored file (a wound photo), sent as a short-lived signed URL to fetch it
+    (``recovery.photos.storage.signed_url``), or null while there is none. The database holds
+    the storage key, so the URL is made in Python on both read paths (``python_wire``)."""
+
+    wire_type: str = "string"
+    nullable: bool = True
+    python_wire = True
+
+    def to_wire(self, value):
+        return signed_url(value) if value else None
+
+    def decode(self, value):  # never pushed: the column is read-only
+        raise WireError("Read-only.", code="read_only")
+
+
 # --- Columns and tables -------------------------------------------------------------------------
 
 
@@ -391,6 +412,8 @@ def codec_for(model_field: models.Field) -> Codec:
     null = model_field.null
     if isinstance(model_field, models.ForeignKey):
         return ForeignId(nullable=null)
+    if isinstance(model_field, models.FileField):
+        return SignedFile()
     if isinstance(model_field, models.DateTimeField):
         return EpochMs(nullable=null)
     if isinstance(model_field, models.DateField):

@@ -99,6 +99,10 @@ API_EXEMPT = {
     ("get", "/api/v1/sync/pull/"): PATIENTS_ONLY,
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
+    ("post", "/api/v1/wound-photos/"): PATIENTS_ONLY,
+    ("get", "/api/v1/wound-photo-files/{token}/"): (
+        "a signed URL's file, fetched without a user; the read that issued the URL was logged"
+    ),
     ("get", "/api/v1/check-ins/"): PATIENTS_ONLY,
     ("get", "/api/v1/devices/"): PATIENTS_ONLY,
     ("post", "/api/v1/devices/"): PATIENTS_ONLY,
@@ -142,6 +146,7 @@ API_WRITES_THAT_READ = {
         "discharge_disposition": "home",
     },
     ("post", "/api/v1/pt-sessions/{id}/complete/"): {"performed_at": _now.isoformat()},
+    ("post", "/api/v1/wound-photos/{photo_id}/review/"): {"review_outcome": "looks_fine"},
 }
 for _prefix in API_KINDS:
     API_WRITES_THAT_READ[("patch", f"/api/v1/{_prefix}/{{id}}/")] = {}
@@ -194,6 +199,9 @@ def cast(clinic, surgeon, settings):
         patient_id=patient.pk, kind="milestone", title="Well done"
     )
     reminder_services.device_register(patient=patient, token="device-token-zq", platform="ios")
+    from tests.factories import wound_photo
+
+    records["wound-photos"] = wound_photo(patient, note="the incision, day 5")
     from recovery.sync.models import RejectedRecord
 
     RejectedRecord.objects.create(  # a record the patient's phone pushed and the server refused
@@ -337,6 +345,10 @@ def _concrete(path: str, cast) -> str:
             Alert.objects.filter(patient=patient).exclude(status="resolved").order_by("pk").first()
         )
         return path.replace("{alert_id}", str(alert.pk))
+    if "{photo_id}" in path:
+        from tests.factories import wound_photo
+
+        return path.replace("{photo_id}", wound_photo(patient).pk)
     if "{id}" in path:
         prefix = path.split("/")[3]
         return path.replace("{id}", str(make_record(prefix, patient, surgeon).pk))

@@ -46,6 +46,7 @@ def test_every_capability_registers_its_tables():
         "complications",
         "check_ins",
         "daily_steps",
+        "wound_photos",
     }
 
 

@@ -145,8 +145,9 @@ def test_export_is_scoped_and_audited(api, demo):
 
 def test_export_streams_in_bounded_queries(api, demo, django_assert_max_num_queries):
     client = api(demo.surgeon)
-    # one query per table (daily steps, the access log: 22), the PHI log's savepoint and release
-    with django_assert_max_num_queries(24):
+    # one query per table (daily steps, wound photos and their reviewers, the access log: 24),
+    # the PHI log's savepoint and release
+    with django_assert_max_num_queries(26):
         response = client.get(f"/api/v1/patients/{demo.pk}/fhir/")
         chunks = list(response.streaming_content)
     assert len(chunks) > 100  # one piece per resource, not one big string

@@ -35,7 +35,12 @@ from recovery.record.models import (
 )
 from recovery.record.selectors import current_surgery
 
-from . import care_sources, record_sources, sync_sources  # noqa: F401 - register the event sources
+from . import (  # noqa: F401 - register the event sources
+    care_sources,
+    photo_sources,
+    record_sources,
+    sync_sources,
+)
 from .events import (
     EVENT_SOURCES,
     OVERDUE_LIMIT,

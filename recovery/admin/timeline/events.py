@@ -32,6 +32,7 @@ class TimelineEvent:
     status: str = ""
     record_id: str = ""
     url_name: str = ""  # admin URL name of the record's change page, if it has one
+    image_url: str = ""  # a signed URL of a picture to show with the event (wound photos)
 
 
 @dataclass(frozen=True)

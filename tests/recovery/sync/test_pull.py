@@ -384,12 +384,31 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
         patient_id=patient.pk, kind="appointment", title="Wound check", due_at=odd_time
     )
     f.daily_steps(patient, steps=0)  # version 5; 0 is a value, not an absence
+    from recovery.photos.services import wound_photo_upload
+    from recovery.photos.storage import file_token_load
+    from recovery.sync.tables import SignedFile
+    from tests.recovery.photos.images import jpeg_with_gps
+
+    wound_photo_upload(
+        actor=patient.user, patient=patient, data=jpeg_with_gps(), content_type="image/jpeg"
+    )
     since = 0 if mode != "first" else None
+
+    def key(url):  # a signed URL names its file; its signing second may differ between reads
+        return url and file_token_load(url.rstrip("/").rsplit("/", 1)[1])
 
     def normal(table, rows):
         lists = [c.name for c in table.columns if isinstance(c.codec, JsonList)]
+        files = [c.name for c in table.columns if isinstance(c.codec, SignedFile)]
         return sorted(
-            ({**r, **{n: json.loads(r[n]) for n in lists if n in r}} for r in rows),
+            (
+                {
+                    **r,
+                    **{n: json.loads(r[n]) for n in lists if n in r},
+                    **{n: key(r[n]) for n in files if n in r},
+                }
+                for r in rows
+            ),
             key=lambda r: r["id"],
         )
 
