@@ -7,10 +7,9 @@ the write that causes it, inside that write's transaction (``events.webhook_even
 | ``outcome_score.recorded``  | a new row of ``outcome_scores`` |
 | ``check_in.recorded``       | a new row of ``check_ins`` |
 | ``appointment.missed``      | a write of ``appointments`` that leaves it ``missed`` (once per appointment and start time) |
+| ``wound_photo.uploaded``    | a new row of ``wound_photos`` (the upload; a retried upload creates none) |
 
-Extension point: a new source (a ``photos`` table, when it exists) adds its ``EventType`` in
-``models.py`` and a hook here: ``on_write("photos")`` emitting ``photo.uploaded`` on create with
-``{"photo_id", "patient_id"}``.
+A new source adds its ``EventType`` in ``models.py`` and a hook here.
 """
 
 from recovery.care.alerts import on_alert_event
@@ -116,3 +115,17 @@ def _appointments_written(records, action, actor) -> None:
     missed = [r for r in records if r.status == AppointmentStatus.MISSED]
     if missed:
         webhook_events_emit(emits=[_missed_emit(r) for r in missed])
+
+
+@on_write("wound_photos")
+def _wound_photo_written(record, action, actor) -> None:
+    if action == "create":
+        webhook_events_emit(
+            emits=[
+                Emit(
+                    clinic_id=record.patient.clinic_id,
+                    type=EventType.WOUND_PHOTO_UPLOADED,
+                    data={"wound_photo_id": record.pk, "patient_id": record.patient_id},
+                )
+            ]
+        )

@@ -17,9 +17,9 @@ from accounts.models import Clinic
 
 
 class EventType(models.TextChoices):
-    """The events a clinic may subscribe to (``docs/webhooks.md``). A new source of events
-    (photos, when they exist) adds its type here and emits it with ``webhook_event_emit`` from
-    a write hook in ``recovery/webhooks/kinds.py``."""
+    """The events a clinic may subscribe to (``docs/webhooks.md``). A new source of events adds
+    its type here and emits it with ``webhook_events_emit`` from a write hook in
+    ``recovery/webhooks/kinds.py``."""
 
     ALERT_OPENED = "alert.opened", "Alert opened"
     ALERT_ESCALATED = "alert.escalated", "Alert escalated (not acknowledged in time)"
@@ -28,6 +28,7 @@ class EventType(models.TextChoices):
     OUTCOME_SCORE_RECORDED = "outcome_score.recorded", "Outcome score recorded"
     CHECK_IN_RECORDED = "check_in.recorded", "Check-in recorded"
     APPOINTMENT_MISSED = "appointment.missed", "Appointment missed"
+    WOUND_PHOTO_UPLOADED = "wound_photo.uploaded", "Wound photo uploaded"
 
 
 class WebhookEndpoint(models.Model):

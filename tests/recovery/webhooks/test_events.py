@@ -25,6 +25,7 @@ ALL = [
     "outcome_score.recorded",
     "check_in.recorded",
     "appointment.missed",
+    "wound_photo.uploaded",
 ]
 
 
@@ -185,3 +186,25 @@ def test_a_sync_batch_emits_with_bounded_queries(
 
     assert len(webhook_queries(large)) == len(webhook_queries(small))
     assert len(events("check_in.recorded")) == 42
+
+
+def test_a_wound_photo_upload_emits_once(patient, make_endpoint):
+    from recovery.photos.services import wound_photo_upload
+    from tests.recovery.photos.images import jpeg_with_gps
+
+    make_endpoint("http://127.0.0.1:1/a", event_types=["wound_photo.uploaded"])
+    data = jpeg_with_gps()
+    for _ in range(2):  # a retried upload creates nothing, emits nothing
+        wound_photo_upload(
+            actor=patient.user,
+            patient=patient,
+            data=data,
+            content_type="image/jpeg",
+            id="wp-hook-1",
+        )
+    (event,) = events("wound_photo.uploaded")
+    assert json.loads(event.body)["data"] == {
+        "wound_photo_id": "wp-hook-1",
+        "patient_id": patient.pk,
+    }
+    assert WebhookDelivery.objects.filter(event=event).count() == 1
