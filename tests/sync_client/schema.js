@@ -30,7 +30,8 @@ const TABLES = {
 }
 
 // Tables of later schema versions (docs/sync.md, "Schema versions"): the app has them from
-// `since` on (3: the care tables and the inbox; 4: medications; 5: daily_steps).
+// `since` on (3: the care tables and the inbox; 4: medications; 5: daily_steps;
+// 6: wound_photos).
 const LATER = {
   medications: { since: 4, columns: [s('name'), s('dose'), s('started_on'), s('stopped_on'), s('notes')] },
   outcome_scores: { since: 3, columns: [s('instrument'), s('version'), s('timepoint'), n('completed_at'), s('surgery'), s('answers'), n('sections_answered'), n('score')] },
@@ -38,6 +39,7 @@ const LATER = {
   imaging_studies: { since: 3, columns: [s('surgery'), s('modality'), s('performed_on'), s('region'), s('levels'), s('purpose'), s('reading'), s('fusion_status'), s('hardware_status'), b('adjacent_level_change')] },
   complications: { since: 3, columns: [s('surgery'), s('kind'), s('noticed_on'), s('severity'), s('treatment'), s('resolved_on'), s('notes')] },
   daily_steps: { since: 5, columns: [s('day'), n('steps'), n('counted_at'), s('source')] },
+  wound_photos: { since: 6, columns: [n('taken_at'), s('note'), s('image'), s('thumbnail'), s('content_type'), n('width'), n('height'), n('byte_size'), s('upload_sha256'), s('review_outcome'), s('review_comment'), s('reviewed_by'), n('reviewed_at')] },
   check_ins: { since: 3, columns: [n('answered_at'), n('temperature_c'), b('wound_redness'), b('wound_swelling_or_drainage'), b('wound_opening'), b('new_numbness_or_weakness'), b('bowel_bladder_loss_or_saddle_numbness'), b('cannot_move_limb'), b('calf_pain_or_leg_swelling'), b('chest_pain_or_breathless'), b('trouble_swallowing_or_breathing'), b('pain_uncontrolled'), b('fell'), s('notes')] },
   notifications: { since: 3, columns: [s('kind'), s('title'), s('body'), n('due_at'), n('read_at')] },
 }
@@ -74,7 +76,7 @@ const MIGRATIONS = [
     toVersion: 2,
     steps: Object.keys(TABLES).map((table) => addColumns({ table, columns: [s('created_by')] })),
   },
-  ...[3, 4, 5].map((version) => ({
+  ...[3, 4, 5, 6].map((version) => ({
     toVersion: version,
     steps: [
       ...Object.entries(ADDED_COLUMNS[version] || {}).map(([table, columns]) =>
