@@ -69,6 +69,12 @@ class PayloadTooLarge(DomainError):
     default_code = "payload_too_large"
 
 
+class Gone(DomainError):
+    """It existed and does not any more (410): an expired download."""
+
+    default_code = "gone"
+
+
 class UnsupportedMediaType(DomainError):
     """Content of a type the endpoint does not take (415): an upload that is no supported image."""
 

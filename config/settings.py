@@ -360,6 +360,10 @@ BULK_EXPORT_TIME_LIMIT = env.int("BULK_EXPORT_TIME_LIMIT", default=3600)
 # this long (the worker died) lets the redelivered task, or the purge sweep, start it again.
 BULK_EXPORT_LEASE_SECONDS = env.int("BULK_EXPORT_LEASE_SECONDS", default=300)
 BULK_EXPORT_MAX_ATTEMPTS = env.int("BULK_EXPORT_MAX_ATTEMPTS", default=3)
+# A patient's download of their record (recovery.fhir.patient_export): where the zip is kept
+# and for how long.
+PATIENT_EXPORT_STORAGE = env.str("PATIENT_EXPORT_STORAGE", default="patient_exports")
+PATIENT_EXPORT_TTL_HOURS = env.int("PATIENT_EXPORT_TTL_HOURS", default=72)
 
 # --- Celery -----------------------------------------------------------------------------------
 # The host part only keeps kombu from warning "No hostname was supplied" at every connection.
@@ -440,6 +444,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recovery.fhir_bulk_export_sweep",
         "schedule": 15 * 60,
         "options": {"expires": 10 * 60},
+    },
+    "patient-exports-purge": {
+        "task": "recovery.patient_exports_purge",
+        "schedule": 60 * 60,
+        "options": {"expires": 50 * 60},
     },
     # Plain UTC intervals (no local-time crontab): patients' local times are computed in the
     # application. Safe with two beats running: claims use SKIP LOCKED, plans a dedup key.
@@ -597,6 +606,10 @@ STORAGES = {
         if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+}
+STORAGES["patient_exports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(VAR_DIR / "patient_exports")},
 }
 STORAGES["bulk_exports"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",

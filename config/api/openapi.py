@@ -58,6 +58,7 @@ WHY = {
     404: "No such record in your scope.",
     406: "The Accept header excludes the media type this operation answers.",
     409: "Conflicts with what is stored.",
+    410: "It existed and has expired.",
     413: "The body is too large (`max_bytes`).",
     414: "The query string is too long (`max_bytes`).",
     415: "The body is not application/json.",

@@ -104,3 +104,58 @@ class BulkExportJob(models.Model):
 
     def is_expired(self, now=None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class PatientExportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class PatientExport(models.Model):
+    """A patient's download of everything held about them (docs/api.md, "Downloading my
+    record"): a zip with the FHIR Bundle and one CSV per table, built by a Celery task, kept
+    ``PATIENT_EXPORT_TTL_HOURS``. ``progress`` is the percent of the tables written."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=PatientExportStatus.choices, default=PatientExportStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    file_name = models.CharField(max_length=255, blank=True)
+    byte_size = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "-created_at"], name="patient_export_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100),
+                name="patient_export_progress_percent",
+                violation_error_code="invalid",
+                violation_error_message="Progress is a percentage.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="ready")
+                | (~models.Q(file_name="") & models.Q(expires_at__isnull=False)),
+                name="patient_export_ready_has_file",
+                violation_error_code="required",
+                violation_error_message="A ready export needs its file and when it expires.",
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="patient_export_one_active",
+                violation_error_code="duplicate",
+                violation_error_message="Your record is already being prepared.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"export of {self.patient_id} ({self.status})"

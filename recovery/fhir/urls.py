@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import export_views, views
 
 urlpatterns = [
     path(
@@ -9,6 +9,17 @@ urlpatterns = [
         name="patient-fhir",
     ),
     path("me/fhir/", views.MeFhirExportView.as_view(), name="me-fhir"),
+    path("me/exports/", export_views.PatientExportListView.as_view(), name="me-exports"),
+    path(
+        "me/exports/<uuid:export_id>/",
+        export_views.PatientExportDetailView.as_view(),
+        name="me-export",
+    ),
+    path(
+        "me/exports/<uuid:export_id>/download/",
+        export_views.PatientExportDownloadView.as_view(),
+        name="me-export-download",
+    ),
     path("me/access-log/fhir/", views.MeAccessLogFhirView.as_view(), name="me-access-log-fhir"),
     # FHIR Bulk Data Access (base /api/v1/fhir/): kick-off, status, files. Path parameters are
     # strings checked by the views, so every 404 is an OperationOutcome.

@@ -86,6 +86,9 @@ API_EXEMPT = {
     ("get", "/api/v1/me/erasure-request/"): PATIENTS_ONLY,
     ("post", "/api/v1/me/erasure-request/"): PATIENTS_ONLY,
     ("delete", "/api/v1/me/erasure-request/"): PATIENTS_ONLY,
+    ("post", "/api/v1/me/exports/"): PATIENTS_ONLY,
+    ("get", "/api/v1/me/exports/{export_id}/"): PATIENTS_ONLY,
+    ("get", "/api/v1/me/exports/{export_id}/download/"): PATIENTS_ONLY,
     # FHIR Bulk Data (clinic admins only; the walk's surgeon is refused): the worker logs each
     # patient it exports and each download logs every patient of the file
     # (tests/recovery/test_fhir_bulk.py::test_group_export_kick_off_poll_download).
