@@ -355,7 +355,9 @@ BULK_EXPORT_PATIENT_CHUNK = env.int("BULK_EXPORT_PATIENT_CHUNK", default=100)
 # transactionTime that committed after the export read its table is caught by the next one.
 BULK_EXPORT_SINCE_OVERLAP_SECONDS = env.int("BULK_EXPORT_SINCE_OVERLAP_SECONDS", default=300)
 BULK_EXPORT_MAX_ACTIVE_PER_CLINIC = env.int("BULK_EXPORT_MAX_ACTIVE_PER_CLINIC", default=2)
-BULK_EXPORT_TIME_LIMIT = env.int("BULK_EXPORT_TIME_LIMIT", default=3600)
+# Below the broker's redelivery (CELERY_VISIBILITY_TIMEOUT, 1200 s; RabbitMQ's consumer_timeout):
+# the hard limit is this + 60 s (tests/config/test_brokers.py). 1,000 patients take ~2 minutes.
+BULK_EXPORT_TIME_LIMIT = env.int("BULK_EXPORT_TIME_LIMIT", default=1080)
 # A worker renews its claim on a job after every chunk of patients; a claim not renewed for
 # this long (the worker died) lets the redelivered task, or the purge sweep, start it again.
 BULK_EXPORT_LEASE_SECONDS = env.int("BULK_EXPORT_LEASE_SECONDS", default=300)
