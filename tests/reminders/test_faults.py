@@ -16,9 +16,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reminders.models import Reminder
+from tests.conftest import others_connected
 from tests.factories import ClinicFactory, PatientFactory
 
 from .procs import Cluster, RedisServer, stop, wait_for
@@ -42,9 +44,17 @@ def redis_server(tmp_path, transactional_db):
 
 @pytest.fixture
 def cluster(tmp_path, redis_server, transactional_db):
+    with connection.cursor() as cursor:
+        before = others_connected(cursor)
     group = Cluster(tmp_path, redis_server.url)
     yield group
     group.stop_all()
+    # A stopped process's database session ends a moment after it: wait for them, so that the
+    # next test's flush (or the end of the session, which drops the database) finds none.
+    with connection.cursor() as cursor:
+        wait_for(
+            lambda: not others_connected(cursor) - before, 10, what="the workers' sessions to end"
+        )
 
 
 @pytest.fixture
