@@ -1,9 +1,12 @@
 import os
 import shutil
+import time
 import uuid
+import warnings
+from contextlib import contextmanager
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts.tokens import tokens_for
@@ -84,6 +87,103 @@ def _photo_storage(settings, tmp_path_factory):
             "OPTIONS": {"location": str(tmp_path_factory.mktemp("wound-photos"))},
         },
     }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and at the end of the session no other connection to it.
+
+    Dropping the database fails ("database ... is being accessed by other users") while any
+    other session is connected: a server thread, a subprocess, a connection a test forgot. The
+    database would then stay behind (``test_<name>_gw0``). Whatever is still connected when the
+    last test has run is reported as a warning, with what it was doing, and ended, so that
+    pytest-django's teardown (which runs after this one) drops the database."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        left = end_other_connections()
+    if left:
+        warnings.warn(
+            "connections to the test database were still open at the end of the session "
+            f"(ended them so that it is dropped): {left}",
+            pytest.PytestWarning,
+            stacklevel=1,
+        )
+
+
+def end_other_connections() -> list[tuple]:
+    """End every other session connected to this connection's database; returns them."""
+    from django.db import DatabaseError
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, application_name, state, left(query, 200),"
+                " pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            left = [row[:4] for row in cursor.fetchall()]
+            for _ in range(100):  # pg_terminate_backend only signals: wait until they are gone
+                if not others_connected(cursor):
+                    break
+                time.sleep(0.1)
+    except DatabaseError as error:  # not allowed to end them: say so, the drop will say more
+        left = [("could not end the other connections", repr(error))]
+    connection.close()
+    return left
+
+
+def others_connected(cursor) -> set[int]:
+    """The process ids of the other sessions connected to the cursor's database."""
+    cursor.execute(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return {pid for (pid,) in cursor.fetchall()}
+
+
+@contextmanager
+def unit_services():
+    """The in-memory broker, a local cache of its own and the local e-mail backend: what the
+    autouse fixtures below give each unit test, for code that runs outside a test."""
+    from django.test import override_settings
+
+    cache = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,
+        }
+    }
+    email = "django.core.mail.backends.locmem.EmailBackend"
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        override_settings(CACHES=cache, EMAIL_BACKEND=email),
+    ):
+        use_broker(monkeypatch, "memory://")
+        yield
+
+
+@contextmanager
+def module_data(django_db_blocker, build):
+    """Rows shared by the tests of a module: ``with module_data(django_db_blocker, build) as
+    data: yield data`` in a module-scoped fixture. ``build()`` writes them (with
+    ``unit_services``) in a transaction that is never committed; each test's own transaction
+    (pytest-django's ``db``: Django's ``TestCase``) is a savepoint inside it, rolled back after
+    the test, so every test starts from exactly these rows, as if it had written them itself,
+    and the module leaves nothing behind. For non-transactional tests only: a transactional
+    test in the module would fail on the open transaction."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        with django_db_blocker.unblock(), unit_services():
+            data = build()
+        yield data
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 DEFAULT_DATA_MIGRATIONS = (

@@ -47,13 +47,20 @@ def invited(clinic, surgeon, nurse, settings):
         )
 
 
-@schema.parametrize()
-@FUZZ
-def test_as_a_surgeon(case, invited, surgeon):
-    case.call_and_validate(headers=bearer(surgeon), checks=CHECKS)
+@pytest.fixture
+def headers_of():
+    """One token per user and test, shared by its examples (as in ``test_fuzz``)."""
+    minted = {}
+    return lambda user: minted.setdefault(user.pk, bearer(user))
 
 
 @schema.parametrize()
 @FUZZ
-def test_as_a_nurse(case, invited, nurse):
-    case.call_and_validate(headers=bearer(nurse), checks=CHECKS)
+def test_as_a_surgeon(case, invited, surgeon, headers_of):
+    case.call_and_validate(headers=headers_of(surgeon), checks=CHECKS)
+
+
+@schema.parametrize()
+@FUZZ
+def test_as_a_nurse(case, invited, nurse, headers_of):
+    case.call_and_validate(headers=headers_of(nurse), checks=CHECKS)

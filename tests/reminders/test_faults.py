@@ -18,10 +18,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reminders.models import Reminder
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import REQUIRE_SERVICES, others_connected
 from tests.factories import ClinicFactory, PatientFactory
 
 from .procs import (
@@ -85,9 +86,17 @@ def broker(request, tmp_path, redis_appendonly, transactional_db):
 
 @pytest.fixture
 def cluster(tmp_path, broker, transactional_db):
+    with connection.cursor() as cursor:
+        before = others_connected(cursor)
     group = Cluster(tmp_path, broker.url)
     yield group
     group.stop_all()
+    # A stopped process's database session ends a moment after it: wait for them, so that the
+    # next test's flush (or the end of the session, which drops the database) finds none.
+    with connection.cursor() as cursor:
+        wait_for(
+            lambda: not others_connected(cursor) - before, 10, what="the workers' sessions to end"
+        )
 
 
 @pytest.fixture

@@ -72,6 +72,19 @@ def bearer(user) -> dict:
     return {"Authorization": f"Bearer {tokens_for(user)['access']}"}
 
 
+# One token per test, shared by its examples: a token per example (a refresh-token row and two
+# signatures) was a sizeable part of the run. No operation revokes it (logout and password
+# change need a refresh token or the password, which the generated bodies never hold).
+@pytest.fixture
+def patient_headers(patient):
+    return bearer(patient.user)
+
+
+@pytest.fixture
+def surgeon_headers(surgeon):
+    return bearer(surgeon)
+
+
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -82,11 +95,11 @@ FUZZ = settings(
 
 @schema.parametrize()
 @FUZZ
-def test_as_a_patient(case, seeded, patient):
-    case.call_and_validate(headers=bearer(patient.user), checks=CHECKS)
+def test_as_a_patient(case, seeded, patient_headers):
+    case.call_and_validate(headers=patient_headers, checks=CHECKS)
 
 
 @schema.parametrize()
 @FUZZ
-def test_as_a_surgeon(case, seeded, surgeon):
-    case.call_and_validate(headers=bearer(surgeon), checks=CHECKS)
+def test_as_a_surgeon(case, seeded, surgeon_headers):
+    case.call_and_validate(headers=surgeon_headers, checks=CHECKS)
