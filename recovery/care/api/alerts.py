@@ -237,7 +237,7 @@ class ResolveInput(StrictSerializer):
 
 
 def _alerts_for(user):
-    if user.role == Role.PATIENT:
+    if user.role in (Role.PATIENT, Role.CAREGIVER):
         raise Forbidden("Alerts are for the care team.", code="permission_denied")
     return Alert.objects.filter(patient__in=patients_for(user).values("pk")).select_related(
         "patient__user"
