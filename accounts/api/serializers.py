@@ -302,6 +302,10 @@ class CaregiverGrantEventOutput(serializers.Serializer):
 
 class CaregiverGrantOutput(serializers.Serializer):
     id = serializers.IntegerField()
+    caregiver = serializers.IntegerField(
+        source="caregiver_id",
+        help_text="The caregiver's user id: the `created_by` of what they enter in your record.",
+    )
     email = serializers.EmailField(source="caregiver.email")
     name = serializers.CharField(source="caregiver.full_name")
     scopes = serializers.ListField(child=serializers.CharField())
