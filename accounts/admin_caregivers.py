@@ -85,6 +85,7 @@ class CaregiverGrantAdmin(ScopedAdmin):
     search_fields = ["caregiver__email", "caregiver__last_name", "patient__user__last_name"]
     ordering = ["-created_at", "-pk"]
     inlines = [CaregiverGrantEventInline]
+    autocomplete_fields = ["patient"]
     actions = ["revoke"]
 
     @admin.display(ordering="caregiver__email")

@@ -584,6 +584,12 @@ class CaregivingView(APIView):
     def get(self, request):
         if request.user.role != Role.CAREGIVER:
             raise Forbidden("Only caregivers act for patients.", code="permission_denied")
-        return Response(
-            s.CaregivingOutput(caregivers.grants_of_caregiver(request.user), many=True).data
+        grants = list(caregivers.grants_of_caregiver(request.user))
+        phi_access_record(
+            user=request.user,
+            patient_ids={grant.patient_id for grant in grants},
+            action="list",
+            resource="caregiving",
+            request=request,
         )
+        return Response(s.CaregivingOutput(grants, many=True).data)

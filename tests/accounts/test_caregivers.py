@@ -126,6 +126,8 @@ def test_existing_caregiver_invited_by_a_second_patient_gets_a_new_grant(
     assert set(patients_for(caregiver)) == {patient, other_patient}
     caring = api(caregiver).get("/api/v1/me/caregiving/").json()
     assert {row["patient"] for row in caring} == {patient.pk, other_patient.pk}
+    logged = PHIAccess.objects.filter(user=caregiver, resource="caregiving")
+    assert set(logged.values_list("patient_id", flat=True)) == {patient.pk, other_patient.pk}
 
 
 def test_staff_or_patient_address_cannot_become_a_caregiver(
