@@ -131,3 +131,38 @@ def test_caregiver_list_query_count(api, patient, carers, django_assert_num_quer
     # user (authentication), page, PHI log (clinics lookup, insert).
     with django_assert_num_queries(4):
         assert len(client.get("/api/v1/pain-logs/").json()["results"]) == 3
+
+
+CHECK_INS = "/api/v1/check-ins/"
+
+
+def _check_in(**extra):
+    return {"answered_at": timezone.now().isoformat(), "wound_opening": False, **extra}
+
+
+def test_check_ins_by_a_caregiver(api, patient, other_patient, carers):
+    from recovery.care.models import CheckIn
+
+    logger, reader, planner = carers["logger"], carers["reader"], carers["planner"]
+    response = api(logger).post(CHECK_INS, _check_in(patient=patient.pk), format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["check_in"]["created_by"] == logger.pk
+    stored = CheckIn.objects.get(pk=body["check_in"]["id"])
+    assert (stored.patient, stored.created_by) == (patient, logger)
+    # Without the log scope, or for another patient: refused, nothing written.
+    for user, target in ((reader, patient), (planner, patient), (logger, other_patient)):
+        response = api(user).post(CHECK_INS, _check_in(patient=target.pk), format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"][0]["attr"] == "patient"
+    assert CheckIn.objects.count() == 1
+    # Lists: with read, the patient's; without, nothing of theirs; another patient: 400.
+    listed = api(reader).get(CHECK_INS).json()["results"]
+    assert [row["id"] for row in listed] == [stored.pk]
+    assert PHIAccess.objects.filter(user=reader, resource="check_ins").exists()
+    assert api(planner).get(CHECK_INS).status_code == 400
+    assert api(reader).get(f"{CHECK_INS}?patient={other_patient.pk}").status_code == 400
+    # A patient never names a patient.
+    response = api(patient.user).post(CHECK_INS, _check_in(patient=patient.pk), format="json")
+    assert response.status_code == 400
+    assert api(patient.user).get(CHECK_INS).json()["results"][0]["id"] == stored.pk
