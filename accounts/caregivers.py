@@ -270,3 +270,17 @@ def grants_of_caregiver(user: User):
         .select_related("patient__user")
         .order_by("patient_id")
     )
+
+
+def patient_caregivers_revoke(*, profile: PatientProfile) -> int:
+    """``PATIENT_ERASED_HOOKS`` entry (``accounts.erasure``): an erased account's caregivers
+    lose their access at once (revoked by no one: the erasure). Returns the number revoked."""
+    grants = list(
+        CaregiverGrant.objects.select_for_update().filter(patient=profile, revoked_at__isnull=True)
+    )
+    now = timezone.now()
+    for grant in grants:
+        grant.revoked_at = now
+        grant.save(update_fields=["revoked_at"])
+        _event(grant, CaregiverGrantEvent.Action.REVOKED, None)
+    return len(grants)

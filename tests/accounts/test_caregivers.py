@@ -282,3 +282,29 @@ def test_new_patient_with_no_grants_sees_none(patient):
     stranger = PatientFactory(clinic=patient.clinic)
     caregiver, _ = caregiver_of(patient, "read")
     assert stranger not in patients_for(caregiver)
+
+
+def test_erasing_the_patient_revokes_their_caregivers(patient, clinic):
+    from accounts.erasure import erasure_confirm, erasure_request
+    from tests.factories import StaffFactory
+
+    caregiver, grant = caregiver_of(patient, "read", "log")
+    request, _ = erasure_request(user=patient.user)
+    erasure_confirm(actor=StaffFactory(clinic=clinic, role="clinic_admin"), request_id=request.pk)
+    grant.refresh_from_db()
+    assert grant.revoked_at is not None and grant.revoked_by is None
+    assert list(grant.events.values_list("action", "actor")) == [
+        ("granted", patient.user.pk),
+        ("revoked", None),
+    ]
+    assert patients_for(caregiver).count() == 0
+    assert caregiver.is_active  # their own account stays
+
+
+def test_a_caregiver_is_locked_out_like_every_account(api, patient, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    caregiver, _ = caregiver_of(patient, "read")
+    for _ in range(3):
+        assert login(api, caregiver.email, "nope-nope-nope").status_code in (401, 429)
+    assert_error(login(api, caregiver.email, CAREGIVER_PASSWORD), 429, "locked_out")
+    assert login(api, patient.user.email).status_code == 200  # the patient is not
