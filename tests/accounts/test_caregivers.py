@@ -308,3 +308,11 @@ def test_a_caregiver_is_locked_out_like_every_account(api, patient, settings):
         assert login(api, caregiver.email, "nope-nope-nope").status_code in (401, 429)
     assert_error(login(api, caregiver.email, CAREGIVER_PASSWORD), 429, "locked_out")
     assert login(api, patient.user.email).status_code == 200  # the patient is not
+
+
+def test_me_for_a_caregiver(api, patient):
+    caregiver, _ = caregiver_of(patient, "read")
+    me = api(caregiver).get("/api/v1/me/")
+    assert me.status_code == 200
+    assert me.json()["role"] == "caregiver" and me.json()["patient_profile"] is None
+    assert_error(api(caregiver).patch("/api/v1/me/", {"time_zone": "UTC"}, format="json"), 403)
