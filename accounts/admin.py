@@ -4,7 +4,12 @@ from django.http import Http404
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as OTPTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import admin_break_glass, admin_erasure, admin_invitations  # noqa: F401 - register pages
+from . import (  # noqa: F401 - register pages
+    admin_break_glass,
+    admin_caregivers,
+    admin_erasure,
+    admin_invitations,
+)
 from .admin_scoping import ScopedAdmin
 from .models import CareTeamMembership, Clinic, PatientProfile, PHIAccess, Role, User
 from .roles import is_clinic_admin, is_staff_member, may_invite_patients

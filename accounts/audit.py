@@ -2,7 +2,8 @@
 
 Neither change-history libraries nor Django's admin log record reads, so reads are written here
 deliberately: one row per patient per request, insert-only (the admin offers no change or
-delete). A patient reading their own record is not logged; every staff read is.
+delete). A patient reading their own record is not logged; every staff read is, and every
+read by a caregiver (``Role.CAREGIVER``), so the patient sees it in their access history.
 """
 
 from collections.abc import Iterable
@@ -27,7 +28,8 @@ def phi_access_record(
     request: HttpRequest | None = None,
     object_id: str = "",
 ) -> int:
-    """Writes one row per patient read by a staff member. Returns the number of rows."""
+    """Writes one row per patient read by a staff member or a caregiver. Returns the number of
+    rows."""
     if not user.is_authenticated or (not user.is_superuser and user.is_patient):
         return 0
     ids = set(patient_ids)

@@ -2,6 +2,7 @@ import zoneinfo
 from datetime import time
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -39,6 +40,7 @@ class Role(models.TextChoices):
     NURSE = "nurse", "Nurse"
     PHYSICAL_THERAPIST = "physical_therapist", "Physical therapist"
     CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+    CAREGIVER = "caregiver", "Caregiver"
 
 
 CLINICIAN_ROLES = (Role.SURGEON, Role.NURSE, Role.PHYSICAL_THERAPIST)
@@ -105,7 +107,7 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(role__in=Role.values),
                 name="user_role_valid",
                 violation_error_code="invalid_choice",
-                violation_error_message="Choose one of the roles: patient, surgeon, nurse, physical therapist or clinic admin.",
+                violation_error_message="Choose one of the roles: patient, surgeon, nurse, physical therapist, clinic admin or caregiver.",
             ),
         ]
 
@@ -484,3 +486,125 @@ class ErasureRequest(models.Model):
         if self.confirmed_at:
             return "erased"
         return "requested"
+
+
+class CaregiverScope(models.TextChoices):
+    """What a patient lets a caregiver do (``CaregiverGrant.scopes``)."""
+
+    READ = "read", "Read the record"
+    LOG = "log", "Log on the patient's behalf (pain logs, PT sessions, check-ins)"
+    REMINDERS = "reminders", "Receive the patient's reminders"
+    PLAN = "plan", "See the care plan"
+
+
+class CaregiverGrant(models.Model):
+    """A patient's consent that a caregiver (a family member, a proxy) may act on their record,
+    within ``scopes``, until it expires or is revoked (by the patient or the clinic).
+
+    The caregiver has an account of their own (role ``caregiver``). A new caregiver activates
+    it with the link of the invitation e-mail (``code_hash``: the link's token, stored hashed,
+    valid until ``link_expires_at``, single use: ``accepted_at``). A grant is *active* when it is
+    not revoked, not expired and the caregiver's account is active
+    (``accounts.roles.caregiver_grants``). Every change is kept in ``CaregiverGrantEvent``."""
+
+    patient = models.ForeignKey(
+        PatientProfile, on_delete=models.CASCADE, related_name="caregiver_grants"
+    )
+    caregiver = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="caregiver_grants",
+        limit_choices_to={"role": "caregiver"},
+    )
+    scopes = ArrayField(
+        models.CharField(max_length=20, choices=CaregiverScope.choices),
+        help_text="read, log, reminders, plan",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    code_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    link_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "caregiver"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="caregiver_grant_one_open",
+                violation_error_code="duplicate",
+                violation_error_message="This caregiver already has access to this patient's record: change or revoke it.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scopes__len__gt=0)
+                & models.Q(scopes__contained_by=CaregiverScope.values),
+                name="caregiver_grant_scopes_valid",
+                violation_error_code="invalid_choice",
+                violation_error_message="Choose at least one of: read, log, reminders, plan.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__isnull=True)
+                | models.Q(expires_at__gt=models.F("created_at")),
+                name="caregiver_grant_expires_after_creation",
+                violation_error_code="invalid",
+                violation_error_message="The access must end after it starts.",
+            ),
+        ]
+        indexes = [models.Index(fields=["caregiver", "patient"], name="caregiver_grant_lookup")]
+
+    def __str__(self):
+        return f"{self.caregiver} for {self.patient}"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        if self.accepted_at is None and not self.caregiver.is_active:
+            return "invited"
+        return "active"
+
+
+class CaregiverGrantEvent(models.Model):
+    """The history of a grant: who granted, changed or revoked it and when. Insert-only."""
+
+    class Action(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        CHANGED = "changed", "Changed"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+
+    grant = models.ForeignKey(CaregiverGrant, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scopes = ArrayField(models.CharField(max_length=20), help_text="the scopes after the event")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("at", "id")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=["granted", "changed", "accepted", "revoked"]),
+                name="caregiver_grant_event_action_valid",
+                violation_error_code="invalid_choice",
+                violation_error_message="Choose one of: granted, changed, accepted, revoked.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.grant} {self.action} at {self.at:%Y-%m-%d %H:%M}"

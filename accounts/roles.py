@@ -14,6 +14,13 @@ The rules:
   patient's clinic with a care-team membership for the patient, or with an emergency access
   to the patient that has not expired (``BreakGlassAccess``, ``accounts.break_glass``).
 
+- A **caregiver** (role ``caregiver``, never staff) acts on the patients who granted them
+  access (``CaregiverGrant``) while the grant is active (not revoked, not expired, the
+  caregiver's account active), and only within its scopes: ``read`` the record, ``log`` pain
+  logs, PT sessions and check-ins on the patient's behalf (``CAREGIVER_LOG_TABLES``), see the
+  ``plan``, receive ``reminders``. Never staff-only tables, never alerts, never the admin.
+  ``caregiver_grants(user, scope)`` is that rule once.
+
 ``care_team_scope(user)`` is that last rule once; ``accounts.selectors.patients_for`` applies it
 to a queryset and ``is_care_team_member`` to one loaded patient.
 """
@@ -23,7 +30,18 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from .models import CLINICIAN_ROLES, BreakGlassAccess, CareTeamMembership, PatientProfile, Role
+from .models import (
+    CLINICIAN_ROLES,
+    BreakGlassAccess,
+    CaregiverGrant,
+    CaregiverScope,
+    CareTeamMembership,
+    PatientProfile,
+    Role,
+)
+
+# The tables a caregiver with the ``log`` scope writes on the patient's behalf.
+CAREGIVER_LOG_TABLES = frozenset({"pain_logs", "pt_sessions", "check_ins"})
 
 
 def role_of(user) -> str | None:
@@ -31,12 +49,36 @@ def role_of(user) -> str | None:
     return getattr(user, "role", None) if user.is_authenticated else None
 
 
+def is_caregiver(user) -> bool:
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and not user.is_superuser
+        and role_of(user) == Role.CAREGIVER
+    )
+
+
+def caregiver_grants(user, scope: str = CaregiverScope.READ):
+    """The active grants of caregiver ``user`` that carry ``scope`` (none for anyone else)."""
+    if not is_caregiver(user):
+        return CaregiverGrant.objects.none()
+    now = timezone.now()
+    return CaregiverGrant.objects.filter(
+        caregiver_id=user.pk, revoked_at__isnull=True, scopes__contains=[scope]
+    ).exclude(expires_at__lte=now)
+
+
+def is_caregiver_of(user, patient, scope: str = CaregiverScope.READ) -> bool:
+    """May caregiver ``user`` act on ``patient`` (a PatientProfile) within ``scope``?"""
+    return caregiver_grants(user, scope).filter(patient_id=patient.pk).exists()
+
+
 def is_staff_member(user) -> bool:
     return bool(
         user.is_authenticated
         and user.is_active
         and user.is_staff
-        and (user.is_superuser or role_of(user) != Role.PATIENT)
+        and (user.is_superuser or role_of(user) not in (Role.PATIENT, Role.CAREGIVER))
     )
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from .models import (
     CLINICIAN_ROLES,
     BreakGlassAccess,
+    CaregiverScope,
     Invitation,
     InvitationStatus,
     PatientProfile,
@@ -16,20 +17,24 @@ from .models import (
     Role,
     User,
 )
-from .roles import care_team_scope, is_staff_member, role_of
+from .roles import care_team_scope, caregiver_grants, is_caregiver, is_staff_member, role_of
 
 
-def patients_for(user: User) -> QuerySet[PatientProfile]:
+def patients_for(user: User, scope: str = CaregiverScope.READ) -> QuerySet[PatientProfile]:
     """The patients ``user`` may see: a patient themselves; staff the patients whose care team
-    they are on (``accounts.roles.care_team_scope``: one rule with ``is_care_team_member``)."""
+    they are on (``accounts.roles.care_team_scope``: one rule with ``is_care_team_member``); a
+    caregiver the patients with an active grant carrying ``scope`` (``read`` unless told:
+    ``log`` for writes, ``plan`` for the care plan). ``scope`` matters for caregivers only."""
     qs = PatientProfile.objects.all()
     if not user.is_authenticated or not user.is_active:
         return qs.none()
-    scope = care_team_scope(user)
-    if scope is not None:
-        return scope.filter(qs)
+    team = care_team_scope(user)
+    if team is not None:
+        return team.filter(qs)
     if role_of(user) == Role.PATIENT and not user.is_superuser:
         return qs.filter(user=user)
+    if is_caregiver(user):
+        return qs.filter(pk__in=caregiver_grants(user, scope).values("patient_id"))
     return qs.none()
 
 
@@ -46,7 +51,7 @@ def own_patient_id(user: User) -> int | None:
 
 def staff_for(user: User) -> QuerySet[User]:
     """Clinicians and clinic admins ``user`` may see in pickers and lists."""
-    qs = User.objects.exclude(role=Role.PATIENT)
+    qs = User.objects.exclude(role__in=(Role.PATIENT, Role.CAREGIVER))
     if not is_staff_member(user):
         return qs.none()
     if user.is_superuser:

@@ -511,7 +511,10 @@ REMINDERS_DELIVERY_ASYNC_COMMIT = env.bool("REMINDERS_DELIVERY_ASYNC_COMMIT", de
 PATIENT_SETTINGS_CHANGED_HOOKS = ["reminders.services.patient_reminders_replan"]
 # Called inside the erasure's transaction when a clinic admin confirms an account deletion
 # (accounts.erasure), with keyword argument ``profile``.
-PATIENT_ERASED_HOOKS = ["reminders.services.patient_reminders_erase"]
+PATIENT_ERASED_HOOKS = [
+    "reminders.services.patient_reminders_erase",
+    "accounts.caregivers.patient_caregivers_revoke",
+]
 # How long the clinical record of a deleted account is kept, identifiable to the clinic, before
 # it is de-identified (the clinic's retention policy; 0: at once). docs/operations.md.
 CLINICAL_RECORD_RETENTION_YEARS = env.int("CLINICAL_RECORD_RETENTION_YEARS", default=10)

@@ -5,7 +5,14 @@ from rest_framework import serializers
 
 from config.api.serializers import StrictSerializer
 
-from ..models import Invitation, InvitationStatus, PatientProfile, User, phone_validator
+from ..models import (
+    CaregiverScope,
+    Invitation,
+    InvitationStatus,
+    PatientProfile,
+    User,
+    phone_validator,
+)
 
 
 class TokenObtainInput(StrictSerializer):
@@ -217,7 +224,9 @@ ACCESS_ACTIONS = {
 
 class AccessReaderOutput(serializers.Serializer):
     name = serializers.CharField(help_text="The reader's name as the clinic knows it.")
-    role = serializers.CharField(help_text="surgeon, nurse, physical_therapist or clinic_admin.")
+    role = serializers.CharField(
+        help_text="surgeon, nurse, physical_therapist, clinic_admin or caregiver."
+    )
 
 
 class AccessLogEntryOutput(serializers.Serializer):
@@ -236,13 +245,16 @@ class AccessLogEntryOutput(serializers.Serializer):
 
     @extend_schema_field(AccessReaderOutput)
     def get_reader(self, entry) -> dict:
-        return {"name": entry.user.full_name or "Clinic staff", "role": entry.user.role}
+        return {
+            "name": entry.user.full_name or entry.user.get_role_display(),
+            "role": entry.user.role,
+        }
 
     def get_summary(self, entry) -> str:
         """A sentence for the app, e.g. "Dana Reyes (surgeon) viewed your pain logs"."""
         verb = ACCESS_ACTIONS.get(entry.action, entry.action)
         what = entry.resource.replace("_", " ") or "record"
-        name = entry.user.full_name or "Clinic staff"
+        name = entry.user.full_name or entry.user.get_role_display()
         return f"{name} ({entry.user.get_role_display().lower()}) {verb} your {what}"
 
 
@@ -255,3 +267,64 @@ class ErasureRequestOutput(serializers.Serializer):
     requested_at = serializers.DateTimeField()
     confirmed_at = serializers.DateTimeField(allow_null=True)
     cancelled_at = serializers.DateTimeField(allow_null=True)
+
+
+# --- caregivers ---------------------------------------------------------------------------
+
+
+class CaregiverInviteInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=200, help_text="The caregiver's name, e.g. Ana Ruiz.")
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=CaregiverScope.choices),
+        min_length=1,
+        max_length=len(CaregiverScope.values),
+        help_text="What the caregiver may do: read (the record), log (pain logs, PT sessions, "
+        "check-ins on your behalf), reminders (receive your reminders: not yet delivered), "
+        "plan (see the care plan).",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the access ends by itself (optional)."
+    )
+
+
+class CaregiverGrantEventOutput(serializers.Serializer):
+    action = serializers.CharField(help_text="granted, changed, accepted or revoked")
+    at = serializers.DateTimeField()
+    by = serializers.SerializerMethodField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+    def get_by(self, event) -> str:
+        actor = event.actor
+        return (actor.full_name or actor.get_role_display()) if actor is not None else ""
+
+
+class CaregiverGrantOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    caregiver = serializers.IntegerField(
+        source="caregiver_id",
+        help_text="The caregiver's user id: the `created_by` of what they enter in your record.",
+    )
+    email = serializers.EmailField(source="caregiver.email")
+    name = serializers.CharField(source="caregiver.full_name")
+    scopes = serializers.ListField(child=serializers.CharField())
+    status = serializers.ChoiceField(
+        choices=["invited", "active", "expired", "revoked"],
+        help_text="invited (the caregiver has not activated their account yet), active, "
+        "expired, revoked.",
+    )
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    history = CaregiverGrantEventOutput(source="events.all", many=True)
+
+
+class CaregivingOutput(serializers.Serializer):
+    """One patient a caregiver acts for."""
+
+    grant_id = serializers.IntegerField(source="id")
+    patient = serializers.IntegerField(source="patient_id")
+    name = serializers.CharField(source="patient.user.full_name")
+    scopes = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField(allow_null=True)

@@ -19,6 +19,13 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("me/access-log/", views.AccessLogView.as_view(), name="me-access-log"),
     path("me/erasure-request/", views.ErasureRequestView.as_view(), name="me-erasure-request"),
+    path("me/caregivers/", views.CaregiverListView.as_view(), name="me-caregivers"),
+    path(
+        "me/caregivers/<int:grant_id>/",
+        views.CaregiverDetailView.as_view(),
+        name="me-caregiver-detail",
+    ),
+    path("me/caregiving/", views.CaregivingView.as_view(), name="me-caregiving"),
     path("invitations/", views.InvitationListView.as_view(), name="invitations"),
     path(
         "invitations/<int:invitation_id>/",

@@ -15,7 +15,7 @@ from config.api.openapi import errors
 from config.api.pagination import CursorPagination
 from config.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthenticated
 
-from .. import erasure, selectors, services
+from .. import caregivers, erasure, selectors, services
 from ..audit import phi_access_record
 from ..client_address import client_ip
 from ..models import CLINICIAN_ROLES, Role
@@ -151,7 +151,7 @@ class ActivateView(_Throttled):
     def post(self, request):
         data = s.ActivateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.invitation_activate(**data.validated_data)
+        user = caregivers.account_activate(**data.validated_data)
         return Response(tokens_for(user))
 
 
@@ -486,3 +486,110 @@ class InvitationRevokeView(APIView):
             invitation=_invitation_get(request, invitation_id), actor=request.user
         )
         return _invitation_answer(request, invitation, action="revoke")
+
+
+# --- caregivers (the patient's proxies) -------------------------------------------------------
+
+ONLY_PATIENTS_CAREGIVERS = "Only patients choose caregivers."
+
+
+def _own_profile_id(user) -> int:
+    patient_id = selectors.own_patient_id(user)
+    if patient_id is None:
+        raise Forbidden(ONLY_PATIENTS_CAREGIVERS, code="permission_denied")
+    return patient_id
+
+
+class CaregiverListView(APIView):
+    """The signed-in patient's caregivers (``GET``, with each grant's history) and inviting one
+    (``POST``: idempotent for the same e-mail address)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="My caregivers",
+        responses={
+            200: s.CaregiverGrantOutput(many=True),
+            **errors(403, s403=ONLY_PATIENTS_CAREGIVERS),
+        },
+        operation_id="me_caregivers_list",
+    )
+    def get(self, request):
+        grants = caregivers.grants_of_patient(_own_profile_id(request.user))
+        return Response(s.CaregiverGrantOutput(grants, many=True).data)
+
+    @extend_schema(
+        summary="Invite a caregiver",
+        request=s.CaregiverInviteInput,
+        responses={
+            201: s.CaregiverGrantOutput,
+            200: s.CaregiverGrantOutput,
+            **errors(400, 403, s403=ONLY_PATIENTS_CAREGIVERS),
+        },
+        operation_id="me_caregivers_create",
+        description="A new address gets a caregiver account and an e-mail with a single-use "
+        "activation link (`POST /auth/activate/`); an existing caregiver account just gets the "
+        "access. The same address again: 200 with the same grant (scopes and end updated, a "
+        "new link if not yet activated).",
+    )
+    def post(self, request):
+        patient_id = _own_profile_id(request.user)
+        data = s.CaregiverInviteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        first, _, last = values.pop("name").strip().partition(" ")
+        grant, created = caregivers.caregiver_invite(
+            patient=request.user.patient_profile,
+            actor=request.user,
+            first_name=first,
+            last_name=last.strip(),
+            **values,
+        )
+        grant = caregivers.grants_of_patient(patient_id).get(pk=grant.pk)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(s.CaregiverGrantOutput(grant).data, status=code)
+
+
+class CaregiverDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Revoke a caregiver's access",
+        responses={204: None, **errors(403, 404, s403=ONLY_PATIENTS_CAREGIVERS)},
+        operation_id="me_caregivers_destroy",
+        description="The access ends at once (and the link, if unused); again: 204.",
+    )
+    def delete(self, request, grant_id: int):
+        grant = caregivers.grants_of_patient(_own_profile_id(request.user)).filter(pk=grant_id)
+        grant = grant.first()
+        if grant is None:
+            raise NotFound("No such caregiver.", code="not_found")
+        caregivers.caregiver_grant_revoke(grant=grant, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CaregivingView(APIView):
+    """For a caregiver: the patients they act for, with the scopes of each."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="The patients I am a caregiver for",
+        responses={
+            200: s.CaregivingOutput(many=True),
+            **errors(403, s403="Only caregivers act for patients."),
+        },
+        operation_id="me_caregiving_list",
+    )
+    def get(self, request):
+        if request.user.role != Role.CAREGIVER:
+            raise Forbidden("Only caregivers act for patients.", code="permission_denied")
+        grants = list(caregivers.grants_of_caregiver(request.user))
+        phi_access_record(
+            user=request.user,
+            patient_ids={grant.patient_id for grant in grants},
+            action="list",
+            resource="caregiving",
+            request=request,
+        )
+        return Response(s.CaregivingOutput(grants, many=True).data)

@@ -166,7 +166,9 @@ class RecordViewSet(viewsets.ViewSet):
             return patient
         if patient_id is None:
             raise Invalid("This field is required.", code="required", attr="patient")
-        patient = patients_for(user).filter(pk=patient_id).first()
+        # A caregiver writes for the patients whose grant carries ``log`` (the role rules in
+        # ``recovery.record.writes`` then say which tables); staff: their care team's patients.
+        patient = patients_for(user, "log").filter(pk=patient_id).first()
         if patient is None:
             raise Invalid("No such patient in your care.", code="does_not_exist", attr="patient")
         return patient

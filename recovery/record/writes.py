@@ -24,8 +24,8 @@ from django.core.exceptions import (
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from accounts.models import PatientProfile, Role, User
-from accounts.roles import is_care_team_member
+from accounts.models import CaregiverScope, PatientProfile, Role, User
+from accounts.roles import CAREGIVER_LOG_TABLES, is_care_team_member, is_caregiver_of
 from accounts.services import patient_clock_tick
 from config.errors import Conflict, DomainError, Forbidden, NotFound
 
@@ -188,7 +188,19 @@ def forbidden(detail: str) -> DomainError:
     return Forbidden(detail, code="permission_denied")
 
 
+def _check_caregiver(spec: RecordKind, actor: User, patient: PatientProfile) -> None:
+    """A caregiver writes only the tables they log on the patient's behalf, only for a patient
+    whose active grant carries the ``log`` scope."""
+    if spec.table not in CAREGIVER_LOG_TABLES:
+        raise forbidden(f"Caregivers do not write {spec.table}.")
+    if not is_caregiver_of(actor, patient, CaregiverScope.LOG):
+        raise forbidden("You may not log on this patient's behalf.")
+
+
 def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None:
+    if actor.role == Role.CAREGIVER:
+        _check_caregiver(spec, actor, patient)
+        return
     if actor.role == Role.PATIENT:
         if patient.user_id != actor.pk:
             raise forbidden("Patients write only their own record.")
@@ -202,6 +214,11 @@ def check_create(spec: RecordKind, actor: User, patient: PatientProfile) -> None
 def check_change(spec: RecordKind, actor: User, record: ClinicalRecord, values=None) -> None:
     """``values`` are the fields being changed (None: a delete)."""
     patient = record.patient
+    if actor.role == Role.CAREGIVER:
+        _check_caregiver(spec, actor, patient)
+        if record.created_by_id != actor.pk:
+            raise forbidden("Caregivers change only the entries they made.")
+        return
     if actor.role == Role.PATIENT:
         if patient.user_id != actor.pk:
             raise forbidden("Patients write only their own record.")

@@ -35,6 +35,7 @@ import orjson
 from django.conf import settings
 from django.db import models
 
+from accounts.models import Role
 from config.errors import Forbidden
 from recovery.photos.storage import signed_url
 from recovery.record.models import RECORD_ID_PATTERN
@@ -488,6 +489,7 @@ class InboxWriter:
 
     def update(self, *, actor, row, values: dict, version: int | None = None) -> None:
         # The reminders services tick the clock themselves (``version`` is not used).
+        _own_inbox(actor)
         if set(values) - {"read_at"}:
             raise Forbidden(
                 "Only read_at of a notification can change.",
@@ -497,7 +499,15 @@ class InboxWriter:
             notification_mark_read(notification=row)
 
     def delete(self, *, actor, row, version: int | None = None) -> None:
+        _own_inbox(actor)
         notification_delete(notification=row)
+
+
+def _own_inbox(actor) -> None:
+    """The inbox is the patient's own: a caregiver syncing the patient's record never gets it
+    (``recovery.sync.views``) and may not change it."""
+    if actor.role != Role.PATIENT:
+        raise Forbidden("The inbox is the patient's own.", code="permission_denied")
 
 
 register(

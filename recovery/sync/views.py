@@ -11,8 +11,10 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.selectors import own_patient_id
-from config.errors import Invalid
+from accounts.audit import phi_access_record
+from accounts.models import PatientProfile, Role
+from accounts.selectors import own_patient_id, patients_for
+from config.errors import Invalid, NotFound
 
 from . import openapi, protocol
 from .selectors import PreparedPull, sync_pull, sync_pull_page
@@ -20,13 +22,79 @@ from .services import sync_push
 
 
 class IsSyncingPatient(BasePermission):
-    """Only patients sync, and only their own record: the patient is the caller."""
+    """Patients sync their own record; caregivers the record of a patient who granted them
+    ``read`` (``sync_patient``). The care team uses the API and the admin."""
 
-    message = "Only patients sync; the care team uses the API and the admin."
+    message = "Only patients and their caregivers sync; the care team uses the API and the admin."
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(user and own_patient_id(user) is not None)
+        if not user or not user.is_authenticated:
+            return False
+        return own_patient_id(user) is not None or (user.role == Role.CAREGIVER and user.is_active)
+
+
+PATIENT_PARAMETER = OpenApiParameter(
+    "patient",
+    OpenApiTypes.INT,
+    description="Caregivers: the patient whose record to sync (one patient per pull and push; "
+    "optional for a caregiver of one patient). Patients leave it out.",
+)
+NOT_IN_SCOPE = (
+    "You no longer have access to this patient's record (the access was withdrawn or has "
+    "ended): remove this patient's data from the device."
+)
+INBOX = "notifications"  # the patient's own inbox: never sent to a caregiver
+
+
+def sync_patient(request) -> PatientProfile:
+    """The patient whose record this pull or push is about: a patient's own; for a caregiver,
+    ``?patient=`` among the patients whose active grant carries ``read`` (a 404
+    ``not_in_scope`` otherwise: the app drops that patient's data)."""
+    user = request.user
+    raw = request.query_params.get("patient")
+    patient_id = None
+    if raw not in (None, ""):
+        try:
+            patient_id = int(raw)
+        except ValueError:
+            raise Invalid("A patient id (an integer).", code="invalid", attr="patient") from None
+    own = own_patient_id(user)
+    if own is not None:
+        if patient_id is not None and patient_id != own:
+            raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
+        return user.patient_profile
+    patients = patients_for(user, "read")
+    if patient_id is None:
+        found = list(patients[:2])
+        if not found:
+            raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
+        if len(found) > 1:
+            raise Invalid(
+                "Name the patient to sync (?patient=): see GET /api/v1/me/caregiving/.",
+                code="required",
+                attr="patient",
+            )
+        return found[0]
+    patient = patients.filter(pk=patient_id).first()
+    if patient is None:
+        raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
+    return patient
+
+
+def _for_caregiver(request, body: dict, patient_id: int) -> dict:
+    """A caregiver's pull: without the patient's inbox, and written to the PHI access log."""
+    if own_patient_id(request.user) is None:
+        if INBOX in body["changes"]:
+            body["changes"][INBOX] = {"created": [], "updated": [], "deleted": []}
+        phi_access_record(
+            user=request.user,
+            patient_ids=[patient_id],
+            action="sync",
+            resource="record",
+            request=request,
+        )
+    return body
 
 
 LAST_PULLED_AT = OpenApiParameter(
@@ -91,6 +159,7 @@ class SyncPullView(APIView):
         summary="WatermelonDB pull: changes since last_pulled_at",
         parameters=[
             LAST_PULLED_AT,
+            PATIENT_PARAMETER,
             OpenApiParameter(
                 "schema_version",
                 OpenApiTypes.INT,
@@ -119,12 +188,16 @@ class SyncPullView(APIView):
             200: openapi.PullResponse,
             400: OpenApiResponse(openapi.SyncErrorResponse, description="Bad parameter"),
             403: OpenApiResponse(openapi.SyncErrorResponse, description="Not a patient"),
+            404: OpenApiResponse(
+                openapi.SyncErrorResponse,
+                description="Caregivers: no access to this patient (any more): drop its data",
+            ),
         },
     )
     def get(self, request):
         params = request.query_params
         schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
-        patient_id = own_patient_id(request.user)
+        patient_id = sync_patient(request).pk
         page_size = protocol.parse_page_size(params.get("page_size"))
         cursor = params.get("cursor")
         if cursor in (None, "", "null"):
@@ -141,6 +214,7 @@ class SyncPullView(APIView):
                 body = _batched_body(request, patient_id=patient_id, params=params)
                 if body is None:
                     body = sync_pull(patient_id=patient_id, **params)
+                body = _for_caregiver(request, body, patient_id)
                 return HttpResponse(orjson.dumps(body), content_type="application/json")
             position = protocol.PullPosition(
                 schema_version=schema_version,
@@ -159,6 +233,7 @@ class SyncPullView(APIView):
                 page_size=page_size,
             )
         body, following = sync_pull_page(patient_id=patient_id, position=position)
+        body = _for_caregiver(request, body, patient_id)
         body["cursor"] = (
             None
             if following is None
@@ -175,6 +250,7 @@ class SyncPushView(APIView):
         summary="WatermelonDB push: apply the device's changes; refused records are kept apart",
         parameters=[
             LAST_PULLED_AT,
+            PATIENT_PARAMETER,
             OpenApiParameter(
                 "schema_version", OpenApiTypes.INT, description="Optional; checked if given."
             ),
@@ -188,6 +264,10 @@ class SyncPushView(APIView):
                 "nothing applied",
             ),
             403: OpenApiResponse(openapi.SyncErrorResponse, description="Not a patient"),
+            404: OpenApiResponse(
+                openapi.SyncErrorResponse,
+                description="Caregivers: no access to this patient (any more): drop its data",
+            ),
             409: OpenApiResponse(
                 openapi.ConflictResponse, description="Changed on the server since the pull"
             ),
@@ -195,6 +275,7 @@ class SyncPushView(APIView):
         },
     )
     def post(self, request):
+        patient = sync_patient(request)
         body = protocol.read_push_body(request)
         last_pulled_at = protocol.parse_timestamp(
             request.query_params.get("last_pulled_at"), required=True
@@ -203,7 +284,7 @@ class SyncPushView(APIView):
         batch = protocol.parse_push_body(protocol.load_push_body(body))
         rejected = sync_push(
             actor=request.user,
-            patient=request.user.patient_profile,
+            patient=patient,
             last_pulled_at=last_pulled_at,
             batch=batch,
             device=request.META.get("HTTP_USER_AGENT", ""),

@@ -28,6 +28,7 @@ from recovery.api.views import API_KINDS
 from recovery.care.models import Alert, Protocol
 from recovery.care.protocols import protocol_apply
 from reminders import services as reminder_services
+from tests.accounts.helpers import caregiver_of
 from tests.conftest import client_for
 from tests.factories import make_record
 
@@ -99,7 +100,13 @@ API_EXEMPT = {
     ("get", "/api/v1/fhir/bulk-status/{job_id}"): "a manifest: file URLs and counts",
     ("get", "/api/v1/fhir/bulk-files/{job_id}/{file_name}"): "logged per patient by the download",
     ("delete", "/api/v1/fhir/bulk-status/{job_id}"): "cancels an export: no patient data",
-    ("get", "/api/v1/sync/pull/"): PATIENTS_ONLY,
+    ("get", "/api/v1/me/caregivers/"): PATIENTS_ONLY,
+    ("post", "/api/v1/me/caregivers/"): PATIENTS_ONLY,
+    ("delete", "/api/v1/me/caregivers/{grant_id}/"): PATIENTS_ONLY,
+    ("get", "/api/v1/me/caregiving/"): "caregivers only (403 for staff); a caregiver's list is "
+    "logged (tests/accounts/test_caregivers.py)",
+    ("get", "/api/v1/sync/pull/"): "patients and caregivers only (403 for staff); a caregiver's "
+    "pulls are logged (tests/recovery/sync/test_caregivers.py)",
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
     ("post", "/api/v1/wound-photos/"): PATIENTS_ONLY,
@@ -219,6 +226,7 @@ def cast(clinic, surgeon, settings):
         sync_version=0,
     )
     ErasureRequest.objects.create(patient=patient)  # the patient asked to delete the account
+    caregiver_of(patient, "read")  # a caregiver the patient chose (accounts.caregivers)
     return {"patient": patient, "surgeon": surgeon, "records": records, "invitation": invitation}
 
 

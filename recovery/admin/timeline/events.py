@@ -10,7 +10,7 @@ from django.db.models import Avg, Count, FloatField, Max, Min, Q
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from accounts.models import PatientProfile
+from accounts.models import PatientProfile, Role
 from recovery.record.models import (
     PainLog,
 )
@@ -44,6 +44,7 @@ class PainDay:
     high: int
     count: int
     medicated: int
+    by_caregiver: int = 0  # logs a caregiver entered on the patient's behalf
 
 
 @dataclass
@@ -132,9 +133,10 @@ def pain_daily_stats(*, patient: PatientProfile, since: date | None, until: date
             high=Max("intensity"),
             count=Count("id"),
             medicated=Count("id", filter=Q(medication_taken=True)),
+            by_caregiver=Count("id", filter=Q(created_by__role=Role.CAREGIVER)),
         )
         .order_by("day", "location")
-        .values_list("day", "location", "mean", "low", "high", "count", "medicated")
+        .values_list("day", "location", "mean", "low", "high", "count", "medicated", "by_caregiver")
     )
     return [PainDay(*row) for row in rows]
 

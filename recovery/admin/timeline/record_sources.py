@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from django.db.models.functions import Coalesce
 
+from accounts.models import Role
 from recovery.record.models import (
     ActivityRestriction,
     Appointment,
@@ -18,6 +19,13 @@ from recovery.record.models import (
 )
 
 from .events import PainDay, TimelineEvent, TimelineQuery, _label, register_event_source
+
+
+def _entered_by(role, first_name, last_name) -> str:
+    """Who entered a row, when it was a caregiver on the patient's behalf (else nothing)."""
+    if role != Role.CAREGIVER:
+        return ""
+    return f"entered by caregiver {first_name} {last_name}".strip()
 
 
 @register_event_source("surgery", "Surgeries")
@@ -89,6 +97,7 @@ def _pain_events(q: TimelineQuery) -> list[TimelineEvent]:
             for r in rows
         )
         medicated = sum(r.medicated for r in rows)
+        by_caregiver = sum(r.by_caregiver for r in rows)
         events.append(
             TimelineEvent(
                 # End of the local day: a day's summary sorts after that day's other events.
@@ -96,7 +105,9 @@ def _pain_events(q: TimelineQuery) -> list[TimelineEvent]:
                 day=day,
                 type="pain",
                 title=f"Pain {mean:.1f}/10 average, {count} log{'s' if count != 1 else ''}",
-                detail=parts + (f"; medication taken {medicated}x" if medicated else ""),
+                detail=parts
+                + (f"; medication taken {medicated}x" if medicated else "")
+                + (f"; {by_caregiver} entered by a caregiver" if by_caregiver else ""),
                 status="high" if max(r.high for r in rows) >= 8 else "",
             )
         )
@@ -119,10 +130,15 @@ def _pt_events(q: TimelineQuery) -> list[TimelineEvent]:
             "pain_before",
             "pain_after",
             "exercises",
+            "created_by__role",
+            "created_by__first_name",
+            "created_by__last_name",
         )
     )
     events = []
-    for pk, when, status, setting, minutes, before, after, exercises in rows:
+    for row in rows:
+        pk, when, status, setting, minutes, before, after, exercises = row[:8]
+        entered_by = _entered_by(*row[8:])
         pain = ""
         if before is not None or after is not None:
             pain = f"pain {before if before is not None else '?'}"
@@ -134,6 +150,7 @@ def _pt_events(q: TimelineQuery) -> list[TimelineEvent]:
                 f"{minutes} min" if minutes else "",
                 pain,
                 f"{len(exercises)} exercises" if exercises else "",
+                entered_by,
             ]
             if x
         )

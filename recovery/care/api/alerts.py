@@ -22,7 +22,7 @@ from config.api.pagination import (
     position_encode,
 )
 from config.api.serializers import StrictSerializer
-from config.errors import Forbidden, NotFound
+from config.errors import Forbidden, Invalid, NotFound
 from recovery.care.models import (
     TEMPERATURE_MAX_C,
     TEMPERATURE_MIN_C,
@@ -56,6 +56,12 @@ CHECK_IN_FIELDS = [
 ]
 
 
+PATIENT_FIELD_HELP = (
+    "Caregivers: the patient (required for a caregiver of more than one patient; "
+    "see GET /me/caregiving/). Patients leave it out."
+)
+
+
 class CheckInInput(StrictSerializer):
     id = serializers.RegexField(
         r"^[A-Za-z0-9_-]{1,36}$", required=False, help_text="client-chosen id"
@@ -75,6 +81,7 @@ class CheckInInput(StrictSerializer):
         help_text="degrees Celsius, 30.0-43.0",
     )
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    patient = serializers.IntegerField(required=False, min_value=1, help_text=PATIENT_FIELD_HELP)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -87,7 +94,7 @@ class CheckInInput(StrictSerializer):
 class CheckInOutput(serializers.ModelSerializer):
     class Meta:
         model = CheckIn
-        fields = ["id", *CHECK_IN_FIELDS, "created_at", "updated_at"]
+        fields = ["id", *CHECK_IN_FIELDS, "created_by", "created_at", "updated_at"]
 
 
 class TriageAlertOutput(serializers.Serializer):
@@ -122,14 +129,38 @@ def _triage_body(rules) -> dict:
 class CheckInListQuery(StrictSerializer, PageQuery):
     """The patient's check-ins, newest first by ``answered_at``."""
 
+    patient = serializers.IntegerField(required=False, min_value=1, help_text=PATIENT_FIELD_HELP)
+
 
 CHECK_IN_PAGE = page_serializer(CheckInOutput, "CheckIn")
-PATIENTS_ONLY = "Check-ins are answered by patients."
+PATIENTS_ONLY = "Check-ins are answered by patients (and caregivers on their behalf)."
 
 
 def _patients_only(user) -> None:
-    if user.role != Role.PATIENT:
+    if user.role not in (Role.PATIENT, Role.CAREGIVER):
         raise Forbidden(PATIENTS_ONLY, code="permission_denied")
+
+
+def _check_in_patient(user, patient_id: int | None, scope: str):
+    """The patient a check-in request is about: a patient's own; for a caregiver, ``patient``
+    among those whose grant carries ``scope`` (the only one when not named)."""
+    if user.role == Role.PATIENT:
+        if patient_id is not None:
+            raise Invalid(
+                "Patients do not send this field: their records are their own.",
+                code="not_allowed",
+                attr="patient",
+            )
+        return user.patient_profile
+    patients = patients_for(user, scope)
+    if patient_id is not None:
+        patients = patients.filter(pk=patient_id)
+    found = list(patients[:2])
+    if len(found) != 1:
+        if patient_id is None and len(found) > 1:
+            raise Invalid("This field is required.", code="required", attr="patient")
+        raise Invalid("No such patient in your care.", code="does_not_exist", attr="patient")
+    return found[0]
 
 
 class CheckInView(APIView):
@@ -143,6 +174,10 @@ class CheckInView(APIView):
         _patients_only(request.user)
         query = CheckInListQuery().run_validation(request.query_params)
         qs = records_for(request.user, CHECK_INS)
+        if request.user.role == Role.CAREGIVER:
+            qs = qs.filter(patient=_check_in_patient(request.user, query.get("patient"), "read"))
+        elif query.get("patient") is not None:
+            _check_in_patient(request.user, query["patient"], "read")  # a 400 for patients
         if cursor := query.get("cursor"):
             after = KeysetCursor.decode(cursor, sort_type="datetime")
             qs = qs.filter(
@@ -154,6 +189,13 @@ class CheckInView(APIView):
         if len(rows) > page_size:
             rows = rows[:page_size]
             next_cursor = KeysetCursor(rows[-1].answered_at, rows[-1].pk).encode()
+        phi_access_record(  # a caregiver's read (a patient's own is never logged)
+            user=request.user,
+            patient_ids={row.patient_id for row in rows},
+            action="list",
+            resource="check_ins",
+            request=request,
+        )
         return Response(
             {
                 "next": next_page_url(request, next_cursor),
@@ -181,7 +223,7 @@ class CheckInView(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         record_id = values.pop("id", None)
-        patient = request.user.patient_profile
+        patient = _check_in_patient(request.user, values.pop("patient", None), "log")
         with transaction.atomic():
             check_in, created = record_create(
                 CHECK_INS, actor=request.user, patient=patient, id=record_id, **values
@@ -237,7 +279,7 @@ class ResolveInput(StrictSerializer):
 
 
 def _alerts_for(user):
-    if user.role == Role.PATIENT:
+    if user.role in (Role.PATIENT, Role.CAREGIVER):
         raise Forbidden("Alerts are for the care team.", code="permission_denied")
     return Alert.objects.filter(patient__in=patients_for(user).values("pk")).select_related(
         "patient__user"

@@ -46,7 +46,7 @@ class PatientPlanView(APIView):
         operation_id="patient_plan",
     )
     def get(self, request, patient_id: int):
-        patient = patients_for(request.user).filter(pk=patient_id).first()
+        patient = patients_for(request.user, "plan").filter(pk=patient_id).first()
         if patient is None:
             raise NotFound("Not found.", code="not_found")
         phi_access_record(
