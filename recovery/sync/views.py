@@ -48,9 +48,16 @@ INBOX = "notifications"  # the patient's own inbox: never sent to a caregiver
 
 
 def sync_patient(request) -> PatientProfile:
-    """The patient whose record this pull or push is about: a patient's own; for a caregiver,
-    ``?patient=`` among the patients whose active grant carries ``read`` (a 404
-    ``not_in_scope`` otherwise: the app drops that patient's data)."""
+    """The patient whose record this pull or push is about (``sync_patient_of``), loaded."""
+    _, patient = sync_patient_of(request)
+    return patient if patient is not None else request.user.patient_profile
+
+
+def sync_patient_of(request) -> tuple[int, PatientProfile | None]:
+    """The patient whose record this pull or push is about: a patient's own (their id, known
+    from authentication: no query, no profile loaded); for a caregiver, ``?patient=`` among the
+    patients whose active grant carries ``read`` (a 404 ``not_in_scope`` otherwise: the app
+    drops that patient's data), with the profile."""
     user = request.user
     raw = request.query_params.get("patient")
     patient_id = None
@@ -63,7 +70,7 @@ def sync_patient(request) -> PatientProfile:
     if own is not None:
         if patient_id is not None and patient_id != own:
             raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
-        return user.patient_profile
+        return own, None
     patients = patients_for(user, "read")
     if patient_id is None:
         found = list(patients[:2])
@@ -75,11 +82,11 @@ def sync_patient(request) -> PatientProfile:
                 code="required",
                 attr="patient",
             )
-        return found[0]
+        return found[0].pk, found[0]
     patient = patients.filter(pk=patient_id).first()
     if patient is None:
         raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
-    return patient
+    return patient.pk, patient
 
 
 def _for_caregiver(request, body: dict, patient_id: int) -> dict:
@@ -197,7 +204,7 @@ class SyncPullView(APIView):
     def get(self, request):
         params = request.query_params
         schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
-        patient_id = sync_patient(request).pk
+        patient_id, _ = sync_patient_of(request)
         page_size = protocol.parse_page_size(params.get("page_size"))
         cursor = params.get("cursor")
         if cursor in (None, "", "null"):
