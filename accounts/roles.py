@@ -17,7 +17,8 @@ The rules:
 - A **caregiver** (role ``caregiver``, never staff) acts on the patients who granted them
   access (``CaregiverGrant``) while the grant is active (not revoked, not expired, the
   caregiver's account active), and only within its scopes: ``read`` the record, ``log`` pain
-  logs, PT sessions and check-ins on the patient's behalf (``CAREGIVER_LOG_TABLES``), see the
+  logs, PT sessions, check-ins and wound photos on the patient's behalf
+  (``CAREGIVER_LOG_TABLES``), see the
   ``plan``, receive ``reminders``. Never staff-only tables, never alerts, never the admin.
   ``caregiver_grants(user, scope)`` is that rule once.
 
@@ -41,7 +42,7 @@ from .models import (
 )
 
 # The tables a caregiver with the ``log`` scope writes on the patient's behalf.
-CAREGIVER_LOG_TABLES = frozenset({"pain_logs", "pt_sessions", "check_ins"})
+CAREGIVER_LOG_TABLES = frozenset({"pain_logs", "pt_sessions", "check_ins", "wound_photos"})
 
 
 def role_of(user) -> str | None:

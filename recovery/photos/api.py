@@ -17,7 +17,8 @@ from django.core import signing
 from django.db.models import Q
 from django.http import FileResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -25,6 +26,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.audit import phi_access_record
+from accounts.models import CaregiverScope
+from accounts.roles import is_caregiver
 from accounts.selectors import own_patient_id, patients_for
 from config.api.openapi import errors
 from config.api.pagination import KeysetCursor, PageQuery, next_page_url, page_serializer
@@ -39,7 +42,7 @@ from .services import photo_too_large, wound_photo_review, wound_photo_upload
 from .storage import file_token_load, photo_storage, signed_url
 
 RESOURCE = "wound_photos"
-PATIENTS_ONLY = "Wound photos are uploaded by the patient."
+PATIENTS_ONLY = "Wound photos are uploaded by the patient, or a caregiver the patient lets log."
 # Multipart framing (boundaries, the other fields) on top of the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -171,6 +174,13 @@ class WoundPhotoListView(APIView):
     @extend_schema(
         summary="Upload a wound photo (patient)",
         request={"multipart/form-data": UploadInput},
+        parameters=[
+            OpenApiParameter(
+                "patient",
+                OpenApiTypes.INT,
+                description="A caregiver's upload: the patient whose grant carries `log`.",
+            )
+        ],
         responses={
             201: OpenApiResponse(WoundPhotoOutput, description="Stored."),
             200: OpenApiResponse(
@@ -193,7 +203,7 @@ class WoundPhotoListView(APIView):
         operation_id="wound_photo_upload",
     )
     def post(self, request):
-        if not request.user.is_patient:
+        if not (request.user.is_patient or is_caregiver(request.user)):
             raise Forbidden(PATIENTS_ONLY, code="permission_denied")
         # Refused before the body is read: the declared length alone is over the limit.
         if _declared_length(request) > settings.WOUND_PHOTO_MAX_BYTES + MULTIPART_OVERHEAD:
@@ -204,9 +214,7 @@ class WoundPhotoListView(APIView):
         upload = values.pop("image")
         if upload.size > settings.WOUND_PHOTO_MAX_BYTES:
             raise photo_too_large()
-        patient = patients_for(request.user).first()
-        if patient is None:
-            raise Forbidden("This account has no patient record.", code="permission_denied")
+        patient = _uploader_patient(request)
         photo, created = wound_photo_upload(
             actor=request.user,
             patient=patient,
@@ -218,6 +226,25 @@ class WoundPhotoListView(APIView):
             WoundPhotoOutput(photo).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+def _uploader_patient(request):
+    """The patient's own record; for a caregiver, ``?patient=`` among the patients whose
+    grant carries ``log`` (404 otherwise)."""
+    if request.user.is_patient:
+        patient = patients_for(request.user).first()
+        if patient is None:
+            raise Forbidden("This account has no patient record.", code="permission_denied")
+        return patient
+    raw = request.query_params.get("patient", "")
+    patient = (
+        patients_for(request.user, CaregiverScope.LOG).filter(pk=int(raw)).first()
+        if raw.isdigit()
+        else None
+    )
+    if patient is None:
+        raise NotFound("No such patient in your care (?patient=).", code="not_found")
+    return patient
 
 
 class WoundPhotoDetailView(APIView):

@@ -240,3 +240,27 @@ def test_a_clinician_cannot_list_a_patient_outside_the_team(upload, api, other_p
     response = api(surgeon).get(f"/api/v1/wound-photos/?patient={other_patient.pk}")
     assert response.status_code == 400
     assert _error(response)["attr"] == "patient"
+
+
+def test_a_caregiver_who_logs_uploads_for_the_patient_and_no_one_else(api, patient, other_patient):
+    from tests.accounts.helpers import caregiver_of
+
+    from .conftest import upload_file
+
+    logger, _ = caregiver_of(patient, "read", "log", email="logger@example.test")
+    reader, _ = caregiver_of(patient, "read", email="reader@example.test")
+
+    def post(user, patient_id):
+        return api(user).post(
+            f"/api/v1/wound-photos/?patient={patient_id}",
+            {"image": upload_file(jpeg_with_gps())},
+            format="multipart",
+        )
+
+    response = post(logger, patient.pk)
+    assert response.status_code == 201, response.content
+    photo = WoundPhoto.objects.get(pk=response.json()["id"])
+    assert (photo.patient_id, photo.created_by_id) == (patient.pk, logger.pk)  # who entered it
+    assert post(logger, other_patient.pk).status_code == 404
+    assert post(reader, patient.pk).status_code in (403, 404)  # no `log` scope
+    assert WoundPhoto.objects.count() == 1
