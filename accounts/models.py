@@ -2,7 +2,6 @@ import zoneinfo
 from datetime import time
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -488,6 +487,68 @@ class ErasureRequest(models.Model):
         return "requested"
 
 
+def only_names(names, field: str = "scopes"):
+    """A condition, in SQL both SQLite and PostgreSQL run: the comma-separated ``field`` holds
+    nothing but ``names`` (each removed, longest first, and the commas: nothing is left)."""
+    from django.db.models import F, Value
+    from django.db.models.functions import Replace
+    from django.db.models.lookups import Exact
+
+    rest = F(field)
+    for name in sorted(names, key=len, reverse=True):
+        rest = Replace(rest, Value(name), Value(""))
+    return Exact(Replace(rest, Value(","), Value("")), "")
+
+
+class ScopeListField(models.CharField):
+    """A short set of names kept as one comma-separated string (``"read,log"``), read
+    back as a list: the same on SQLite (the embedded default) and PostgreSQL. Filter with
+    ``scopes__contains="read"`` (no scope name is part of another). In forms: checkboxes of
+    ``scope_choices``."""
+
+    def __init__(self, *args, scope_choices=(), **kwargs):
+        self.scope_choices = tuple(scope_choices)
+        kwargs.setdefault("max_length", 60)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.scope_choices:
+            kwargs["scope_choices"] = list(self.scope_choices)
+        return name, path, args, kwargs
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, list):
+            return value
+        if isinstance(value, (tuple, set)):
+            return list(value)
+        return [name for name in str(value).split(",") if name]
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple, set)):
+            return ",".join(dict.fromkeys(value))  # in the order given, once each
+        return str(value)  # a lookup's value: one name
+
+    def value_to_string(self, obj):
+        return self.get_prep_value(self.value_from_object(obj))
+
+    def formfield(self, **kwargs):
+        from django import forms
+
+        return forms.MultipleChoiceField(
+            choices=self.scope_choices,
+            widget=forms.CheckboxSelectMultiple,
+            required=not self.blank,
+            label=kwargs.get("label") or self.verbose_name.capitalize(),
+            help_text=self.help_text,
+        )
+
+
 class CaregiverScope(models.TextChoices):
     """What a patient lets a caregiver do (``CaregiverGrant.scopes``)."""
 
@@ -516,9 +577,8 @@ class CaregiverGrant(models.Model):
         related_name="caregiver_grants",
         limit_choices_to={"role": "caregiver"},
     )
-    scopes = ArrayField(
-        models.CharField(max_length=20, choices=CaregiverScope.choices),
-        help_text="read, log, reminders, plan",
+    scopes = ScopeListField(
+        scope_choices=CaregiverScope.choices, help_text="read, log, reminders, plan"
     )
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -543,8 +603,7 @@ class CaregiverGrant(models.Model):
                 violation_error_message="This caregiver already has access to this patient's record: change or revoke it.",
             ),
             models.CheckConstraint(
-                condition=models.Q(scopes__len__gt=0)
-                & models.Q(scopes__contained_by=CaregiverScope.values),
+                condition=~models.Q(scopes="") & only_names(CaregiverScope.values),
                 name="caregiver_grant_scopes_valid",
                 violation_error_code="invalid_choice",
                 violation_error_message="Choose at least one of: read, log, reminders, plan.",
@@ -591,7 +650,7 @@ class CaregiverGrantEvent(models.Model):
     actor = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    scopes = ArrayField(models.CharField(max_length=20), help_text="the scopes after the event")
+    scopes = ScopeListField(help_text="the scopes after the event")
     expires_at = models.DateTimeField(null=True, blank=True)
     at = models.DateTimeField(default=timezone.now)
 

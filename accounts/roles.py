@@ -65,7 +65,7 @@ def caregiver_grants(user, scope: str = CaregiverScope.READ):
         return CaregiverGrant.objects.none()
     now = timezone.now()
     return CaregiverGrant.objects.filter(
-        caregiver_id=user.pk, revoked_at__isnull=True, scopes__contains=[scope]
+        caregiver_id=user.pk, revoked_at__isnull=True, scopes__contains=scope
     ).exclude(expires_at__lte=now)
 
 

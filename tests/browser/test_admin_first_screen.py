@@ -88,7 +88,8 @@ def test_patient_list_shows_the_tier_without_sideways_scrolling(new_page, seeded
     # Neither the page nor the list's own box (Django wraps the table in a scrolling div).
     for selector in ("html", "#changelist .results"):
         widths = page.eval_on_selector(selector, "e => [e.scrollWidth, e.clientWidth]")
-        assert widths[0] <= widths[1], (selector, widths)
+        headers_now = page.locator("#result_list thead th").all_inner_texts()
+        assert widths[0] <= widths[1], (selector, widths, headers_now)
     headers = [h.strip().lower() for h in page.locator("#result_list thead th").all_inner_texts()]
     assert [h for h in headers if h][:3] == ["patient profile", "open alert", "mrn"]
     assert page.locator("#result_list a.timeline-link").first.is_visible()
