@@ -33,7 +33,7 @@ from .models import (
     User,
 )
 from .roles import is_care_team_member
-from .services import _hash_code, _new_token, _validate_password, invitation_activate
+from .services import invitation_activate, link_code_hash, link_token_new, password_validate
 
 
 def may_manage_caregivers(actor: User, patient: PatientProfile) -> bool:
@@ -116,8 +116,8 @@ def _mail_on_commit(grant: CaregiverGrant, token: str | None) -> None:
 
 
 def _new_link(grant: CaregiverGrant) -> str:
-    token = _new_token()
-    grant.code_hash = _hash_code(token)
+    token = link_token_new()
+    grant.code_hash = link_code_hash(token)
     grant.link_expires_at = timezone.now() + settings.INVITATION_TTL
     return token
 
@@ -217,7 +217,7 @@ def account_activate(*, token: str, password: str) -> User:
     grant = (
         CaregiverGrant.objects.select_for_update(of=("self",))
         .select_related("caregiver")
-        .filter(code_hash=_hash_code(token or ""))
+        .filter(code_hash=link_code_hash(token or ""))
         .first()
     )
     if grant is None:
@@ -241,7 +241,7 @@ def account_activate(*, token: str, password: str) -> User:
             code="invitation_expired",
             attr="token",
         )
-    _validate_password(password, user)
+    password_validate(password, user)
     user.set_password(password)
     user.is_active = True
     user.save(update_fields=["password", "is_active"])

@@ -45,7 +45,7 @@ PATIENT_PREFERENCE_FIELDS = (
 )
 
 
-def _hash_code(code: str) -> str:
+def link_code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
@@ -187,13 +187,13 @@ def patient_invite(
         care_team=tuple(team),
         is_active=False,
     )
-    token = _new_token()
+    token = link_token_new()
     now = timezone.now()
     invitation = Invitation.objects.create(
         clinic=clinic,
         patient=profile,
         email=profile.user.email,
-        code_hash=_hash_code(token),
+        code_hash=link_code_hash(token),
         created_by=invited_by,
         created_at=now,
         sent_at=now,
@@ -221,7 +221,7 @@ def _check_clinic_staff(clinic: Clinic, users: list, *, roles: tuple, attr: str)
             )
 
 
-def _new_token() -> str:
+def link_token_new() -> str:
     return secrets.token_urlsafe(32)
 
 
@@ -267,9 +267,9 @@ def invitation_resend(*, invitation: Invitation, actor: User) -> tuple[Invitatio
     """A new link with a new expiry, e-mailed after commit; the previous link stops working at
     once (its hash is replaced). Reopens a revoked invitation. Refused once accepted."""
     invitation = _invitation_locked(invitation, actor)
-    token = _new_token()
+    token = link_token_new()
     now = timezone.now()
-    invitation.code_hash = _hash_code(token)
+    invitation.code_hash = link_code_hash(token)
     invitation.sent_at = now
     invitation.expires_at = now + settings.INVITATION_TTL
     invitation.send_count += 1
@@ -309,7 +309,7 @@ def invitation_activate(*, token: str, password: str) -> User:
     invitation = (
         Invitation.objects.select_for_update(of=("self",))
         .select_related("patient__user")
-        .filter(code_hash=_hash_code(token or ""))
+        .filter(code_hash=link_code_hash(token or ""))
         .first()
     )
     if invitation is None:
@@ -338,7 +338,7 @@ def invitation_activate(*, token: str, password: str) -> User:
         code, detail = refusals[status]
         raise Invalid(detail, code=code, attr="token")
     user = invitation.patient.user
-    _validate_password(password, user)
+    password_validate(password, user)
     user.set_password(password)
     user.is_active = True
     user.save(update_fields=["password", "is_active"])
@@ -347,7 +347,7 @@ def invitation_activate(*, token: str, password: str) -> User:
     return user
 
 
-def _validate_password(password: str, user: User) -> None:
+def password_validate(password: str, user: User) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -358,7 +358,7 @@ def _validate_password(password: str, user: User) -> None:
 def user_set_password(*, user: User, password: str) -> None:
     """Sets a new password and revokes every token: access tokens carry a digest of the old
     password hash (SIMPLE_JWT CHECK_REVOKE_TOKEN), refresh tokens are blacklisted here."""
-    _validate_password(password, user)
+    password_validate(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
     refresh_tokens_revoke(user=user)
