@@ -22,9 +22,10 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	@$(BIN)/python -m config.run
 
-## Run the tests. Without DATABASE_URL: SQLite, and tests needing PostgreSQL/Redis are skipped.
+## Run the tests (worksteal: an idle worker takes queued tests from a busy one, so the long
+## integration modules do not leave one worker running alone at the end). Without DATABASE_URL: SQLite, and tests needing PostgreSQL/Redis are skipped.
 test: install node-deps
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 ## Only the quick tests (no real worker, server, browser or Node client).
 test-fast: install
