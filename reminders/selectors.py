@@ -34,8 +34,11 @@ def reminders_sent_for_patient(
     *, patient: PatientProfile, since: datetime | None = None, until: datetime | None = None
 ) -> QuerySet[Reminder]:
     """Reminders sent to the patient (for the admin timeline), oldest first; the caller has
-    already scoped ``patient``. Served by the partial index ``reminder_patient_sent``."""
-    qs = Reminder.objects.filter(patient=patient, status=ReminderStatus.SENT)
+    already scoped ``patient``. Served by the partial index ``reminder_patient_sent``. The
+    patient's own rows only: caregivers' copies are in the reminders admin (``recipient``)."""
+    qs = Reminder.objects.filter(
+        patient=patient, status=ReminderStatus.SENT, recipient__isnull=True
+    )
     if since is not None:
         qs = qs.filter(sent_at__gte=since)
     if until is not None:

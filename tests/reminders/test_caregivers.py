@@ -227,3 +227,24 @@ def test_query_counts_grow_by_a_constant_per_copy(patient, settings, at_due, cla
     # The chunk's setup, the patient's row, then a constant per copy: the patient's row's
     # queries (attempt mark, sent mark, their transactions) and one more, the grant check.
     assert deliver == 13 + 9 * n, deliver
+
+
+def test_admin_shows_the_recipient_scoped_and_the_timeline_only_the_patients_own(
+    client, patient, other_patient, nurse, settings
+):
+    from reminders.selectors import reminders_sent_for_patient
+
+    helper, _ = carer(patient, "reminders")
+    carer(other_patient, "reminders", email="stranger@example.test")
+    plan(patient, ["email"], settings)
+    plan(other_patient, ["email"], settings, cause_id="appt-2")
+    Reminder.objects.update(status="sent", sent_at=timezone.now())
+    assert {r.recipient_id for r in reminders_sent_for_patient(patient=patient)} == {None}
+    client.force_login(nurse)  # on the patient's care team only
+    page = client.get("/admin/reminders/reminder/")
+    assert page.status_code == 200
+    shown = page.context["cl"].result_list
+    assert {r.patient_id for r in shown} == {patient.pk}
+    assert {r.recipient_id for r in shown} == {None, helper.pk}
+    assert f"caregiver {helper.email}" in page.content.decode()
+    assert "stranger@example.test" not in page.content.decode()
