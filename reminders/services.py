@@ -618,6 +618,8 @@ def device_register(*, patient: PatientProfile, token: str, platform: str) -> tu
     token = (token or "").strip()
     device = Device(patient=patient, token=token, token_hash=_token_hash(token), platform=platform)
     device.full_clean(exclude=["token_hash"], validate_unique=False, validate_constraints=False)
+    # The phone was a caregiver's or a clinician's before: it is the patient's now, only.
+    StaffDevice.objects.filter(token_hash=device.token_hash).delete()
     existing = Device.objects.select_for_update().filter(token_hash=device.token_hash).first()
     if existing is None:
         device.save()
@@ -639,14 +641,19 @@ def device_remove(*, patient: PatientProfile, token: str) -> bool:
     return bool(deleted)
 
 
+@transaction.atomic
 def staff_device_register(*, user, token: str, platform: str) -> tuple[StaffDevice, bool]:
-    """A clinician registers (or re-activates) a phone for urgent alerts. Returns (device, created)."""
+    """A clinician registers (or re-activates) a phone for urgent alerts, or a caregiver one for
+    the reminders of the patients they care for. Returns (device, created)."""
     if user.role == "patient":
         raise Forbidden(
             "Patients register devices at /api/v1/devices/.",
             code="permission_denied",
         )
     digest = _token_hash(token)
+    # The phone was a patient's before (signed in to another account): it is this user's now,
+    # only, so it never shows the patient's reminders twice or to the wrong person.
+    Device.objects.filter(token_hash=digest).delete()
     device = StaffDevice.objects.filter(token_hash=digest).first()
     if device is not None and device.user_id != user.pk:
         device.delete()  # the phone changed hands: the token follows its new owner

@@ -180,6 +180,15 @@ def test_caregiver_registers_a_phone_and_the_push_goes_there(
     assert client.delete("/api/v1/devices/", {"token": "patient-phone"}).status_code == 404
 
 
+def test_a_phone_changing_hands_between_patient_and_caregiver_has_one_owner(api, patient):
+    helper, _ = carer(patient, "reminders")
+    services.device_register(patient=patient, token="shared-phone", platform="android")
+    assert api(helper).post("/api/v1/devices/", {"token": "shared-phone", "platform": "android"})
+    assert not patient.devices.exists() and StaffDevice.objects.get().user == helper
+    services.device_register(patient=patient, token="shared-phone", platform="android")
+    assert patient.devices.count() == 1 and not StaffDevice.objects.exists()
+
+
 def test_daily_checkins_and_their_satisfaction_include_the_caregiver(patient, settings):
     carer(patient, "reminders")
     settings.REMINDERS_CHANNELS = ["inbox", "push"]
