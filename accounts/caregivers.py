@@ -20,6 +20,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from config.errors import Forbidden, Invalid, NotFound
 
@@ -67,6 +68,15 @@ def _event(grant: CaregiverGrant, action: str, actor: User | None) -> CaregiverG
         scopes=list(grant.scopes),
         expires_at=grant.expires_at,
     )
+
+
+def _grant_changed(grant: CaregiverGrant) -> None:
+    """Apps that act on grants (the reminders' caregiver copies) name a function in
+    ``settings.CAREGIVER_GRANT_CHANGED_HOOKS``; it is called inside the grant's transaction,
+    with keyword argument ``grant``, after every grant, change of scopes or end, and revocation.
+    ``accounts`` imports nothing of the other apps."""
+    for path in getattr(settings, "CAREGIVER_GRANT_CHANGED_HOOKS", ()):
+        import_string(path)(grant=grant)
 
 
 def _caregiver_account(email: str, first_name: str, last_name: str) -> User:
@@ -176,6 +186,7 @@ def caregiver_invite(
         grant.full_clean(validate_unique=False)
         grant.save()
         _event(grant, CaregiverGrantEvent.Action.GRANTED, actor)
+        _grant_changed(grant)
         _mail_on_commit(grant, token)
         return grant, True
     changed = grant.scopes != scopes or grant.expires_at != expires_at
@@ -186,6 +197,8 @@ def caregiver_invite(
         _event(grant, CaregiverGrantEvent.Action.CHANGED, actor)
     token = _new_link(grant) if pending and grant.accepted_at is None else None
     grant.save()
+    if changed:
+        _grant_changed(grant)
     if token is not None:
         _mail_on_commit(grant, token)
     return grant, False
@@ -207,6 +220,7 @@ def caregiver_grant_revoke(*, grant: CaregiverGrant, actor: User) -> CaregiverGr
         grant.revoked_by = actor
         grant.save(update_fields=["revoked_at", "revoked_by"])
         _event(grant, CaregiverGrantEvent.Action.REVOKED, actor)
+        _grant_changed(grant)
     return grant
 
 
@@ -283,4 +297,5 @@ def patient_caregivers_revoke(*, profile: PatientProfile) -> int:
         grant.revoked_at = now
         grant.save(update_fields=["revoked_at"])
         _event(grant, CaregiverGrantEvent.Action.REVOKED, None)
+        _grant_changed(grant)
     return len(grants)

@@ -509,6 +509,9 @@ REMINDERS_PROVIDER_TIMEOUT = env.int("REMINDERS_PROVIDER_TIMEOUT", default=10)
 # PostgreSQL: push/e-mail deliveries commit without waiting for the WAL flush (docs/tasks.md).
 REMINDERS_DELIVERY_ASYNC_COMMIT = env.bool("REMINDERS_DELIVERY_ASYNC_COMMIT", default=True)
 PATIENT_SETTINGS_CHANGED_HOOKS = ["reminders.services.patient_reminders_replan"]
+# Called inside the transaction of every caregiver grant, change and revocation
+# (accounts.caregivers), with keyword argument ``grant``.
+CAREGIVER_GRANT_CHANGED_HOOKS = ["reminders.services.caregiver_reminders_sync"]
 # Called inside the erasure's transaction when a clinic admin confirms an account deletion
 # (accounts.erasure), with keyword argument ``profile``.
 PATIENT_ERASED_HOOKS = [

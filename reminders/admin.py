@@ -28,6 +28,7 @@ class ReminderAdmin(_ReadOnly):
     list_display = [
         "due_at",
         "patient",
+        "recipient_display",
         "kind",
         "title",
         "channel",
@@ -36,7 +37,7 @@ class ReminderAdmin(_ReadOnly):
         "sent_at",
         "last_error",
     ]
-    list_select_related = ["patient__user"]
+    list_select_related = ["patient__user", "recipient"]
     list_filter = ["status", "kind", "channel"]
     search_fields = [
         "patient__user__first_name",
@@ -48,6 +49,10 @@ class ReminderAdmin(_ReadOnly):
     ordering = ["-due_at", "-id"]
     actions = ["cancel_reminders", "resend_reminders"]
     readonly_fields = [f.name for f in Reminder._meta.fields]
+
+    @admin.display(description="Recipient", ordering="recipient")
+    def recipient_display(self, obj):
+        return f"caregiver {obj.recipient.email}" if obj.recipient_id else "patient"
 
     def get_actions(self, request):
         actions = super().get_actions(request)

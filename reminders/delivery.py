@@ -31,7 +31,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import PatientProfile
+from accounts.models import CaregiverGrant, CaregiverScope, PatientProfile
 
 from .channels import Outcome, PermanentDeliveryError, TransientDeliveryError, channel_for
 from .models import OPEN_STATUSES, Channel, Reminder, ReminderStatus
@@ -158,10 +158,38 @@ def _prefixed_error(text: str):
     return Concat(Value(text + ". Last error: "), F("last_error"))
 
 
-def _refusal(reminder: Reminder) -> str:
+def _caregiver_refusal(reminder: Reminder, now) -> str:
+    """A caregiver's copy goes out only while their grant is active with the ``reminders``
+    scope, checked here, in the delivery transaction right before the provider call (one
+    query): a grant revoked, expired or narrowed after planning, or after the claim, stops it.
+    Loads the caregiver onto the row for the channel."""
+    grant = (
+        CaregiverGrant.objects.filter(
+            patient_id=reminder.patient_id,
+            caregiver_id=reminder.recipient_id,
+            revoked_at__isnull=True,
+            scopes__contains=CaregiverScope.REMINDERS,
+        )
+        .exclude(expires_at__lte=now)
+        .select_related("caregiver")
+        .first()
+    )
+    if grant is None:
+        return "the caregiver's access to the patient's reminders ended"
+    if not grant.caregiver.is_active:
+        return "the caregiver's account is inactive"
+    reminder.recipient = grant.caregiver
+    return ""
+
+
+def _refusal(reminder: Reminder, now=None) -> str:
     profile = reminder.patient
     if not profile.user.is_active:
         return "the patient's account is inactive"
+    if reminder.recipient_id is not None:
+        # The patient's channel switches are about their own phone and mailbox; a caregiver's
+        # copy follows the grant alone.
+        return _caregiver_refusal(reminder, now or timezone.now())
     enabled = {
         Channel.PUSH: profile.push_enabled,
         Channel.EMAIL: profile.email_enabled,
@@ -248,7 +276,7 @@ def _deliver_one(pk: int, patients: dict) -> str:
                 "user", "clinic"
             ).get(pk=row.patient_id)
             row.patient = patient
-            refusal = _refusal(row)
+            refusal = _refusal(row, now)
             outcome = Outcome(sent=False, note=refusal) if refusal else None
             if outcome is None:
                 channel = channel_for(row.channel)

@@ -56,12 +56,25 @@ class Reminder(models.Model):
 
     ``due_at`` is when it should go out (UTC, after quiet hours). ``available_at`` is when the
     dispatcher may take the row next: the due time while pending, the end of the lease while
-    claimed, the retry time after a transient failure. The intent it was computed from
+    claimed, the retry time after a transient failure.
+
+    ``recipient`` is empty for the patient's own row; a caregiver whose active grant carries
+    the ``reminders`` scope gets a copy of each push and e-mail row of their own (same due time,
+    the patient's local time and quiet hours; dedup key suffixed ``:cg<user id>``), claimed,
+    retried and failed on its own. The intent it was computed from
     (``anchor_at`` or ``anchor_date`` and the plan ``step``) is kept so that a new time zone,
     check-in time or quiet hours re-derive the due time.
     """
 
     patient = models.ForeignKey(PatientProfile, on_delete=models.CASCADE, related_name="reminders")
+    recipient = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="caregiver_reminders",
+        help_text="Empty: the patient. Else the caregiver who gets this copy (reminders scope).",
+    )
     kind = models.CharField(max_length=20, choices=ReminderKind.choices)
     cause_type = models.CharField(max_length=40)
     cause_id = models.CharField(max_length=64)
@@ -99,6 +112,13 @@ class Reminder(models.Model):
                 violation_error_message="This is not a channel a reminder can be sent on.",
             ),
             models.CheckConstraint(
+                condition=models.Q(recipient__isnull=True) | ~models.Q(channel=Channel.INBOX),
+                name="reminder_inbox_is_the_patients",
+                violation_error_code="invalid",
+                violation_error_message="The in-app inbox is the patient's own: a caregiver's "
+                "copy goes by push or e-mail.",
+            ),
+            models.CheckConstraint(
                 condition=~models.Q(status=ReminderStatus.SENT) | models.Q(sent_at__isnull=False),
                 name="reminder_sent_has_sent_at",
                 violation_error_code="required",
@@ -113,6 +133,11 @@ class Reminder(models.Model):
                 name="reminder_open_available",
             ),
             models.Index(fields=["cause_type", "cause_id"], name="reminder_cause"),
+            models.Index(
+                fields=["recipient", "patient"],
+                condition=models.Q(recipient__isnull=False),
+                name="reminder_caregiver_copies",
+            ),
             models.Index(fields=["patient", "status", "due_at"], name="reminder_patient_status"),
             models.Index(
                 fields=["patient", "sent_at"],
@@ -192,7 +217,9 @@ class Device(models.Model):
 
 
 class StaffDevice(models.Model):
-    """A push token of a clinician's phone: urgent red-flag alerts reach the care team there."""
+    """A push token of the phone of a user who is not a patient: a clinician (urgent red-flag
+    alerts reach the care team there) or a caregiver (the patient's reminders, when their grant
+    carries the ``reminders`` scope)."""
 
     user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="push_devices")
     token = models.CharField(max_length=4096)

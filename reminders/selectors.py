@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from accounts.models import PatientProfile, User
 
-from .models import Device, Notification, Reminder, ReminderStatus
+from .models import Device, Notification, Reminder, ReminderStatus, StaffDevice
 
 
 def notifications_for(user: User) -> QuerySet[Notification]:
@@ -18,8 +18,14 @@ def notifications_for(user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(patient__user=user, deleted_at__isnull=True)
 
 
-def devices_for(user: User) -> QuerySet[Device]:
-    if not user.is_authenticated or not user.is_active or not user.is_patient:
+def devices_for(user: User) -> QuerySet[Device] | QuerySet[StaffDevice]:
+    """The caller's phones: a patient's ``Device`` rows, a caregiver's ``StaffDevice`` rows
+    (the user-scoped device model)."""
+    if not user.is_authenticated or not user.is_active:
+        return Device.objects.none()
+    if user.role == "caregiver":
+        return StaffDevice.objects.filter(user=user)
+    if not user.is_patient:
         return Device.objects.none()
     return Device.objects.filter(patient__user=user)
 
@@ -28,8 +34,11 @@ def reminders_sent_for_patient(
     *, patient: PatientProfile, since: datetime | None = None, until: datetime | None = None
 ) -> QuerySet[Reminder]:
     """Reminders sent to the patient (for the admin timeline), oldest first; the caller has
-    already scoped ``patient``. Served by the partial index ``reminder_patient_sent``."""
-    qs = Reminder.objects.filter(patient=patient, status=ReminderStatus.SENT)
+    already scoped ``patient``. Served by the partial index ``reminder_patient_sent``. The
+    patient's own rows only: caregivers' copies are in the reminders admin (``recipient``)."""
+    qs = Reminder.objects.filter(
+        patient=patient, status=ReminderStatus.SENT, recipient__isnull=True
+    )
     if since is not None:
         qs = qs.filter(sent_at__gte=since)
     if until is not None:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import PatientProfile
+from accounts.models import CaregiverGrant, CaregiverScope, PatientProfile
 from accounts.services import patient_clock_tick
 from config.errors import Forbidden
 
@@ -41,14 +41,57 @@ _CAUSE_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _CAUSE_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
 
 
-def dedup_key(*, cause_type: str, cause_id: str, step_key: str, channel: str) -> str:
-    """Deterministic from the cause, the plan step and the channel: re-planning never
-    duplicates, and the key doubles as the provider's collapse key."""
-    return f"{cause_type}:{cause_id}:{step_key}:{channel}"
+def dedup_key(
+    *, cause_type: str, cause_id: str, step_key: str, channel: str, recipient_id: int | None = None
+) -> str:
+    """Deterministic from the cause, the plan step, the channel and the recipient (none: the
+    patient; else the caregiver's user id): re-planning never duplicates, and the key doubles
+    as the provider's collapse key."""
+    key = f"{cause_type}:{cause_id}:{step_key}:{channel}"
+    return key if recipient_id is None else f"{key}:cg{recipient_id}"
 
 
 def planning_channels() -> list[str]:
     return list(settings.REMINDERS_CHANNELS)
+
+
+# A caregiver's copy goes out on these channels only: the inbox is the patient's own.
+CAREGIVER_CHANNELS = ("push", "email")
+
+
+def _reminder_grants(now=None):
+    """Grants that make their caregiver receive the patient's reminders now: not revoked, not
+    expired, with the ``reminders`` scope. (A caregiver who has not activated their account yet
+    is planned for; delivery refuses while their account is inactive.)"""
+    now = now or timezone.now()
+    return CaregiverGrant.objects.filter(
+        revoked_at__isnull=True, scopes__contains=CaregiverScope.REMINDERS
+    ).exclude(expires_at__lte=now)
+
+
+def reminder_caregivers(*, patient_id: int, now=None) -> list[int]:
+    """The user ids of the patient's caregivers who get copies of the patient's reminders."""
+    return sorted(
+        _reminder_grants(now).filter(patient_id=patient_id).values_list("caregiver_id", flat=True)
+    )
+
+
+def reminder_caregivers_by_patient(now=None) -> dict[int, list[int]]:
+    """``reminder_caregivers`` for every patient at once (the hourly check-in planner)."""
+    result: dict[int, list[int]] = {}
+    for patient_id, caregiver_id in (
+        _reminder_grants(now)
+        .order_by("patient_id", "caregiver_id")
+        .values_list("patient_id", "caregiver_id")
+    ):
+        result.setdefault(patient_id, []).append(caregiver_id)
+    return result
+
+
+def recipients_for(channel: str, caregivers: list[int]) -> list[int | None]:
+    """Who gets a row of ``channel``: the patient (None), and each caregiver if the channel
+    is one a caregiver's copy goes on."""
+    return [None] + (list(caregivers) if channel in CAREGIVER_CHANNELS else [])
 
 
 def plan_steps(*, patient: PatientProfile, kind: str) -> list[dict]:
@@ -183,11 +226,12 @@ def reminders_sync_for_causes(
     steps = None
     tz, quiet = patient.tz, quiet_hours_of(patient)
     channels = planning_channels()
+    caregivers = reminder_caregivers(patient_id=patient.pk, now=now)
     changed, created = [], []
     for cause, cause_id, anchor_at, anchor_date in plans:
         cause_type = cause.cause_type
         existing = existing_by_cause.get((cause_type, cause_id), {})
-        desired: dict[str, tuple[dict, str, datetime]] = {}
+        desired: dict[str, tuple[dict, str, datetime, int | None]] = {}
         if cause.active and cause.anchor is not None:
             if steps is None:
                 steps = plan_steps(patient=patient, kind=kind)
@@ -196,13 +240,15 @@ def reminders_sync_for_causes(
                     step=step, anchor_at=anchor_at, anchor_date=anchor_date, tz=tz, quiet=quiet
                 )
                 for channel in channels:
-                    key = dedup_key(
-                        cause_type=cause_type,
-                        cause_id=cause_id,
-                        step_key=step["key"],
-                        channel=channel,
-                    )
-                    desired[key] = (step, channel, due)
+                    for recipient_id in recipients_for(channel, caregivers):
+                        key = dedup_key(
+                            cause_type=cause_type,
+                            cause_id=cause_id,
+                            step_key=step["key"],
+                            channel=channel,
+                            recipient_id=recipient_id,
+                        )
+                        desired[key] = (step, channel, due, recipient_id)
 
         title = (cause.title or "")[:200]
         for key, row in existing.items():
@@ -215,7 +261,7 @@ def reminders_sync_for_causes(
                     row.status = ReminderStatus.CANCELLED
                     row.last_error = "no longer planned"
             else:
-                step, _channel, due = want
+                step, _channel, due, _recipient = want
                 if row.status in OPEN_STATUSES:
                     if due != row.due_at:
                         if due <= now:
@@ -232,12 +278,13 @@ def reminders_sync_for_causes(
             if after != before:
                 row.updated_at = now
                 changed.append(row)
-        for key, (step, channel, due) in desired.items():
+        for key, (step, channel, due, recipient_id) in desired.items():
             if key in existing or due <= now:
                 continue
             created.append(
                 Reminder(
                     patient=patient,
+                    recipient_id=recipient_id,
                     kind=kind,
                     cause_type=cause_type,
                     cause_id=cause_id,
@@ -283,7 +330,12 @@ def _checkin_step(at: time) -> dict:
 
 
 def _checkin_rows(
-    *, profile: PatientProfile, local_date: date, now: datetime, status=ReminderStatus.PENDING
+    *,
+    profile: PatientProfile,
+    local_date: date,
+    now: datetime,
+    caregivers: list[int],
+    status=ReminderStatus.PENDING,
 ) -> list[Reminder]:
     at = profile.checkin_time or time(19, 0)
     step = _checkin_step(at)
@@ -292,6 +344,7 @@ def _checkin_rows(
     return [
         Reminder(
             patient_id=profile.pk,
+            recipient_id=recipient_id,
             kind=ReminderKind.DAILY_CHECKIN,
             cause_type=CHECKIN_CAUSE,
             cause_id=cause_id,
@@ -304,11 +357,16 @@ def _checkin_rows(
             status=status,
             last_error="" if status == ReminderStatus.PENDING else "pain already logged that day",
             dedup_key=dedup_key(
-                cause_type=CHECKIN_CAUSE, cause_id=cause_id, step_key="checkin", channel=channel
+                cause_type=CHECKIN_CAUSE,
+                cause_id=cause_id,
+                step_key="checkin",
+                channel=channel,
+                recipient_id=recipient_id,
             ),
             created_at=now,
         )
         for channel in planning_channels()
+        for recipient_id in recipients_for(channel, caregivers)
     ]
 
 
@@ -322,10 +380,14 @@ def daily_checkins_plan_for_patient(
         return 0
     now = now or timezone.now()
     today = now.astimezone(profile.tz).date()
+    caregivers = reminder_caregivers(patient_id=profile.pk, now=now)
     rows = []
     for offset in range(days):
         for row in _checkin_rows(
-            profile=profile, local_date=today + timedelta(days=offset), now=now
+            profile=profile,
+            local_date=today + timedelta(days=offset),
+            now=now,
+            caregivers=caregivers,
         ):
             if row.due_at > now:
                 rows.append(row)
@@ -344,11 +406,15 @@ def daily_checkins_plan(*, now: datetime | None = None, days: int = 2, chunk: in
     )
     offered = 0
     batch: list[Reminder] = []
+    caregivers = reminder_caregivers_by_patient(now)  # one query for every patient
     for profile in profiles.iterator(chunk_size=chunk):
         today = now.astimezone(profile.tz).date()
         for offset in range(days):
             for row in _checkin_rows(
-                profile=profile, local_date=today + timedelta(days=offset), now=now
+                profile=profile,
+                local_date=today + timedelta(days=offset),
+                now=now,
+                caregivers=caregivers.get(profile.pk, []),
             ):
                 if row.due_at > now:
                     batch.append(row)
@@ -375,10 +441,15 @@ def daily_checkins_satisfied(*, patient: PatientProfile, local_dates) -> None:
     if not days:
         return
     now = timezone.now()
+    caregivers = reminder_caregivers(patient_id=patient.pk, now=now)
     rows = []
     for local_date in days:
         rows += _checkin_rows(
-            profile=patient, local_date=local_date, now=now, status=ReminderStatus.CANCELLED
+            profile=patient,
+            local_date=local_date,
+            now=now,
+            caregivers=caregivers,
+            status=ReminderStatus.CANCELLED,
         )
     Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=BULK_ROWS)
     Reminder.objects.filter(
@@ -471,6 +542,7 @@ def reminder_resend(*, reminder_id: int, by: str) -> Reminder | None:
     copies = Reminder.objects.filter(dedup_key__startswith=f"{row.dedup_key}#resend").count()
     return Reminder.objects.create(
         patient_id=row.patient_id,
+        recipient_id=row.recipient_id,
         kind=row.kind,
         cause_type=row.cause_type,
         cause_id=row.cause_id,
@@ -546,6 +618,8 @@ def device_register(*, patient: PatientProfile, token: str, platform: str) -> tu
     token = (token or "").strip()
     device = Device(patient=patient, token=token, token_hash=_token_hash(token), platform=platform)
     device.full_clean(exclude=["token_hash"], validate_unique=False, validate_constraints=False)
+    # The phone was a caregiver's or a clinician's before: it is the patient's now, only.
+    StaffDevice.objects.filter(token_hash=device.token_hash).delete()
     existing = Device.objects.select_for_update().filter(token_hash=device.token_hash).first()
     if existing is None:
         device.save()
@@ -567,14 +641,19 @@ def device_remove(*, patient: PatientProfile, token: str) -> bool:
     return bool(deleted)
 
 
+@transaction.atomic
 def staff_device_register(*, user, token: str, platform: str) -> tuple[StaffDevice, bool]:
-    """A clinician registers (or re-activates) a phone for urgent alerts. Returns (device, created)."""
+    """A clinician registers (or re-activates) a phone for urgent alerts, or a caregiver one for
+    the reminders of the patients they care for. Returns (device, created)."""
     if user.role == "patient":
         raise Forbidden(
             "Patients register devices at /api/v1/devices/.",
             code="permission_denied",
         )
     digest = _token_hash(token)
+    # The phone was a patient's before (signed in to another account): it is this user's now,
+    # only, so it never shows the patient's reminders twice or to the wrong person.
+    Device.objects.filter(token_hash=digest).delete()
     device = StaffDevice.objects.filter(token_hash=digest).first()
     if device is not None and device.user_id != user.pk:
         device.delete()  # the phone changed hands: the token follows its new owner
@@ -605,3 +684,83 @@ def patient_reminders_erase(*, profile: PatientProfile) -> dict:
     devices, _ = Device.objects.filter(patient=profile).delete()
     notifications, _ = Notification.all_objects.filter(patient=profile).delete()
     return {"reminders": cancelled, "devices": devices, "notifications": notifications}
+
+
+# --- Caregivers' copies ----------------------------------------------------------------------
+
+CAREGIVER_ACCESS_ENDED = "the caregiver's access to the patient's reminders ended"
+
+
+@transaction.atomic
+def caregiver_reminders_sync(*, grant) -> dict:
+    """``CAREGIVER_GRANT_CHANGED_HOOKS`` entry (``accounts.caregivers``): a grant was made,
+    changed or revoked. Its caregiver's copies follow at once, inside the grant's transaction:
+
+    - the grant is active with the ``reminders`` scope: every open push or e-mail row of the
+      patient's own gets the caregiver's copy (same step, due time and intent; a cancelled copy
+      of an earlier grant is opened again);
+    - otherwise (revoked, expired, scope removed): the caregiver's open copies are cancelled.
+
+    Delivery checks the grant again, so a copy claimed before the change is not sent either.
+    Three queries whatever the number of reminders. Returns the counts."""
+    now = timezone.now()
+    copies = Reminder.objects.filter(patient_id=grant.patient_id, recipient_id=grant.caregiver_id)
+    wanted = (
+        grant.revoked_at is None
+        and (grant.expires_at is None or grant.expires_at > now)
+        and CaregiverScope.REMINDERS in grant.scopes
+    )
+    if not wanted:
+        cancelled = copies.filter(status__in=OPEN_STATUSES).update(
+            status=ReminderStatus.CANCELLED, last_error=CAREGIVER_ACCESS_ENDED, updated_at=now
+        )
+        return {"cancelled": cancelled, "planned": 0}
+    own = list(
+        Reminder.objects.filter(
+            patient_id=grant.patient_id,
+            recipient__isnull=True,
+            channel__in=CAREGIVER_CHANNELS,
+            status__in=OPEN_STATUSES,
+            due_at__gt=now,
+        ).order_by("id")
+    )
+    suffix = f":cg{grant.caregiver_id}"
+    existing = {
+        row.dedup_key: row
+        for row in copies.select_for_update().filter(
+            dedup_key__in=[row.dedup_key + suffix for row in own]
+        )
+    }
+    created, reopened = [], []
+    for row in own:
+        copy = existing.get(row.dedup_key + suffix)
+        if copy is None:
+            created.append(
+                Reminder(
+                    patient_id=row.patient_id,
+                    recipient_id=grant.caregiver_id,
+                    kind=row.kind,
+                    cause_type=row.cause_type,
+                    cause_id=row.cause_id,
+                    title=row.title,
+                    channel=row.channel,
+                    step=row.step,
+                    anchor_at=row.anchor_at,
+                    anchor_date=row.anchor_date,
+                    due_at=row.due_at,
+                    available_at=row.due_at,
+                    dedup_key=row.dedup_key + suffix,
+                    created_at=now,
+                )
+            )
+        elif copy.status == ReminderStatus.CANCELLED:
+            _open_to_pending(copy, row.due_at)
+            copy.title, copy.step = row.title, row.step
+            copy.anchor_at, copy.anchor_date = row.anchor_at, row.anchor_date
+            copy.updated_at = now
+            reopened.append(copy)
+    if reopened:
+        Reminder.objects.bulk_update(reopened, _UPDATE_FIELDS, batch_size=BULK_ROWS)
+    if created:
+        Reminder.objects.bulk_create(created, batch_size=BULK_ROWS, ignore_conflicts=True)
+    return {"cancelled": 0, "planned": len(created) + len(reopened)}

@@ -1,4 +1,4 @@
-"""Devices (push tokens) and the in-app inbox. Patients only: staff get 403; another patient's
+"""Devices (push tokens) and the in-app inbox. Devices: patients and caregivers; the inbox: patients only (staff and caregivers get 403); another patient's
 notification id is a 404 (every lookup starts from the caller's scope)."""
 
 from django.shortcuts import get_object_or_404
@@ -28,13 +28,30 @@ class IsPatient(BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_patient)
 
 
-class DevicesView(APIView):
-    """Register (POST) or remove (DELETE) a push token of the signed-in patient's phone."""
+class IsPatientOrCaregiver(BasePermission):
+    message = "Only patients and caregivers register phones here (clinicians: /staff-devices/)."
 
-    permission_classes = [IsAuthenticated, IsPatient]
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(
+            user and user.is_authenticated and (user.is_patient or user.role == "caregiver")
+        )
+
+
+def _is_caregiver(user) -> bool:
+    return user.role == "caregiver"
+
+
+class DevicesView(APIView):
+    """Register (POST) or remove (DELETE) a push token of the signed-in patient's phone, or of
+    a caregiver's phone (the patient's reminders reach it while their grant carries the
+    ``reminders`` scope)."""
+
+    permission_classes = [IsAuthenticated, IsPatientOrCaregiver]
 
     @extend_schema(
-        summary="The patient's registered phones", responses={200: s.DeviceOutput(many=True)}
+        summary="The patient's (or the caregiver's) registered phones",
+        responses={200: s.DeviceOutput(many=True)},
     )
     def get(self, request):
         devices = selectors.devices_for(request.user).order_by("-created_at", "-id")
@@ -51,9 +68,14 @@ class DevicesView(APIView):
     def post(self, request):
         data = s.DeviceInput(data=request.data)
         data.is_valid(raise_exception=True)
-        device, created = services.device_register(
-            patient=request.user.patient_profile, **data.validated_data
-        )
+        if _is_caregiver(request.user):
+            device, created = services.staff_device_register(
+                user=request.user, **data.validated_data
+            )
+        else:
+            device, created = services.device_register(
+                patient=request.user.patient_profile, **data.validated_data
+            )
         return Response(
             s.DeviceOutput(device).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -67,9 +89,12 @@ class DevicesView(APIView):
     def delete(self, request):
         data = s.DeviceRemoveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if not services.device_remove(
-            patient=request.user.patient_profile, token=data.validated_data["token"]
-        ):
+        token = data.validated_data["token"]
+        if _is_caregiver(request.user):
+            removed = services.staff_device_remove(user=request.user, token=token)
+        else:
+            removed = services.device_remove(patient=request.user.patient_profile, token=token)
+        if not removed:
             raise NotFound("No such device.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -13,9 +13,11 @@ class EmailChannel(Channel):
     name = "email"
 
     def send(self, reminder) -> Outcome:
-        address = reminder.patient.user.email
+        caregiver = reminder.recipient if reminder.recipient_id else None
+        address = (caregiver or reminder.patient.user).email
         if not address:
-            return Outcome(sent=False, note="the patient has no e-mail address")
+            who = "caregiver" if caregiver else "patient"
+            return Outcome(sent=False, note=f"the {who} has no e-mail address")
         rendered = render(reminder)
         message = EmailMultiAlternatives(
             subject=rendered.subject,

@@ -84,7 +84,13 @@ class PushChannel(Channel):
     name = "push"
 
     def send(self, reminder) -> Outcome:
-        devices = list(Device.objects.filter(patient_id=reminder.patient_id, active=True))
+        if reminder.recipient_id is not None:
+            # A caregiver's copy: their own phones (registered at /api/v1/devices/).
+            devices = list(StaffDevice.objects.filter(user_id=reminder.recipient_id, active=True))
+            model = StaffDevice
+        else:
+            devices = list(Device.objects.filter(patient_id=reminder.patient_id, active=True))
+            model = Device
         if not devices:
             return Outcome(sent=False, note="no registered device")
         app = fcm_app()
@@ -108,7 +114,7 @@ class PushChannel(Channel):
             device.deactivated_reason = f"{type(exc).__name__}: {exc}"[:200]
             device.save(update_fields=["active", "deactivated_reason", "updated_at"])
         if delivered:
-            Device.objects.filter(
+            model.objects.filter(
                 pk__in=[d.pk for d in devices if d not in {x for x, _ in dead}]
             ).update(last_used_at=now)
             return Outcome(sent=True, note="; ".join(transient + permanent))

@@ -70,6 +70,7 @@ ADMIN_PAGES_EXEMPT = {
 PATIENTS_ONLY = (
     "patients only (403 for staff); a patient's own reads are not logged (accounts/audit.py)"
 )
+DEVICES = "patients and caregivers only (403 for staff): the caller's own device tokens"
 API_EXEMPT = {
     ("post", "/api/v1/auth/token/"): "sign-in: tokens, no patient data",
     ("post", "/api/v1/auth/token/refresh/"): "tokens, no patient data",
@@ -114,9 +115,9 @@ API_EXEMPT = {
         "a signed URL's file, fetched without a user; the read that issued the URL was logged"
     ),
     ("get", "/api/v1/check-ins/"): PATIENTS_ONLY,
-    ("get", "/api/v1/devices/"): PATIENTS_ONLY,
-    ("post", "/api/v1/devices/"): PATIENTS_ONLY,
-    ("delete", "/api/v1/devices/"): PATIENTS_ONLY,
+    ("get", "/api/v1/devices/"): DEVICES,
+    ("post", "/api/v1/devices/"): DEVICES,
+    ("delete", "/api/v1/devices/"): DEVICES,
     ("post", "/api/v1/staff-devices/"): "the clinician's own device token",
     ("delete", "/api/v1/staff-devices/"): "the clinician's own device token",
     ("get", "/api/v1/notifications/"): PATIENTS_ONLY,

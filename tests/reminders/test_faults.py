@@ -253,3 +253,43 @@ def test_a_reminder_that_kills_the_worker_fails_alone_and_its_chunk_is_delivered
     assert "maximum number of attempts" in row.last_error and "interrupted" in row.last_error
     assert poison[0] not in cluster.deliveries()
     assert cluster.log("w1").count("signal 9 (SIGKILL)") >= 5  # the pool child really died
+
+
+def test_caregiver_copies_through_a_real_worker(cluster, patients):
+    """Caregivers' copies with a real beat and worker: each copy is claimed and delivered once
+    on its own row; the copies of a grant revoked after planning (bypassing the hook, as a
+    revocation racing the claim) reach the provider never."""
+    from accounts.models import CaregiverGrant
+    from reminders import services
+    from tests.accounts.helpers import caregiver_of
+
+    patient = patients[0]
+    caregiver_of(patient, "reminders", email="kept@example.test")
+    gone, grant = caregiver_of(patient, "reminders", email="gone@example.test")
+    from django.test import override_settings
+
+    with override_settings(REMINDERS_CHANNELS=["email"]):
+        for i in range(10):
+            services.reminders_sync_for_cause(
+                patient=patient,
+                kind="restriction_end",
+                cause_type="fault",
+                cause_id=f"cg{i}",
+                anchor=timezone.localdate() + timedelta(days=2),
+                title="PT",
+            )
+    rows = Reminder.objects.filter(patient=patient, cause_type="fault")
+    assert rows.count() == 30  # the patient's and two caregivers' copies
+    # Made due now.
+    rows.update(due_at=timezone.now() - timedelta(seconds=1), available_at=timezone.now())
+    CaregiverGrant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now())
+    ids = list(rows.values_list("pk", flat=True))
+    cluster.beat("beat")
+    cluster.worker("w1")
+    all_settled(ids, 60)
+    sent = rows.exclude(recipient=gone)
+    assert set(sent.values_list("status", flat=True)) == {"sent"}
+    assert set(rows.filter(recipient=gone).values_list("status", flat=True)) == {"cancelled"}
+    calls = Counter(cluster.deliveries())
+    assert set(calls) == set(sent.values_list("pk", flat=True))
+    assert set(calls.values()) == {1}
