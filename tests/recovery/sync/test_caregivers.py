@@ -145,7 +145,7 @@ def test_expiry_and_losing_read_come_as_deletions(api, patient):
         patient, "read", email="exp@example.test", expires_at=timezone.now() + timedelta(hours=1)
     )
     since = pull(api(expiring)).json()["timestamp"]
-    reduced, grant = caregiver_of(patient, "read", "log", email="red@example.test")
+    reduced, _ = caregiver_of(patient, "read", "log", email="red@example.test")
     reduced_since = pull(api(reduced)).json()["timestamp"]
     mine = set(PainLog.objects.filter(patient=patient).values_list("pk", flat=True))
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
