@@ -11,7 +11,8 @@ the caregiver's phone still holds the patient's records. So:
   the end of the access, so the pull after it (and any first pull) is the 404 ``not_in_scope``.
 - **Push**: refused as a whole (403 ``consent_revoked``), and every pushed record is kept in the
   rejected-record store (reason ``consent_revoked``, the caregiver as its user): nothing a
-  caregiver entered is lost, the care team sees it and may replay it.
+  caregiver entered is lost, the care team sees it (a replay applies it as the caregiver: only
+  once their access is granted again).
 
 Only for a caregiver who had a grant for that patient: anyone else keeps the plain 404 (another
 patient's record is a 404, never a list of their ids). The history is ``CaregiverGrantEvent``.
