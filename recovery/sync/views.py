@@ -17,6 +17,12 @@ from accounts.selectors import own_patient_id, patients_for
 from config.errors import Invalid, NotFound
 
 from . import openapi, protocol
+from .caregivers import (
+    caregiver_ended_pull,
+    caregiver_ended_push,
+    ever_granted_patient,
+    had_grant,
+)
 from .selectors import PreparedPull, sync_pull, sync_pull_page
 from .services import sync_push
 
@@ -47,6 +53,23 @@ NOT_IN_SCOPE = (
 INBOX = "notifications"  # the patient's own inbox: never sent to a caregiver
 
 
+class AccessEnded(NotFound):
+    """A caregiver without ``read`` on the patient (``patient_id``: the one named, if any): the
+    404 ``not_in_scope``, unless their access ended (``recovery.sync.caregivers``)."""
+
+    def __init__(self, patient_id: int | None):
+        super().__init__(NOT_IN_SCOPE, code="not_in_scope")
+        self.patient_id = patient_id
+
+
+def ended_patient_id(request, exc: AccessEnded) -> int | None:
+    """The patient an ended caregiver's pull or push is about: the one named, or the one patient
+    they ever had a grant for."""
+    if exc.patient_id is not None:
+        return exc.patient_id
+    return ever_granted_patient(caregiver_id=request.user.pk)
+
+
 def sync_patient(request) -> PatientProfile:
     """The patient whose record this pull or push is about (``sync_patient_of``), loaded."""
     _, patient = sync_patient_of(request)
@@ -75,7 +98,7 @@ def sync_patient_of(request) -> tuple[int, PatientProfile | None]:
     if patient_id is None:
         found = list(patients[:2])
         if not found:
-            raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
+            raise AccessEnded(None)
         if len(found) > 1:
             raise Invalid(
                 "Name the patient to sync (?patient=): see GET /api/v1/me/caregiving/.",
@@ -85,7 +108,7 @@ def sync_patient_of(request) -> tuple[int, PatientProfile | None]:
         return found[0].pk, found[0]
     patient = patients.filter(pk=patient_id).first()
     if patient is None:
-        raise NotFound(NOT_IN_SCOPE, code="not_in_scope")
+        raise AccessEnded(patient_id)
     return patient.pk, patient
 
 
@@ -204,7 +227,10 @@ class SyncPullView(APIView):
     def get(self, request):
         params = request.query_params
         schema_version = protocol.parse_schema_version(params.get("schema_version"), required=True)
-        patient_id, _ = sync_patient_of(request)
+        try:
+            patient_id, _ = sync_patient_of(request)
+        except AccessEnded as exc:
+            return self.ended(request, exc, schema_version=schema_version)
         page_size = protocol.parse_page_size(params.get("page_size"))
         cursor = params.get("cursor")
         if cursor in (None, "", "null"):
@@ -248,6 +274,39 @@ class SyncPullView(APIView):
         )
         return HttpResponse(orjson.dumps(body), content_type="application/json")
 
+    def ended(self, request, exc: AccessEnded, *, schema_version: int):
+        """A caregiver whose access ended: the ids they may hold as deletions, once; else the
+        404 (docs/sync.md, "Caregivers")."""
+        params = request.query_params
+        patient_id = ended_patient_id(request, exc)
+        paged = protocol.parse_page_size(params.get("page_size")) is not None
+        cursor = params.get("cursor")
+        if cursor in (None, "", "null"):
+            since = protocol.parse_timestamp(params.get("last_pulled_at"), required=False)
+            protocol.parse_migration(params.get("migration"), schema_version=schema_version)
+        elif patient_id is None:
+            raise exc
+        else:
+            paged = True
+            since = protocol.read_cursor(
+                cursor,
+                user_id=request.user.pk,
+                patient_id=patient_id,
+                schema_version=schema_version,
+                page_size=protocol.parse_page_size(params.get("page_size")),
+            ).since
+        body = caregiver_ended_pull(
+            caregiver_id=request.user.pk,
+            patient_id=patient_id,
+            last_pulled_at=since,
+            schema_version=schema_version,
+        )
+        if body is None:
+            raise exc
+        if paged:
+            body["cursor"] = None
+        return HttpResponse(orjson.dumps(body), content_type="application/json")
+
 
 class SyncPushView(APIView):
     permission_classes = [IsAuthenticated, IsSyncingPatient]
@@ -270,10 +329,14 @@ class SyncPushView(APIView):
                 description="A malformed body or parameter, or a record without a readable id; "
                 "nothing applied",
             ),
-            403: OpenApiResponse(openapi.SyncErrorResponse, description="Not a patient"),
+            403: OpenApiResponse(
+                openapi.SyncErrorResponse,
+                description="Not a patient; or `consent_revoked`: a caregiver whose access "
+                "ended, nothing applied, every record kept for the care team: drop its data",
+            ),
             404: OpenApiResponse(
                 openapi.SyncErrorResponse,
-                description="Caregivers: no access to this patient (any more): drop its data",
+                description="Caregivers: no access to this patient: drop its data",
             ),
             409: OpenApiResponse(
                 openapi.ConflictResponse, description="Changed on the server since the pull"
@@ -282,7 +345,11 @@ class SyncPushView(APIView):
         },
     )
     def post(self, request):
-        patient = sync_patient(request)
+        try:
+            patient = sync_patient(request)
+        except AccessEnded as exc:
+            self.ended(request, exc)
+            raise
         body = protocol.read_push_body(request)
         last_pulled_at = protocol.parse_timestamp(
             request.query_params.get("last_pulled_at"), required=True
@@ -297,3 +364,22 @@ class SyncPushView(APIView):
             device=request.META.get("HTTP_USER_AGENT", ""),
         )
         return Response({"ok": True, "rejected": rejected}, status=status.HTTP_200_OK)
+
+    def ended(self, request, exc: AccessEnded) -> None:
+        """A caregiver whose access ended: every record kept, then the 403 ``consent_revoked``
+        (``caregiver_ended_push``); returns for the 404 when they never had access."""
+        patient_id = ended_patient_id(request, exc)
+        if not had_grant(caregiver_id=request.user.pk, patient_id=patient_id):
+            return  # a stranger: the 404, nothing read, nothing kept
+        body = protocol.read_push_body(request)
+        last_pulled_at = protocol.parse_timestamp(
+            request.query_params.get("last_pulled_at"), required=True
+        )
+        protocol.parse_schema_version(request.query_params.get("schema_version"), required=False)
+        caregiver_ended_push(
+            actor=request.user,
+            patient_id=patient_id,
+            last_pulled_at=last_pulled_at,
+            batch=protocol.parse_push_body(protocol.load_push_body(body)),
+            device=request.META.get("HTTP_USER_AGENT", ""),
+        )

@@ -57,6 +57,7 @@ class HttpError extends Error {
 }
 
 async function call(device, path, options = {}) {
+  path = withPatient(device, path)
   const send = () =>
     fetch(`${device.baseUrl}${path}`, {
       ...options,
@@ -82,6 +83,24 @@ async function call(device, path, options = {}) {
   const text = await response.text()
   if (!response.ok) throw new HttpError(response.status, text)
   return JSON.parse(text)
+}
+
+// --- caregivers: one database per patient (docs/sync.md, "Caregivers") ---------------------------
+// `?patient=` on every pull and push of a caregiver's database; after the 404 `not_in_scope` or
+// the 403 `consent_revoked` the app drops that patient's database (the server kept any push).
+const withPatient = (device, path) =>
+  device.patient == null ? path : `${path}${path.includes('?') ? '&' : '?'}patient=${device.patient}`
+
+const ACCESS_ENDED = [[404, 'not_in_scope'], [403, 'consent_revoked']]
+
+async function dropIfAccessEnded(device, error) {
+  if (device.patient == null || !error.body) return false
+  const codes = (JSON.parse(error.body).errors ?? []).map((e) => e.code)
+  if (!ACCESS_ENDED.some(([status, code]) => error.status === status && codes.includes(code))) {
+    return false
+  }
+  await device.db.write(() => device.db.unsafeResetDatabase())
+  return true
 }
 
 // --- paged pull: the client code of docs/sync.md ("Paged pull") ---------------------------------
@@ -197,6 +216,7 @@ async function sync(name, { losePushResponse = false, pauseBeforePush = false, p
   } catch (error) {
     return {
       synced: false,
+      dropped: await dropIfAccessEnded(device, error),
       status: error.status ?? null,
       body: error.body ? JSON.parse(error.body) : null,
       message: String(error.message),
@@ -218,8 +238,8 @@ function plainRaw(raw) {
 }
 
 const commands = {
-  async open({ device, baseUrl, token, refresh = null, schema = 2 }) {
-    devices[device] = { db: openDatabase(schema), baseUrl, token, refresh, schema }
+  async open({ device, baseUrl, token, refresh = null, schema = 2, patient = null }) {
+    devices[device] = { db: openDatabase(schema), baseUrl, token, refresh, schema, patient }
     return { schema }
   },
   async token({ device, token, refresh }) {

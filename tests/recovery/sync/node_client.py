@@ -65,7 +65,9 @@ class NodeClient:
 
 
 class Device:
-    """One phone: its own WatermelonDB database, signed in as the patient."""
+    """One phone: its own WatermelonDB database, signed in as the patient (or as a caregiver
+    syncing ``patient``'s record: ``?patient=``, and the database dropped when the access
+    ended, as docs/sync.md's client code does)."""
 
     def __init__(
         self,
@@ -75,9 +77,18 @@ class Device:
         token: str,
         schema: int = 2,
         refresh: str | None = None,
+        patient: int | None = None,
     ):
         self.client, self.name = client, name
-        client("open", device=name, baseUrl=base_url, token=token, refresh=refresh, schema=schema)
+        client(
+            "open",
+            device=name,
+            baseUrl=base_url,
+            token=token,
+            refresh=refresh,
+            schema=schema,
+            patient=patient,
+        )
 
     def create(self, table, **values) -> str:
         return self.client("create", device=self.name, table=table, values=values)["id"]

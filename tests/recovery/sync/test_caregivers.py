@@ -5,10 +5,12 @@ is a 404 ``not_in_scope`` telling the app to drop that patient's data."""
 from datetime import timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from accounts.caregivers import caregiver_grant_revoke, caregiver_invite
 from accounts.models import PHIAccess
-from recovery.care.models import CheckIn
+from recovery.care.models import Alert, CheckIn
 from recovery.models import PainLog
 from recovery.sync.models import RejectedRecord
 from reminders.models import Notification
@@ -97,16 +99,136 @@ def test_caregiver_never_gets_the_patients_inbox(api, patient):
     assert body["changes"]["notifications"] == {"created": [], "updated": [], "deleted": []}
 
 
-def test_revocation_is_a_404_on_the_next_pull_and_push(api, patient):
+def _deleted(body, table):
+    change = body["changes"][table]
+    assert change["created"] == [] and change["updated"] == [], change
+    return set(change["deleted"])
+
+
+def test_revocation_comes_as_deletions_once_then_404(api, patient, other_patient, surgeon):
+    f.pain_log(patient)
+    f.surgery(patient, surgeon)
+    f.pain_log(other_patient)
+    caregiver, grant = caregiver_of(patient, "read", "log")
+    client = api(caregiver)
+    first = pull(client, schema_version=3).json()
+    held = set(ids(first, "pain_logs"))
+    since = first["timestamp"]
+    gone = f.pain_log(patient)  # pulled, then deleted after the caregiver's pull
+    second = pull(client, since, schema_version=3).json()
+    since = second["timestamp"]
+    held |= set(ids(second, "pain_logs"))
+    PainLog.objects.filter(pk=gone.pk).update(deleted_at=timezone.now(), sync_version=since + 1)
+    caregiver_grant_revoke(grant=grant, actor=patient.user)
+    logged = PHIAccess.objects.filter(user=caregiver, action="sync").count()
+    later = f.pain_log(patient)  # after the revocation: never theirs, not even its id
+    body = pull(client, since, schema_version=3).json()
+    assert _deleted(body, "pain_logs") == held
+    assert later.pk not in _deleted(body, "pain_logs")
+    assert not set(PainLog.objects.filter(patient=other_patient).values_list("pk", flat=True)) & (
+        _deleted(body, "pain_logs")
+    )
+    assert _deleted(body, "surgeries") == set(ids(first, "surgeries"))
+    assert _deleted(body, "notifications") == set()
+    assert body["rejected"] == []
+    # Told once: the next pull, and any first pull, is the 404.
+    _error(pull(client, body["timestamp"], schema_version=3), 404, "not_in_scope")
+    _error(pull(client, schema_version=3), 404, "not_in_scope")
+    # Named (above: not named, their only patient) the same; ids only, no access logged.
+    assert _deleted(pull(client, since, schema_version=3, patient=patient.pk).json(), "pain_logs")
+    assert PHIAccess.objects.filter(user=caregiver, action="sync").count() == logged
+
+
+def test_expiry_and_losing_read_come_as_deletions(api, patient):
+    f.pain_log(patient)
+    expiring, _ = caregiver_of(
+        patient, "read", email="exp@example.test", expires_at=timezone.now() + timedelta(hours=1)
+    )
+    since = pull(api(expiring)).json()["timestamp"]
+    reduced, _ = caregiver_of(patient, "read", "log", email="red@example.test")
+    reduced_since = pull(api(reduced)).json()["timestamp"]
+    mine = set(PainLog.objects.filter(patient=patient).values_list("pk", flat=True))
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        assert _deleted(pull(api(expiring), since).json(), "pain_logs") == mine
+    # The grant stays, without read: the tables read covered come as deletions.
+    caregiver_invite(patient=patient, actor=patient.user, email=reduced.email, scopes=["log"])
+    body = pull(api(reduced), reduced_since).json()
+    assert _deleted(body, "pain_logs") == mine
+    _error(pull(api(reduced), body["timestamp"]), 404, "not_in_scope")
+    # Losing another scope (log) while keeping read: the ordinary pull.
+    caregiver_invite(patient=patient, actor=patient.user, email=reduced.email, scopes=["read"])
+    assert pull(api(reduced), body["timestamp"]).status_code == 200
+
+
+def test_a_stranger_gets_404_never_the_ids(api, patient, other_patient):
+    f.pain_log(other_patient)
     caregiver, grant = caregiver_of(patient, "read", "log")
     client = api(caregiver)
     since = pull(client).json()["timestamp"]
+    _error(pull(client, since, patient=other_patient.pk), 404, "not_in_scope")
     caregiver_grant_revoke(grant=grant, actor=patient.user)
-    _error(pull(client, since), 404, "not_in_scope")
-    _error(
-        push(client, changes(pain_logs={"created": [pain_raw("late")]}), since), 404, "not_in_scope"
+    _error(pull(client, since, patient=other_patient.pk), 404, "not_in_scope")
+    response = push(
+        client, changes(pain_logs={"created": [pain_raw("x1")]}), since, patient=other_patient.pk
     )
+    _error(response, 404, "not_in_scope")
+    assert not RejectedRecord.objects.filter(record_id="x1").exists()
+
+
+def test_the_ended_pull_costs_a_few_queries(api, patient, django_assert_max_num_queries):
+    f.pain_log(patient)
+    caregiver, grant = caregiver_of(patient, "read")
+    client = api(caregiver)
+    since = pull(client, schema_version=3).json()["timestamp"]
+    caregiver_grant_revoke(grant=grant, actor=patient.user)
+    from recovery.sync.tables import tables_for
+
+    tables = len(tables_for(3))
+    with django_assert_max_num_queries(tables + 12):
+        assert pull(client, since, schema_version=3).status_code == 200
+
+
+def test_a_push_after_revocation_is_403_and_kept(api, patient):
+    caregiver, grant = caregiver_of(patient, "read", "log")
+    client = api(caregiver)
+    since = pull(client).json()["timestamp"]
+    log = f.pain_log(patient)
+    caregiver_grant_revoke(grant=grant, actor=patient.user)
+    checkin = {
+        "id": "ci-late",
+        "answered_at": now_ms(-timedelta(minutes=5)),
+        "temperature_c": 37.0,
+        "wound_opening": None,
+        "_status": "created",
+        "_changed": "",
+    }
+    response = push(
+        client,
+        changes(
+            pain_logs={"created": [pain_raw("late")], "deleted": [log.pk]},
+            check_ins={"created": [checkin]},
+        ),
+        since,
+    )
+    _error(response, 403, "consent_revoked")
+    assert response.json()["kept"] == 3
     assert not PainLog.objects.filter(pk="late").exists()
+    assert PainLog.objects.filter(pk=log.pk, deleted_at__isnull=True).exists()
+    kept = RejectedRecord.objects.filter(patient=patient, user=caregiver).order_by("record_id")
+    assert {(r.table_name, r.record_id, r.section) for r in kept} == {
+        ("pain_logs", "late", "created"),
+        ("pain_logs", log.pk, "deleted"),
+        ("check_ins", "ci-late", "created"),
+    }
+    assert all(r.codes == ["consent_revoked"] for r in kept)
+    assert kept.get(record_id="late").raw["intensity"] == 4
+    # A refused check-in never vanishes: the care team's alert.
+    assert Alert.objects.filter(patient=patient, rule_key="check-in-refused").exists()
+    # A malformed push is still a 400 (nothing readable to keep).
+    bad = client.post(
+        f"/api/v1/sync/push/?last_pulled_at={since}", data="{", content_type="application/json"
+    )
+    assert bad.status_code == 400
 
 
 def test_a_caregiver_of_two_patients_names_the_patient(api, patient, other_patient):
