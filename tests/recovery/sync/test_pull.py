@@ -463,9 +463,8 @@ def test_a_failed_pull_batch_turns_preparing_off_for_its_connection(patient):
 
     expected = selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
     pull_ = PreparedPull(key=patient.pk, last_pulled_at=None, schema_version=2)
-    with pytest.raises(DatabaseError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(pull_.sql + ";\nSELECT 1/0", pull_.params)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(pull_.sql + ";\nSELECT 1/0", pull_.params)
     with CaptureQueriesContext(connection) as queries:
         after = selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
     assert selectors._PREPARED[connection.connection].off
