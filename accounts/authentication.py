@@ -52,9 +52,9 @@ class UserLookup:
             raise TypeError(f"only a primary-key lookup is compiled, not {field!r}")
         sql, names = self._compiled
         params = [User._meta.pk.get_prep_value(value)]
-        if batch is not None:
-            sql, params = f"{sql};\n{batch.sql}", [*params, *batch.params]
         with connection.cursor() as cursor:
+            if batch is not None:  # its text may depend on the connection open now
+                sql, params = f"{sql};\n{batch.sql}", [*params, *batch.params]
             cursor.execute(sql, params)
             row = cursor.fetchone()
             if batch is not None:

@@ -19,6 +19,8 @@ Two shapes of pull:
 
 from __future__ import annotations
 
+import hashlib
+import weakref
 from functools import cache
 
 from django.db import connection, transaction
@@ -382,6 +384,85 @@ def _by_user() -> str:
     )
 
 
+def _split_params(wanted, params: list) -> list[list]:
+    """``_table_statements``' flat parameters, per statement (one or two each, by mode)."""
+    out, at = [], 0
+    for _, mode in wanted:
+        count = 1 if mode == FIRST else 2
+        out.append(list(params[at : at + count]))
+        at += count
+    return out
+
+
+# The pull's statements are prepared on each connection (``PREPARE``, once) and then run by name
+# (``EXECUTE``): parsing and planning its nine statements on every pull cost PostgreSQL more
+# than running them (docs/benchmarks.md, "Sync"). What a connection has prepared is kept here,
+# per psycopg connection, only once a batch that prepared them has come back without an error.
+# A batch sent and never confirmed (an error anywhere in it: PREPARE is not transactional, so
+# which of its statements exist is then unknown) turns preparing off for that connection: its
+# pulls send the plain statements from then on, as before.
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PREPARED_MAX = 200  # per connection: shapes differ in schema version and modes, a bounded number
+
+
+class _Prepared:
+    def __init__(self):
+        self.names: set[str] = set()
+        self.pending: list[str] | None = None  # sent, not yet confirmed
+        self.off = False
+
+
+def _prepared_batch(statements: list[tuple[str, list]]) -> tuple[str, list, list[str], object]:
+    """``statements`` as one batch for the connection open now: each as ``EXECUTE name(...)``
+    of a statement this connection has prepared, preceded by the ``PREPARE``s it still needs (they
+    answer no rows; the caller skips their results). Returns the statements' SQL, their
+    parameters, the ``PREPARE``s, and what ``_prepared_confirm`` records once the batch succeeded."""
+    raw = connection.connection
+    state = None if raw is None else _PREPARED.get(raw)
+    if raw is not None and state is None:
+        state = _PREPARED[raw] = _Prepared()
+    if state is not None and state.pending is not None:
+        state.off = True  # the last batch never came back clean: what exists is unknown
+    if state is None or state.off or connection.vendor != "postgresql":
+        return (
+            ";\n".join(sql for sql, _ in statements),
+            [p for _, params in statements for p in params],
+            [],
+            None,
+        )
+    parts, params, prepares, new = [], [], [], []
+    for sql, args in statements:
+        if sql.count("%") != sql.count("%s") or sql.count("%s") != len(args):
+            parts.append(sql)  # not a plain placeholder per parameter: sent as it is
+            params.extend(args)
+            continue
+        name = "realign_pull_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+        if name not in state.names and name not in new:
+            if len(state.names) + len(new) >= PREPARED_MAX:
+                parts.append(sql)
+                params.extend(args)
+                continue
+            numbered = sql
+            for n in range(1, len(args) + 1):
+                numbered = numbered.replace("%s", f"${n}", 1)
+            prepares.append(f"PREPARE {name} AS {numbered}")
+            new.append(name)
+        parts.append(
+            f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args else f"EXECUTE {name}"
+        )
+        params.extend(args)
+    state.pending = new
+    return ";\n".join(parts), params, prepares, (state, new)
+
+
+def _prepared_confirm(sent) -> None:
+    """The batch ``_prepared_batch`` built came back without an error: its ``PREPARE``s exist."""
+    if sent is not None:
+        state, new = sent
+        state.names.update(new)
+        state.pending = None
+
+
 def _lock_only_transaction() -> list[str]:
     """Statements that open a pull's own transaction, when it has one.
 
@@ -419,28 +500,54 @@ class PreparedPull:
         whole = migration.tables if (migration and last_pulled_at is not None) else frozenset()
         self.wanted = _modes(schema_version, last_pulled_at, whole)
         patient = _by_user() if by_user else "%s"
-        prefix = _lock_only_transaction()
+        self.prefix = _lock_only_transaction()
         statements, params, self.names = _table_statements(
             self.wanted, schema_version, key, last_pulled_at, patient
         )
         refused_sql, refused_params = rejected_pull_statement(
             patient=patient, key=key, last_pulled_at=last_pulled_at
         )
-        self.prefixed = bool(prefix)
-        self.sql = ";\n".join([*prefix, _clock_sql(patient), *statements, refused_sql])
-        self.params = [key, *params, *refused_params]
+        # (sql, its parameters) per statement, in the order their results are read.
+        self.statements = [(_clock_sql(patient), [key])]
+        for sql, table_params in zip(statements, _split_params(self.wanted, params), strict=True):
+            self.statements.append((sql, table_params))
+        self.statements.append((refused_sql, refused_params))
         self.read_results = None
+        self._built = None
+
+    def _build(self) -> tuple[str, list, int, object]:
+        """The batch as sent on the connection open now (``_prepared_batch``): built when it is
+        sent, since which statements that connection has prepared decides its text."""
+        if self._built is None:
+            sql, params, prepares, sent = _prepared_batch(self.statements)
+            self._built = (
+                ";\n".join([*self.prefix, *prepares, sql]),
+                params,
+                len(self.prefix) + len(prepares),
+                sent,
+            )
+        return self._built
+
+    @property
+    def sql(self) -> str:
+        return self._build()[0]
+
+    @property
+    def params(self) -> list:
+        return self._build()[1]
 
     def read(self, cursor) -> None:
-        if self.prefixed:
+        _, _, skip, sent = self._build()
+        for _ in range(skip):
             cursor.nextset()
         clock = cursor.fetchone()
         if clock is None:  # no such patient: nothing else is read
             self.read_results = (None, None, [], [])
-            return
-        results = list(_results(cursor, self.names, first=False))
-        cursor.nextset()
-        self.read_results = (clock[0], clock[1], results, rejected_pull_rows(cursor.fetchall()))
+        else:
+            results = list(_results(cursor, self.names, first=False))
+            cursor.nextset()
+            self.read_results = (clock[0], clock[1], results, rejected_pull_rows(cursor.fetchall()))
+        _prepared_confirm(sent)
 
     def run(self) -> None:
         with connection.cursor() as cursor:

@@ -1,6 +1,7 @@
 """Small helpers for the sync tests: talk to the endpoints as the app does."""
 
 import json
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -62,3 +63,16 @@ def changes(**tables):
 
 def ids(body, table, section="updated"):
     return sorted(r if isinstance(r, str) else r["id"] for r in body["changes"][table][section])
+
+
+def with_prepared_text(sql: str) -> str:
+    """``sql`` with each ``EXECUTE name(...)`` of a statement this connection prepared followed
+    by that statement's text (``pg_prepared_statements``): what the batch ran."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+    return re.sub(
+        r"EXECUTE (\w+)", lambda m: f"{m.group(0)} [{prepared.get(m.group(1), '?')}]", sql
+    )

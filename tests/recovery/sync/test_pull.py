@@ -13,7 +13,7 @@ from recovery.record.kinds import HOSPITAL_STAYS, MILESTONES, PAIN_LOGS, RESTRIC
 from recovery.record.writes import record_create, record_delete, record_update
 from tests import factories as f
 
-from .helpers import ids, ms, pull
+from .helpers import ids, ms, pull, with_prepared_text
 
 pytestmark = pytest.mark.django_db
 
@@ -335,6 +335,7 @@ def test_incremental_pull_is_one_query_on_postgresql(
     assert len(body["changes"]["pain_logs"]["updated"]) == 3
     (batch,) = [q["sql"] for q in captured.captured_queries]
     assert batch.startswith('SELECT "accounts_user"')
+    batch = with_prepared_text(batch)  # the pull's statements run prepared
     assert "FOR UPDATE" in batch and "recovery_rejected_record" in batch
 
 
@@ -427,3 +428,47 @@ def test_postgresql_fast_path_sends_what_the_codecs_send(patient, surgeon, mode)
                 table.since == 3 and table.name != "notifications"
             )
             assert bool(fast[0]) is not empty_here, f"rows of {table.name}: {fast[0]!r}"
+
+
+@pytest.mark.postgres
+def test_the_pulls_statements_are_prepared_once_per_connection(api, patient, surgeon):
+    """The pull's statements are prepared on a connection's first pull and run by name after
+    (docs/sync.md, "How the incremental pull stays cheap"); the answers are the same."""
+    from recovery.sync import selectors
+
+    f.year_of_history(patient, surgeon, days=3, per_day=2)
+    client = api(patient.user)
+    since = pull(client).json()["timestamp"]
+    f.pain_log(patient, intensity=4)
+    with CaptureQueriesContext(connection) as first:
+        one = pull(client, since).json()
+    with CaptureQueriesContext(connection) as second:
+        two = pull(client, since).json()
+    assert one == two and len(one["changes"]["pain_logs"]["updated"]) == 1
+    state = selectors._PREPARED[connection.connection]
+    prepares = sum(q["sql"].count("PREPARE ") for q in first.captured_queries)
+    assert prepares in (0, len(state.names))  # 0: an earlier pull of this shape prepared them
+    assert "PREPARE " not in second.captured_queries[-1]["sql"]
+    assert "EXECUTE realign_pull_" in second.captured_queries[-1]["sql"]
+
+
+@pytest.mark.postgres
+def test_a_failed_pull_batch_turns_preparing_off_for_its_connection(patient):
+    """A batch that failed leaves unknown which of its PREPAREs exist: that connection's pulls
+    send the plain statements from then on, and answer the same."""
+    from django.db import DatabaseError, transaction
+
+    from recovery.sync import selectors
+    from recovery.sync.selectors import PreparedPull
+
+    expected = selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
+    pull_ = PreparedPull(key=patient.pk, last_pulled_at=None, schema_version=2)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(pull_.sql + ";\nSELECT 1/0", pull_.params)
+    with CaptureQueriesContext(connection) as queries:
+        after = selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
+    assert selectors._PREPARED[connection.connection].off
+    assert "EXECUTE" not in queries.captured_queries[-1]["sql"]
+    assert "FOR UPDATE" in queries.captured_queries[-1]["sql"]
+    after["timestamp"] = expected["timestamp"]
+    assert after == expected

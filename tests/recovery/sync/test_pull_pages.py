@@ -17,7 +17,7 @@ from recovery.sync import selectors
 from recovery.sync.protocol import PullPosition
 from tests import factories as f
 
-from .helpers import changes, ids, pain_raw, pull, push
+from .helpers import changes, ids, pain_raw, pull, push, with_prepared_text
 
 pytestmark = pytest.mark.django_db
 
@@ -391,6 +391,7 @@ def test_the_pull_commits_its_lock_asynchronously_and_only_its_own(patient):
         selectors.sync_pull(patient_id=patient.pk, last_pulled_at=None, schema_version=2)
     # One batch, the refused-records lookup in it (docs/sync.md, "Refused records").
     (batch,) = [q["sql"] for q in queries]
+    batch = with_prepared_text(batch)  # the pull's statements run prepared
     assert "recovery_rejected_record" in batch
     assert batch.startswith("SET LOCAL synchronous_commit = off;")
     assert "FOR UPDATE" in batch
