@@ -668,9 +668,10 @@ def _update_many(model: type[ClinicalRecord], records: list[ClinicalRecord]) -> 
     On PostgreSQL one ``UPDATE ... FROM (VALUES ...)`` per batch: the rows joined on their
     primary key, every value cast to its column's type. Django's ``bulk_update`` builds a
     ``CASE WHEN pk = ... THEN ...`` of every row for every column instead, which the database
-    evaluates row by row: quadratic in the rows (13.6 s for a push of 1,000 daily steps
-    against about 0.1 s this way; docs/benchmarks.md). Other databases (the embedded SQLite)
-    keep ``bulk_update``: same rows, same values, the pushes they serve are small."""
+    evaluates row by row: quadratic in the rows (a re-push of three years of daily steps took
+    2.4 s on a quiet machine and 13.6 s under load, 0.75 s this way; docs/benchmarks.md).
+    Other databases (the embedded SQLite) keep ``bulk_update``: same rows, same values, the
+    pushes they serve are small."""
     if not records:
         return
     manager = model.all_objects
