@@ -4,9 +4,15 @@ Written through the real services (so sync stamps and reminders follow), with fi
 seeded random generator; the revision gets the default protocol's plan through
 ``protocol_apply``, like a surgery in the admin. Idempotent: if the demo revision exists, nothing is
 added, except what a later version of the demo added and this database lacks (the medication
-lists, by their fixed ids: a medication deleted since is not brought back).
+lists and the wound photo, by their fixed ids: a row deleted since is not brought back).
+
+The wound photo is drawn with Pillow here (no image file in the repository) and uploaded
+through ``wound_photo_upload``, so it is cleaned and stored as a phone's upload would be, in the
+configured storage (the embedded default: files under ``var/``); its thumbnail is made at once
+(no worker needed to see it) and the nurse has reviewed it.
 """
 
+import io
 import random
 from datetime import datetime, time, timedelta
 
@@ -17,6 +23,12 @@ from recovery.activity.services import daily_steps_put
 from recovery.care.models import Protocol
 from recovery.care.protocols import protocol_apply
 from recovery.outcomes.kinds import OUTCOME_SCORES
+from recovery.photos.models import WoundPhoto
+from recovery.photos.services import (
+    wound_photo_review,
+    wound_photo_thumbnail_store,
+    wound_photo_upload,
+)
 from recovery.preparation.kinds import COMPLICATIONS, IMAGING_STUDIES, PREP_ITEMS
 from recovery.preparation.services import complication_resolve, prep_item_complete
 from recovery.record.kinds import (
@@ -143,8 +155,9 @@ def _medications_taken(n: int, location: str) -> list[str]:
 def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
     revision = Surgery.all_objects.filter(pk=REVISION_ID).first()
     if revision is not None:
-        # Seeded before: only what a later demo added (the medication lists).
+        # Seeded before: only what a later demo added (the medication lists, the photo).
         seed_medications(patient=patient, surgeon=surgeon, day0=revision.performed_on)
+        seed_wound_photo(patient=patient, nurse=nurse, day0=revision.performed_on)
         other = Surgery.all_objects.filter(pk=REVISION2_ID).first()
         if other is not None:
             seed_medications(
@@ -189,6 +202,7 @@ def seed_recovery(*, patient, surgeon, nurse, patient2, surgeon2, **_) -> None:
         notes="Revision TLIF with screw exchange for pseudarthrosis and a loosened L5 screw.",
     )
     _seed_steps(patient, day0, today)
+    seed_wound_photo(patient=patient, nurse=nurse, day0=day0)
     record_create(
         HOSPITAL_STAYS,
         actor=surgeon,
@@ -510,3 +524,47 @@ def _seed_steps(patient, day0, today) -> None:
         )
         day += timedelta(days=1)
     daily_steps_put(actor=patient.user, patient=patient, items=items)
+
+
+WOUND_PHOTO_ID = "demo-wound-photo-pod10"
+
+
+def _wound_picture() -> bytes:
+    """A drawn stand-in for a photo of the incision: skin, a healing midline scar with its
+    staple marks, a little redness at the top. JPEG, 640x480."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    image = Image.new("RGB", (640, 480), (224, 182, 156))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((270, 40, 370, 150), fill=(214, 140, 128))  # the redness
+    image = image.filter(ImageFilter.GaussianBlur(18))
+    draw = ImageDraw.Draw(image)
+    draw.line((320, 70, 318, 420), fill=(150, 70, 70), width=7)
+    for y in range(85, 420, 28):
+        draw.line((305, y, 333, y + 2), fill=(120, 120, 130), width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def seed_wound_photo(*, patient, nurse, day0) -> None:
+    """The patient's photo of the incision on day 10, reviewed "looks fine" by the nurse."""
+    if WoundPhoto.all_objects.filter(pk=WOUND_PHOTO_ID).exists():
+        return
+    photo, _ = wound_photo_upload(
+        actor=patient.user,
+        patient=patient,
+        data=_wound_picture(),
+        content_type="image/jpeg",
+        id=WOUND_PHOTO_ID,
+        note="Day 10: a little red at the top, no drainage.",
+        taken_at=_local(patient, day0 + timedelta(days=10), time(19, 15)),
+    )
+    wound_photo_thumbnail_store(photo_id=photo.pk)
+    photo.refresh_from_db()
+    wound_photo_review(
+        actor=nurse,
+        photo=photo,
+        outcome="looks_fine",
+        comment="Healing well; the redness is normal. Send another if it spreads.",
+    )

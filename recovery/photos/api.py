@@ -5,6 +5,8 @@
   ``wound_photos``). Idempotent by ``id``.
 - ``GET /api/v1/wound-photos/`` and ``/{id}/``: the rows with fresh signed URLs (the patient's
   own; the care team's patients', PHI-logged).
+- ``DELETE /api/v1/wound-photos/{id}/``: the patient withdraws a photo (a caregiver one they
+  uploaded): a tombstone.
 - ``POST /api/v1/wound-photos/{id}/review/``: the care team's review.
 - ``GET /api/v1/wound-photo-files/{token}/``: the file, for the filesystem storage only (S3
   answers presigned URLs itself). The token is the grant: signed, short-lived, one file.
@@ -38,7 +40,12 @@ from recovery.record.models import RECORD_ID_PATTERN
 from .images import FORMATS
 from .models import ReviewOutcome, WoundPhoto
 from .selectors import wound_photo_get, wound_photos_for
-from .services import photo_too_large, wound_photo_review, wound_photo_upload
+from .services import (
+    photo_too_large,
+    wound_photo_delete,
+    wound_photo_review,
+    wound_photo_upload,
+)
 from .storage import file_token_load, photo_storage, signed_url
 
 RESOURCE = "wound_photos"
@@ -257,6 +264,18 @@ class WoundPhotoDetailView(APIView):
         photo = wound_photo_get(request.user, photo_id)
         _log(request, [photo], "retrieve", photo.pk)
         return Response(WoundPhotoOutput(photo).data)
+
+    @extend_schema(
+        summary="Delete a wound photo (the patient; a caregiver, the photos they uploaded)",
+        request=None,
+        responses={204: None, **errors(401, 403, 404)},
+        operation_id="wound_photo_destroy",
+    )
+    def delete(self, request, photo_id: str):
+        photo = wound_photo_get(request.user, photo_id)
+        wound_photo_delete(actor=request.user, photo=photo)
+        _log(request, [photo], "delete", photo.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class WoundPhotoReviewView(APIView):

@@ -4,6 +4,10 @@ A photo is created only with its file, by the upload service (``services.wound_p
 behind ``POST /api/v1/wound-photos/``); sync carries the row to the phones, and from a phone
 only the note changes. The review columns are the care team's, set by
 ``services.wound_photo_review`` from the reviewer and the clock.
+
+Deleting (``DELETE /api/v1/wound-photos/{id}/`` or a sync deletion) is a tombstone, as for
+every record: the patient deletes any photo of theirs (one a caregiver uploaded for them too),
+a caregiver with ``log`` only the photos they uploaded (``check_change``'s caregiver rule).
 """
 
 from django.core.exceptions import ValidationError
@@ -33,6 +37,11 @@ UPLOAD_REQUIRED = (
 )
 
 
+def patients_photo(record: WoundPhoto, actor) -> bool:
+    """Any photo of the patient's record (``check_change`` has checked it is theirs)."""
+    return True
+
+
 def _uploaded_only(record: WoundPhoto) -> None:
     if not record.image:
         raise ValidationError({"image": ValidationError(UPLOAD_REQUIRED, code="upload_required")})
@@ -45,6 +54,7 @@ WOUND_PHOTOS = register(
         patient_may_create=True,
         patient_may_change=created_by_actor,
         patient_fields=PATIENT_FIELDS,
+        patient_may_delete=patients_photo,
         prepare=_uploaded_only,
         writable_fields=WRITABLE,
         sort="taken_at",

@@ -21,7 +21,7 @@ from accounts.models import PatientProfile, User
 from accounts.services import patient_clock_tick
 from config.errors import Conflict, Forbidden, Invalid, PayloadTooLarge
 from recovery.record.models import new_record_id
-from recovery.record.writes import record_create, record_update
+from recovery.record.writes import record_create, record_delete, record_update
 
 from .images import THUMBNAIL_TYPE, image_clean, thumbnail_make
 from .kinds import WOUND_PHOTOS
@@ -125,6 +125,15 @@ def wound_photo_review(
         reviewed_by=actor,
         reviewed_at=timezone.now(),
     )
+
+
+def wound_photo_delete(*, actor: User, photo: WoundPhoto) -> None:
+    """The patient withdraws a photo (or a caregiver one they uploaded): a tombstone, as every
+    record's deletion. The row leaves the patient's lists, the care team's pages and every
+    phone (the next pull lists it under ``deleted``); the row and its files stay in storage
+    with the rest of the clinical record (its retention: ``CLINICAL_RECORD_RETENTION_YEARS``
+    after an account's deletion), never served again: no signed URL is made for a tombstone."""
+    record_delete(WOUND_PHOTOS, actor=actor, record=photo)
 
 
 def wound_photo_thumbnail_store(*, photo_id: str) -> str | None:

@@ -111,6 +111,8 @@ API_EXEMPT = {
     ("post", "/api/v1/sync/push/"): PATIENTS_ONLY,
     ("post", "/api/v1/check-ins/"): PATIENTS_ONLY,
     ("post", "/api/v1/wound-photos/"): PATIENTS_ONLY,
+    ("delete", "/api/v1/wound-photos/{photo_id}/"): "a tombstone: 204, no body (a caregiver's "
+    "is logged: tests/recovery/photos/test_delete.py)",
     ("get", "/api/v1/wound-photo-files/{token}/"): (
         "a signed URL's file, fetched without a user; the read that issued the URL was logged"
     ),
