@@ -526,6 +526,26 @@ def reminder_cancel(*, reminder_id: int, by: str) -> bool:
     return True
 
 
+# What a resent reminder or a caregiver's copy takes from the row it is made from.
+_PLANNED_FIELDS = (
+    "patient_id",
+    "recipient_id",
+    "kind",
+    "cause_type",
+    "cause_id",
+    "title",
+    "channel",
+    "step",
+    "anchor_at",
+    "anchor_date",
+)
+
+
+def _planned_like(row: Reminder, **fields) -> Reminder:
+    """A new (unsaved) reminder planned as ``row``, with ``fields`` set."""
+    return Reminder(**{**{name: getattr(row, name) for name in _PLANNED_FIELDS}, **fields})
+
+
 @transaction.atomic
 def reminder_resend(*, reminder_id: int, by: str) -> Reminder | None:
     """Sends a reminder again, now. A failed or cancelled row is re-opened; a sent one is copied
@@ -540,23 +560,16 @@ def reminder_resend(*, reminder_id: int, by: str) -> Reminder | None:
         row.save()
         return row
     copies = Reminder.objects.filter(dedup_key__startswith=f"{row.dedup_key}#resend").count()
-    return Reminder.objects.create(
-        patient_id=row.patient_id,
-        recipient_id=row.recipient_id,
-        kind=row.kind,
-        cause_type=row.cause_type,
-        cause_id=row.cause_id,
-        title=row.title,
-        channel=row.channel,
-        step=row.step,
-        anchor_at=row.anchor_at,
-        anchor_date=row.anchor_date,
+    resent = _planned_like(
+        row,
         due_at=now,
         available_at=now,
         last_error=f"resent by {by}"[:2000],
         dedup_key=f"{row.dedup_key}#resend{copies + 1}",
         created_at=now,
     )
+    resent.save(force_insert=True)
+    return resent
 
 
 # --- In-app inbox ----------------------------------------------------------------------------
@@ -736,17 +749,9 @@ def caregiver_reminders_sync(*, grant) -> dict:
         copy = existing.get(row.dedup_key + suffix)
         if copy is None:
             created.append(
-                Reminder(
-                    patient_id=row.patient_id,
+                _planned_like(
+                    row,
                     recipient_id=grant.caregiver_id,
-                    kind=row.kind,
-                    cause_type=row.cause_type,
-                    cause_id=row.cause_id,
-                    title=row.title,
-                    channel=row.channel,
-                    step=row.step,
-                    anchor_at=row.anchor_at,
-                    anchor_date=row.anchor_date,
                     due_at=row.due_at,
                     available_at=row.due_at,
                     dedup_key=row.dedup_key + suffix,

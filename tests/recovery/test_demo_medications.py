@@ -10,27 +10,8 @@ from accounts.models import PatientProfile
 from recovery.models import Medication, PainLog, Surgery
 from recovery.record.kinds import MEDICATIONS
 from recovery.record.writes import record_delete
-from tests.conftest import module_data
 
 pytestmark = pytest.mark.django_db
-
-
-def _seed_demo():
-    call_command("seed_demo", verbosity=0)
-    return PatientProfile.objects.get(user__email="patient@demo.test").pk
-
-
-@pytest.fixture(scope="module")
-def _demo_once(django_db_setup, django_db_blocker):
-    """``seed_demo`` once for the module (it took seconds of each test's setup); each test
-    starts from its rows in a rolled-back transaction of its own (``tests.conftest.module_data``)."""
-    with module_data(django_db_blocker, _seed_demo) as pk:
-        yield pk
-
-
-@pytest.fixture
-def demo(_demo_once, db):
-    return PatientProfile.objects.select_related("user", "surgeon").get(pk=_demo_once)
 
 
 def _list(patient):
