@@ -6,9 +6,10 @@ from datetime import timedelta
 from recovery.record.models import Surgery
 from recovery.record.writes import batched
 from reminders.services import (
+    CausePlan,
     reminders_cancel_for_cause,
     reminders_cancel_for_causes,
-    reminders_sync_for_cause,
+    reminders_sync_for_causes,
 )
 
 from .models import OutcomeScore, Timepoint
@@ -28,22 +29,47 @@ def _outcome_cause(surgery_id: str, timepoint: str) -> str:
     return f"{surgery_id}.{timepoint}"
 
 
+def _outcome_plans(record: Surgery, action: str, recorded: set[str]) -> list[CausePlan]:
+    plans = []
+    for timepoint, offset in OUTCOME_SCHEDULE.items():
+        active = action != "delete" and timepoint not in recorded
+        plans.append(
+            CausePlan(
+                cause_type="outcome_due",
+                cause_id=_outcome_cause(record.pk, timepoint),
+                anchor=record.performed_on + offset if active else None,
+                title=f"Outcome questionnaire ({Timepoint(timepoint).label})",
+                active=active,
+            )
+        )
+    return plans
+
+
 def surgery_outcomes_planned(record: Surgery, action: str, actor) -> None:
     """Plans the outcome questionnaires of a surgery (cancelled when it is deleted, moved when
     its date changes, and each one cancelled when its score is recorded)."""
-    recorded = set(OutcomeScore.objects.filter(surgery=record).values_list("timepoint", flat=True))
-    for timepoint, offset in OUTCOME_SCHEDULE.items():
-        cause = _outcome_cause(record.pk, timepoint)
-        active = action != "delete" and timepoint not in recorded
-        reminders_sync_for_cause(
-            patient=record.patient,
-            kind="outcome",
-            cause_type="outcome_due",
-            cause_id=cause,
-            anchor=record.performed_on + offset if active else None,
-            title=f"Outcome questionnaire ({Timepoint(timepoint).label})",
-            active=active,
-        )
+    surgeries_outcomes_planned([record], action, actor)
+
+
+@batched(surgery_outcomes_planned)
+def surgeries_outcomes_planned(records, action: str, actor) -> None:
+    """``surgery_outcomes_planned`` for many surgeries: the scores already recorded in one
+    query, then one reminder sync per patient for all their surgeries' timepoints."""
+    recorded: dict[str, set[str]] = {}
+    for surgery_id, timepoint in OutcomeScore.objects.filter(
+        surgery__in=[record.pk for record in records]
+    ).values_list("surgery_id", "timepoint"):
+        recorded.setdefault(str(surgery_id), set()).add(timepoint)
+    by_patient: dict[int, list[Surgery]] = {}
+    for record in records:
+        by_patient.setdefault(record.patient_id, []).append(record)
+    for surgeries in by_patient.values():
+        causes = [
+            plan
+            for record in surgeries
+            for plan in _outcome_plans(record, action, recorded.get(str(record.pk), set()))
+        ]
+        reminders_sync_for_causes(patient=surgeries[0].patient, kind="outcome", causes=causes)
 
 
 def outcome_recorded(record: OutcomeScore, action: str, actor) -> None:

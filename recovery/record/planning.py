@@ -12,7 +12,6 @@ from django.utils import timezone
 from reminders.services import (
     CausePlan,
     daily_checkins_satisfied,
-    reminders_sync_for_cause,
     reminders_sync_for_causes,
 )
 
@@ -29,15 +28,7 @@ from .writes import batched
 
 
 def sync_for_record(record, *, kind: str, anchor, title: str, active: bool) -> None:
-    reminders_sync_for_cause(
-        patient=record.patient,
-        kind=kind,
-        cause_type=record._meta.model_name,
-        cause_id=record.pk,
-        anchor=anchor if active else None,
-        title=title,
-        active=active,
-    )
+    sync_for_records([record], kind=kind, plan=lambda _record: (anchor, title, active))
 
 
 def sync_for_records(records, *, kind: str, plan) -> None:

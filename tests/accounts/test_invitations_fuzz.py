@@ -1,29 +1,21 @@
 """Schema-driven fuzzing of the onboarding endpoints (``/api/v1/invitations/...`` and
 ``/api/v1/auth/activate/``) with schemathesis, as the pattern of
-``tests/recovery/api/test_fuzz.py``: never a 500, only documented status codes, bodies and
+``tests/config/test_openapi_conformance.py``: never a 500, only documented status codes, bodies and
 content types that match the schema. Marked ``integration``."""
 
 from datetime import date
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
 
 from accounts import services
-from tests.recovery.api.test_fuzz import CHECKS, _keep_the_test_connection, bearer  # noqa: F401
+from tests.openapi_cases import CHECKS, _keep_the_test_connection, bearer  # noqa: F401
+from tests.openapi_cases import schema as published
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def _schema():
-    from django.core.wsgi import get_wsgi_application
-
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).include(
-        path_regex=r"^/api/v1/(invitations/|auth/activate/)"
-    )
-
-
-schema = _schema()
+schema = published.include(path_regex=r"^/api/v1/(invitations/|auth/activate/)")
 FUZZ = settings(
     max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
 )
@@ -49,7 +41,7 @@ def invited(clinic, surgeon, nurse, settings):
 
 @pytest.fixture
 def headers_of():
-    """One token per user and test, shared by its examples (as in ``test_fuzz``)."""
+    """One token per user and test, shared by its examples (as in the conformance tests)."""
     minted = {}
     return lambda user: minted.setdefault(user.pk, bearer(user))
 

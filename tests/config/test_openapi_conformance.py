@@ -11,22 +11,13 @@ nearly always outside the range. Marked ``integration`` (a few minutes on one co
 """
 
 import pytest
-import schemathesis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from accounts.models import PatientProfile, User
-from accounts.tokens import tokens_for
 from recovery.api.views import API_KINDS
 from recovery.care.alerts import check_in_rules_hit
 from recovery.care.kinds import CHECK_INS
@@ -35,26 +26,12 @@ from recovery.record.writes import record_create
 from reminders import services as reminder_services
 from tests.conftest import module_data
 from tests.factories import ClinicFactory, PatientFactory, StaffFactory, make_record
+from tests.openapi_cases import CHECKS, _keep_the_test_connection, bearer, schema  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres]
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
 EXAMPLES = 6
 
-
-def _schema():
-    from django.core.wsgi import get_wsgi_application
-
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
-
-
-schema = _schema()
 
 FUZZ = hypothesis_settings(
     max_examples=EXAMPLES,
@@ -62,20 +39,6 @@ FUZZ = hypothesis_settings(
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection():
-    """The real WSGI handler closes "old" connections on each request, and the test's
-    transaction with them; Django's own test client unhooks the same signals."""
-    from django.core.signals import request_finished, request_started
-    from django.db import close_old_connections
-
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 def _seed():
@@ -145,10 +108,6 @@ def _point_at_real_rows(case, ids: dict) -> None:
         prefix = path.removeprefix("/api/v1/").split("/", 1)[0]
         if prefix in ids:
             params["id"] = str(ids[prefix])
-
-
-def bearer(user) -> dict:
-    return {"Authorization": f"Bearer {tokens_for(user)['access']}"}
 
 
 # One token per test, shared by its examples: a token per example (a refresh-token row and two
