@@ -11,7 +11,7 @@ incremental sync pull, the request a phone makes most (docs/benchmarks.md, "Sync
 from functools import cached_property
 from typing import Protocol
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
@@ -55,7 +55,16 @@ class UserLookup:
         with connection.cursor() as cursor:
             if batch is not None:  # its text may depend on the connection open now
                 sql, params = f"{sql};\n{batch.sql}", [*params, *batch.params]
-            cursor.execute(sql, params)
+            try:
+                cursor.execute(sql, params)
+            except DatabaseError:
+                if batch is None or connection.in_atomic_block:
+                    raise
+                # The batch failed, not necessarily the lookup: the batch forgets what it
+                # sent (``failed``), the user is looked up alone, and the view, finding no
+                # results, runs its statements itself.
+                batch.failed()
+                return self.get_with(None, **lookup)
             row = cursor.fetchone()
             if batch is not None:
                 cursor.nextset()
@@ -74,6 +83,8 @@ class Batch(Protocol):
     params: list
 
     def read(self, cursor) -> None: ...
+
+    def failed(self) -> None: ...
 
 
 _USERS = UserLookup()

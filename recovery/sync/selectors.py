@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from functools import cache
+from functools import cache, lru_cache
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from accounts.models import PatientClock, PatientProfile
@@ -432,20 +432,18 @@ def _prepared_batch(statements: list[tuple[str, list]]) -> tuple[str, list, list
         )
     parts, params, prepares, new = [], [], [], []
     for sql, args in statements:
-        if sql.count("%") != sql.count("%s") or sql.count("%s") != len(args):
+        named = _statement_name(sql, len(args))
+        if named is None:
             parts.append(sql)  # not a plain placeholder per parameter: sent as it is
             params.extend(args)
             continue
-        name = "realign_pull_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+        name, prepare = named
         if name not in state.names and name not in new:
             if len(state.names) + len(new) >= PREPARED_MAX:
                 parts.append(sql)
                 params.extend(args)
                 continue
-            numbered = sql
-            for n in range(1, len(args) + 1):
-                numbered = numbered.replace("%s", f"${n}", 1)
-            prepares.append(f"PREPARE {name} AS {numbered}")
+            prepares.append(prepare)
             new.append(name)
         parts.append(
             f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args else f"EXECUTE {name}"
@@ -453,6 +451,19 @@ def _prepared_batch(statements: list[tuple[str, list]]) -> tuple[str, list, list
         params.extend(args)
     state.pending = new
     return ";\n".join(parts), params, prepares, (state, new)
+
+
+@lru_cache(maxsize=PREPARED_MAX)
+def _statement_name(sql: str, arg_count: int) -> tuple[str, str] | None:
+    """A statement's prepared name and its ``PREPARE`` (placeholders numbered), worked out once
+    per statement text; None when its placeholders are not one plain ``%s`` per parameter."""
+    if sql.count("%") != sql.count("%s") or sql.count("%s") != arg_count:
+        return None
+    name = "realign_pull_" + hashlib.sha256(sql.encode()).hexdigest()[:24]
+    numbered = sql
+    for n in range(1, arg_count + 1):
+        numbered = numbered.replace("%s", f"${n}", 1)
+    return name, f"PREPARE {name} AS {numbered}"
 
 
 def _prepared_confirm(sent) -> None:
@@ -538,6 +549,9 @@ class PreparedPull:
 
     def read(self, cursor) -> None:
         _, _, skip, sent = self._build()
+        # The results are all in (psycopg has received every result set by the time ``execute``
+        # returns): they are read from psycopg's own cursor, without Django's per-call wrapper.
+        cursor = getattr(cursor, "cursor", cursor)
         for _ in range(skip):
             cursor.nextset()
         clock = cursor.fetchone()
@@ -550,9 +564,32 @@ class PreparedPull:
         _prepared_confirm(sent)
 
     def run(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, self.params)
-            self.read(cursor)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql, self.params)
+                self.read(cursor)
+        except DatabaseError:
+            if connection.in_atomic_block:
+                raise
+            self.failed()  # sent once more, as the connection's first pull
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql, self.params)
+                self.read(cursor)
+
+    def failed(self) -> None:
+        """The batch came back with an error, outside any transaction of the caller's. What
+        this connection prepared is dropped (``DEALLOCATE ALL``) and the batch is built anew:
+        its next sending prepares the statements again. A migration that changed a column a
+        prepared statement returns makes PostgreSQL refuse to run it ("cached plan must not
+        change result type") on every connection opened before; this is how a pull on such a
+        connection still answers (docs/sync.md, "How the incremental pull stays cheap")."""
+        raw = connection.connection
+        if raw is not None and raw in _PREPARED:
+            with connection.cursor() as cursor:
+                cursor.execute("DEALLOCATE ALL")
+            _PREPARED[raw] = _Prepared()
+        self._built = None
+        self.read_results = None
 
     def body(self, *, patient_id: int) -> dict | None:
         timestamp, clock_patient, results, refused = self.read_results
