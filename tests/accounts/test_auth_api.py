@@ -428,3 +428,38 @@ def test_wrong_codes_count_toward_the_lockout(api, surgeon, enrolled, settings):
         assert api(None).post(TOKEN_URL, body).status_code == 401
     body = {"email": surgeon.email, "password": PASSWORD, "otp": _code(enrolled)}
     assert_error(api(None).post(TOKEN_URL, body), 429, "locked_out")
+
+
+def test_an_access_token_is_decoded_once_per_process_and_its_expiry_checked_each_time(
+    api, patient, time_machine, monkeypatch
+):
+    """``JWTAuthentication.get_validated_token``: the same token's later requests skip the
+    decoding (a phone's every request carries it), but not the expiry, nor the user's checks."""
+    from rest_framework_simplejwt.state import token_backend
+
+    decoded = []
+    real_decode = token_backend.decode
+    monkeypatch.setattr(
+        token_backend, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k)
+    )
+    access = login(api, patient.user.email).json()["access"]
+    client = api(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert client.get("/api/v1/me/").status_code == 200
+    assert client.get("/api/v1/me/").status_code == 200
+    assert len(decoded) == 1
+    # Another token's bytes (the signature changed) are validated on their own, and refused.
+    forged = api(None)
+    forged.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {access[:-2]}{'A' if access[-2] != 'A' else 'B'}{access[-1]}"
+    )
+    assert forged.get("/api/v1/me/").status_code == 401
+    # The user's checks still run on every request: a deactivated user's cached token is refused.
+    patient.user.is_active = False
+    patient.user.save(update_fields=["is_active"])
+    assert client.get("/api/v1/me/").status_code == 401
+    patient.user.is_active = True
+    patient.user.save(update_fields=["is_active"])
+    assert client.get("/api/v1/me/").status_code == 200
+    time_machine.move_to(timezone.now() + timedelta(minutes=5, seconds=5))
+    assert client.get("/api/v1/me/").status_code == 401
