@@ -34,6 +34,10 @@ def clinic_admin(clinic):
 def test_outside_the_care_team_the_record_is_a_404_until_the_glass_is_broken(
     api, patient, outsider, clinic_admin, django_capture_on_commit_callbacks
 ):
+    # A name no clinician of the test has (the factories draw names at random: the outsider
+    # may share the patient's, and the e-mail names the outsider).
+    patient.user.last_name = "Zzyzx-Patient"
+    patient.user.save(update_fields=["last_name"])
     f.pain_log(patient)
     client = api(outsider)
     url = f"/api/v1/pain-logs/?patient={patient.pk}"
