@@ -337,7 +337,9 @@ def build_record(patient, actor, *, days: int = 30, now=None) -> dict:
         actor,
         surgery=revision,
         admitted_at=admitted,
-        discharged_at=admitted + timedelta(days=3, hours=2),
+        # Exactly three days: three nights whatever the time of day the test runs at (with a
+        # few hours more, a run after 22:00 UTC made it four calendar days).
+        discharged_at=admitted + timedelta(days=3),
         facility="General",
         discharge_disposition="home",
     )
