@@ -109,8 +109,11 @@ def outcome_page_derived(rows: list[dict]) -> None:
 
 
 def stay_derived(row: dict, cache: dict) -> None:
+    tz_name = row.pop(TZ)
     shape = HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
-    row["length_of_stay"] = shape.length_of_stay
+    if tz_name not in cache:
+        cache[tz_name] = zoneinfo.ZoneInfo(tz_name)
+    row["length_of_stay"] = shape.nights_in(cache[tz_name])
 
 
 @dataclass(frozen=True)

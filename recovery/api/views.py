@@ -335,6 +335,7 @@ class HospitalStayViewSet(RecordViewSet):
     output = s.HospitalStayOutput
     input = s.HospitalStayInput
     derive = stay_derived
+    needs_tz = True
 
     @_action_schema(
         "hospital-stays", s.DischargeInput, s.HospitalStayOutput, "Discharge (care team)"

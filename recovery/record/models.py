@@ -264,10 +264,19 @@ class HospitalStay(ClinicalRecord):
 
     @property
     def length_of_stay(self):
-        """Nights in hospital (None while inpatient)."""
+        """Nights in hospital (None while inpatient), counted on the patient's calendar."""
+        return self.nights_in(self.patient.tz)
+
+    def nights_in(self, tz) -> int | None:
+        """Nights between admission and discharge on the calendar of ``tz``: a stay from 17:00
+        Monday to 10:00 Thursday in Los Angeles is three nights, though in UTC it starts on
+        Tuesday."""
         if self.discharged_at is None:
             return None
-        return (self.discharged_at.date() - self.admitted_at.date()).days
+        return (
+            timezone.localtime(self.discharged_at, tz).date()
+            - timezone.localtime(self.admitted_at, tz).date()
+        ).days
 
 
 class PainLocation(models.TextChoices):

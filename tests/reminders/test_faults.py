@@ -241,6 +241,10 @@ def test_a_reminder_that_kills_the_worker_fails_alone_and_its_chunk_is_delivered
     crash in a provider library). Its chunk is requeued again and again; only it is charged,
     the others of its chunk (it has the lowest id, so it comes first) are delivered, and after
     REMINDERS_MAX_ATTEMPTS it is failed without another call."""
+    # Each crash requeues the chunk at once (reject_on_worker_lost); a lease longer than the
+    # test keeps a pool restart slowed by a busy machine from letting the sweep claim the same
+    # rows again into a second chunk, which would charge a fine row a second attempt.
+    cluster.env["REMINDERS_CLAIM_LEASE_SECONDS"] = "600"
     poison = make_due(patients, 1, title="PT [crash]")
     fine = make_due(patients, 29, start=1, title="PT")
     cluster.beat("beat")

@@ -166,7 +166,7 @@ def timeline_header(
         StayLine(
             stay=stay,
             readmission=n,
-            length_of_stay=stay.length_of_stay,
+            length_of_stay=stay.nights_in(patient.tz),
             inpatient_days=(
                 (today - timezone.localtime(stay.admitted_at, patient.tz).date()).days
                 if stay.discharged_at is None

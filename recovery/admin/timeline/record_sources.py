@@ -68,7 +68,7 @@ def _stay_events(q: TimelineQuery) -> list[TimelineEvent]:
                 )
             )
         if s.discharged_at and (q.start is None or q.start <= s.discharged_at < q.end):
-            los = s.length_of_stay
+            los = s.nights_in(q.tz)
             events.append(
                 TimelineEvent(
                     at=s.discharged_at,

@@ -1,6 +1,7 @@
 """Behaviour of the clinical-record API: idempotent create, bad input, tombstones, lists
 (cursor pages, filters), derived values, actions and the PHI access log."""
 
+import zoneinfo
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -313,6 +314,25 @@ def test_length_of_stay_and_discharge(api, patient, surgeon):
     assert HospitalStay.objects.get(pk=stay.pk).discharged_at == datetime(
         2026, 1, 13, 15, tzinfo=UTC
     )
+
+
+def test_nights_are_counted_on_the_patients_calendar_not_utcs(api, clinic, surgeon):
+    """17:00 Monday to 10:00 Thursday in Los Angeles is three nights, though in UTC the stay
+    starts on Tuesday (01:00)."""
+    patient = PatientFactory(clinic=clinic, surgeon=surgeon, time_zone="America/Los_Angeles")
+    la = zoneinfo.ZoneInfo("America/Los_Angeles")
+    stay = make_record(
+        "hospital-stays",
+        patient,
+        surgeon,
+        admitted_at=datetime(2026, 1, 12, 17, tzinfo=la),
+        discharged_at=datetime(2026, 1, 15, 10, tzinfo=la),
+    )
+    client = api(surgeon)
+    assert client.get(f"/api/v1/hospital-stays/{stay.pk}/").json()["length_of_stay"] == 3
+    listed = client.get("/api/v1/hospital-stays/", {"patient": patient.pk}).json()["results"]
+    assert [r["length_of_stay"] for r in listed] == [3]
+    assert HospitalStay.objects.get(pk=stay.pk).length_of_stay == 3
 
 
 # --- Actions ----------------------------------------------------------------------------------
