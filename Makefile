@@ -29,7 +29,7 @@ test: install node-deps
 
 ## Only the quick tests (no real worker, server, browser or Node client).
 test-fast: install
-	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist worksteal -m "not integration" $(PYTEST_ARGS)
 
 ## Node packages of the tests: the WatermelonDB client, and Redocly's OpenAPI lint.
 node-deps:
