@@ -109,11 +109,9 @@ def outcome_page_derived(rows: list[dict]) -> None:
 
 
 def stay_derived(row: dict, cache: dict) -> None:
-    tz_name = row.pop(TZ)
     shape = HospitalStay(admitted_at=row["admitted_at"], discharged_at=row["discharged_at"])
-    if tz_name not in cache:
-        cache[tz_name] = zoneinfo.ZoneInfo(tz_name)
-    row["length_of_stay"] = shape.nights_in(cache[tz_name])
+    # ZoneInfo keeps one instance per key itself: no page cache needed.
+    row["length_of_stay"] = shape.nights_in(zoneinfo.ZoneInfo(row.pop(TZ)))
 
 
 @dataclass(frozen=True)
