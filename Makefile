@@ -24,12 +24,15 @@ run: install
 
 ## Run the tests (worksteal: an idle worker takes queued tests from a busy one, so the long
 ## integration modules do not leave one worker running alone at the end). Without DATABASE_URL: SQLite, and tests needing PostgreSQL/Redis are skipped.
+## Bytecode is cached (__pycache__, ignored by git) even where the environment sets
+## PYTHONDONTWRITEBYTECODE: each pytest worker and every worker, beat and manage.py process the
+## tests start would otherwise compile the project's modules again.
 test: install node-deps
-	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 ## Only the quick tests (no real worker, server, browser or Node client).
 test-fast: install
-	$(BIN)/pytest -n auto --dist worksteal -m "not integration" $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist worksteal -m "not integration" $(PYTEST_ARGS)
 
 ## Node packages of the tests: the WatermelonDB client, and Redocly's OpenAPI lint.
 node-deps:

@@ -129,6 +129,8 @@ class PatientProfileAdmin(ScopedAdmin):
     list_select_related = ["user", "surgeon", "clinic"]
     list_filter = ["smoking_status", "has_diabetes"]
     search_fields = ["user__first_name", "user__last_name", "user__email", "mrn"]
+    # The patient picker's order (the list's own is its changelist's: most urgent first).
+    autocomplete_ordering = ["user__last_name", "user__first_name", "pk"]
     readonly_fields = ["user", "clinic", "created_at", "updated_at"]
     inlines = [CareTeamInline]
     fieldsets = [

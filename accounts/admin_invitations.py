@@ -10,8 +10,6 @@ goes through ``accounts.services`` (``patient_invite``, ``invitation_resend``,
 ``invitation_revoke``), the same functions the API and ``manage.py invite_patient`` call.
 """
 
-import zoneinfo
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -25,7 +23,7 @@ from config.errors import DomainError
 
 from . import services
 from .admin_scoping import ScopedAdmin
-from .models import Invitation, InvitationStatus, Role, phone_validator
+from .models import Invitation, InvitationStatus, Role, phone_validator, time_zone_names
 from .roles import is_staff_member, may_invite_patients, may_manage_invitation
 from .selectors import clinic_staff_for_invitation, clinicians_for_invitation, invitation_status_q
 
@@ -71,7 +69,7 @@ class InviteForm(forms.Form):
 
     def __init__(self, *args, inviter, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [(z, z) for z in sorted(zoneinfo.available_timezones())]
+        self.fields["time_zone"].choices = [(z, z) for z in sorted(time_zone_names())]
         self.fields["time_zone"].initial = inviter.clinic.time_zone
         surgeons = clinic_staff_for_invitation(inviter, roles=(Role.SURGEON,))
         self.fields["surgeon"].queryset = surgeons

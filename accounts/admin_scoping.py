@@ -13,6 +13,7 @@ answers drawn from a scoped admin (the patient picker).
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.db import models
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -103,6 +104,17 @@ class AuditedAutocompleteJsonView(AutocompleteJsonView):
     """Django's autocomplete, writing a PHI access row per patient on the page it answers with
     when the answer comes from a scoped admin (the patient picker lists names and MRNs)."""
 
+    def get_queryset(self):
+        # Pages of a list in no fixed order could repeat or skip a row: the admin's
+        # ``autocomplete_ordering`` (the patient picker: by name), else its ordering, else by id.
+        queryset = super().get_queryset()
+        ordering = (
+            getattr(self.model_admin, "autocomplete_ordering", None)
+            or self.model_admin.get_ordering(self.request)
+            or ["pk"]
+        )
+        return queryset.order_by(*ordering)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         if isinstance(self.model_admin, ScopedAdmin):
@@ -125,6 +137,8 @@ class ScopedAdmin(admin.ModelAdmin):
     clinician_can_write = True
     staff_only_fields: tuple = ()
     phi_resource = ""  # the ``resource`` of this page's PHI access rows; default: the model name
+    # A link typed without a scheme is https (Django 6's default; 5.2 would make it http).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     # --- PHI access log
 

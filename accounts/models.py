@@ -1,3 +1,4 @@
+import functools
 import zoneinfo
 from datetime import time
 
@@ -10,8 +11,15 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA zone names this machine knows, read once per process:
+    ``zoneinfo.available_timezones()`` walks every zone file on disk at each call."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in time_zone_names():
         raise ValidationError(
             "%(value)s is not an IANA time zone (for example Europe/Berlin).",
             code="invalid_time_zone",

@@ -1,5 +1,3 @@
-import zoneinfo
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -12,6 +10,7 @@ from ..models import (
     PatientProfile,
     User,
     phone_validator,
+    time_zone_names,
 )
 
 
@@ -126,16 +125,11 @@ class MeUpdateInput(StrictSerializer):
     inbox_enabled = serializers.BooleanField(required=False)
 
     def validate_time_zone(self, value):
-        if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError(
-                f"{value} is not an IANA time zone (for example Europe/Berlin).",
-                code="invalid_time_zone",
-            )
-        return value
+        return _time_zone(value)
 
 
 def _time_zone(value):
-    if value not in zoneinfo.available_timezones():
+    if value not in time_zone_names():
         raise serializers.ValidationError(
             f"{value} is not an IANA time zone (for example Europe/Berlin).",
             code="invalid_time_zone",

@@ -59,6 +59,20 @@ def test_swagger_ui_is_served(client):
     assert client.get("/api/docs/").status_code == 200
 
 
+def test_the_app_serves_its_static_files(client):
+    """WhiteNoise serves the admin's styles and the API docs' scripts from the app itself (no
+    collectstatic in development, no web server in front in the embedded default)."""
+    for path, content_type in [
+        ("/static/admin/css/base.css", "text/css"),
+        ("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js", "javascript"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert content_type in response["Content-Type"], path
+        assert b"".join(response.streaming_content), path
+    assert client.get("/static/admin/css/no-such-file.css").status_code == 404
+
+
 def _procfile() -> dict:
     lines = (ROOT / "Procfile").read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip())

@@ -1,19 +1,13 @@
-"""Admin pages and timeline for alerts, outcomes, checklist, imaging and complications."""
+"""Admin pages and timeline for alerts, outcomes, checklist, imaging and complications, on the
+demo data (``demo``: ``seed_demo`` once per module, ``tests/recovery/conftest.py``)."""
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import PatientProfile, User
 from recovery.models import Alert, Protocol
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo(client):
-    call_command("seed_demo", verbosity=0)
-    return PatientProfile.objects.get(user__email="patient@demo.test")
 
 
 def _login(client, email):

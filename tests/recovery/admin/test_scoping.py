@@ -10,7 +10,7 @@ import json
 import pytest
 
 from accounts.models import PatientProfile
-from tests.factories import build_record
+from tests.factories import PatientFactory, build_record
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +144,20 @@ def test_patient_autocomplete_by_role(client, world, role, patient, other_patien
         )
 
 
+def test_the_patient_picker_lists_patients_by_name(client, clinic_admin, clinic):
+    for last_name in ("Young", "Abbott", "Moss"):
+        PatientFactory(clinic=clinic, last_name=last_name)
+    client.force_login(clinic_admin)
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "recovery", "model_name": "painlog", "field_name": "patient", "term": ""},
+    )
+    ids = [int(r["id"]) for r in json.loads(response.content)["results"]]
+    names = dict(PatientProfile.objects.values_list("pk", "user__last_name"))
+    assert [names[pk] for pk in ids] == sorted(names[pk] for pk in ids)
+    assert {"Young", "Abbott", "Moss"} <= {names[pk] for pk in ids}
+
+
 def test_autocomplete_search_term_does_not_widen_scope(client, world, surgeon, other_patient):
     client.force_login(surgeon)
     response = client.get(
@@ -241,3 +255,17 @@ def test_clinicians_read_the_care_team_but_do_not_edit_it(client, world, surgeon
     assert str(nurse) in html
     assert 'name="memberships-0-clinician"' not in html
     assert 'name="memberships-TOTAL_FORMS"' in html  # the inline is there, read-only
+
+
+def test_admin_links_typed_without_a_scheme_are_https(rf, surgeon):
+    """A telehealth link typed as ``meet.example.com/...`` is stored as https (Django 5.2's
+    forms would make it http)."""
+    from django.contrib import admin
+
+    from recovery.models import Appointment
+
+    request = rf.get("/admin/")
+    request.user = surgeon
+    form_class = admin.site._registry[Appointment].get_form(request)
+    field = form_class.base_fields["telehealth_url"]
+    assert field.clean("meet.example.com/room-7") == "https://meet.example.com/room-7"
