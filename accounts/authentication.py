@@ -12,7 +12,7 @@ import time
 from functools import cached_property
 from typing import Protocol
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import F
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
@@ -35,8 +35,8 @@ class UserLookup:
     @cached_property
     def _compiled(self) -> tuple[str, list[str]]:
         query = User.objects.annotate(own_patient_pk=F("patient_profile__pk")).filter(pk=0)
-        with transaction.atomic():
-            sql, params = query.query.sql_with_params()
+        connection.ensure_connection()  # compiling reads the server's version and features
+        sql, params = query.query.sql_with_params()
         if params != (0,):
             raise RuntimeError(f"unexpected user query parameters {params!r}")
         return sql, [f.attname for f in User._meta.concrete_fields]

@@ -178,6 +178,7 @@ def module_data(django_db_blocker, build):
         outer.__enter__()
     try:
         with django_db_blocker.unblock(), unit_services():
+            default_clinical_data_ensure()  # as each test's own setup would
             data = build()
         yield data
     finally:
@@ -205,22 +206,27 @@ def _default_clinical_data(request):
         request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)
     ):
         return
+    request.getfixturevalue("django_db_setup")  # the test database, never the real one
+    # Outside the test's own transaction: the defaults are committed, as after `migrate`.
+    with request.getfixturevalue("django_db_blocker").unblock():
+        default_clinical_data_ensure()
+
+
+def default_clinical_data_ensure() -> None:
+    """Writes the shipped defaults again if a transactional test's flush emptied them."""
     import importlib
 
     from django.apps import apps
 
     from recovery.models import MinimalImportantDifference, Protocol, TriageRule
 
-    request.getfixturevalue("django_db_setup")  # the test database, never the real one
-    # Outside the test's own transaction: the defaults are committed, as after `migrate`.
-    with request.getfixturevalue("django_db_blocker").unblock():
-        if all(
-            m.objects.filter(clinic__isnull=True).exists()
-            for m in (MinimalImportantDifference, Protocol, TriageRule)
-        ):
-            return
-        for name in DEFAULT_DATA_MIGRATIONS:
-            importlib.import_module(name).add(apps, None)
+    if all(
+        m.objects.filter(clinic__isnull=True).exists()
+        for m in (MinimalImportantDifference, Protocol, TriageRule)
+    ):
+        return
+    for name in DEFAULT_DATA_MIGRATIONS:
+        importlib.import_module(name).add(apps, None)
 
 
 @pytest.fixture

@@ -463,3 +463,21 @@ def test_an_access_token_is_decoded_once_per_process_and_its_expiry_checked_each
     assert client.get("/api/v1/me/").status_code == 200
     time_machine.move_to(timezone.now() + timedelta(minutes=5, seconds=5))
     assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_a_process_first_request_sends_the_same_statements_as_the_next(api, patient, monkeypatch):
+    """The user lookup is compiled at a process's first authenticated request without a
+    transaction of its own: that request sends what every later one does (an empty
+    BEGIN/COMMIT before, a savepoint pair inside a test's transaction)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.authentication import _USERS
+
+    monkeypatch.delitem(_USERS.__dict__, "_compiled", raising=False)  # as in a fresh process
+    client = api(patient.user)
+    with CaptureQueriesContext(connection) as first:
+        assert client.get("/api/v1/me/").status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert client.get("/api/v1/me/").status_code == 200
+    assert [q["sql"] for q in first] == [q["sql"] for q in second]
