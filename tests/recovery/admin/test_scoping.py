@@ -9,9 +9,12 @@ import json
 
 import pytest
 
-from accounts.models import PatientProfile
-from tests.factories import PatientFactory, build_record
+from accounts.models import Clinic, PatientProfile, User
+from tests.conftest import module_data
+from tests.factories import ClinicFactory, PatientFactory, StaffFactory, build_record
 
+# The people and recoveries are the module's (``_rows``): the same for every test, as if each
+# had written them itself.
 pytestmark = pytest.mark.django_db
 
 MODELS = {
@@ -32,10 +35,86 @@ def one(rows):
     return rows[0] if isinstance(rows, list) else rows
 
 
+def _two_recoveries() -> dict:
+    clinic = ClinicFactory()
+    surgeon = StaffFactory(clinic=clinic, role="surgeon")
+    nurse = StaffFactory(clinic=clinic, role="nurse")
+    patient = PatientFactory(clinic=clinic, surgeon=surgeon, care_team=(nurse,))
+    other_surgeon = StaffFactory(clinic=clinic, role="surgeon")
+    other_patient = PatientFactory(clinic=clinic, surgeon=other_surgeon)
+    people = {
+        "clinic": clinic,
+        "surgeon": surgeon,
+        "nurse": nurse,
+        "patient": patient,
+        "other_patient": other_patient,
+        "clinic_admin": StaffFactory(clinic=clinic, role="clinic_admin"),
+        "foreign_clinic_admin": StaffFactory(clinic=ClinicFactory(), role="clinic_admin"),
+    }
+    return {
+        "pks": {name: row.pk for name, row in people.items()},
+        "mine": build_record(patient, surgeon, days=3),
+        "theirs": build_record(other_patient, other_surgeon, days=2),
+    }
+
+
+@pytest.fixture(scope="module")
+def _rows(django_db_setup, django_db_blocker):
+    """The people and the two recoveries, written once for the module
+    (``tests.conftest.module_data``); each test reads them afresh (the fixtures below)."""
+    with module_data(django_db_blocker, _two_recoveries) as rows:
+        yield rows
+
+
+def _fresh(queryset, name, rows):
+    return queryset.get(pk=rows["pks"][name])
+
+
+def _reread(rows):
+    if isinstance(rows, list):
+        return [_reread(row) for row in rows]
+    return type(rows).objects.get(pk=rows.pk)
+
+
 @pytest.fixture
-def world(patient, surgeon, nurse, other_patient, clinic_admin, foreign_clinic_admin):
-    mine = build_record(patient, surgeon, days=3)
-    theirs = build_record(other_patient, other_patient.surgeon, days=2)
+def clinic(_rows, db):
+    return _fresh(Clinic.objects, "clinic", _rows)
+
+
+@pytest.fixture
+def surgeon(_rows, db):
+    return _fresh(User.objects, "surgeon", _rows)
+
+
+@pytest.fixture
+def nurse(_rows, db):
+    return _fresh(User.objects, "nurse", _rows)
+
+
+@pytest.fixture
+def clinic_admin(_rows, db):
+    return _fresh(User.objects, "clinic_admin", _rows)
+
+
+@pytest.fixture
+def foreign_clinic_admin(_rows, db):
+    return _fresh(User.objects, "foreign_clinic_admin", _rows)
+
+
+@pytest.fixture
+def patient(_rows, db):
+    return _fresh(PatientProfile.objects.select_related("user", "surgeon"), "patient", _rows)
+
+
+@pytest.fixture
+def other_patient(_rows, db):
+    return _fresh(PatientProfile.objects.select_related("user", "surgeon"), "other_patient", _rows)
+
+
+@pytest.fixture
+def world(_rows, patient, surgeon, nurse, other_patient, clinic_admin, foreign_clinic_admin):
+    mine = {kind: _reread(rows) for kind, rows in _rows["mine"].items()}
+    theirs = {kind: _reread(rows) for kind, rows in _rows["theirs"].items()}
     users = {
         "patient": patient.user,
         "surgeon": surgeon,
