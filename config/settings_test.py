@@ -1,7 +1,7 @@
 """Settings for the test suite (pyproject's ``[tool.pytest.ini_options]``): production's, with
-a fast password hasher and WhiteNoise's per-request file lookup (below). Argon2 is slow on purpose and nearly every test makes users; that
-production and development hash with Argon2 is checked by
-``tests/config/test_platform.py::test_passwords_are_hashed_with_argon2``."""
+a fast password hasher and WhiteNoise's per-request file lookup (below). Argon2 is slow on
+purpose and nearly every test makes users; that production and development hash with Argon2 is
+checked by ``tests/config/test_platform.py::test_passwords_are_hashed_with_argon2``."""
 
 from .settings import *
 
