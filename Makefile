@@ -27,12 +27,13 @@ run: install
 ## Bytecode is cached (__pycache__, ignored by git) even where the environment sets
 ## PYTHONDONTWRITEBYTECODE: each pytest worker and every worker, beat and manage.py process the
 ## tests start would otherwise compile the project's modules again.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist worksteal
 test: install node-deps
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 ## Only the quick tests (no real worker, server, browser or Node client).
 test-fast: install
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --dist worksteal -m "not integration" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
 ## Node packages of the tests: the WatermelonDB client, and Redocly's OpenAPI lint.
 node-deps:

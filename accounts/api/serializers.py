@@ -10,7 +10,7 @@ from ..models import (
     PatientProfile,
     User,
     phone_validator,
-    time_zone_names,
+    validate_time_zone,
 )
 
 
@@ -116,25 +116,15 @@ class MeOutput(serializers.ModelSerializer):
 
 
 class MeUpdateInput(StrictSerializer):
-    time_zone = serializers.CharField(max_length=64, required=False)
+    time_zone = serializers.CharField(
+        max_length=64, required=False, validators=[validate_time_zone]
+    )
     checkin_time = serializers.TimeField(required=False, allow_null=True)
     quiet_hours_start = serializers.TimeField(required=False)
     quiet_hours_end = serializers.TimeField(required=False)
     push_enabled = serializers.BooleanField(required=False)
     email_enabled = serializers.BooleanField(required=False)
     inbox_enabled = serializers.BooleanField(required=False)
-
-    def validate_time_zone(self, value):
-        return _time_zone(value)
-
-
-def _time_zone(value):
-    if value not in time_zone_names():
-        raise serializers.ValidationError(
-            f"{value} is not an IANA time zone (for example Europe/Berlin).",
-            code="invalid_time_zone",
-        )
-    return value
 
 
 class InvitationCreateInput(StrictSerializer):
@@ -143,7 +133,10 @@ class InvitationCreateInput(StrictSerializer):
     last_name = serializers.CharField(max_length=100)
     date_of_birth = serializers.DateField()
     time_zone = serializers.CharField(
-        max_length=64, required=False, help_text="IANA zone; default: the clinic's"
+        max_length=64,
+        required=False,
+        validators=[validate_time_zone],
+        help_text="IANA zone; default: the clinic's",
     )
     mrn = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     phone = serializers.CharField(
@@ -163,9 +156,6 @@ class InvitationCreateInput(StrictSerializer):
         max_length=50,
         help_text="ids of clinicians (surgeons, nurses, physical therapists) of the caller's clinic",
     )
-
-    def validate_time_zone(self, value):
-        return _time_zone(value)
 
 
 class InvitationListQuery(serializers.Serializer):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from accounts.models import Clinic, PatientProfile, User
+from accounts.models import PatientProfile
 from tests.conftest import module_data
 from tests.factories import ClinicFactory, PatientFactory, StaffFactory, build_record
 
@@ -52,7 +52,7 @@ def _two_recoveries() -> dict:
         "foreign_clinic_admin": StaffFactory(clinic=ClinicFactory(), role="clinic_admin"),
     }
     return {
-        "pks": {name: row.pk for name, row in people.items()},
+        "people": people,
         "mine": build_record(patient, surgeon, days=3),
         "theirs": build_record(other_patient, other_surgeon, days=2),
     }
@@ -66,49 +66,30 @@ def _rows(django_db_setup, django_db_blocker):
         yield rows
 
 
-def _fresh(queryset, name, rows):
-    return queryset.get(pk=rows["pks"][name])
-
-
 def _reread(rows):
     if isinstance(rows, list):
         return [_reread(row) for row in rows]
     return type(rows).objects.get(pk=rows.pk)
 
 
-@pytest.fixture
-def clinic(_rows, db):
-    return _fresh(Clinic.objects, "clinic", _rows)
+def _person(name: str):
+    """A fixture ``name`` (in place of the shared one of the same name): the module's row, read
+    afresh for the test."""
+
+    @pytest.fixture(name=name)
+    def person(_rows, db):
+        return _reread(_rows["people"][name])
+
+    return person
 
 
-@pytest.fixture
-def surgeon(_rows, db):
-    return _fresh(User.objects, "surgeon", _rows)
-
-
-@pytest.fixture
-def nurse(_rows, db):
-    return _fresh(User.objects, "nurse", _rows)
-
-
-@pytest.fixture
-def clinic_admin(_rows, db):
-    return _fresh(User.objects, "clinic_admin", _rows)
-
-
-@pytest.fixture
-def foreign_clinic_admin(_rows, db):
-    return _fresh(User.objects, "foreign_clinic_admin", _rows)
-
-
-@pytest.fixture
-def patient(_rows, db):
-    return _fresh(PatientProfile.objects.select_related("user", "surgeon"), "patient", _rows)
-
-
-@pytest.fixture
-def other_patient(_rows, db):
-    return _fresh(PatientProfile.objects.select_related("user", "surgeon"), "other_patient", _rows)
+clinic = _person("clinic")
+surgeon = _person("surgeon")
+nurse = _person("nurse")
+patient = _person("patient")
+other_patient = _person("other_patient")
+clinic_admin = _person("clinic_admin")
+foreign_clinic_admin = _person("foreign_clinic_admin")
 
 
 @pytest.fixture
